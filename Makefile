@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmmu top-level Makefile.  The module itself is described in Kbuild.
+#
+#   make               vmmu.ko here, for KDIR (default: running kernel, else 6.1)
+#   make run           boot an emulated machine and run the demo
+#   make check         every test lane; one TAP line per test, then "N passed, N failed"
+#   make check-quick   one QEMU boot (6.1, 5-level paging), for the inner loop
+#   make build-all     build against every installed kernel (6.1 and 6.12)
+#   make sparse        sparse (C=2) against every installed kernel
+#   make checkpatch    checkpatch.pl --strict on every source file
+#   make deps          install the Debian packages the lanes need (as root)
+
+TOP := $(CURDIR)
+CACHE ?= $(HOME)/.cache/vmmu
+KDIR_61 := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
+KDIR_612 := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12.*-amd64)))
+KDIRS := $(KDIR_61) $(KDIR_612)
+RUNNING_KDIR := $(wildcard /lib/modules/$(shell uname -r)/build)
+KDIR ?= $(if $(RUNNING_KDIR),$(RUNNING_KDIR),$(KDIR_61))
+krel = $(shell cat $(1)/include/config/kernel.release 2>/dev/null)
+
+export CACHE
+
+.PHONY: all modules clean deps deps-base build-all sparse checkpatch selftests \
+	tools check check-quick run lint
+
+all: modules
+
+modules:
+	@[ -n "$(KDIR)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+
+deps:
+	@scripts/deps.sh full
+
+deps-base:
+	@scripts/deps.sh base
+
+# build/<kernel release>/vmmu.ko for every installed kernel.
+build-all:
+	@[ -n "$(KDIRS)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
+	@set -e; for k in $(KDIRS); do \
+		scripts/kbuild.sh $$k build/$$(cat $$k/include/config/kernel.release); \
+	done
+
+sparse:
+	@[ -n "$(KDIRS)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
+	@set -e; for k in $(KDIRS); do \
+		scripts/kbuild.sh $$k build/sparse-$$(cat $$k/include/config/kernel.release) C=2; \
+	done
+
+checkpatch:
+	@scripts/checkpatch.sh
+
+lint: build-all sparse checkpatch
+
+selftests:
+	@$(MAKE) -s -C selftests
+
+tools:
+	@$(MAKE) -s -C tools
+
+check:
+	@scripts/deps.sh full
+	@$(MAKE) -s build-all selftests tools
+	@selftests/vm/run-lanes.sh
+
+check-quick:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61)
+	@selftests/vm/run-lanes.sh --quick
+
+run:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61)
+	@selftests/vm/run-lanes.sh --demo
+
+clean:
+	@[ -z "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(TOP) clean
+	rm -rf build
+	@$(MAKE) -s -C selftests clean
+	@$(MAKE) -s -C tools clean
