@@ -18,7 +18,6 @@ KDIR_612 := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12.*-amd64)))
 KDIRS := $(KDIR_61) $(KDIR_612)
 RUNNING_KDIR := $(wildcard /lib/modules/$(shell uname -r)/build)
 KDIR ?= $(if $(RUNNING_KDIR),$(RUNNING_KDIR),$(KDIR_61))
-krel = $(shell cat $(1)/include/config/kernel.release 2>/dev/null)
 
 export CACHE
 
@@ -41,13 +40,13 @@ deps-base:
 build-all:
 	@[ -n "$(KDIRS)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
 	@set -e; for k in $(KDIRS); do \
-		scripts/kbuild.sh $$k build/$$(cat $$k/include/config/kernel.release); \
+		scripts/kbuild.sh $$k $(TOP)/build/$$(scripts/krelease.sh $$k); \
 	done
 
 sparse:
 	@[ -n "$(KDIRS)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
 	@set -e; for k in $(KDIRS); do \
-		scripts/kbuild.sh $$k build/sparse-$$(cat $$k/include/config/kernel.release) C=2; \
+		scripts/kbuild.sh $$k $(TOP)/build/sparse-$$(scripts/krelease.sh $$k) C=2; \
 	done
 
 checkpatch:

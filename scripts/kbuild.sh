@@ -19,6 +19,7 @@ if [ ! -f "$kdir/Makefile" ]; then
 	exit 1
 fi
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 # Copy with mtimes kept, so that kbuild rebuilds only what changed.
 # shellcheck disable=SC2086
 (cd "$top" && tar cf - $(for s in $srcs; do [ -e "$s" ] && echo "$s"; done)) |
@@ -37,4 +38,4 @@ if grep -qE 'warning:|error:' "$log"; then
 	echo "vmmu: build against $kdir printed warnings (see $log)" >&2
 	exit 1
 fi
-echo "vmmu: built $out/vmmu.ko for $(cat "$kdir/include/config/kernel.release")"
+echo "vmmu: built $out/vmmu.ko for $("$top/scripts/krelease.sh" "$kdir")"

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Module-wide object counters, shown in <debugfs>/vmmu/objects.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+
+#include <vmmu/stats.h>
+
+atomic_long_t vmmu_objects[VMMU_NR_OBJECTS];
+
+static const char * const vmmu_object_names[VMMU_NR_OBJECTS] = {
+	[VMMU_OBJ_VM] = "vms",
+	[VMMU_OBJ_MEMSLOT_SET] = "memslot_sets",
+	[VMMU_OBJ_MEMSLOT] = "memslots",
+};
+
+static struct dentry *vmmu_debugfs_dir;
+
+static int vmmu_objects_show(struct seq_file *m, void *unused)
+{
+	int i;
+
+	for (i = 0; i < VMMU_NR_OBJECTS; i++)
+		seq_printf(m, "%s %ld\n", vmmu_object_names[i],
+			   atomic_long_read(&vmmu_objects[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vmmu_objects);
+
+/**
+ * vmmu_stats_init() - create the debugfs files
+ *
+ * debugfs failures are not fatal: the counters still work without their file.
+ */
+void vmmu_stats_init(void)
+{
+	vmmu_debugfs_dir = debugfs_create_dir("vmmu", NULL);
+	debugfs_create_file("objects", 0444, vmmu_debugfs_dir, NULL,
+			    &vmmu_objects_fops);
+}
+
+/**
+ * vmmu_stats_exit() - remove the debugfs files and report leaked objects
+ *
+ * Called after every VM is gone and every deferred free has run, so any
+ * counter that is not zero is a leak in vmmu.
+ */
+void vmmu_stats_exit(void)
+{
+	int i;
+
+	debugfs_remove_recursive(vmmu_debugfs_dir);
+	for (i = 0; i < VMMU_NR_OBJECTS; i++)
+		WARN(atomic_long_read(&vmmu_objects[i]),
+		     "vmmu: %ld %s leaked\n",
+		     atomic_long_read(&vmmu_objects[i]), vmmu_object_names[i]);
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VM objects: creation, references and destruction.
+ */
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include <vmmu/memslot.h>
+#include <vmmu/stats.h>
+#include <vmmu/vm.h>
+
+/**
+ * vmmu_vm_create() - create a VM owned by the current process's mm
+ *
+ * Return: the VM with one reference, which the caller hands to the VM fd, or
+ * an ERR_PTR.
+ */
+struct vmmu_vm *vmmu_vm_create(void)
+{
+	struct vmmu_memslots *slots;
+	struct vmmu_vm *vm;
+	int r;
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm)
+		return ERR_PTR(-ENOMEM);
+
+	r = init_srcu_struct(&vm->srcu);
+	if (r)
+		goto err_free_vm;
+
+	slots = vmmu_memslots_alloc_empty();
+	if (!slots) {
+		r = -ENOMEM;
+		goto err_cleanup_srcu;
+	}
+	RCU_INIT_POINTER(vm->memslots, slots);
+
+	mutex_init(&vm->lock);
+	mutex_init(&vm->slots_lock);
+	refcount_set(&vm->users, 1);
+	vm->mm = current->mm;
+	mmgrab(vm->mm);
+	vmmu_object_inc(VMMU_OBJ_VM);
+	return vm;
+
+err_cleanup_srcu:
+	cleanup_srcu_struct(&vm->srcu);
+err_free_vm:
+	kfree(vm);
+	return ERR_PTR(r);
+}
+
+static void vmmu_vm_destroy(struct vmmu_vm *vm)
+{
+	struct mm_struct *mm = vm->mm;
+
+	/* No fd refers to the VM any more, so nobody can read the memslots. */
+	vmmu_memslots_destroy(rcu_dereference_protected(vm->memslots, 1));
+	cleanup_srcu_struct(&vm->srcu);
+	mutex_destroy(&vm->slots_lock);
+	mutex_destroy(&vm->lock);
+	kfree(vm);
+	vmmu_object_dec(VMMU_OBJ_VM);
+	mmdrop(mm);
+}
+
+/**
+ * vmmu_vm_get() - take a reference for a new fd (e.g. a vCPU's)
+ * @vm: the VM; the caller already holds a reference
+ */
+void vmmu_vm_get(struct vmmu_vm *vm)
+{
+	refcount_inc(&vm->users);
+}
+
+/**
+ * vmmu_vm_put() - drop a reference; the last one destroys the VM
+ * @vm: the VM
+ *
+ * Called from a file's release (the last close of an fd, or process exit), so
+ * the VM is gone before close() returns to the process that closed it last.
+ */
+void vmmu_vm_put(struct vmmu_vm *vm)
+{
+	if (refcount_dec_and_test(&vm->users))
+		vmmu_vm_destroy(vm);
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/vmmu: module init and exit, and the system ioctls.
+ *
+ * The system ioctls are KVM's, with KVM's numbers and errnos, so a program
+ * written for /dev/kvm works on /dev/vmmu for the subset vmmu implements.
+ */
+#include <linux/fs.h>
+#include <linux/kvm.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+
+#include <vmmu/memslot.h>
+#include <vmmu/stats.h>
+
+#include "dev.h"
+
+/**
+ * vmmu_check_extension() - KVM_CHECK_EXTENSION, on /dev/vmmu or a VM fd
+ * @vm: the VM, or NULL for /dev/vmmu
+ * @cap: a KVM_CAP_* number
+ *
+ * The answer is honest: 0 for every capability vmmu does not implement.
+ *
+ * Return: the capability's value, 0 if it is not supported.
+ */
+long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
+{
+	switch (cap) {
+	case KVM_CAP_USER_MEMORY:
+	case KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
+	case KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
+	case KVM_CAP_CHECK_EXTENSION_VM:
+	case KVM_CAP_READONLY_MEM:
+		return 1;
+	case KVM_CAP_NR_MEMSLOTS:
+		return VMMU_NR_MEMSLOTS;
+	default:
+		return 0;
+	}
+}
+
+static long vmmu_dev_ioctl(struct file *filp, unsigned int ioctl,
+			   unsigned long arg)
+{
+	switch (ioctl) {
+	case KVM_GET_API_VERSION:
+		if (arg)
+			return -EINVAL;
+		return KVM_API_VERSION;
+	case KVM_CHECK_EXTENSION:
+		return vmmu_check_extension(NULL, arg);
+	case KVM_CREATE_VM:
+		return vmmu_dev_create_vm(arg);
+	default:
+		/* KVM answers unknown system ioctls with -EINVAL. */
+		return -EINVAL;
+	}
+}
+
+static const struct file_operations vmmu_dev_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = vmmu_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice vmmu_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vmmu",
+	.fops = &vmmu_dev_fops,
+};
+
+static int __init vmmu_init(void)
+{
+	int r;
+
+	vmmu_stats_init();
+	r = misc_register(&vmmu_dev);
+	if (r) {
+		pr_err("vmmu: cannot register /dev/vmmu: %d\n", r);
+		vmmu_stats_exit();
+		return r;
+	}
+	return 0;
+}
+
+static void __exit vmmu_exit(void)
+{
+	misc_deregister(&vmmu_dev);
+	/*
+	 * Every fd holds a module reference, so no VM is left; wait for
+	 * frees that were deferred to RCU callbacks before the code goes.
+	 */
+	rcu_barrier();
+	vmmu_stats_exit();
+}
+
+module_init(vmmu_init);
+module_exit(vmmu_exit);
+
+MODULE_DESCRIPTION("vmmu: a KVM-compatible x86 virtualization MMU");
+MODULE_LICENSE("GPL");
