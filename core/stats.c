@@ -3,6 +3,7 @@
  * Module-wide object counters, shown in <debugfs>/vmmu/objects.
  */
 #include <linux/debugfs.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 
 #include <vmmu/stats.h>
@@ -13,6 +14,9 @@ static const char * const vmmu_object_names[VMMU_NR_OBJECTS] = {
 	[VMMU_OBJ_VM] = "vms",
 	[VMMU_OBJ_MEMSLOT_SET] = "memslot_sets",
 	[VMMU_OBJ_MEMSLOT] = "memslots",
+	[VMMU_OBJ_VCPU] = "vcpus",
+	[VMMU_OBJ_ROOT] = "roots",
+	[VMMU_OBJ_PT_PAGE] = "pt_pages",
 };
 
 static struct dentry *vmmu_debugfs_dir;
@@ -21,6 +25,8 @@ static int vmmu_objects_show(struct seq_file *m, void *unused)
 {
 	int i;
 
+	/* Count what RCU callbacks are about to free as freed. */
+	rcu_barrier();
 	for (i = 0; i < VMMU_NR_OBJECTS; i++)
 		seq_printf(m, "%s %ld\n", vmmu_object_names[i],
 			   atomic_long_read(&vmmu_objects[i]));

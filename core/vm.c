@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * VM objects: creation, references and destruction.
+ * VM objects: allocation and freeing.  The order in which a VM's parts are
+ * set up and torn down is dev/'s (dev/vm.c).
  */
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -11,12 +12,12 @@
 #include <vmmu/vm.h>
 
 /**
- * vmmu_vm_create() - create a VM owned by the current process's mm
+ * vmmu_vm_alloc() - allocate a VM owned by the current process's mm
  *
  * Return: the VM with one reference, which the caller hands to the VM fd, or
  * an ERR_PTR.
  */
-struct vmmu_vm *vmmu_vm_create(void)
+struct vmmu_vm *vmmu_vm_alloc(void)
 {
 	struct vmmu_memslots *slots;
 	struct vmmu_vm *vm;
@@ -52,11 +53,14 @@ err_free_vm:
 	return ERR_PTR(r);
 }
 
-static void vmmu_vm_destroy(struct vmmu_vm *vm)
+/**
+ * vmmu_vm_free() - free a VM's core parts
+ * @vm: a VM that no fd, vCPU or callback can reach any more
+ */
+void vmmu_vm_free(struct vmmu_vm *vm)
 {
 	struct mm_struct *mm = vm->mm;
 
-	/* No fd refers to the VM any more, so nobody can read the memslots. */
 	vmmu_memslots_destroy(rcu_dereference_protected(vm->memslots, 1));
 	cleanup_srcu_struct(&vm->srcu);
 	mutex_destroy(&vm->slots_lock);
@@ -64,26 +68,4 @@ static void vmmu_vm_destroy(struct vmmu_vm *vm)
 	kfree(vm);
 	vmmu_object_dec(VMMU_OBJ_VM);
 	mmdrop(mm);
-}
-
-/**
- * vmmu_vm_get() - take a reference for a new fd (e.g. a vCPU's)
- * @vm: the VM; the caller already holds a reference
- */
-void vmmu_vm_get(struct vmmu_vm *vm)
-{
-	refcount_inc(&vm->users);
-}
-
-/**
- * vmmu_vm_put() - drop a reference; the last one destroys the VM
- * @vm: the VM
- *
- * Called from a file's release (the last close of an fd, or process exit), so
- * the VM is gone before close() returns to the process that closed it last.
- */
-void vmmu_vm_put(struct vmmu_vm *vm)
-{
-	if (refcount_dec_and_test(&vm->users))
-		vmmu_vm_destroy(vm);
 }

@@ -7,7 +7,12 @@
 
 struct vmmu_vm;
 
+/* vCPU ids are below this, as KVM_CAP_MAX_VCPU_ID reports. */
+#define VMMU_MAX_VCPU_IDS	VMMU_MAX_VCPUS
+
 long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap);
 int vmmu_dev_create_vm(unsigned long type);
+void vmmu_dev_vm_put(struct vmmu_vm *vm);
+int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id);
 
 #endif /* _VMMU_DEV_DEV_H */

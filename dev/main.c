@@ -12,6 +12,8 @@
 
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
+#include <vmmu/tdp_mmu.h>
+#include <vmmu/vm.h>
 
 #include "dev.h"
 
@@ -35,6 +37,14 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 		return 1;
 	case KVM_CAP_NR_MEMSLOTS:
 		return VMMU_NR_MEMSLOTS;
+	case KVM_CAP_SYNC_MMU:
+		return 1;
+	case KVM_CAP_NR_VCPUS:
+		return min_t(int, num_online_cpus(), VMMU_MAX_VCPUS);
+	case KVM_CAP_MAX_VCPUS:
+		return VMMU_MAX_VCPUS;
+	case KVM_CAP_MAX_VCPU_ID:
+		return VMMU_MAX_VCPU_IDS;
 	default:
 		return 0;
 	}
@@ -75,11 +85,15 @@ static int __init vmmu_init(void)
 {
 	int r;
 
+	r = vmmu_tdp_mmu_module_init();
+	if (r)
+		return r;
 	vmmu_stats_init();
 	r = misc_register(&vmmu_dev);
 	if (r) {
 		pr_err("vmmu: cannot register /dev/vmmu: %d\n", r);
 		vmmu_stats_exit();
+		vmmu_tdp_mmu_module_exit();
 		return r;
 	}
 	return 0;
@@ -94,6 +108,7 @@ static void __exit vmmu_exit(void)
 	 */
 	rcu_barrier();
 	vmmu_stats_exit();
+	vmmu_tdp_mmu_module_exit();
 }
 
 module_init(vmmu_init);

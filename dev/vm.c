@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * VM fds: creation and the VM ioctls.
+ * VM fds: creation, destruction and the VM ioctls.
  *
- * dev/ orchestrates: a memslot update is the core's prepare / commit / finish
- * with the MMU's work in between.
+ * dev/ owns the order in which a VM's parts are set up and torn down, and
+ * orchestrates: a memslot update is the core's prepare / commit / finish
+ * with the MMU's zap in between.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -15,6 +16,9 @@
 #include <linux/vmmu.h>
 
 #include <vmmu/memslot.h>
+#include <vmmu/notifier.h>
+#include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
 #include "dev.h"
@@ -29,6 +33,12 @@ static int vmmu_vm_set_memory_region(struct vmmu_vm *vm,
 	r = vmmu_memslot_prepare(vm, mem, &chg);
 	if (!r && chg.kind != VMMU_MR_NONE) {
 		vmmu_memslot_commit(vm, &chg);
+		/*
+		 * No fault can see the old slot any more: drop everything
+		 * mapped through it.  vCPUs start over on a new root.
+		 */
+		if (chg.kind == VMMU_MR_DELETE || chg.kind == VMMU_MR_MOVE)
+			vmmu_tdp_mmu_invalidate_all_roots(vm);
 		vmmu_memslot_finish(vm, &chg);
 	}
 	mutex_unlock(&vm->slots_lock);
@@ -93,6 +103,82 @@ out:
 	return r;
 }
 
+static int vmmu_host_levels(void)
+{
+	return pgtable_l5_enabled() ? 5 : 4;
+}
+
+static void vmmu_vm_mmu_config(struct vmmu_vm *vm, struct vmmu_mmu_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->format = vm->fmt.kind == VMMU_SPTE_EPT ? VMMU_MMU_FORMAT_EPT :
+						      VMMU_MMU_FORMAT_NPT;
+	cfg->levels = vm->fmt.root_level;
+	cfg->vcpu_kind = vm->vcpu_kind;
+	cfg->gpa_bits = vmmu_gpa_bits(vm->fmt.root_level);
+}
+
+/* Check a requested configuration; returns the root level or -EINVAL. */
+static int vmmu_mmu_config_levels(const struct vmmu_mmu_config *cfg)
+{
+	int levels = cfg->levels;
+
+	if (cfg->pad || cfg->pad2 || cfg->vcpu_kind != VMMU_VCPU_SOFTWARE)
+		return -EINVAL;
+	if (cfg->format != VMMU_MMU_FORMAT_EPT &&
+	    cfg->format != VMMU_MMU_FORMAT_NPT)
+		return -EINVAL;
+	if (!levels)
+		levels = cfg->format == VMMU_MMU_FORMAT_NPT ? vmmu_host_levels() : 4;
+	if (levels != 4 && levels != 5)
+		return -EINVAL;
+	/* NPT walks with the host's paging depth. */
+	if (cfg->format == VMMU_MMU_FORMAT_NPT && levels != vmmu_host_levels())
+		return -EINVAL;
+	return levels;
+}
+
+static int vmmu_vm_set_mmu(struct vmmu_vm *vm,
+			   struct vmmu_mmu_config __user *ucfg)
+{
+	struct vmmu_mmu_config cfg;
+	int levels, r = 0;
+
+	if (copy_from_user(&cfg, ucfg, sizeof(cfg)))
+		return -EFAULT;
+	levels = vmmu_mmu_config_levels(&cfg);
+	if (levels < 0)
+		return levels;
+
+	mutex_lock(&vm->lock);
+	mutex_lock(&vm->slots_lock);
+	/* Tables and vCPUs are built for one format: only before either. */
+	if (atomic_read(&vm->online_vcpus) || vmmu_memslots(vm)->generation) {
+		r = -EBUSY;
+	} else {
+		vmmu_spte_format_init(&vm->fmt, cfg.format == VMMU_MMU_FORMAT_EPT ?
+				      VMMU_SPTE_EPT : VMMU_SPTE_NPT, levels);
+		vm->vcpu_kind = cfg.vcpu_kind;
+		vmmu_vm_mmu_config(vm, &cfg);
+	}
+	mutex_unlock(&vm->slots_lock);
+	mutex_unlock(&vm->lock);
+	if (!r && copy_to_user(ucfg, &cfg, sizeof(cfg)))
+		r = -EFAULT;
+	return r;
+}
+
+static int vmmu_vm_get_mmu(struct vmmu_vm *vm,
+			   struct vmmu_mmu_config __user *ucfg)
+{
+	struct vmmu_mmu_config cfg;
+
+	mutex_lock(&vm->lock);
+	vmmu_vm_mmu_config(vm, &cfg);
+	mutex_unlock(&vm->lock);
+	return copy_to_user(ucfg, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
 static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			  unsigned long arg)
 {
@@ -115,6 +201,15 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 	}
 	case VMMU_GET_MEMSLOTS:
 		return vmmu_vm_get_memslots(vm, argp);
+	case KVM_CREATE_VCPU:
+		return vmmu_vm_create_vcpu(vm, arg);
+	case VMMU_SET_MMU:
+		return vmmu_vm_set_mmu(vm, argp);
+	case VMMU_GET_MMU:
+		return vmmu_vm_get_mmu(vm, argp);
+	case VMMU_ZAP_ALL:
+		vmmu_tdp_mmu_invalidate_all_roots(vm);
+		return 0;
 	default:
 		/* KVM answers unknown VM ioctls with -ENOTTY. */
 		return -ENOTTY;
@@ -123,7 +218,7 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 
 static int vmmu_vm_release(struct inode *inode, struct file *filp)
 {
-	vmmu_vm_put(filp->private_data);
+	vmmu_dev_vm_put(filp->private_data);
 	return 0;
 }
 
@@ -134,6 +229,58 @@ static const struct file_operations vmmu_vm_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };
+
+/* Tear down in the reverse order of creation; no fd refers to the VM. */
+static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
+{
+	struct vmmu_vcpu *vcpu;
+	int i;
+
+	/* After this no notifier callback runs, and the mm's pages are ours no more. */
+	vmmu_notifier_unregister(vm);
+	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
+		if (vcpu->root)
+			vmmu_tdp_mmu_put_root(vm, vcpu->root);
+		vcpu->root = NULL;
+	}
+	vmmu_tdp_mmu_destroy_vm(vm);
+	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++)
+		vmmu_vcpu_free(vcpu);
+	vmmu_vm_free(vm);
+}
+
+/**
+ * vmmu_dev_vm_put() - drop a VM reference held by an fd
+ * @vm: the VM
+ *
+ * The last reference destroys the VM.  Called from a file's release (the
+ * last close of an fd, or process exit), so the VM is gone before close()
+ * returns to the process that closed it last.
+ */
+void vmmu_dev_vm_put(struct vmmu_vm *vm)
+{
+	if (refcount_dec_and_test(&vm->users))
+		vmmu_dev_vm_destroy(vm);
+}
+
+/* Set a new VM up: MMU state, default format, notifier. */
+static struct vmmu_vm *vmmu_dev_vm_new(void)
+{
+	struct vmmu_vm *vm = vmmu_vm_alloc();
+	int r;
+
+	if (IS_ERR(vm))
+		return vm;
+	vmmu_tdp_mmu_init_vm(vm);
+	vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
+	vm->vcpu_kind = VMMU_VCPU_SOFTWARE;
+	r = vmmu_notifier_register(vm);
+	if (r) {
+		vmmu_vm_free(vm);
+		return ERR_PTR(r);
+	}
+	return vm;
+}
 
 /**
  * vmmu_dev_create_vm() - KVM_CREATE_VM
@@ -150,7 +297,7 @@ int vmmu_dev_create_vm(unsigned long type)
 	if (type)
 		return -EINVAL;
 
-	vm = vmmu_vm_create();
+	vm = vmmu_dev_vm_new();
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 
@@ -169,6 +316,6 @@ int vmmu_dev_create_vm(unsigned long type)
 	return fd;
 
 err_put_vm:
-	vmmu_vm_put(vm);
+	vmmu_dev_vm_put(vm);
 	return fd;
 }

@@ -6,27 +6,82 @@
  * mm_struct (mmgrab(), not mmget(), so the address space itself can still go
  * away) and refuses VM ioctls from any other mm.  The VM lives while any fd
  * refers to it; see Documentation/design.rst for the lifetime rules and
- * Documentation/locking.rst for the locks.
+ * Documentation/locking.rst for the locks and their order:
+ *
+ *   vm->lock -> vcpu->mutex -> vm->slots_lock -> vm->mmu_lock
+ *     -> vm->tdp_mmu_pages_lock
  */
 #ifndef _VMMU_VM_H
 #define _VMMU_VM_H
 
+#include <linux/atomic.h>
+#include <linux/kvm_types.h>
+#include <linux/lockdep.h>
 #include <linux/mm_types.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/rwlock.h>
+#include <linux/spinlock.h>
 #include <linux/srcu.h>
 
+#include <vmmu/spte.h>
+
 struct vmmu_memslots;
+struct vmmu_vcpu;
+
+#define VMMU_MAX_VCPUS		64
+
+/**
+ * struct vmmu_vm_stats - per-VM MMU event counters
+ * @faults: page faults handled
+ * @fault_retries: faults that had to retry (raced with an invalidation or
+ *	another fault, or found their root invalid)
+ * @pages_mapped: 4 KiB leaves installed
+ * @leaves_zapped: present leaves removed
+ * @tables_freed: page-table pages freed
+ * @invalidations: mmu_notifier invalidate_range_start calls
+ * @roots_invalidated: roots moved to the invalid list
+ * @tlb_flushes: remote TLB flushes
+ */
+struct vmmu_vm_stats {
+	atomic64_t faults;
+	atomic64_t fault_retries;
+	atomic64_t pages_mapped;
+	atomic64_t leaves_zapped;
+	atomic64_t tables_freed;
+	atomic64_t invalidations;
+	atomic64_t roots_invalidated;
+	atomic64_t tlb_flushes;
+};
 
 /**
  * struct vmmu_vm - a virtual machine
  * @mm: the creating process's mm; pinned with mmgrab()
- * @users: references from the VM fd (and later vCPU fds)
- * @lock: serializes VM-wide configuration; outermost lock of the VM
- * @slots_lock: serializes memslot updates; nests inside @lock
+ * @users: references from the VM fd and the vCPU fds
+ * @lock: VM-wide configuration and vCPU creation; outermost lock
+ * @slots_lock: serializes memslot updates
  * @srcu: protects readers of @memslots
  * @memslots: the current memslot set; written under @slots_lock, read
  *	under @srcu
+ * @vcpus: the vCPUs, @online_vcpus of them; published in order
+ * @online_vcpus: number of entries of @vcpus readers may use
+ * @fmt: the page-table format, fixed before the first memslot or vCPU
+ * @vcpu_kind: VMMU_VCPU_* of the vCPUs
+ * @mmu_lock: protects the TDP tables and the invalidation state; faults take
+ *	it for read and change entries with cmpxchg
+ * @tdp_mmu_pages_lock: protects changes of the root lists; nests inside
+ *	@mmu_lock (either mode)
+ * @valid_roots: roots vCPUs may start to use; RCU list
+ * @invalid_roots: roots being zapped and waiting for their last user; RCU
+ *	list
+ * @mmu_invalidate_seq: bumped at the end of every invalidation
+ * @mmu_invalidate_in_progress: invalidations between start and end
+ * @mmu_invalidate_range_start: first hva of the union of the ranges of the
+ *	invalidations in progress
+ * @mmu_invalidate_range_end: end (exclusive) of that union
+ * @mmu_notifier: registered on @mm while the VM lives
+ * @stats: event counters
  */
 struct vmmu_vm {
 	struct mm_struct *mm;
@@ -35,10 +90,72 @@ struct vmmu_vm {
 	struct mutex slots_lock;	/* memslot updates */
 	struct srcu_struct srcu;
 	struct vmmu_memslots __rcu *memslots;
+
+	struct vmmu_vcpu *vcpus[VMMU_MAX_VCPUS];
+	atomic_t online_vcpus;
+
+	struct vmmu_spte_format fmt;
+	u32 vcpu_kind;
+	rwlock_t mmu_lock;
+	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
+	struct list_head valid_roots;
+	struct list_head invalid_roots;
+
+	unsigned long mmu_invalidate_seq;
+	long mmu_invalidate_in_progress;
+	unsigned long mmu_invalidate_range_start;
+	unsigned long mmu_invalidate_range_end;
+	struct mmu_notifier mmu_notifier;
+
+	struct vmmu_vm_stats stats;
 };
 
-struct vmmu_vm *vmmu_vm_create(void);
-void vmmu_vm_get(struct vmmu_vm *vm);
-void vmmu_vm_put(struct vmmu_vm *vm);
+struct vmmu_vm *vmmu_vm_alloc(void);
+void vmmu_vm_free(struct vmmu_vm *vm);
+
+static inline void vmmu_vm_get(struct vmmu_vm *vm)
+{
+	refcount_inc(&vm->users);
+}
+
+static inline int vmmu_vm_nr_vcpus(struct vmmu_vm *vm)
+{
+	/* Pairs with atomic_inc_return_release() in vmmu_vm_add_vcpu(). */
+	return atomic_read_acquire(&vm->online_vcpus);
+}
+
+/* The vCPU at index @i, or NULL past the last published one. */
+static inline struct vmmu_vcpu *vmmu_vm_vcpu(struct vmmu_vm *vm, int i)
+{
+	return i < vmmu_vm_nr_vcpus(vm) ? vm->vcpus[i] : NULL;
+}
+
+/**
+ * vmmu_mmu_invalidate_retry_hva() - must a fault that took @mmu_seq retry?
+ * @vm: the VM
+ * @mmu_seq: mmu_invalidate_seq read before the fault looked the pfn up
+ * @hva: the host address the fault looked up
+ *
+ * True if an invalidation of @hva is in progress or one ended since
+ * @mmu_seq was read: the pfn may be stale and must not be installed.
+ * Called with mmu_lock held, which every writer of the state holds for write.
+ */
+static inline bool vmmu_mmu_invalidate_retry_hva(struct vmmu_vm *vm,
+						 unsigned long mmu_seq,
+						 unsigned long hva)
+{
+	lockdep_assert_held(&vm->mmu_lock);
+	if (unlikely(vm->mmu_invalidate_in_progress) &&
+	    hva >= vm->mmu_invalidate_range_start &&
+	    hva < vm->mmu_invalidate_range_end)
+		return true;
+	/*
+	 * Pairs with the smp_wmb() in vmmu_mmu_invalidate_end(): a seq that
+	 * still matches was read after in_progress went up for any
+	 * invalidation that has already ended.
+	 */
+	smp_rmb();
+	return vm->mmu_invalidate_seq != mmu_seq;
+}
 
 #endif /* _VMMU_VM_H */

@@ -53,4 +53,118 @@ struct vmmu_memslot_list {
 /* VM fd: read the current memslot set. */
 #define VMMU_GET_MEMSLOTS	_IOWR(VMMUIO, 0x00, struct vmmu_memslot_list)
 
+/* Page-table formats for VMMU_SET_MMU. */
+#define VMMU_MMU_FORMAT_EPT	1	/* Intel EPT */
+#define VMMU_MMU_FORMAT_NPT	2	/* AMD NPT (x86-64 page tables, U=1) */
+
+/* vCPU kinds for VMMU_SET_MMU. */
+#define VMMU_VCPU_SOFTWARE	1	/* walks the tables in software */
+
+/**
+ * struct vmmu_mmu_config - argument of VMMU_SET_MMU and VMMU_GET_MMU
+ * @format: VMMU_MMU_FORMAT_*
+ * @levels: paging levels of the root, 4 or 5; 0 picks the default (NPT:
+ *	the host's paging depth, which NPT must match; EPT: 4)
+ * @vcpu_kind: VMMU_VCPU_*
+ * @pad: must be zero
+ * @gpa_bits: out: guest-physical address bits the root can map
+ *
+ * A VM starts with NPT, default levels, software vCPUs.  VMMU_SET_MMU is
+ * accepted only before the first memslot or vCPU is created (EBUSY after).
+ */
+struct vmmu_mmu_config {
+	__u32 format;
+	__u32 levels;
+	__u32 vcpu_kind;
+	__u32 pad;
+	__u32 gpa_bits;
+	__u32 pad2;
+};
+
+/* VM fd: choose the page-table format and the vCPU kind. */
+#define VMMU_SET_MMU		_IOWR(VMMUIO, 0x01, struct vmmu_mmu_config)
+/* VM fd: read the configuration back. */
+#define VMMU_GET_MMU		_IOR(VMMUIO, 0x02, struct vmmu_mmu_config)
+/*
+ * VM fd: invalidate every root (what a memslot delete or move does): vCPUs
+ * load a new root before their next access, the old roots are zapped and
+ * freed when their last user drops them.
+ */
+#define VMMU_ZAP_ALL		_IO(VMMUIO, 0x03)
+
+/* Access kinds for struct vmmu_access. */
+#define VMMU_ACCESS_READ	0
+#define VMMU_ACCESS_WRITE	1
+#define VMMU_ACCESS_FETCH	2
+
+/* Results in struct vmmu_access. */
+#define VMMU_ACCESS_DONE	0	/* all @len bytes were accessed */
+#define VMMU_ACCESS_MMIO	1	/* stopped at @mmio_gpa: no memory there */
+#define VMMU_ACCESS_INTR	2	/* a signal stopped it after @done bytes */
+
+/**
+ * struct vmmu_access - argument of VMMU_VCPU_ACCESS
+ * @gpa: first guest-physical address
+ * @buf: user buffer: source of a write, destination of a read or fetch
+ * @len: bytes to access
+ * @kind: VMMU_ACCESS_READ, _WRITE or _FETCH
+ * @flags: must be zero
+ * @result: out: VMMU_ACCESS_DONE, VMMU_ACCESS_MMIO or VMMU_ACCESS_INTR
+ * @pad: must be zero
+ * @done: out: bytes accessed before the access stopped
+ * @mmio_gpa: out: with VMMU_ACCESS_MMIO, the address that has no memory
+ *	(outside every memslot, or a write to a read-only slot)
+ *
+ * The software vCPU accesses guest memory as a CPU would through the VM's
+ * page tables: it walks the vCPU's root in the VM's hardware format, sets
+ * accessed and dirty bits, calls the MMU's page-fault handler on a miss and
+ * caches translations in a modelled TLB that only MMU flushes clear.
+ */
+struct vmmu_access {
+	__u64 gpa;
+	__u64 buf;
+	__u32 len;
+	__u32 kind;
+	__u32 flags;
+	__u32 result;
+	__u32 pad;
+	__u32 done;
+	__u64 mmio_gpa;
+};
+
+/* vCPU fd: access guest memory through the software vCPU. */
+#define VMMU_VCPU_ACCESS	_IOWR(VMMUIO, 0x20, struct vmmu_access)
+
+/* Flags in struct vmmu_translation. */
+#define VMMU_TR_PRESENT		(1 << 0)
+#define VMMU_TR_WRITABLE	(1 << 1)
+#define VMMU_TR_EXECUTABLE	(1 << 2)
+#define VMMU_TR_ACCESSED	(1 << 3)
+#define VMMU_TR_DIRTY		(1 << 4)
+#define VMMU_TR_PFN_VALID	(1 << 5)	/* @pfn is filled in */
+#define VMMU_TR_ROOT_INVALID	(1 << 6)	/* the vCPU's root is invalid */
+#define VMMU_TR_NO_ROOT		(1 << 7)	/* the vCPU has no root yet */
+
+/**
+ * struct vmmu_translation - argument of VMMU_VCPU_TRANSLATE
+ * @gpa: in: the guest-physical address to look up
+ * @flags: out: VMMU_TR_*
+ * @level: out: level of the entry the walk ended at (1 = 4 KiB)
+ * @spte: out: raw value of that entry
+ * @pfn: out: host page frame number; only for CAP_SYS_ADMIN (as in
+ *	/proc/pid/pagemap), else 0
+ *
+ * Inspects the vCPU's current root without changing anything.
+ */
+struct vmmu_translation {
+	__u64 gpa;
+	__u32 flags;
+	__u32 level;
+	__u64 spte;
+	__u64 pfn;
+};
+
+/* vCPU fd: look a guest-physical address up in the vCPU's root. */
+#define VMMU_VCPU_TRANSLATE	_IOWR(VMMUIO, 0x21, struct vmmu_translation)
+
 #endif /* _UAPI_LINUX_VMMU_H */

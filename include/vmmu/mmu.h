@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmu/: the page-fault entry and the software vCPU.
+ */
+#ifndef _VMMU_MMU_H
+#define _VMMU_MMU_H
+
+#include <linux/types.h>
+#include <linux/kvm_types.h>
+
+struct vmmu_vcpu;
+struct vmmu_access;
+struct vmmu_translation;
+
+/* Page-fault error code bits, as x86 reports them. */
+#define VMMU_PFERR_PRESENT	BIT(0)
+#define VMMU_PFERR_WRITE	BIT(1)
+#define VMMU_PFERR_USER		BIT(2)
+#define VMMU_PFERR_FETCH	BIT(4)
+
+int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code);
+int vmmu_sw_vcpu_access(struct vmmu_vcpu *vcpu, struct vmmu_access *acc);
+void vmmu_vcpu_translate(struct vmmu_vcpu *vcpu, struct vmmu_translation *tr,
+			 bool show_pfn);
+
+#endif /* _VMMU_MMU_H */

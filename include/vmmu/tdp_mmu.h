@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The TDP MMU: roots, mapping and zapping.
+ *
+ * Roots are reference counted.  A valid root is on vm->valid_roots, which
+ * holds one reference; each vCPU using it holds one more.  Invalidating all
+ * roots (write lock) takes every valid root off that list and puts it on
+ * vm->invalid_roots, so no new reference can be taken; the invalidator then
+ * zaps the roots under the read lock and drops the list's references, and a
+ * root is freed when its last user drops it.  Zaps on behalf of the host
+ * (mmu_notifier) walk both lists: a vCPU may run on an invalid root until it
+ * loads a new one.
+ */
+#ifndef _VMMU_TDP_MMU_H
+#define _VMMU_TDP_MMU_H
+
+#include <linux/kvm_types.h>
+#include <linux/list.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+
+struct vmmu_vm;
+struct vmmu_vcpu;
+
+/**
+ * struct vmmu_mmu_page - one page-table page
+ * @spt: the table (a kernel page; page->private points back here)
+ * @gfn: first gfn the table maps
+ * @level: level of the table's entries
+ * @root_refs: roots only: references (list + users)
+ * @root_invalid: roots only: on the invalid list; set under mmu_lock (write)
+ * @valid_link: roots only: entry on vm->valid_roots
+ * @invalid_link: roots only: entry on vm->invalid_roots
+ * @free_link: entry on a zap's list of tables to free after the flush
+ * @rcu: the table is freed in an RCU callback
+ */
+struct vmmu_mmu_page {
+	u64 *spt;
+	gfn_t gfn;
+	int level;
+	refcount_t root_refs;
+	bool root_invalid;
+	struct list_head valid_link;
+	struct list_head invalid_link;
+	struct list_head free_link;
+	struct rcu_head rcu;
+};
+
+/* Results of page faults, besides negative errnos. */
+#define VMMU_RET_FIXED	0	/* the access can be retried and will hit */
+#define VMMU_RET_RETRY	1	/* nothing installed; fault again */
+#define VMMU_RET_MMIO	2	/* no memory at the address */
+
+/**
+ * struct vmmu_fault - a page fault being resolved
+ * @gfn: faulting guest frame
+ * @pfn: host frame to map
+ * @writable: map it writable
+ * @exec: map it executable
+ */
+struct vmmu_fault {
+	gfn_t gfn;
+	kvm_pfn_t pfn;
+	bool writable;
+	bool exec;
+};
+
+void vmmu_tdp_mmu_init_vm(struct vmmu_vm *vm);
+void vmmu_tdp_mmu_destroy_vm(struct vmmu_vm *vm);
+int vmmu_tdp_mmu_load_root(struct vmmu_vcpu *vcpu);
+void vmmu_tdp_mmu_put_root(struct vmmu_vm *vm, struct vmmu_mmu_page *root);
+int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault);
+void vmmu_tdp_mmu_zap_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
+				bool can_yield);
+void vmmu_tdp_mmu_zap_all(struct vmmu_vm *vm);
+void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);
+int vmmu_tdp_mmu_module_init(void);
+void vmmu_tdp_mmu_module_exit(void);
+struct kmem_cache *vmmu_tdp_mmu_header_cache(void);
+int vmmu_tdp_mmu_lookup(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
+			gfn_t gfn, u64 *spte);
+
+#endif /* _VMMU_TDP_MMU_H */

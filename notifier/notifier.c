@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmu_notifier: keep the TDP tables coherent with the host mm.
+ *
+ * Protocol (see Documentation/locking.rst):
+ *   invalidate_range_start: under mmu_lock (write), in_progress++ and the
+ *     hva range joins the union of ranges in progress; then every mapping of
+ *     the range is zapped in every root and the TLBs are flushed.
+ *   invalidate_range_end: under mmu_lock (write), seq++, then in_progress--.
+ * A fault reads seq before it looks up the pfn and, under mmu_lock, gives up
+ * if its hva is in a range in progress or seq moved: it cannot install a pfn
+ * the host is taking away.
+ *
+ * The range is kept in host virtual addresses, not guest frames, so start
+ * and end never depend on the memslots: in_progress stays balanced whatever
+ * memslot updates happen between them, and a slot created in between cannot
+ * be faulted in on an hva that is being invalidated.
+ */
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/srcu.h>
+
+#include <vmmu/memslot.h>
+#include <vmmu/notifier.h>
+#include <vmmu/tdp_mmu.h>
+#include <vmmu/vm.h>
+
+static struct vmmu_vm *mn_to_vm(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct vmmu_vm, mmu_notifier);
+}
+
+static void vmmu_mmu_invalidate_begin(struct vmmu_vm *vm, unsigned long start,
+				      unsigned long end)
+{
+	lockdep_assert_held_write(&vm->mmu_lock);
+	if (!vm->mmu_invalidate_in_progress++) {
+		vm->mmu_invalidate_range_start = start;
+		vm->mmu_invalidate_range_end = end;
+	} else {
+		vm->mmu_invalidate_range_start =
+			min(vm->mmu_invalidate_range_start, start);
+		vm->mmu_invalidate_range_end =
+			max(vm->mmu_invalidate_range_end, end);
+	}
+}
+
+static void vmmu_mmu_invalidate_end(struct vmmu_vm *vm)
+{
+	lockdep_assert_held_write(&vm->mmu_lock);
+	vm->mmu_invalidate_seq++;
+	/*
+	 * Pairs with the smp_rmb() in vmmu_mmu_invalidate_retry_hva(): the new
+	 * seq is visible before in_progress drops.
+	 */
+	smp_wmb();
+	vm->mmu_invalidate_in_progress--;
+	WARN_ON_ONCE(vm->mmu_invalidate_in_progress < 0);
+}
+
+/* Zap the guest frames of every memslot that maps part of [start, end). */
+static void vmmu_zap_hva_range(struct vmmu_vm *vm, unsigned long start,
+			       unsigned long end, bool can_yield)
+{
+	struct vmmu_memslots *set = vmmu_memslots(vm);
+	int i;
+
+	for (i = 0; i < set->nr; i++) {
+		struct vmmu_memslot *slot = set->slots[i];
+		unsigned long s_start = slot->userspace_addr;
+		unsigned long s_end = s_start + (slot->npages << PAGE_SHIFT);
+		unsigned long hs = max(start, s_start), he = min(end, s_end);
+		gfn_t gfn_start, gfn_end;
+
+		if (hs >= he)
+			continue;
+		gfn_start = slot->base_gfn + ((hs - s_start) >> PAGE_SHIFT);
+		gfn_end = slot->base_gfn + (PAGE_ALIGN(he - s_start) >> PAGE_SHIFT);
+		vmmu_tdp_mmu_zap_gfn_range(vm, gfn_start, gfn_end, can_yield);
+	}
+}
+
+/*
+ * Never fails and never sleeps when the range is not blockable: write_lock()
+ * spins, and the zap does not yield then.  (Returning -EAGAIN would make
+ * the core warn, since there is an end callback.)
+ */
+static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
+					  const struct mmu_notifier_range *range)
+{
+	struct vmmu_vm *vm = mn_to_vm(mn);
+	int idx;
+
+	atomic64_inc(&vm->stats.invalidations);
+	idx = srcu_read_lock(&vm->srcu);
+	write_lock(&vm->mmu_lock);
+	vmmu_mmu_invalidate_begin(vm, range->start, range->end);
+	vmmu_zap_hva_range(vm, range->start, range->end,
+			   mmu_notifier_range_blockable(range));
+	write_unlock(&vm->mmu_lock);
+	srcu_read_unlock(&vm->srcu, idx);
+	return 0;
+}
+
+static void vmmu_mn_invalidate_range_end(struct mmu_notifier *mn,
+					 const struct mmu_notifier_range *range)
+{
+	struct vmmu_vm *vm = mn_to_vm(mn);
+
+	write_lock(&vm->mmu_lock);
+	vmmu_mmu_invalidate_end(vm);
+	write_unlock(&vm->mmu_lock);
+}
+
+/* The mm is going away: nothing may stay mapped. */
+static void vmmu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	vmmu_tdp_mmu_zap_all(mn_to_vm(mn));
+}
+
+static const struct mmu_notifier_ops vmmu_mmu_notifier_ops = {
+	.invalidate_range_start = vmmu_mn_invalidate_range_start,
+	.invalidate_range_end = vmmu_mn_invalidate_range_end,
+	.release = vmmu_mn_release,
+};
+
+/**
+ * vmmu_notifier_register() - start following the VM's mm
+ * @vm: the VM, created by current
+ *
+ * Return: 0 or a negative errno.
+ */
+int vmmu_notifier_register(struct vmmu_vm *vm)
+{
+	vm->mmu_notifier.ops = &vmmu_mmu_notifier_ops;
+	return mmu_notifier_register(&vm->mmu_notifier, vm->mm);
+}
+
+/**
+ * vmmu_notifier_unregister() - stop following the VM's mm
+ * @vm: the VM being destroyed
+ *
+ * Synchronous: runs release() if the mm is still alive, and returns only
+ * when no callback can be running, so the VM may be freed afterwards.
+ */
+void vmmu_notifier_unregister(struct vmmu_vm *vm)
+{
+	mmu_notifier_unregister(&vm->mmu_notifier, vm->mm);
+}

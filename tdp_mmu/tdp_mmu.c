@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The TDP MMU: roots, mapping on faults, zapping on invalidations.
+ *
+ * Entry life cycle:
+ *  - faults run under mmu_lock (read) and change entries only with
+ *    cmpxchg64(); the loser of a race retries the fault;
+ *  - zaps under the read lock clear a leaf with cmpxchg64(), and freeze a
+ *    non-leaf entry (VMMU_SPTE_FROZEN) while they take the table below
+ *    apart; every entry of a removed table is frozen with xchg() so that a
+ *    fault that still walks it cannot install into it;
+ *  - zaps under the write lock xchg() entries to 0 (the walker may set A/D
+ *    bits concurrently);
+ *  - a removed table is freed by call_rcu() only after the TLB flush that
+ *    made it unreachable, so lockless walkers (under RCU) never read freed
+ *    memory.
+ */
+#include <linux/atomic.h>
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include <vmmu/stats.h>
+#include <vmmu/tdp_iter.h>
+#include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
+#include <vmmu/vm.h>
+
+static struct kmem_cache *vmmu_mmu_page_cache;
+
+/**
+ * struct tdp_zap - state of one zap
+ * @vm: the VM
+ * @free_list: tables removed from the tree, freed after the flush
+ * @flush: a present entry was removed; vCPU TLBs must be flushed
+ * @shared: mmu_lock is held for read (else for write)
+ */
+struct tdp_zap {
+	struct vmmu_vm *vm;
+	struct list_head free_list;
+	bool flush;
+	bool shared;
+};
+
+static void tdp_zap_init(struct tdp_zap *z, struct vmmu_vm *vm, bool shared)
+{
+	z->vm = vm;
+	INIT_LIST_HEAD(&z->free_list);
+	z->flush = false;
+	z->shared = shared;
+}
+
+static void tdp_mmu_assert_locked(struct tdp_zap *z)
+{
+	if (z->shared)
+		lockdep_assert_held_read(&z->vm->mmu_lock);
+	else
+		lockdep_assert_held_write(&z->vm->mmu_lock);
+}
+
+static struct vmmu_mmu_page *table_to_sp(u64 *table)
+{
+	return (struct vmmu_mmu_page *)page_private(virt_to_page(table));
+}
+
+static gfn_t tdp_mmu_max_gfn(struct vmmu_vm *vm)
+{
+	return vmmu_level_pages(vm->fmt.root_level + 1);
+}
+
+/* Take a table and its header from the vCPU's caches; never sleeps. */
+static struct vmmu_mmu_page *tdp_mmu_alloc_sp(struct vmmu_vcpu *vcpu,
+					      gfn_t gfn, int level)
+{
+	struct vmmu_mmu_page *sp = vmmu_memcache_alloc(&vcpu->header_cache);
+	u64 *spt = vmmu_memcache_alloc(&vcpu->pt_cache);
+
+	if (!sp || !spt) {
+		if (sp)
+			vmmu_memcache_put(&vcpu->header_cache, sp);
+		if (spt)
+			vmmu_memcache_put(&vcpu->pt_cache, spt);
+		return NULL;
+	}
+	sp->spt = spt;
+	sp->gfn = gfn;
+	sp->level = level;
+	set_page_private(virt_to_page(spt), (unsigned long)sp);
+	return sp;
+}
+
+/* Give back a table that was never made reachable. */
+static void tdp_mmu_unalloc_sp(struct vmmu_vcpu *vcpu,
+			       struct vmmu_mmu_page *sp)
+{
+	set_page_private(virt_to_page(sp->spt), 0);
+	vmmu_memcache_put(&vcpu->pt_cache, sp->spt);
+	memset(sp, 0, sizeof(*sp));
+	vmmu_memcache_put(&vcpu->header_cache, sp);
+}
+
+static void tdp_mmu_free_sp_rcu(struct rcu_head *head)
+{
+	struct vmmu_mmu_page *sp = container_of(head, struct vmmu_mmu_page, rcu);
+
+#ifdef VMMU_DEBUG
+	{
+		int i;
+
+		/* Removed tables were emptied (0 or frozen) before the free. */
+		for (i = 0; i < VMMU_PT_ENTRIES; i++)
+			WARN_ONCE(sp->spt[i] && !spte_frozen(sp->spt[i]),
+				  "vmmu: freeing a table with entry %d = %llx\n",
+				  i, sp->spt[i]);
+	}
+#endif
+	set_page_private(virt_to_page(sp->spt), 0);
+	vmmu_pt_page_free(sp->spt);
+	kmem_cache_free(vmmu_mmu_page_cache, sp);
+}
+
+static void tdp_mmu_handle_removed_table(struct tdp_zap *z, u64 *table,
+					 int level);
+
+/* Account for an entry that is no longer reachable; recurse into tables. */
+static void tdp_mmu_handle_removed_spte(struct tdp_zap *z, u64 old, int level)
+{
+	if (!spte_present(&z->vm->fmt, old))
+		return;
+	z->flush = true;
+	if (spte_leaf(&z->vm->fmt, old, level)) {
+		atomic64_inc(&z->vm->stats.leaves_zapped);
+		return;
+	}
+	tdp_mmu_handle_removed_table(z, spte_child_table(old), level - 1);
+}
+
+/*
+ * A table was unlinked from its parent.  Empty it, freezing every entry when
+ * faults may still be walking it (read lock), and queue it for freeing.
+ */
+static void tdp_mmu_handle_removed_table(struct tdp_zap *z, u64 *table,
+					 int level)
+{
+	u64 empty = z->shared ? VMMU_SPTE_FROZEN : 0;
+	int i;
+
+	for (i = 0; i < VMMU_PT_ENTRIES; i++) {
+		/*
+		 * Pairs with the cmpxchg64() in tdp_mmu_set_spte_atomic(): an
+		 * install racing with this either lands first and is seen
+		 * here, or fails against the frozen value and retries.
+		 */
+		u64 old = xchg(&table[i], empty);
+
+		tdp_mmu_handle_removed_spte(z, old, level);
+	}
+	list_add_tail(&table_to_sp(table)->free_link, &z->free_list);
+	atomic64_inc(&z->vm->stats.tables_freed);
+}
+
+/*
+ * Flush the TLBs if anything present was removed, then free the removed
+ * tables once RCU readers are done with them.
+ */
+static void tdp_zap_finish(struct tdp_zap *z)
+{
+	struct vmmu_mmu_page *sp, *tmp;
+
+	if (z->flush)
+		vmmu_flush_remote_tlbs(z->vm);
+	z->flush = false;
+	list_for_each_entry_safe(sp, tmp, &z->free_list, free_link) {
+		list_del(&sp->free_link);
+		call_rcu(&sp->rcu, tdp_mmu_free_sp_rcu);
+	}
+}
+
+/*
+ * Remove the entry at @iter.  Under the read lock this can lose a race with
+ * a fault or the walker's A/D update; then @iter->old_spte holds the new
+ * value and the caller looks again.
+ */
+static bool tdp_mmu_zap_spte(struct tdp_zap *z, struct tdp_iter *iter)
+{
+	const struct vmmu_spte_format *fmt = &z->vm->fmt;
+	bool leaf = spte_leaf(fmt, iter->old_spte, iter->level);
+	u64 old = iter->old_spte;
+
+	tdp_mmu_assert_locked(z);
+	if (z->shared) {
+		u64 tmp = leaf ? 0 : VMMU_SPTE_FROZEN;
+		u64 cur = cmpxchg64(iter->sptep, old, tmp);
+
+		if (cur != old) {
+			iter->old_spte = cur;
+			return false;
+		}
+	} else {
+		old = xchg(iter->sptep, 0);
+	}
+	tdp_mmu_handle_removed_spte(z, old, iter->level);
+	/*
+	 * The table below is detached and queued: unfreeze the entry so that
+	 * faults can install a new table.  Pairs with READ_ONCE() in
+	 * tdp_iter.
+	 */
+	if (z->shared && !leaf)
+		WRITE_ONCE(*iter->sptep, 0);
+	iter->old_spte = 0;
+	return true;
+}
+
+/*
+ * Yield mmu_lock if someone needs it or the CPU should reschedule, but only
+ * after progress, so that the walk always finishes.  Flushes and frees what
+ * was zapped so far before the lock is dropped.
+ */
+static bool tdp_mmu_iter_cond_resched(struct tdp_zap *z, struct tdp_iter *iter)
+	__must_hold(RCU)
+{
+	struct vmmu_vm *vm = z->vm;
+
+	if (iter->next_gfn == iter->yielded_gfn)
+		return false;
+	if (!need_resched() && !rwlock_needbreak(&vm->mmu_lock))
+		return false;
+
+	tdp_zap_finish(z);
+	rcu_read_unlock();
+	if (z->shared)
+		cond_resched_rwlock_read(&vm->mmu_lock);
+	else
+		cond_resched_rwlock_write(&vm->mmu_lock);
+	rcu_read_lock();
+	iter->yielded = true;
+	return true;
+}
+
+static bool tdp_iter_within(struct tdp_iter *iter, gfn_t start, gfn_t end)
+{
+	return iter->gfn >= start &&
+	       iter->gfn + vmmu_level_pages(iter->level) <= end;
+}
+
+/* Zap every entry of @root mapping [start, end). */
+static void tdp_mmu_zap_root_range(struct tdp_zap *z,
+				   struct vmmu_mmu_page *root,
+				   gfn_t start, gfn_t end, bool can_yield)
+{
+	const struct vmmu_spte_format *fmt = &z->vm->fmt;
+	struct tdp_iter iter;
+
+	tdp_mmu_assert_locked(z);
+	rcu_read_lock();
+	for_each_tdp_pte(iter, root, fmt, start, end) {
+retry:
+		if (can_yield && tdp_mmu_iter_cond_resched(z, &iter))
+			continue;
+		if (!spte_present(fmt, iter.old_spte))
+			continue;
+		/* A table only partly in the range: go down into it. */
+		if (!spte_leaf(fmt, iter.old_spte, iter.level) &&
+		    !tdp_iter_within(&iter, start, end))
+			continue;
+		if (!tdp_mmu_zap_spte(z, &iter))
+			goto retry;
+	}
+	rcu_read_unlock();
+}
+
+/* Root iteration ---------------------------------------------------------- */
+
+/*
+ * The next root after @prev on the valid list (the first if @prev is NULL),
+ * with a reference; drops the reference on @prev.  Called with mmu_lock held,
+ * so roots move to the invalid list only while the lock was dropped (a
+ * yield).  If @prev moved, every root that followed it moved too: the walk
+ * of the invalid list that follows covers them.
+ */
+static struct vmmu_mmu_page *tdp_mmu_next_valid_root(struct vmmu_vm *vm,
+						     struct vmmu_mmu_page *prev)
+{
+	struct vmmu_mmu_page *root;
+
+	lockdep_assert_held(&vm->mmu_lock);
+	rcu_read_lock();
+	if (!prev)
+		root = list_first_or_null_rcu(&vm->valid_roots,
+					      struct vmmu_mmu_page, valid_link);
+	else if (READ_ONCE(prev->root_invalid))
+		root = NULL;
+	else
+		root = list_next_or_null_rcu(&vm->valid_roots, &prev->valid_link,
+					     struct vmmu_mmu_page, valid_link);
+	/* The valid list holds a reference on each of its roots. */
+	if (root)
+		refcount_inc(&root->root_refs);
+	rcu_read_unlock();
+	if (prev)
+		vmmu_tdp_mmu_put_root(vm, prev);
+	return root;
+}
+
+/* As above for the invalid list, skipping roots whose last user is gone. */
+static struct vmmu_mmu_page *tdp_mmu_next_invalid_root(struct vmmu_vm *vm,
+						       struct vmmu_mmu_page *prev)
+{
+	struct vmmu_mmu_page *root;
+
+	lockdep_assert_held(&vm->mmu_lock);
+	rcu_read_lock();
+	if (!prev)
+		root = list_first_or_null_rcu(&vm->invalid_roots,
+					      struct vmmu_mmu_page, invalid_link);
+	else
+		root = list_next_or_null_rcu(&vm->invalid_roots,
+					     &prev->invalid_link,
+					     struct vmmu_mmu_page, invalid_link);
+	while (root && !refcount_inc_not_zero(&root->root_refs))
+		root = list_next_or_null_rcu(&vm->invalid_roots,
+					     &root->invalid_link,
+					     struct vmmu_mmu_page, invalid_link);
+	rcu_read_unlock();
+	if (prev)
+		vmmu_tdp_mmu_put_root(vm, prev);
+	return root;
+}
+
+/**
+ * vmmu_tdp_mmu_zap_gfn_range() - remove every mapping of [start, end)
+ * @vm: the VM
+ * @start: first gfn
+ * @end: end gfn (exclusive)
+ * @can_yield: the caller allows dropping mmu_lock on the way
+ *
+ * Zaps in every root, valid or invalid, and flushes the vCPU TLBs before it
+ * returns, so the host may free the pages once it is done.
+ * Called with mmu_lock held for write.
+ */
+void vmmu_tdp_mmu_zap_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
+				bool can_yield)
+{
+	struct vmmu_mmu_page *root;
+	struct tdp_zap z;
+
+	lockdep_assert_held_write(&vm->mmu_lock);
+	tdp_zap_init(&z, vm, false);
+	for (root = tdp_mmu_next_valid_root(vm, NULL); root;
+	     root = tdp_mmu_next_valid_root(vm, root))
+		tdp_mmu_zap_root_range(&z, root, start, end, can_yield);
+	for (root = tdp_mmu_next_invalid_root(vm, NULL); root;
+	     root = tdp_mmu_next_invalid_root(vm, root))
+		tdp_mmu_zap_root_range(&z, root, start, end, can_yield);
+	tdp_zap_finish(&z);
+}
+
+/**
+ * vmmu_tdp_mmu_zap_all() - remove every mapping from every root
+ * @vm: the VM
+ *
+ * Used when the mm goes away (mmu_notifier release).  Takes mmu_lock.
+ */
+void vmmu_tdp_mmu_zap_all(struct vmmu_vm *vm)
+{
+	write_lock(&vm->mmu_lock);
+	vmmu_tdp_mmu_zap_gfn_range(vm, 0, tdp_mmu_max_gfn(vm), true);
+	write_unlock(&vm->mmu_lock);
+}
+
+/* Roots ------------------------------------------------------------------- */
+
+/**
+ * vmmu_tdp_mmu_put_root() - drop a reference on a root
+ * @vm: the VM
+ * @root: the root
+ *
+ * The last reference frees the root.  Valid roots hold the valid list's
+ * reference, so the last one is dropped only after the root was invalidated
+ * and zapped empty.  Never sleeps; callable with or without mmu_lock.
+ */
+void vmmu_tdp_mmu_put_root(struct vmmu_vm *vm, struct vmmu_mmu_page *root)
+{
+	if (!refcount_dec_and_test(&root->root_refs))
+		return;
+	WARN_ON_ONCE(!READ_ONCE(root->root_invalid));
+	spin_lock(&vm->tdp_mmu_pages_lock);
+	list_del_rcu(&root->invalid_link);
+	spin_unlock(&vm->tdp_mmu_pages_lock);
+	vmmu_object_dec(VMMU_OBJ_ROOT);
+	/* RCU walkers of the invalid list may still look at it. */
+	call_rcu(&root->rcu, tdp_mmu_free_sp_rcu);
+}
+
+/**
+ * vmmu_tdp_mmu_invalidate_all_roots() - make every vCPU start afresh
+ * @vm: the VM
+ *
+ * Under the write lock every valid root moves to the invalid list at once,
+ * so no new reference to it can be taken, and every vCPU is asked to load a
+ * new root.  Then, under the read lock, the moved roots are zapped (vCPUs
+ * may run on them until they reload) and the valid list's references are
+ * dropped.  Takes mmu_lock; may sleep.
+ */
+void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm)
+{
+	struct vmmu_mmu_page *root, *tmp;
+	LIST_HEAD(moved);
+	struct tdp_zap z;
+
+	tdp_zap_init(&z, vm, true);
+	write_lock(&vm->mmu_lock);
+	spin_lock(&vm->tdp_mmu_pages_lock);
+	list_for_each_entry_safe(root, tmp, &vm->valid_roots, valid_link) {
+		WRITE_ONCE(root->root_invalid, true);
+		/* valid_link keeps pointing into the valid list for readers. */
+		list_del_rcu(&root->valid_link);
+		list_add_tail_rcu(&root->invalid_link, &vm->invalid_roots);
+		list_add_tail(&root->free_link, &moved);
+		atomic64_inc(&vm->stats.roots_invalidated);
+	}
+	spin_unlock(&vm->tdp_mmu_pages_lock);
+	vmmu_make_all_vcpus_request(vm, VMMU_REQ_RELOAD_ROOT, false);
+	write_unlock(&vm->mmu_lock);
+
+	read_lock(&vm->mmu_lock);
+	list_for_each_entry_safe(root, tmp, &moved, free_link) {
+		list_del(&root->free_link);
+		tdp_mmu_zap_root_range(&z, root, 0, tdp_mmu_max_gfn(vm), true);
+		tdp_zap_finish(&z);
+		vmmu_tdp_mmu_put_root(vm, root);
+	}
+	read_unlock(&vm->mmu_lock);
+}
+
+/* A reference to the valid root, creating it from @vcpu's caches if none. */
+static struct vmmu_mmu_page *tdp_mmu_get_valid_root(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_vm *vm = vcpu->vm;
+	struct vmmu_mmu_page *root, *new;
+
+	lockdep_assert_held_read(&vm->mmu_lock);
+	new = tdp_mmu_alloc_sp(vcpu, 0, vm->fmt.root_level);
+	if (!new)
+		return NULL;
+
+	spin_lock(&vm->tdp_mmu_pages_lock);
+	root = list_first_entry_or_null(&vm->valid_roots,
+					struct vmmu_mmu_page, valid_link);
+	if (root) {
+		/* The list's reference keeps it alive: this cannot be 0. */
+		refcount_inc(&root->root_refs);
+	} else {
+		root = new;
+		new = NULL;
+		/* One reference for the valid list, one for the vCPU. */
+		refcount_set(&root->root_refs, 2);
+		list_add_rcu(&root->valid_link, &vm->valid_roots);
+		vmmu_object_inc(VMMU_OBJ_ROOT);
+	}
+	spin_unlock(&vm->tdp_mmu_pages_lock);
+	/* Only valid roots are ever handed out. */
+	WARN_ON_ONCE(root->root_invalid);
+	if (new)
+		tdp_mmu_unalloc_sp(vcpu, new);
+	return root;
+}
+
+/**
+ * vmmu_tdp_mmu_load_root() - give the vCPU a valid root
+ * @vcpu: the vCPU, whose mutex is held
+ *
+ * Keeps the current root while it is valid; otherwise takes a reference to
+ * the VM's valid root (creating it if needed) and drops the old one.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int vmmu_tdp_mmu_load_root(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_mmu_page *old = vcpu->root, *root;
+	struct vmmu_vm *vm = vcpu->vm;
+
+	if (old && !READ_ONCE(old->root_invalid))
+		return 0;
+	if (vmmu_memcache_topup(&vcpu->pt_cache, 1) ||
+	    vmmu_memcache_topup(&vcpu->header_cache, 1))
+		return -ENOMEM;
+
+	read_lock(&vm->mmu_lock);
+	root = tdp_mmu_get_valid_root(vcpu);
+	read_unlock(&vm->mmu_lock);
+	if (!root)
+		return -ENOMEM;
+	vcpu->root = root;
+	if (old)
+		vmmu_tdp_mmu_put_root(vm, old);
+	return 0;
+}
+
+/* Mapping ----------------------------------------------------------------- */
+
+/*
+ * Replace the entry at @iter if it still holds @iter->old_spte.  On failure
+ * @iter->old_spte holds the current value.
+ */
+static bool tdp_mmu_set_spte_atomic(struct tdp_iter *iter, u64 new_spte)
+{
+	/*
+	 * Pairs with the xchg() in tdp_mmu_handle_removed_table() and the
+	 * cmpxchg64() in tdp_mmu_zap_spte(): whoever comes second sees the
+	 * other's value and backs off.
+	 */
+	u64 cur = cmpxchg64(iter->sptep, iter->old_spte, new_spte);
+
+	if (cur != iter->old_spte) {
+		iter->old_spte = cur;
+		return false;
+	}
+	iter->old_spte = new_spte;
+	return true;
+}
+
+/* Install a table below the non-present entry at @iter. */
+static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter)
+{
+	struct vmmu_mmu_page *sp;
+
+	sp = tdp_mmu_alloc_sp(vcpu, iter->gfn, iter->level - 1);
+	if (!sp)
+		return -ENOMEM;
+	if (!tdp_mmu_set_spte_atomic(iter, spte_make_table(iter->fmt, sp->spt))) {
+		tdp_mmu_unalloc_sp(vcpu, sp);
+		return VMMU_RET_RETRY;
+	}
+	return 0;
+}
+
+/* Install or upgrade the 4 KiB leaf at @iter. */
+static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
+			    struct vmmu_fault *fault)
+{
+	const struct vmmu_spte_format *fmt = iter->fmt;
+	u64 new_spte = spte_make_leaf(fmt, fault->pfn, iter->level,
+				      fault->writable, fault->exec);
+	u64 old = iter->old_spte;
+
+	if (spte_present(fmt, old)) {
+		/*
+		 * The notifier removes a mapping before the host changes the
+		 * page, so a present leaf maps the same page: keep its A/D
+		 * bits.  Anything else is a bug.
+		 */
+		if (WARN_ON_ONCE(spte_pfn(old) != fault->pfn))
+			return -EIO;
+		new_spte |= old & (fmt->accessed | fmt->dirty);
+		if ((old | new_spte) == old)
+			return VMMU_RET_FIXED;	/* another vCPU was faster */
+	}
+	if (!tdp_mmu_set_spte_atomic(iter, new_spte))
+		return VMMU_RET_RETRY;
+	if (!spte_present(fmt, old))
+		atomic64_inc(&vcpu->vm->stats.pages_mapped);
+	return VMMU_RET_FIXED;
+}
+
+/**
+ * vmmu_tdp_mmu_map() - map a fault's pfn into the vCPU's root
+ * @vcpu: the vCPU; its caches hold a table per level
+ * @fault: the fault, with the pfn to map
+ *
+ * Called with mmu_lock held for read, after the caller checked that the pfn
+ * is not stale.  Races with other faults and with zaps are resolved by
+ * cmpxchg: the loser returns VMMU_RET_RETRY and nothing is left half done.
+ *
+ * Return: VMMU_RET_FIXED, VMMU_RET_RETRY, or -ENOMEM (caches empty: a bug).
+ */
+int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
+{
+	struct vmmu_mmu_page *root = vcpu->root;
+	struct vmmu_vm *vm = vcpu->vm;
+	struct tdp_iter iter;
+	int r = VMMU_RET_RETRY;
+
+	lockdep_assert_held_read(&vm->mmu_lock);
+	if (READ_ONCE(root->root_invalid))
+		return VMMU_RET_RETRY;
+
+	rcu_read_lock();
+	for_each_tdp_pte(iter, root, &vm->fmt, fault->gfn, fault->gfn + 1) {
+		if (spte_frozen(iter.old_spte))
+			break;
+		if (iter.level == VMMU_PG_LEVEL_4K) {
+			r = tdp_mmu_map_leaf(vcpu, &iter, fault);
+			break;
+		}
+		if (spte_present(&vm->fmt, iter.old_spte)) {
+			/* Only 4 KiB leaves exist: a present entry is a table. */
+			if (WARN_ON_ONCE(spte_leaf(&vm->fmt, iter.old_spte,
+						   iter.level))) {
+				r = -EIO;
+				break;
+			}
+			continue;
+		}
+		r = tdp_mmu_link_table(vcpu, &iter);
+		if (r)
+			break;
+		r = VMMU_RET_RETRY;
+	}
+	rcu_read_unlock();
+	return r;
+}
+
+/**
+ * vmmu_tdp_mmu_lookup() - the entry that maps @gfn in @root
+ * @vm: the VM
+ * @root: a root the caller holds a reference on
+ * @gfn: the guest frame
+ * @spte: out: the entry where the walk stopped (a leaf, or not present)
+ *
+ * Lockless: runs under RCU only and changes nothing.
+ *
+ * Return: the level of that entry.
+ */
+int vmmu_tdp_mmu_lookup(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
+			gfn_t gfn, u64 *spte)
+{
+	struct tdp_iter iter;
+	int level = root->level;
+
+	*spte = 0;
+	rcu_read_lock();
+	for_each_tdp_pte(iter, root, &vm->fmt, gfn, gfn + 1) {
+		*spte = iter.old_spte;
+		level = iter.level;
+		if (!spte_present(&vm->fmt, iter.old_spte) ||
+		    spte_leaf(&vm->fmt, iter.old_spte, iter.level))
+			break;
+	}
+	rcu_read_unlock();
+	return level;
+}
+
+/* Setup and teardown ------------------------------------------------------- */
+
+/**
+ * vmmu_tdp_mmu_init_vm() - initialize a new VM's TDP MMU state
+ * @vm: the VM
+ */
+void vmmu_tdp_mmu_init_vm(struct vmmu_vm *vm)
+{
+	rwlock_init(&vm->mmu_lock);
+	spin_lock_init(&vm->tdp_mmu_pages_lock);
+	INIT_LIST_HEAD(&vm->valid_roots);
+	INIT_LIST_HEAD(&vm->invalid_roots);
+}
+
+/**
+ * vmmu_tdp_mmu_destroy_vm() - free every root of a VM being destroyed
+ * @vm: the VM; no vCPU holds a root any more
+ */
+void vmmu_tdp_mmu_destroy_vm(struct vmmu_vm *vm)
+{
+	vmmu_tdp_mmu_invalidate_all_roots(vm);
+	WARN_ON_ONCE(!list_empty(&vm->valid_roots));
+	WARN_ON_ONCE(!list_empty(&vm->invalid_roots));
+}
+
+/**
+ * vmmu_tdp_mmu_module_init() - create the cache of vmmu_mmu_page structs
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vmmu_tdp_mmu_module_init(void)
+{
+	vmmu_mmu_page_cache = KMEM_CACHE(vmmu_mmu_page, SLAB_ACCOUNT);
+	return vmmu_mmu_page_cache ? 0 : -ENOMEM;
+}
+
+/**
+ * vmmu_tdp_mmu_module_exit() - destroy the cache; after rcu_barrier()
+ */
+void vmmu_tdp_mmu_module_exit(void)
+{
+	kmem_cache_destroy(vmmu_mmu_page_cache);
+}
+
+/**
+ * vmmu_tdp_mmu_header_cache() - where vCPU memcaches get vmmu_mmu_pages
+ *
+ * Return: the kmem_cache.
+ */
+struct kmem_cache *vmmu_tdp_mmu_header_cache(void)
+{
+	return vmmu_mmu_page_cache;
+}
