@@ -1,0 +1,333 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot Debian kernels under QEMU (TCG) with vmmu.ko and the selftests in an
+# initramfs, and print one TAP line per test across all lanes, then
+# "N passed, N failed".  Exits 1 if anything failed.
+#
+# Usage: selftests/vm/run-lanes.sh [--quick | --demo]
+#   (none)    every lane: qemu-6.1 (5-level paging), qemu-6.1-no5lvl and,
+#             when the 6.12 kernel and its vmmu.ko exist, qemu-6.12
+#   --quick   lane qemu-6.1 only
+#   --demo    boot 6.1, run tools/build/vmmu-demo with its output shown
+#             live; exit with its status
+#
+# Environment:
+#   T="a b"             run only these programs of selftests/build
+#   V=1                 show the guest console live, and every program's output
+#   VMMU_TIMEOUT        seconds per boot (default 900)
+#   VMMU_TEST_TIMEOUT   seconds per test program inside the guest (default 300)
+#   VMMU_LANES="..."    run only these lanes (names as above)
+#   VMMU_JOBS           lanes booted at the same time (default 1)
+#   VMMU_APPEND         extra kernel command line arguments
+#   VMMU_MODULES        directory with <build dir>/vmmu.ko (default build/); the
+#                       module for a kernel is the newest one whose vermagic
+#                       names that kernel release
+#   VMMU_TESTS          directory of test programs (default selftests/build)
+#   VMMU_TOOLS          directory of tools for /tools (default tools/build)
+#
+# Per lane, build/lanes/<lane>/ keeps console.log (ttyS0: kernel console),
+# results.log (ttyS1: what /init reported) and qemu.log.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+vm=$top/selftests/vm
+out=$top/build/lanes
+modules=${VMMU_MODULES:-$top/build}
+tests_dir=${VMMU_TESTS:-$top/selftests/build}
+tools_dir=${VMMU_TOOLS:-$top/tools/build}
+boot_timeout=${VMMU_TIMEOUT:-900}
+test_timeout=${VMMU_TEST_TIMEOUT:-300}
+jobs=${VMMU_JOBS:-1}
+verbose=${V:-0}
+[ "$verbose" = 1 ] || verbose=0
+[ "$verbose" = 1 ] && jobs=1
+
+die() {
+	echo "vmmu: $*" >&2
+	exit 1
+}
+
+mode=full
+case "${1:-}" in
+"") ;;
+--quick) mode=quick ;;
+--demo) mode=demo ;;
+*) die "usage: $0 [--quick|--demo]" ;;
+esac
+
+for cmd in qemu-system-x86_64 python3 timeout; do
+	command -v $cmd >/dev/null || die "$cmd not found; run 'make deps'"
+done
+busybox=/bin/busybox
+[ -x $busybox ] || busybox=$(command -v busybox)
+[ -n "$busybox" ] || die "busybox not found; run 'make deps' (package busybox-static)"
+if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep -q INTERP; then
+	die "$busybox is not statically linked; install busybox-static"
+fi
+
+# Kernel release a module was built for, from its vermagic.
+vermagic_release() {
+	tr '\0' '\n' <"$1" | sed -n 's/^vermagic=\([^ ]*\).*/\1/p' | head -1
+}
+
+# The newest vmmu.ko built for kernel release $1, if any.
+find_module() {
+	local ko best=
+	for ko in "$modules"/*/vmmu.ko; do
+		[ -f "$ko" ] || continue
+		case $ko in */sparse-*/vmmu.ko | */lanes/*) continue ;; esac
+		[ "$(vermagic_release "$ko")" = "$1" ] || continue
+		if [ -z "$best" ] || [ "$ko" -nt "$best" ]; then
+			best=$ko
+		fi
+	done
+	echo "$best"
+}
+
+# Releases of the installed kernels matching glob $1, newest first.
+kernels() {
+	local v
+	for v in /boot/vmlinuz-$1; do
+		[ -f "$v" ] && echo "${v#/boot/vmlinuz-}"
+	done | sort -rV
+}
+
+# Newest installed kernel release matching glob $1 that has a module.
+pick_kernel() {
+	local rel
+	for rel in $(kernels "$1"); do
+		if [ -n "$(find_module "$rel")" ]; then
+			echo "$rel"
+			return
+		fi
+	done
+}
+
+# --- lanes: name kernel-release extra-append expected-paging ---
+lanes=()
+k61=$(pick_kernel '6.1.*')
+if [ -z "$k61" ]; then
+	[ -n "$(kernels '6.1.*')" ] ||
+		die "no 6.1 kernel in /boot (/boot/vmlinuz-6.1.*); run 'make deps'"
+	die "no vmmu.ko under $modules/ built for $(kernels '6.1.*' | tr '\n' ' ')(checked by vermagic); run 'make build-all'"
+fi
+lanes+=("qemu-6.1 $k61 - 5-level")
+if [ $mode = full ]; then
+	lanes+=("qemu-6.1-no5lvl $k61 no5lvl 4-level")
+	k612=$(pick_kernel '6.12.*')
+	if [ -n "$k612" ]; then
+		lanes+=("qemu-6.12 $k612 - -")
+	elif [ -n "$(kernels '6.12.*')" ]; then
+		echo "# qemu-6.12: no vmmu.ko built for the 6.12 kernel; lane left out"
+	fi
+fi
+if [ -n "${VMMU_LANES:-}" ] && [ $mode != demo ]; then
+	sel=()
+	for l in "${lanes[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $l
+		case " $VMMU_LANES " in *" $1 "*) sel+=("$l") ;; esac
+	done
+	[ ${#sel[@]} -gt 0 ] || die "VMMU_LANES='$VMMU_LANES' names no available lane"
+	lanes=("${sel[@]}")
+fi
+
+# --- test programs ---
+progs=()
+if [ $mode != demo ]; then
+	if [ -n "${T:-}" ]; then
+		for t in $T; do
+			if [ ! -f "$tests_dir/$t" ] || [ ! -x "$tests_dir/$t" ]; then
+				die "T: no test program $tests_dir/$t (run 'make selftests')"
+			fi
+			progs+=("$t")
+		done
+	else
+		for f in "$tests_dir"/*; do
+			[ -f "$f" ] && [ -x "$f" ] && progs+=("${f##*/}")
+		done
+	fi
+	[ ${#progs[@]} -gt 0 ] || echo "# no test programs in $tests_dir"
+elif [ ! -x "$tools_dir/vmmu-demo" ]; then
+	die "$tools_dir/vmmu-demo is not built (make tools)"
+fi
+
+# --- initramfs: one common archive + one holding vmmu.ko per kernel ---
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+	echo "# waiting for another run-lanes.sh to finish with $out" >&2
+	flock 9
+fi
+rm -f "$out"/*/timeout.pid
+common=$out/common.cpio.gz
+{
+	echo "dir /dev 755"
+	echo "nod /dev/console 600 c 5 1"
+	echo "nod /dev/null 666 c 1 3"
+	for d in proc sys tmp run root etc; do echo "dir /$d 755"; done
+	echo "file /bin/busybox $busybox 755"
+	"$busybox" --list-full | while read -r a; do
+		[ "$a" = bin/busybox ] || echo "slink /$a /bin/busybox 777"
+	done
+	echo "file /init $vm/init 755"
+	echo "file /etc/vmmu-lanes.conf $out/vmmu-lanes.conf 644"
+	echo "dir /tests 755"
+	for t in ${progs[@]+"${progs[@]}"}; do
+		echo "file /tests/$t $tests_dir/$t 755"
+	done
+	echo "dir /tools 755"
+	for f in "$tools_dir"/*; do
+		[ -f "$f" ] && [ -x "$f" ] && echo "file /tools/${f##*/} $f 755"
+	done
+} >"$out/common.list"
+{
+	[ $mode = demo ] && echo "MODE=demo"
+	echo "TEST_TIMEOUT=$test_timeout"
+} >"$out/vmmu-lanes.conf"
+python3 "$vm/mkinitramfs.py" "$common" <"$out/common.list" || die "cannot build the initramfs"
+
+initrd_for() { # release -> path of its initramfs
+	local rel=$1 ko
+	ko=$(find_module "$rel")
+	echo "file /vmmu.ko $ko 644" | python3 "$vm/mkinitramfs.py" "$out/ko-$rel.cpio.gz" ||
+		die "cannot pack $ko"
+	cat "$common" "$out/ko-$rel.cpio.gz" >"$out/initrd-$rel.cpio.gz"
+	echo "$out/initrd-$rel.cpio.gz"
+}
+
+prep_lane() { # dir
+	rm -f "$1"/console.log "$1"/results.log "$1"/qemu.log "$1"/qemu.rc "$1"/secs
+	: >"$1/console.log"
+	: >"$1/results.log"
+}
+
+# Boot one lane; leaves console.log, results.log, qemu.log, qemu.rc, secs.
+boot_lane() { # name release append-extra dir
+	local rel=$2 extra=$3 dir=$4 start rc append tpid
+	append="console=ttyS0 panic=-1 log_buf_len=4M"
+	[ "$extra" = - ] || append="$append $extra"
+	[ -z "${VMMU_APPEND:-}" ] || append="$append $VMMU_APPEND"
+	start=$(date +%s)
+	timeout -k 10 "$boot_timeout" qemu-system-x86_64 \
+		-M q35 -cpu max -m 2G -smp 2 -display none -no-reboot -nodefaults \
+		-kernel "/boot/vmlinuz-$rel" -initrd "$dir/initrd.cpio.gz" \
+		-append "$append" \
+		-chardev "file,id=con,path=$dir/console.log" -serial chardev:con \
+		-chardev "file,id=res,path=$dir/results.log" -serial chardev:res \
+		</dev/null >"$dir/qemu.log" 2>&1 &
+	tpid=$!
+	echo $tpid >"$dir/timeout.pid"
+	wait $tpid
+	rc=$?
+	rm -f "$dir/timeout.pid"
+	echo $rc >"$dir/qemu.rc"
+	echo $(($(date +%s) - start)) >"$dir/secs"
+	return 0
+}
+
+# timeout(1) runs QEMU in a process group of its own, away from ^C: stop
+# the boots still running when this script is interrupted.
+stop_boots() {
+	local f
+	for f in "$out"/*/timeout.pid; do
+		[ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
+	done
+}
+trap 'stop_boots; exit 130' INT TERM
+
+# Boot a lane in the background, with a live view of $1 (a log file name)
+# through filter $2 while it runs.
+boot_watched() { # logname filter name release extra dir
+	local log=$1 filter=$2 pid
+	shift 2
+	prep_lane "$4"
+	boot_lane "$@" &
+	pid=$!
+	tail -n +1 -s 0.2 -F --pid=$pid "$4/$log" 2>/dev/null | $filter
+	wait $pid
+}
+
+demo_filter() {
+	sed -u -e '/^@@VMMU DMESG-BEGIN/,/^@@VMMU DMESG-END/d' -e '/^@@VMMU /d' -e '/^$/d'
+}
+
+if [ $mode = demo ]; then
+	# shellcheck disable=SC2086
+	set -- ${lanes[0]}
+	dir=$out/demo
+	mkdir -p "$dir"
+	initrd=$(initrd_for "$2") || exit 1
+	ln -f "$initrd" "$dir/initrd.cpio.gz" 2>/dev/null || cp "$initrd" "$dir/initrd.cpio.gz"
+	echo "vmmu: booting $2 under QEMU (TCG) for vmmu-demo ..." >&2
+	if [ "$verbose" = 1 ]; then
+		prep_lane "$dir"
+		boot_lane demo "$2" "$3" "$dir" &
+		bpid=$!
+		tail -n +1 -s 0.2 -F --pid=$bpid "$dir/console.log" "$dir/results.log" 2>/dev/null
+		wait $bpid
+	else
+		boot_watched results.log demo_filter demo "$2" "$3" "$dir"
+	fi
+	python3 "$vm/collect.py" demo --dir "$dir" --qemu-rc "$(cat "$dir/qemu.rc")" \
+		--timeout "$boot_timeout"
+	exit $?
+fi
+
+# --- test lanes ---
+state=$out/tap-state.json
+echo '{"n": 0, "passed": 0, "failed": 0}' >"$state"
+declare -A initrds
+for l in "${lanes[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $l
+	if [ -z "${initrds[$2]:-}" ]; then
+		initrds[$2]=$(initrd_for "$2") || exit 1
+	fi
+	mkdir -p "$out/$1"
+	ln -f "${initrds[$2]}" "$out/$1/initrd.cpio.gz" 2>/dev/null ||
+		cp "${initrds[$2]}" "$out/$1/initrd.cpio.gz"
+done
+
+console_filter() {
+	sed -u 's/^/| /'
+}
+
+start_lane() { # index
+	# shellcheck disable=SC2086
+	set -- ${lanes[$1]}
+	if [ "$verbose" = 1 ]; then
+		echo "# $1: booting $2 (console follows)"
+		boot_watched console.log console_filter "$1" "$2" "$3" "$out/$1"
+	else
+		prep_lane "$out/$1"
+		boot_lane "$1" "$2" "$3" "$out/$1"
+	fi
+}
+
+n=${#lanes[@]}
+pids=()
+launched=0
+t0=$(date +%s)
+for ((i = 0; i < n; i++)); do
+	while ((launched < n && launched < i + jobs)); do
+		start_lane $launched &
+		pids[launched]=$!
+		launched=$((launched + 1))
+	done
+	wait "${pids[i]}"
+	# shellcheck disable=SC2086
+	set -- ${lanes[i]}
+	d=$out/$1
+	vflag=()
+	[ "$verbose" = 1 ] && vflag=(--verbose)
+	expect=()
+	[ "$4" = - ] || expect=(--expect-paging "$4")
+	python3 "$vm/collect.py" lane --lane "$1" --dir "$d" --state "$state" \
+		--qemu-rc "$(cat "$d/qemu.rc")" --timeout "$boot_timeout" \
+		${expect[@]+"${expect[@]}"} ${vflag[@]+"${vflag[@]}"}
+	echo "# $1: $(cat "$d/secs") s (kernel $2; logs in ${d#"$top"/})"
+done
+echo "# lanes took $(($(date +%s) - t0)) s"
+python3 "$vm/collect.py" summary --state "$state"
