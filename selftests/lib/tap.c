@@ -27,27 +27,16 @@ static void tap_vprintf(const char *prefix, const char *fmt, va_list ap)
 	fflush(stdout);
 }
 
-/* Print "# " + the message; used for diagnostics of failed tests. */
-static void tap_comment(const char *fmt, ...) __tap_printf(1, 2);
-static void tap_comment(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tap_vprintf("# ", fmt, ap);
-	va_end(ap);
-}
-
 static bool tap_summary(void)
 {
 	bool good = true;
 
 	if (tap.run != tap.planned) {
-		tap_comment("planned %u tests but ran %u", tap.planned, tap.run);
+		diag("planned %u tests but ran %u", tap.planned, tap.run);
 		good = false;
 	}
 	if (tap.failed) {
-		tap_comment("failed %u of %u tests", tap.failed, tap.run);
+		diag("failed %u of %u tests", tap.failed, tap.run);
 		good = false;
 	}
 	return good;
@@ -59,7 +48,7 @@ static void tap_atexit(void)
 	if (tap.finished || tap.owner != getpid())
 		return;
 	tap.finished = true;
-	tap_comment("exited before tap_finish()");
+	diag("exited before tap_finish()");
 	tap_summary();
 	fflush(stdout);
 	_exit(1);
@@ -113,8 +102,14 @@ static bool tap_result(bool cond, const char *file, int line,
 		 tap.run);
 	tap_vprintf(prefix, fmt, ap);
 	if (!cond)
-		tap_comment("  Failed test at %s:%d", file, line);
+		diag("  Failed test at %s:%d", file, line);
 	return cond;
+}
+
+bool tap_vok(bool cond, const char *file, int line, const char *fmt,
+	     va_list ap)
+{
+	return tap_result(cond, file, line, fmt, ap);
 }
 
 bool tap_ok(bool cond, const char *file, int line, const char *fmt, ...)
@@ -137,8 +132,8 @@ bool tap_is_int(long long got, long long expected, const char *file,
 	tap_result(cond, file, line, fmt, ap);
 	va_end(ap);
 	if (!cond) {
-		tap_comment("  expected: %lld", expected);
-		tap_comment("       got: %lld", got);
+		diag("  expected: %lld", expected);
+		diag("       got: %lld", got);
 	}
 	return cond;
 }
@@ -153,8 +148,8 @@ bool tap_is_hex(unsigned long long got, unsigned long long expected,
 	tap_result(cond, file, line, fmt, ap);
 	va_end(ap);
 	if (!cond) {
-		tap_comment("  expected: %#llx", expected);
-		tap_comment("       got: %#llx", got);
+		diag("  expected: %#llx", expected);
+		diag("       got: %#llx", got);
 	}
 	return cond;
 }
@@ -181,21 +176,21 @@ bool tap_is_errno(long got, int expected, const char *file, int line,
 	va_end(ap);
 	if (!cond) {
 		if (expected)
-			tap_comment("  expected: -%s (%d)", errno_name(expected),
-				    -expected);
+			diag("  expected: -%s (%d)", errno_name(expected),
+			     -expected);
 		else
-			tap_comment("  expected: success (>= 0)");
-		tap_comment("       got: %s", tap_result_str(buf, sizeof(buf), got));
+			diag("  expected: success (>= 0)");
+		diag("       got: %s", tap_result_str(buf, sizeof(buf), got));
 	}
 	return cond;
 }
 
 /**
- * skip() - report tests that cannot run here as passed, with a reason
+ * tap_skip() - report tests that cannot run here as passed, with a reason
  * @nr_tests: how many planned tests are skipped
  * @fmt: the reason
  */
-void skip(unsigned int nr_tests, const char *fmt, ...)
+void tap_skip(unsigned int nr_tests, const char *fmt, ...)
 {
 	char reason[256];
 	va_list ap;
@@ -210,7 +205,7 @@ void skip(unsigned int nr_tests, const char *fmt, ...)
 	fflush(stdout);
 }
 
-void diag(const char *fmt, ...)
+void tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -220,10 +215,10 @@ void diag(const char *fmt, ...)
 }
 
 /**
- * bail_out() - stop the whole program: nothing after this can be trusted
+ * tap_bail_out() - stop the whole program: nothing after this can be trusted
  * @fmt: the reason
  */
-void bail_out(const char *fmt, ...)
+noreturn void tap_bail_out(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -248,7 +243,7 @@ const char *errno_name(int err)
 		ERRNO_NAME(EFAULT), ERRNO_NAME(EBUSY), ERRNO_NAME(EEXIST),
 		ERRNO_NAME(ENODEV), ERRNO_NAME(EINVAL), ERRNO_NAME(EMFILE),
 		ERRNO_NAME(ENOTTY), ERRNO_NAME(ENOSPC), ERRNO_NAME(ERANGE),
-		ERRNO_NAME(ENOSYS), ERRNO_NAME(EOPNOTSUPP),
+		ERRNO_NAME(EOPNOTSUPP),
 		ERRNO_NAME(ETIMEDOUT),
 #undef ERRNO_NAME
 	};
