@@ -3,8 +3,11 @@
  * Memory caches: allocate while sleeping is allowed, use under mmu_lock.
  */
 #include <linux/gfp.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/vmstat.h>
 
 #include <vmmu/memcache.h>
 #include <vmmu/stats.h>
@@ -16,8 +19,11 @@ static void *vmmu_memcache_new(struct vmmu_memcache *mc)
 	if (mc->kmem)
 		return kmem_cache_zalloc(mc->kmem, GFP_KERNEL_ACCOUNT);
 	obj = (void *)__get_free_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (obj)
-		vmmu_object_inc(VMMU_OBJ_PT_PAGE);
+	if (!obj)
+		return NULL;
+	/* Shown in /proc/meminfo and memory.stat as SecPageTables. */
+	mod_lruvec_page_state(virt_to_page(obj), NR_SECONDARY_PAGETABLE, 1);
+	vmmu_object_inc(VMMU_OBJ_PT_PAGE);
 	return obj;
 }
 
@@ -35,6 +41,7 @@ static void vmmu_memcache_release(struct vmmu_memcache *mc, void *obj)
  */
 void vmmu_pt_page_free(void *table)
 {
+	mod_lruvec_page_state(virt_to_page(table), NR_SECONDARY_PAGETABLE, -1);
 	free_page((unsigned long)table);
 	vmmu_object_dec(VMMU_OBJ_PT_PAGE);
 }
@@ -45,23 +52,31 @@ void vmmu_pt_page_free(void *table)
  * @min: objects needed, at most VMMU_MEMCACHE_CAPACITY
  *
  * May sleep.  Fills the cache completely when it has to allocate at all, so
- * most faults find it full.
+ * most faults find it full.  The objects are charged to @mc->memcg, the VM
+ * owner's memory cgroup, whichever thread allocates them.
  *
  * Return: 0, or -ENOMEM with the cache holding what could be allocated.
  */
 int vmmu_memcache_topup(struct vmmu_memcache *mc, int min)
 {
+	struct mem_cgroup *old;
+	int r = 0;
+
 	might_sleep();
 	if (mc->nobjs >= min)
 		return 0;
+	old = set_active_memcg(mc->memcg);
 	while (mc->nobjs < VMMU_MEMCACHE_CAPACITY) {
 		void *obj = vmmu_memcache_new(mc);
 
-		if (!obj)
-			return mc->nobjs >= min ? 0 : -ENOMEM;
+		if (!obj) {
+			r = mc->nobjs >= min ? 0 : -ENOMEM;
+			break;
+		}
 		mc->objs[mc->nobjs++] = obj;
 	}
-	return 0;
+	set_active_memcg(old);
+	return r;
 }
 
 /**

@@ -35,6 +35,17 @@ static int vmmu_objects_show(struct seq_file *m, void *unused)
 DEFINE_SHOW_ATTRIBUTE(vmmu_objects);
 
 /**
+ * vmmu_debugfs_root() - <debugfs>/vmmu, where per-VM directories go
+ *
+ * Return: the directory (an error pointer if debugfs is not available,
+ * which debugfs_create_*() accept).
+ */
+struct dentry *vmmu_debugfs_root(void)
+{
+	return vmmu_debugfs_dir;
+}
+
+/**
  * vmmu_stats_init() - create the debugfs files
  *
  * debugfs failures are not fatal: the counters still work without their file.

@@ -31,6 +31,8 @@ struct vmmu_vcpu *vmmu_vcpu_alloc(struct vmmu_vm *vm, int id)
 	}
 	vcpu->vm = vm;
 	vcpu->vcpu_id = id;
+	vcpu->pt_cache.memcg = vm->memcg;
+	vcpu->header_cache.memcg = vm->memcg;
 	mutex_init(&vcpu->mutex);
 	vmmu_object_inc(VMMU_OBJ_VCPU);
 	return vcpu;

@@ -3,6 +3,7 @@
  * VM objects: allocation and freeing.  The order in which a VM's parts are
  * set up and torn down is dev/'s (dev/vm.c).
  */
+#include <linux/memcontrol.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -43,6 +44,7 @@ struct vmmu_vm *vmmu_vm_alloc(void)
 	refcount_set(&vm->users, 1);
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
+	vm->memcg = get_mem_cgroup_from_mm(vm->mm);
 	vmmu_object_inc(VMMU_OBJ_VM);
 	return vm;
 
@@ -63,6 +65,7 @@ void vmmu_vm_free(struct vmmu_vm *vm)
 
 	vmmu_memslots_destroy(rcu_dereference_protected(vm->memslots, 1));
 	cleanup_srcu_struct(&vm->srcu);
+	mem_cgroup_put(vm->memcg);
 	mutex_destroy(&vm->slots_lock);
 	mutex_destroy(&vm->lock);
 	kfree(vm);

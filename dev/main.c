@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/vmmu.h>
 
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
@@ -38,6 +39,7 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_NR_MEMSLOTS:
 		return VMMU_NR_MEMSLOTS;
 	case KVM_CAP_SYNC_MMU:
+	case KVM_CAP_PRE_FAULT_MEMORY:
 		return 1;
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), VMMU_MAX_VCPUS);

@@ -58,6 +58,21 @@ static int vmmu_vcpu_translate_ioctl(struct vmmu_vcpu *vcpu,
 	return copy_to_user(utr, &tr, sizeof(tr)) ? -EFAULT : 0;
 }
 
+static int vmmu_vcpu_pre_fault(struct vmmu_vcpu *vcpu,
+			       struct kvm_pre_fault_memory __user *urange)
+{
+	struct kvm_pre_fault_memory range;
+	int r;
+
+	if (copy_from_user(&range, urange, sizeof(range)))
+		return -EFAULT;
+	r = vmmu_pre_fault_memory(vcpu, &range);
+	/* What is left of the range goes back, as KVM does. */
+	if (copy_to_user(urange, &range, sizeof(range)))
+		r = -EFAULT;
+	return r;
+}
+
 static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			    unsigned long arg)
 {
@@ -75,6 +90,9 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		break;
 	case VMMU_VCPU_TRANSLATE:
 		r = vmmu_vcpu_translate_ioctl(vcpu, argp);
+		break;
+	case KVM_PRE_FAULT_MEMORY:
+		r = vmmu_vcpu_pre_fault(vcpu, argp);
 		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */

@@ -10,6 +10,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -22,6 +23,15 @@
 #include <vmmu/vm.h>
 
 #include "dev.h"
+
+/*
+ * Where new VMs start their invalidation sequence: a test knob to run the
+ * wrap-around of the sequence (e.g. just below 2^32 or ULONG_MAX).
+ */
+static ulong invalidate_seq_start;
+module_param(invalidate_seq_start, ulong, 0644);
+MODULE_PARM_DESC(invalidate_seq_start,
+		 "first mmu_invalidate_seq value of new VMs (testing)");
 
 static int vmmu_vm_set_memory_region(struct vmmu_vm *vm,
 				     const struct kvm_userspace_memory_region *mem)
@@ -210,6 +220,12 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 	case VMMU_ZAP_ALL:
 		vmmu_tdp_mmu_invalidate_all_roots(vm);
 		return 0;
+	case VMMU_GET_STATS: {
+		struct vmmu_stats st;
+
+		vmmu_vm_fill_stats(vm, &st);
+		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	}
 	default:
 		/* KVM answers unknown VM ioctls with -ENOTTY. */
 		return -ENOTTY;
@@ -236,7 +252,8 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 	struct vmmu_vcpu *vcpu;
 	int i;
 
-	/* After this no notifier callback runs, and the mm's pages are ours no more. */
+	vmmu_vm_debugfs_remove(vm);
+	/* After this no notifier callback runs. */
 	vmmu_notifier_unregister(vm);
 	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
 		if (vcpu->root)
@@ -274,11 +291,13 @@ static struct vmmu_vm *vmmu_dev_vm_new(void)
 	vmmu_tdp_mmu_init_vm(vm);
 	vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
 	vm->vcpu_kind = VMMU_VCPU_SOFTWARE;
+	vm->mmu_invalidate_seq = invalidate_seq_start;
 	r = vmmu_notifier_register(vm);
 	if (r) {
 		vmmu_vm_free(vm);
 		return ERR_PTR(r);
 	}
+	vmmu_vm_debugfs_create(vm);
 	return vm;
 }
 

@@ -11,8 +11,10 @@
  * retried.
  */
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/srcu.h>
+#include <linux/vmmu.h>
 
 #include <vmmu/memslot.h>
 #include <vmmu/mmu.h>
@@ -126,4 +128,66 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	if (r == VMMU_RET_RETRY)
 		atomic64_inc(&vm->stats.fault_retries);
 	return r;
+}
+
+/* Map the page at @gpa as a read fault would: 0, -ENOENT (no memory). */
+static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
+{
+	int r;
+
+	if (gpa >> vmmu_gpa_bits(vcpu->vm->fmt.root_level))
+		return -ENOENT;
+	for (;;) {
+		r = vmmu_tdp_mmu_load_root(vcpu);
+		if (r)
+			return r;
+		r = vmmu_page_fault(vcpu, gpa, 0);
+		if (r == VMMU_RET_FIXED)
+			return 0;
+		if (r == VMMU_RET_MMIO)
+			return -ENOENT;
+		if (r < 0)
+			return r;
+		if (signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+}
+
+/**
+ * vmmu_pre_fault_memory() - KVM_PRE_FAULT_MEMORY: map a range ahead of use
+ * @vcpu: the vCPU, whose mutex is held
+ * @range: in: the range; out: what is left of it
+ *
+ * Maps page by page, as read faults do (writable where the host allows),
+ * in the vCPU's root.  Stops at the first error.
+ *
+ * Return: 0 if at least one page was mapped (or all were); otherwise
+ * -EINVAL (flags, alignment, empty or overflowing range), -ENOENT (no
+ * memslot), -EINTR (a signal), -EFAULT or -ENOMEM.
+ */
+int vmmu_pre_fault_memory(struct vmmu_vcpu *vcpu,
+			  struct kvm_pre_fault_memory *range)
+{
+	u64 full_size = range->size;
+	int r;
+
+	if (range->flags)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(range->gpa) || !PAGE_ALIGNED(range->size) ||
+	    range->gpa + range->size <= range->gpa)
+		return -EINVAL;
+	do {
+		if (signal_pending(current)) {
+			r = -EINTR;
+			break;
+		}
+		r = vmmu_map_gpa(vcpu, range->gpa);
+		if (r)
+			break;
+		range->size -= PAGE_SIZE;
+		range->gpa += PAGE_SIZE;
+		cond_resched();
+	} while (range->size);
+	return full_size == range->size ? r : 0;
 }

@@ -24,6 +24,7 @@
 #include <vmmu/memslot.h>
 #include <vmmu/notifier.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
 static struct vmmu_vm *mn_to_vm(struct mmu_notifier *mn)
@@ -59,11 +60,39 @@ static void vmmu_mmu_invalidate_end(struct vmmu_vm *vm)
 	WARN_ON_ONCE(vm->mmu_invalidate_in_progress < 0);
 }
 
-/* Zap the guest frames of every memslot that maps part of [start, end). */
-static void vmmu_zap_hva_range(struct vmmu_vm *vm, unsigned long start,
-			       unsigned long end, bool can_yield)
+/* What to do to the guest frames behind an hva range. */
+enum vmmu_hva_op {
+	VMMU_HVA_ZAP,
+	VMMU_HVA_ZAP_ATOMIC,	/* a zap that must not yield */
+	VMMU_HVA_AGE,		/* clear accessed bits */
+	VMMU_HVA_TEST_AGE,	/* test accessed bits */
+};
+
+static bool vmmu_gfn_range_op(struct vmmu_vm *vm, gfn_t start, gfn_t end,
+			      enum vmmu_hva_op op)
+{
+	switch (op) {
+	case VMMU_HVA_ZAP:
+	case VMMU_HVA_ZAP_ATOMIC:
+		vmmu_tdp_mmu_zap_gfn_range(vm, start, end, op == VMMU_HVA_ZAP);
+		return false;
+	default:
+		return vmmu_tdp_mmu_age_gfn_range(vm, start, end,
+						  op == VMMU_HVA_AGE);
+	}
+}
+
+/*
+ * Apply @op to the guest frames of every memslot that maps part of
+ * [start, end).  Called under vm->srcu.
+ *
+ * Return: for aging, whether any of those frames was young.
+ */
+static bool vmmu_hva_range_op(struct vmmu_vm *vm, unsigned long start,
+			      unsigned long end, enum vmmu_hva_op op)
 {
 	struct vmmu_memslots *set = vmmu_memslots(vm);
+	bool young = false;
 	int i;
 
 	for (i = 0; i < set->nr; i++) {
@@ -77,8 +106,9 @@ static void vmmu_zap_hva_range(struct vmmu_vm *vm, unsigned long start,
 			continue;
 		gfn_start = slot->base_gfn + ((hs - s_start) >> PAGE_SHIFT);
 		gfn_end = slot->base_gfn + (PAGE_ALIGN(he - s_start) >> PAGE_SHIFT);
-		vmmu_tdp_mmu_zap_gfn_range(vm, gfn_start, gfn_end, can_yield);
+		young |= vmmu_gfn_range_op(vm, gfn_start, gfn_end, op);
 	}
+	return young;
 }
 
 /*
@@ -96,8 +126,9 @@ static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 	idx = srcu_read_lock(&vm->srcu);
 	write_lock(&vm->mmu_lock);
 	vmmu_mmu_invalidate_begin(vm, range->start, range->end);
-	vmmu_zap_hva_range(vm, range->start, range->end,
-			   mmu_notifier_range_blockable(range));
+	vmmu_hva_range_op(vm, range->start, range->end,
+			  mmu_notifier_range_blockable(range) ?
+			  VMMU_HVA_ZAP : VMMU_HVA_ZAP_ATOMIC);
 	write_unlock(&vm->mmu_lock);
 	srcu_read_unlock(&vm->srcu, idx);
 	return 0;
@@ -113,6 +144,48 @@ static void vmmu_mn_invalidate_range_end(struct mmu_notifier *mn,
 	write_unlock(&vm->mmu_lock);
 }
 
+/* Age [start, end): lockless (RCU), callable in atomic context. */
+static int vmmu_mn_age(struct mmu_notifier *mn, unsigned long start,
+		       unsigned long end, enum vmmu_hva_op op)
+{
+	struct vmmu_vm *vm = mn_to_vm(mn);
+	bool young;
+	int idx;
+
+	idx = srcu_read_lock(&vm->srcu);
+	young = vmmu_hva_range_op(vm, start, end, op);
+	srcu_read_unlock(&vm->srcu, idx);
+	return young;
+}
+
+/*
+ * Clear the accessed bits and flush, so that the next access walks the
+ * tables again and sets them: without the flush a vCPU could keep using its
+ * cached translation and the page would look idle while it is in use.
+ */
+static int vmmu_mn_clear_flush_young(struct mmu_notifier *mn,
+				     struct mm_struct *mm,
+				     unsigned long start, unsigned long end)
+{
+	int young = vmmu_mn_age(mn, start, end, VMMU_HVA_AGE);
+
+	if (young)
+		vmmu_flush_remote_tlbs(mn_to_vm(mn));
+	return young;
+}
+
+static int vmmu_mn_clear_young(struct mmu_notifier *mn, struct mm_struct *mm,
+			       unsigned long start, unsigned long end)
+{
+	return vmmu_mn_age(mn, start, end, VMMU_HVA_AGE);
+}
+
+static int vmmu_mn_test_young(struct mmu_notifier *mn, struct mm_struct *mm,
+			      unsigned long address)
+{
+	return vmmu_mn_age(mn, address, address + 1, VMMU_HVA_TEST_AGE);
+}
+
 /* The mm is going away: nothing may stay mapped. */
 static void vmmu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
@@ -123,6 +196,9 @@ static const struct mmu_notifier_ops vmmu_mmu_notifier_ops = {
 	.invalidate_range_start = vmmu_mn_invalidate_range_start,
 	.invalidate_range_end = vmmu_mn_invalidate_range_end,
 	.release = vmmu_mn_release,
+	.clear_flush_young = vmmu_mn_clear_flush_young,
+	.clear_young = vmmu_mn_clear_young,
+	.test_young = vmmu_mn_test_young,
 };
 
 /**

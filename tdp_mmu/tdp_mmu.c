@@ -132,6 +132,7 @@ static void tdp_mmu_handle_removed_spte(struct tdp_zap *z, u64 old, int level)
 	z->flush = true;
 	if (spte_leaf(&z->vm->fmt, old, level)) {
 		atomic64_inc(&z->vm->stats.leaves_zapped);
+		atomic64_dec(&z->vm->stats.mapped[level - 1]);
 		return;
 	}
 	tdp_mmu_handle_removed_table(z, spte_child_table(old), level - 1);
@@ -159,6 +160,7 @@ static void tdp_mmu_handle_removed_table(struct tdp_zap *z, u64 *table,
 	}
 	list_add_tail(&table_to_sp(table)->free_link, &z->free_list);
 	atomic64_inc(&z->vm->stats.tables_freed);
+	atomic64_dec(&z->vm->stats.tables);
 }
 
 /*
@@ -390,6 +392,7 @@ void vmmu_tdp_mmu_put_root(struct vmmu_vm *vm, struct vmmu_mmu_page *root)
 	list_del_rcu(&root->invalid_link);
 	spin_unlock(&vm->tdp_mmu_pages_lock);
 	vmmu_object_dec(VMMU_OBJ_ROOT);
+	atomic64_dec(&vm->stats.tables);
 	/* RCU walkers of the invalid list may still look at it. */
 	call_rcu(&root->rcu, tdp_mmu_free_sp_rcu);
 }
@@ -459,6 +462,7 @@ static struct vmmu_mmu_page *tdp_mmu_get_valid_root(struct vmmu_vcpu *vcpu)
 		refcount_set(&root->root_refs, 2);
 		list_add_rcu(&root->valid_link, &vm->valid_roots);
 		vmmu_object_inc(VMMU_OBJ_ROOT);
+		atomic64_inc(&vm->stats.tables);
 	}
 	spin_unlock(&vm->tdp_mmu_pages_lock);
 	/* Only valid roots are ever handed out. */
@@ -534,6 +538,7 @@ static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter)
 		tdp_mmu_unalloc_sp(vcpu, sp);
 		return VMMU_RET_RETRY;
 	}
+	atomic64_inc(&vcpu->vm->stats.tables);
 	return 0;
 }
 
@@ -557,11 +562,18 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 		new_spte |= old & (fmt->accessed | fmt->dirty);
 		if ((old | new_spte) == old)
 			return VMMU_RET_FIXED;	/* another vCPU was faster */
+#ifdef VMMU_DEBUG
+		/* An upgrade never loses A, D or W. */
+		WARN_ON_ONCE((old & ~new_spte) &
+			     (fmt->accessed | fmt->dirty | fmt->writable));
+#endif
 	}
 	if (!tdp_mmu_set_spte_atomic(iter, new_spte))
 		return VMMU_RET_RETRY;
-	if (!spte_present(fmt, old))
+	if (!spte_present(fmt, old)) {
 		atomic64_inc(&vcpu->vm->stats.pages_mapped);
+		atomic64_inc(&vcpu->vm->stats.mapped[iter->level - 1]);
+	}
 	return VMMU_RET_FIXED;
 }
 
@@ -643,6 +655,66 @@ int vmmu_tdp_mmu_lookup(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
 	return level;
 }
 
+/* Aging -------------------------------------------------------------------- */
+
+/*
+ * Test, and with @clear clear, the accessed bits of the leaves mapping
+ * [start, end) in @root.  Lockless: RCU keeps the tables alive, and the
+ * cmpxchg64() fails harmlessly if a fault or a zap changed the entry
+ * meanwhile (a zapped entry is not young anyway).
+ */
+static bool tdp_mmu_age_root(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
+			     gfn_t start, gfn_t end, bool clear)
+{
+	const struct vmmu_spte_format *fmt = &vm->fmt;
+	struct tdp_iter iter;
+	bool young = false;
+
+	for_each_tdp_pte(iter, root, fmt, start, end) {
+		u64 old = iter.old_spte;
+
+		if (!spte_present(fmt, old) || !spte_leaf(fmt, old, iter.level) ||
+		    !spte_accessed(fmt, old))
+			continue;
+		young = true;
+		if (!clear)
+			break;
+		/* Pairs with the walker's cmpxchg64() that set the bit. */
+		if (cmpxchg64(iter.sptep, old, old & ~fmt->accessed) == old)
+			atomic64_inc(&vm->stats.young_cleared);
+	}
+	return young;
+}
+
+/**
+ * vmmu_tdp_mmu_age_gfn_range() - age the mappings of [start, end)
+ * @vm: the VM
+ * @start: first gfn
+ * @end: end gfn (exclusive)
+ * @clear: clear the accessed bits, else only test them
+ *
+ * Looks at valid roots only: invalid ones are being zapped.  Needs no lock
+ * but RCU, which it takes.
+ *
+ * Return: true if any leaf in the range was accessed.
+ */
+bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
+				bool clear)
+{
+	struct vmmu_mmu_page *root;
+	bool young = false;
+
+	rcu_read_lock();
+	/* Roots are freed after an RCU grace period: reading one is safe. */
+	list_for_each_entry_rcu(root, &vm->valid_roots, valid_link) {
+		young |= tdp_mmu_age_root(vm, root, start, end, clear);
+		if (young && !clear)
+			break;
+	}
+	rcu_read_unlock();
+	return young;
+}
+
 /* Setup and teardown ------------------------------------------------------- */
 
 /**
@@ -663,9 +735,15 @@ void vmmu_tdp_mmu_init_vm(struct vmmu_vm *vm)
  */
 void vmmu_tdp_mmu_destroy_vm(struct vmmu_vm *vm)
 {
+	int level;
+
 	vmmu_tdp_mmu_invalidate_all_roots(vm);
 	WARN_ON_ONCE(!list_empty(&vm->valid_roots));
 	WARN_ON_ONCE(!list_empty(&vm->invalid_roots));
+	/* Every table and leaf went with its root. */
+	WARN_ON_ONCE(atomic64_read(&vm->stats.tables));
+	for (level = 1; level <= VMMU_MAX_LEVEL; level++)
+		WARN_ON_ONCE(atomic64_read(&vm->stats.mapped[level - 1]));
 }
 
 /**

@@ -16,16 +16,19 @@
 #define VMMU_MEMCACHE_CAPACITY	8
 
 struct kmem_cache;
+struct mem_cgroup;
 
 /**
  * struct vmmu_memcache - a small stack of preallocated objects
  * @nobjs: objects available
  * @kmem: where objects come from; NULL for zeroed page-table pages
+ * @memcg: the memory cgroup charged for them (the VM owner's), or NULL
  * @objs: the objects
  */
 struct vmmu_memcache {
 	int nobjs;
 	struct kmem_cache *kmem;
+	struct mem_cgroup *memcg;
 	void *objs[VMMU_MEMCACHE_CAPACITY];
 };
 

@@ -11,6 +11,7 @@
 struct vmmu_vcpu;
 struct vmmu_access;
 struct vmmu_translation;
+struct kvm_pre_fault_memory;
 
 /* Page-fault error code bits, as x86 reports them. */
 #define VMMU_PFERR_PRESENT	BIT(0)
@@ -19,6 +20,8 @@ struct vmmu_translation;
 #define VMMU_PFERR_FETCH	BIT(4)
 
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code);
+int vmmu_pre_fault_memory(struct vmmu_vcpu *vcpu,
+			  struct kvm_pre_fault_memory *range);
 int vmmu_sw_vcpu_access(struct vmmu_vcpu *vcpu, struct vmmu_access *acc);
 void vmmu_vcpu_translate(struct vmmu_vcpu *vcpu, struct vmmu_translation *tr,
 			 bool show_pfn);

@@ -34,7 +34,10 @@ static inline void vmmu_object_dec(enum vmmu_object obj)
 	atomic_long_dec(&vmmu_objects[obj]);
 }
 
+struct dentry;
+
 void vmmu_stats_init(void);
+struct dentry *vmmu_debugfs_root(void);
 void vmmu_stats_exit(void);
 
 #endif /* _VMMU_STATS_H */

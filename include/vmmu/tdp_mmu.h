@@ -73,6 +73,8 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault);
 void vmmu_tdp_mmu_zap_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool can_yield);
 void vmmu_tdp_mmu_zap_all(struct vmmu_vm *vm);
+bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
+				bool clear);
 void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);
 int vmmu_tdp_mmu_module_init(void);
 void vmmu_tdp_mmu_module_exit(void);

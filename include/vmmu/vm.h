@@ -33,7 +33,9 @@ struct vmmu_vcpu;
 #define VMMU_MAX_VCPUS		64
 
 /**
- * struct vmmu_vm_stats - per-VM MMU event counters
+ * struct vmmu_vm_stats - per-VM MMU counters
+ * @mapped: present leaves now, per level (index level - 1)
+ * @tables: page-table pages now in the VM's trees, roots included
  * @faults: page faults handled
  * @fault_retries: faults that had to retry (raced with an invalidation or
  *	another fault, or found their root invalid)
@@ -43,8 +45,11 @@ struct vmmu_vcpu;
  * @invalidations: mmu_notifier invalidate_range_start calls
  * @roots_invalidated: roots moved to the invalid list
  * @tlb_flushes: remote TLB flushes
+ * @young_cleared: accessed bits cleared for the host's page aging
  */
 struct vmmu_vm_stats {
+	atomic64_t mapped[VMMU_MAX_LEVEL];
+	atomic64_t tables;
 	atomic64_t faults;
 	atomic64_t fault_retries;
 	atomic64_t pages_mapped;
@@ -53,11 +58,14 @@ struct vmmu_vm_stats {
 	atomic64_t invalidations;
 	atomic64_t roots_invalidated;
 	atomic64_t tlb_flushes;
+	atomic64_t young_cleared;
 };
 
 /**
  * struct vmmu_vm - a virtual machine
  * @mm: the creating process's mm; pinned with mmgrab()
+ * @memcg: the memory cgroup of @mm's owner at creation, charged for the
+ *	VM's page tables; a reference is held
  * @users: references from the VM fd and the vCPU fds
  * @lock: VM-wide configuration and vCPU creation; outermost lock
  * @slots_lock: serializes memslot updates
@@ -82,9 +90,11 @@ struct vmmu_vm_stats {
  * @mmu_invalidate_range_end: end (exclusive) of that union
  * @mmu_notifier: registered on @mm while the VM lives
  * @stats: event counters
+ * @debugfs_dentry: <debugfs>/vmmu/<pid>-<id>/
  */
 struct vmmu_vm {
 	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
 	refcount_t users;
 	struct mutex lock;		/* VM-wide configuration */
 	struct mutex slots_lock;	/* memslot updates */
@@ -108,6 +118,7 @@ struct vmmu_vm {
 	struct mmu_notifier mmu_notifier;
 
 	struct vmmu_vm_stats stats;
+	struct dentry *debugfs_dentry;
 };
 
 struct vmmu_vm *vmmu_vm_alloc(void);

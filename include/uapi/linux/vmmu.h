@@ -11,6 +11,24 @@
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
+#include <linux/kvm.h>
+
+/*
+ * KVM_PRE_FAULT_MEMORY is KVM's (6.10 and later: same struct, number and
+ * semantics); defined here for programs built against older <linux/kvm.h>.
+ */
+#ifndef KVM_CAP_PRE_FAULT_MEMORY
+#define KVM_CAP_PRE_FAULT_MEMORY	236
+
+struct kvm_pre_fault_memory {
+	__u64 gpa;
+	__u64 size;
+	__u64 flags;
+	__u64 padding[5];
+};
+
+#define KVM_PRE_FAULT_MEMORY	_IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
 
 #define VMMU_DEVICE_PATH	"/dev/vmmu"
 
@@ -131,6 +149,48 @@ struct vmmu_access {
 	__u32 done;
 	__u64 mmio_gpa;
 };
+
+/**
+ * struct vmmu_stats - argument of VMMU_GET_STATS: the VM's MMU counters
+ * @faults: page faults handled
+ * @fault_retries: faults retried (raced with an invalidation or another
+ *	fault, or found their root invalid)
+ * @pages_mapped: leaves installed since the VM was created
+ * @mapped: present leaves now, per level: [0] 4 KiB, [1] 2 MiB, [2] 1 GiB
+ * @leaves_zapped: present leaves removed
+ * @tables: page-table pages now in use, roots included
+ * @tables_freed: page-table pages freed
+ * @invalidations: mmu_notifier invalidations of the VM's mm
+ * @roots_valid: roots vCPUs may start to use now
+ * @roots_invalid: invalidated roots still used by a vCPU now
+ * @roots_invalidated: roots invalidated since the VM was created
+ * @tlb_flushes: remote TLB flushes
+ * @young_cleared: accessed bits cleared for the host's page aging
+ * @invalidate_seq: the invalidation sequence count
+ * @invalidate_in_progress: invalidations between start and end now
+ * @reserved: zero
+ */
+struct vmmu_stats {
+	__u64 faults;
+	__u64 fault_retries;
+	__u64 pages_mapped;
+	__u64 mapped[5];
+	__u64 leaves_zapped;
+	__u64 tables;
+	__u64 tables_freed;
+	__u64 invalidations;
+	__u64 roots_valid;
+	__u64 roots_invalid;
+	__u64 roots_invalidated;
+	__u64 tlb_flushes;
+	__u64 young_cleared;
+	__u64 invalidate_seq;
+	__u64 invalidate_in_progress;
+	__u64 reserved[8];
+};
+
+/* VM fd: read the MMU counters. */
+#define VMMU_GET_STATS		_IOR(VMMUIO, 0x04, struct vmmu_stats)
 
 /* vCPU fd: access guest memory through the software vCPU. */
 #define VMMU_VCPU_ACCESS	_IOWR(VMMUIO, 0x20, struct vmmu_access)
