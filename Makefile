@@ -6,7 +6,8 @@
 #   make run           boot an emulated machine and run the demo
 #   make check         every test lane; one TAP line per test, then "N passed, N failed"
 #   make check-quick   one QEMU boot (6.1, 5-level paging), for the inner loop
-#   make build-all     build against every installed kernel (6.1 and 6.12)
+#   make build-all     build against every installed kernel (6.1, 6.12, debug)
+#   make debug-kernel  build the debug-kernel lane's kernel (once, cached)
 #   make sparse        sparse (C=2) against every installed kernel
 #   make checkpatch    checkpatch.pl --strict on every source file
 #   make deps          install the Debian packages the lanes need (as root)
@@ -18,11 +19,13 @@ KDIR_612 := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12.*-amd64)))
 KDIRS := $(KDIR_61) $(KDIR_612)
 RUNNING_KDIR := $(wildcard /lib/modules/$(shell uname -r)/build)
 KDIR ?= $(if $(RUNNING_KDIR),$(RUNNING_KDIR),$(KDIR_61))
+# The debug kernel's tree, once scripts/debug-kernel.sh has built it.
+KDIR_DEBUG = $(shell scripts/debug-kernel.sh --if-built)
 
 export CACHE
 
 .PHONY: all modules clean deps deps-base build-all sparse checkpatch selftests \
-	tools check check-quick run lint
+	tools check check-quick run lint debug-kernel
 
 all: modules
 
@@ -39,7 +42,7 @@ deps-base:
 # build/<kernel release>/vmmu.ko for every installed kernel.
 build-all:
 	@[ -n "$(KDIRS)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
-	@set -e; for k in $(KDIRS); do \
+	@set -e; for k in $(KDIRS) $(KDIR_DEBUG); do \
 		scripts/kbuild.sh $$k $(TOP)/build/$$(scripts/krelease.sh $$k); \
 	done
 
@@ -60,19 +63,24 @@ selftests:
 tools:
 	@$(MAKE) -s -C tools
 
+debug-kernel:
+	@scripts/deps.sh base
+	@scripts/debug-kernel.sh >/dev/null
+
 check:
 	@scripts/deps.sh full
+	@scripts/debug-kernel.sh >/dev/null
 	@$(MAKE) -s build-all selftests tools
 	@selftests/vm/run-lanes.sh
 
 check-quick:
 	@scripts/deps.sh base
-	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61)
+	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61) KDIR_DEBUG=
 	@selftests/vm/run-lanes.sh --quick
 
 run:
 	@scripts/deps.sh base
-	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61)
+	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61) KDIR_DEBUG=
 	@selftests/vm/run-lanes.sh --demo
 
 clean:

@@ -51,6 +51,7 @@ class Program:
         self.rc = None
         self.secs = None
         self.timed_out = None
+        self.leak = None
 
 
 class Run:
@@ -91,6 +92,10 @@ class Run:
                     if len(w) > 5 and w[5] == "timeout":
                         cur.timed_out = w[6] if len(w) > 6 else "?"
                     cur = None
+                elif tag == "LEAK" and len(w) > 3 and self.programs:
+                    prog = self.programs[-1]
+                    if prog.name == w[2]:
+                        prog.leak = (w[3], " ".join(w[4:]))
                 elif tag == "RMMOD":
                     self.rmmod = w[2] if len(w) > 2 else "?"
                     self.rmmod_out, pending = pending, []
@@ -234,6 +239,13 @@ def program_report(tap, lane, prog, verbose, results_path):
                 print(line if line.startswith("#") else "#   " + line)
     if shown > MAX_ECHO:
         Tap.diag("... %d more lines in %s" % (shown - MAX_ECHO, results_path))
+
+    if prog.leak is not None:
+        state, detail = prog.leak
+        tap.line(state == "ok", "%s %s: vmmu objects and page-table accounting "
+                 "back at baseline" % (lane, prog.name))
+        if state != "ok":
+            Tap.diag("  before => after: " + detail)
 
     secs = "" if prog.secs is None else " (%d s)" % prog.secs
     if reasons:

@@ -6,8 +6,10 @@
 # "N passed, N failed".  Exits 1 if anything failed.
 #
 # Usage: selftests/vm/run-lanes.sh [--quick | --demo]
-#   (none)    every lane: qemu-6.1 (5-level paging), qemu-6.1-no5lvl and,
-#             when the 6.12 kernel and its vmmu.ko exist, qemu-6.12
+#   (none)    every lane: qemu-6.1 (5-level paging, page_poison=1
+#             preempt=full), qemu-6.1-no5lvl, and, when the kernel and its
+#             vmmu.ko exist, qemu-6.12 and qemu-debug (the debug kernel
+#             built by scripts/debug-kernel.sh: lockdep, KASAN, kmemleak ...)
 #   --quick   lane qemu-6.1 only
 #   --demo    boot 6.1, run tools/build/vmmu-demo with its output shown
 #             live; exit with its status
@@ -104,7 +106,15 @@ pick_kernel() {
 	done
 }
 
-# --- lanes: name kernel-release extra-append expected-paging ---
+# The debug kernel's build tree, if scripts/debug-kernel.sh built it.
+debug_tree() {
+	local d
+	for d in "${CACHE:-$HOME/.cache/vmmu}"/debug-kernel-*/; do
+		[ -f "$d/done" ] && echo "${d}linux-source-6.1"
+	done | tail -1
+}
+
+# --- lanes: name kernel-release extra-append expected-paging [image] ---
 lanes=()
 k61=$(pick_kernel '6.1.*')
 if [ -z "$k61" ]; then
@@ -112,7 +122,11 @@ if [ -z "$k61" ]; then
 		die "no 6.1 kernel in /boot (/boot/vmlinuz-6.1.*); run 'make deps'"
 	die "no vmmu.ko under $modules/ built for $(kernels '6.1.*' | tr '\n' ' ')(checked by vermagic); run 'make build-all'"
 fi
-lanes+=("qemu-6.1 $k61 - 5-level")
+if [ $mode = demo ]; then
+	lanes+=("qemu-6.1 $k61 - 5-level")
+else
+	lanes+=("qemu-6.1 $k61 page_poison=1,preempt=full 5-level")
+fi
 if [ $mode = full ]; then
 	lanes+=("qemu-6.1-no5lvl $k61 no5lvl 4-level")
 	k612=$(pick_kernel '6.12.*')
@@ -120,6 +134,15 @@ if [ $mode = full ]; then
 		lanes+=("qemu-6.12 $k612 - -")
 	elif [ -n "$(kernels '6.12.*')" ]; then
 		echo "# qemu-6.12: no vmmu.ko built for the 6.12 kernel; lane left out"
+	fi
+	dtree=$(debug_tree)
+	if [ -n "$dtree" ]; then
+		drel=$(cat "$dtree/include/config/kernel.release")
+		if [ -n "$(find_module "$drel")" ]; then
+			lanes+=("qemu-debug $drel panic_on_warn=1,rcupdate.rcu_cpu_stall_timeout=60 5-level $dtree/arch/x86/boot/bzImage")
+		else
+			echo "# qemu-debug: no vmmu.ko built for $drel; lane left out"
+		fi
 	fi
 fi
 if [ -n "${VMMU_LANES:-}" ] && [ $mode != demo ]; then
@@ -204,15 +227,16 @@ prep_lane() { # dir
 }
 
 # Boot one lane; leaves console.log, results.log, qemu.log, qemu.rc, secs.
-boot_lane() { # name release append-extra dir
-	local rel=$2 extra=$3 dir=$4 start rc append tpid
+boot_lane() { # name release append-extra dir [kernel image]
+	local rel=$2 extra=$3 dir=$4 image=${5:-/boot/vmlinuz-$2} start rc append tpid
 	append="console=ttyS0 panic=-1 log_buf_len=4M"
-	[ "$extra" = - ] || append="$append $extra"
+	# Extra arguments are comma-separated in the lane table.
+	[ "$extra" = - ] || append="$append ${extra//,/ }"
 	[ -z "${VMMU_APPEND:-}" ] || append="$append $VMMU_APPEND"
 	start=$(date +%s)
 	timeout -k 10 "$boot_timeout" qemu-system-x86_64 \
 		-M q35 -cpu max -m 2G -smp 2 -display none -no-reboot -nodefaults \
-		-kernel "/boot/vmlinuz-$rel" -initrd "$dir/initrd.cpio.gz" \
+		-kernel "$image" -initrd "$dir/initrd.cpio.gz" \
 		-append "$append" \
 		-chardev "file,id=con,path=$dir/console.log" -serial chardev:con \
 		-chardev "file,id=res,path=$dir/results.log" -serial chardev:res \
@@ -299,10 +323,10 @@ start_lane() { # index
 	set -- ${lanes[$1]}
 	if [ "$verbose" = 1 ]; then
 		echo "# $1: booting $2 (console follows)"
-		boot_watched console.log console_filter "$1" "$2" "$3" "$out/$1"
+		boot_watched console.log console_filter "$1" "$2" "$3" "$out/$1" ${5:+"$5"}
 	else
 		prep_lane "$out/$1"
-		boot_lane "$1" "$2" "$3" "$out/$1"
+		boot_lane "$1" "$2" "$3" "$out/$1" ${5:+"$5"}
 	fi
 }
 
