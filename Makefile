@@ -42,8 +42,11 @@ deps-base:
 # build/<kernel release>/vmmu.ko for every installed kernel.
 build-all:
 	@[ -n "$(KDIRS)" ] || { echo "vmmu: no kernel headers found; run 'make deps'"; exit 1; }
-	@set -e; for k in $(KDIRS) $(KDIR_DEBUG); do \
+	@set -e; for k in $(KDIRS); do \
 		scripts/kbuild.sh $$k $(TOP)/build/$$(scripts/krelease.sh $$k); \
+	done
+	@set -e; for k in $(KDIR_DEBUG); do \
+		scripts/kbuild.sh $$k $(TOP)/build/$$(scripts/krelease.sh $$k) VMMU_DEBUG=1; \
 	done
 
 sparse:

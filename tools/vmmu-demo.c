@@ -56,6 +56,7 @@ static const struct region layout[] = {
 struct vmm {
 	int sys_fd;
 	int vm_fd;
+	int vcpu_fd;
 	u8 *mem;		/* guest memory, GUEST_MEM_SIZE bytes */
 	u64 generation;	/* of the memslot set last listed */
 	unsigned int unexpected;
@@ -410,6 +411,109 @@ static bool step_delete(struct vmm *vmm)
 	return good && !ret;
 }
 
+/* Access guest memory through the software vCPU; returns -errno or 0. */
+static long vcpu_access(struct vmm *vmm, u64 gpa, void *buf, u32 len,
+			u32 kind, struct vmmu_access *acc)
+{
+	*acc = (struct vmmu_access) {
+		.gpa = gpa,
+		.buf = (unsigned long)buf,
+		.len = len,
+		.kind = kind,
+	};
+	return do_ioctl(vmm->vcpu_fd, VMMU_VCPU_ACCESS, (unsigned long)acc);
+}
+
+static void show_translation(struct vmm *vmm, u64 gpa)
+{
+	struct vmmu_translation tr = { .gpa = gpa };
+
+	if (do_ioctl(vmm->vcpu_fd, VMMU_VCPU_TRANSLATE, (unsigned long)&tr)) {
+		unexpected(vmm, "VMMU_VCPU_TRANSLATE failed");
+		return;
+	}
+	printf("   gpa %#llx: %s, level %u, %s%s%s, spte %#llx\n",
+	       (unsigned long long)gpa,
+	       tr.flags & VMMU_TR_PRESENT ? "present" : "not present", tr.level,
+	       tr.flags & VMMU_TR_WRITABLE ? "writable" : "read-only",
+	       tr.flags & VMMU_TR_ACCESSED ? ", accessed" : "",
+	       tr.flags & VMMU_TR_DIRTY ? ", dirty" : "",
+	       (unsigned long long)tr.spte);
+}
+
+static bool step_vcpu(struct vmm *vmm)
+{
+	static const char msg[] = "hello from the software vCPU";
+	const struct region *ram = &layout[0], *rom = &layout[1];
+	struct vmmu_access acc;
+	char back[sizeof(msg)];
+	long r;
+
+	heading("A software vCPU (KVM_CREATE_VCPU) walks the VM's page tables");
+	vmm->vcpu_fd = do_ioctl(vmm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vmm->vcpu_fd < 0) {
+		unexpected(vmm, "KVM_CREATE_VCPU: %s", result_str(vmm->vcpu_fd));
+		return false;
+	}
+	r = vcpu_access(vmm, ram->gpa + 0x1000, (void *)msg, sizeof(msg),
+			VMMU_ACCESS_WRITE, &acc);
+	printf("   write \"%s\" at gpa 0x1000: %s, %u bytes\n", msg,
+	       result_str(r), acc.done);
+	if (r || acc.result != VMMU_ACCESS_DONE ||
+	    memcmp(vmm->mem + ram->offset + 0x1000, msg, sizeof(msg)))
+		unexpected(vmm, "the VMM does not see the guest's write");
+	else
+		printf("   the VMM reads it in its own mapping of guest memory\n");
+	show_translation(vmm, ram->gpa + 0x1000);
+
+	r = vcpu_access(vmm, ram->gpa + 0x1000, back, sizeof(back),
+			VMMU_ACCESS_READ, &acc);
+	if (r || memcmp(back, msg, sizeof(msg)))
+		unexpected(vmm, "reading it back failed");
+
+	r = vcpu_access(vmm, rom->gpa, (void *)msg, 4, VMMU_ACCESS_WRITE, &acc);
+	printf("   write to the read-only BIOS ROM: %s\n",
+	       acc.result == VMMU_ACCESS_MMIO ? "MMIO exit" : result_str(r));
+	if (r || acc.result != VMMU_ACCESS_MMIO)
+		unexpected(vmm, "a ROM write must be MMIO");
+	r = vcpu_access(vmm, 0x300000, back, 4, VMMU_ACCESS_READ, &acc);
+	printf("   read at gpa 0x300000, where no memslot is: %s\n",
+	       acc.result == VMMU_ACCESS_MMIO ? "MMIO exit" : result_str(r));
+	if (r || acc.result != VMMU_ACCESS_MMIO)
+		unexpected(vmm, "a read outside memslots must be MMIO");
+	return true;
+}
+
+static bool step_stats(struct vmm *vmm)
+{
+	struct vmmu_stats st;
+
+	heading("MMU statistics (VMMU_GET_STATS)");
+	if (do_ioctl(vmm->vm_fd, VMMU_GET_STATS, (unsigned long)&st)) {
+		unexpected(vmm, "VMMU_GET_STATS failed");
+		return false;
+	}
+	printf("   page faults          %llu (%llu retried)\n",
+	       (unsigned long long)st.faults,
+	       (unsigned long long)st.fault_retries);
+	printf("   4 KiB pages mapped   %llu (now %llu)\n",
+	       (unsigned long long)st.pages_mapped,
+	       (unsigned long long)st.mapped[0]);
+	printf("   page-table pages     %llu (%llu freed)\n",
+	       (unsigned long long)st.tables,
+	       (unsigned long long)st.tables_freed);
+	printf("   roots                %llu valid, %llu invalidated\n",
+	       (unsigned long long)st.roots_valid,
+	       (unsigned long long)st.roots_invalidated);
+	printf("   TLB flushes          %llu\n",
+	       (unsigned long long)st.tlb_flushes);
+	printf("   host invalidations   %llu\n",
+	       (unsigned long long)st.invalidations);
+	if (!st.faults || !st.pages_mapped)
+		unexpected(vmm, "the vCPU's accesses must have faulted pages in");
+	return true;
+}
+
 static bool (*const steps[])(struct vmm *vmm) = {
 	step_open,
 	step_system,
@@ -419,21 +523,26 @@ static bool (*const steps[])(struct vmm *vmm) = {
 	step_move,
 	step_noop,
 	step_overlap,
+	step_vcpu,
 	step_delete,
+	step_stats,
 };
 
 int main(void)
 {
-	static struct vmm the_vmm = { .sys_fd = -1, .vm_fd = -1 };
+	static struct vmm the_vmm = { .sys_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
 	struct vmm *vmm = &the_vmm;
 	unsigned int i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("vmmu demo: the VM and memslot uAPI of %s\n", VMMU_DEVICE_PATH);
+	printf("vmmu demo: VMs, memslots and a software vCPU on %s\n",
+	       VMMU_DEVICE_PATH);
 	for (i = 0; i < ARRAY_SIZE(steps); i++)
 		if (!steps[i](vmm))
 			break;
 
+	if (vmm->vcpu_fd >= 0)
+		close(vmm->vcpu_fd);
 	if (vmm->vm_fd >= 0)
 		close(vmm->vm_fd);
 	if (vmm->sys_fd >= 0)
