@@ -103,6 +103,7 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	unsigned long mmu_seq;
 	int idx, r;
 
+	lockdep_assert_held(&vcpu->mutex);
 	atomic64_inc(&vm->stats.faults);
 	/* One table per level below the root, at most. */
 	if (vmmu_memcache_topup(&vcpu->pt_cache, vm->fmt.root_level - 1) ||

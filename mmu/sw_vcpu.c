@@ -202,6 +202,7 @@ int vmmu_sw_vcpu_access(struct vmmu_vcpu *vcpu, struct vmmu_access *acc)
 	u32 ec = sw_access_error_code(acc->kind);
 	int r = 0;
 
+	lockdep_assert_held(&vcpu->mutex);
 	acc->result = VMMU_ACCESS_DONE;
 	acc->done = 0;
 	while (acc->done < acc->len) {

@@ -486,6 +486,7 @@ int vmmu_tdp_mmu_load_root(struct vmmu_vcpu *vcpu)
 	struct vmmu_mmu_page *old = vcpu->root, *root;
 	struct vmmu_vm *vm = vcpu->vm;
 
+	lockdep_assert_held(&vcpu->mutex);
 	if (old && !READ_ONCE(old->root_invalid))
 		return 0;
 	if (vmmu_memcache_topup(&vcpu->pt_cache, 1) ||
