@@ -11,6 +11,9 @@
 #   make sparse        sparse (C=2) against every installed kernel
 #   make checkpatch    checkpatch.pl --strict on every source file
 #   make deps          install the Debian packages the lanes need (as root)
+#   make kvm-selftests build upstream KVM selftests (once, cached); print their dir
+#   make kvm-ref       run them in QEMU against Debian's kvm_amd (SIDE=vmmu|both)
+#   make bench         kvm_amd vs vmmu, demand_paging_test, in one QEMU boot
 
 TOP := $(CURDIR)
 CACHE ?= $(HOME)/.cache/vmmu
@@ -91,3 +94,21 @@ clean:
 	rm -rf build
 	@$(MAKE) -s -C selftests clean
 	@$(MAKE) -s -C tools clean
+
+# Upstream KVM selftests and the side-by-side benchmark
+# (Documentation/testing.rst); not part of make check.
+.PHONY: kvm-selftests kvm-ref bench
+
+kvm-selftests:
+	@scripts/kvm-selftests.sh
+
+kvm-ref:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
+	@selftests/vm/kvm-ref.sh $(if $(SIDE),--side $(SIDE))
+
+bench:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
+	@$(MAKE) -s -C tools/bench
+	@tools/bench/bench.py

@@ -5,7 +5,7 @@
 # initramfs, and print one TAP line per test across all lanes, then
 # "N passed, N failed".  Exits 1 if anything failed.
 #
-# Usage: selftests/vm/run-lanes.sh [--quick | --demo]
+# Usage: selftests/vm/run-lanes.sh [--quick | --demo | --kvm]
 #   (none)    every lane: qemu-6.1 (5-level paging, page_poison=1
 #             preempt=full), qemu-6.1-no5lvl, and, when the kernel and its
 #             vmmu.ko exist, qemu-6.12 and qemu-debug (the debug kernel
@@ -13,6 +13,12 @@
 #   --quick   lane qemu-6.1 only
 #   --demo    boot 6.1, run tools/build/vmmu-demo with its output shown
 #             live; exit with its status
+#   --kvm     kvm mode, for selftests/vm/kvm-ref.sh: lane qemu-6.1 (or the
+#             VMMU_LANES), named with the prefix VMMU_LANE_PREFIX (default
+#             "kvm-"); no program of selftests/build; the initramfs gets
+#             /kvm/guest.sh and the entries of VMMU_EXTRA_LIST (a list in
+#             mkinitramfs.py's format: /kvm/plan, /kvm/bin, /kvm/modules),
+#             and /init runs the plan (see kvm-guest.sh)
 #
 # Environment:
 #   T="a b"             run only these programs of selftests/build
@@ -55,7 +61,8 @@ case "${1:-}" in
 "") ;;
 --quick) mode=quick ;;
 --demo) mode=demo ;;
-*) die "usage: $0 [--quick|--demo]" ;;
+--kvm) mode=kvm ;;
+*) die "usage: $0 [--quick|--demo|--kvm]" ;;
 esac
 
 for cmd in qemu-system-x86_64 python3 timeout; do
@@ -127,7 +134,7 @@ if [ $mode = demo ]; then
 else
 	lanes+=("qemu-6.1 $k61 page_poison=1,preempt=full 5-level")
 fi
-if [ $mode = full ]; then
+if [ $mode = full ] || { [ $mode = kvm ] && [ -n "${VMMU_LANES:-}" ]; }; then
 	lanes+=("qemu-6.1-no5lvl $k61 no5lvl 4-level")
 	k612=$(pick_kernel '6.12.*')
 	if [ -n "$k612" ]; then
@@ -139,7 +146,7 @@ if [ $mode = full ]; then
 	if [ -n "$dtree" ]; then
 		drel=$(cat "$dtree/include/config/kernel.release")
 		if [ -n "$(find_module "$drel")" ]; then
-			lanes+=("qemu-debug $drel panic_on_warn=1,rcupdate.rcu_cpu_stall_timeout=60 5-level $dtree/arch/x86/boot/bzImage")
+			lanes+=("qemu-debug $drel panic_on_warn=1,rcupdate.rcu_cpu_stall_timeout=60,loglevel=4 5-level $dtree/arch/x86/boot/bzImage")
 		else
 			echo "# qemu-debug: no vmmu.ko built for $drel; lane left out"
 		fi
@@ -155,10 +162,18 @@ if [ -n "${VMMU_LANES:-}" ] && [ $mode != demo ]; then
 	[ ${#sel[@]} -gt 0 ] || die "VMMU_LANES='$VMMU_LANES' names no available lane"
 	lanes=("${sel[@]}")
 fi
+if [ $mode = kvm ]; then
+	for i in "${!lanes[@]}"; do
+		lanes[i]=${VMMU_LANE_PREFIX-kvm-}${lanes[i]}
+	done
+fi
 
 # --- test programs ---
 progs=()
-if [ $mode != demo ]; then
+if [ $mode = kvm ]; then
+	[ -f "${VMMU_EXTRA_LIST:-}" ] ||
+		die "--kvm: VMMU_EXTRA_LIST names no file (run selftests/vm/kvm-ref.sh)"
+elif [ $mode != demo ]; then
 	if [ -n "${T:-}" ]; then
 		for t in $T; do
 			if [ ! -f "$tests_dir/$t" ] || [ ! -x "$tests_dir/$t" ]; then
@@ -204,9 +219,14 @@ common=$out/common.cpio.gz
 	for f in "$tools_dir"/*; do
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /tools/${f##*/} $f 755"
 	done
+	if [ $mode = kvm ]; then
+		echo "file /kvm/guest.sh $vm/kvm-guest.sh 644"
+		cat "$VMMU_EXTRA_LIST"
+	fi
 } >"$out/common.list"
 {
 	[ $mode = demo ] && echo "MODE=demo"
+	[ $mode = kvm ] && echo "MODE=kvm"
 	echo "TEST_TIMEOUT=$test_timeout"
 } >"$out/vmmu-lanes.conf"
 python3 "$vm/mkinitramfs.py" "$common" <"$out/common.list" || die "cannot build the initramfs"

@@ -1,0 +1,202 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run upstream KVM selftests (scripts/kvm-selftests.sh) in a QEMU lane,
+# against Debian's own kvm + kvm_amd (the reference) and/or against vmmu
+# with /dev/kvm made from vmmu's device numbers while kvm is not loaded.
+# Prints TAP through run-lanes.sh and collect.py, then "N passed, N failed";
+# exits 1 on any failure.  A test passes only if it exits 0: KSFT_SKIP (4)
+# is a failure.
+#
+# Usage: selftests/vm/kvm-ref.sh [--side kvm|vmmu|both] [TEST...]
+#        selftests/vm/kvm-ref.sh --plan FILE
+#   TEST         one argument per test: "PROGRAM [ARG...]", PROGRAM as named
+#                in tools/testing/selftests/kvm, e.g.
+#                'demand_paging_test -v 2 -b 64M' or x86_64/userspace_io_test
+#                (default: demand_paging_test with -v 1 -b 64M, -v 2 -b 64M
+#                and -u MISSING -b 64M)
+#   --side       kvm (default), vmmu, or both (kvm first, unloaded before
+#                vmmu is loaded); every side also runs kvm-probe, which lists
+#                the ioctls the tests need that the side lacks
+#   --plan FILE  run the steps of FILE (format: selftests/vm/kvm-guest.sh)
+#
+# Programs come from scripts/kvm-selftests.sh (built on first use) and
+# build/bench (tools/bench: kvm-probe).  The kvm modules come from
+# /lib/modules/<release> of every installed kernel, and from the debug
+# kernel's tree once it is built.
+#
+# Environment: everything run-lanes.sh reads (V, VMMU_LANES, VMMU_TIMEOUT,
+# VMMU_TEST_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and VMMU_LANE_PREFIX
+# (lane names, default "kvm-": build/lanes/kvm-qemu-6.1/ keeps the logs).
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+die() {
+	echo "vmmu: $*" >&2
+	exit 1
+}
+
+side=kvm
+plan_in=
+tests=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--side)
+		[ $# -ge 2 ] || die "--side needs kvm, vmmu or both"
+		side=$2
+		shift 2
+		;;
+	--plan)
+		if [ $# -lt 2 ] || [ ! -f "$2" ]; then
+			die "--plan needs a file"
+		fi
+		plan_in=$2
+		shift 2
+		;;
+	-h | --help)
+		sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
+		exit 0
+		;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*)
+		tests+=("$1")
+		shift
+		;;
+	esac
+done
+case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$side'" ;; esac
+if [ ${#tests[@]} = 0 ]; then
+	tests=("demand_paging_test -v 1 -b 64M" "demand_paging_test -v 2 -b 64M"
+		"demand_paging_test -u MISSING -b 64M")
+fi
+
+work=$top/build/kvm-ref
+mkdir -p "$work"
+run=$(mktemp -d "$work/run.XXXXXX") || die "cannot create a directory in $work"
+trap 'rm -rf "$run"' EXIT
+
+# --- the plan ---
+# A step name: SIDE:PROGRAM[ARG,ARG...] (no blanks: names are words).
+step_name() { # side program [args...]
+	local s=$1 p=$2 a
+	shift 2
+	a=$(
+		IFS=,
+		echo "$*"
+	)
+	echo "$s:$p${a:+[$a]}"
+}
+
+plan=$run/plan
+if [ -n "$plan_in" ]; then
+	cp "$plan_in" "$plan"
+else
+	sides=$side
+	[ "$side" = both ] && sides="kvm vmmu"
+	for s in $sides; do
+		echo "load $s"
+		echo "run $s:kvm-probe kvm-probe"
+		for t in "${tests[@]}"; do
+			set -f
+			# shellcheck disable=SC2086
+			set -- $t
+			set +f
+			[ $# -gt 0 ] || die "empty test"
+			echo "run $(step_name "$s" "$@") $*"
+		done
+		echo "unload $s"
+	done >"$plan"
+fi
+
+# --- programs ---
+progs=$(awk '$1 == "run" || $1 == "probe" { print $3 }' "$plan" | sort -u)
+[ -n "$progs" ] || die "the plan runs no program"
+for p in $progs; do
+	case $p in
+	*[!A-Za-z0-9_/-]* | /* | */ | *..*) die "bad program name '$p'" ;;
+	esac
+done
+upstream=()
+for p in $progs; do
+	[ "$p" = kvm-probe ] || upstream+=("$p")
+done
+if [ ${#upstream[@]} -gt 0 ]; then
+	bin=$("$top/scripts/kvm-selftests.sh" "${upstream[@]}") || exit 1
+fi
+if [[ " $progs " = *" kvm-probe "* ]]; then
+	make -s -C "$top/tools/bench" >&2 || die "cannot build tools/bench"
+fi
+
+# --- kvm modules of every kernel a lane may boot ---
+# modules.order of ROOT names each module by its path below ROOT.
+ko_path() { # root name -> the module file, maybe compressed
+	local root=$1 n=$2 rel f
+	rel=$(grep -E "(^|/)(${n//-/[-_]}|${n//_/[-_]})\.ko$" "$root/modules.order" | head -1)
+	[ -n "$rel" ] || return 1
+	for f in "$root/$rel" "$root/$rel.xz" "$root/$rel.zst" "$root/$rel.gz"; do
+		[ -f "$f" ] && echo "$f" && return 0
+	done
+	return 1
+}
+
+# Module files of NAME after their dependencies, one a line.
+ko_chain() { # root name [seen...]
+	local root=$1 n=$2 f d
+	f=$(ko_path "$root" "$n") || { echo "vmmu: no module $n under $root" >&2; return 1; }
+	for d in $(modinfo -F depends "$f" 2>/dev/null | tr , ' '); do
+		ko_chain "$root" "$d" || return 1
+	done
+	echo "$f"
+}
+
+add_modules() { # root release
+	local root=$1 rel=$2 dst=$work/modules/$2 vendor f name tmp tmpf order
+	mkdir -p "$dst"
+	for vendor in amd intel; do
+		order=$(ko_chain "$root" "kvm-$vendor" 2>/dev/null | awk '!seen[$0]++')
+		[ -n "$order" ] || continue
+		tmp=$(mktemp "$dst/.order.XXXXXX")
+		for f in $order; do
+			name=${f##*/}
+			name=${name%%.ko*}.ko
+			if [ ! -f "$dst/$name" ] || [ "$f" -nt "$dst/$name" ]; then
+				tmpf=$(mktemp "$dst/.ko.XXXXXX")
+				case $f in
+				*.xz) xz -dc "$f" ;;
+				*.zst) zstd -qdc "$f" ;;
+				*.gz) gzip -dc "$f" ;;
+				*) cat "$f" ;;
+				esac >"$tmpf" || die "cannot copy $f"
+				mv "$tmpf" "$dst/$name" || die "cannot copy $f"
+			fi
+			echo "$name" >>"$tmp"
+			echo "file /kvm/modules/$rel/$name $dst/$name 644" >>"$run/extra.list"
+		done
+		mv "$tmp" "$dst/order-$vendor"
+		echo "file /kvm/modules/$rel/order-$vendor $dst/order-$vendor 644" >>"$run/extra.list"
+	done
+}
+
+: >"$run/extra.list"
+for v in /boot/vmlinuz-*; do
+	rel=${v#/boot/vmlinuz-}
+	[ -f "/lib/modules/$rel/modules.order" ] && add_modules "/lib/modules/$rel" "$rel"
+done
+dtree=$("$top/scripts/debug-kernel.sh" --if-built 2>/dev/null)
+if [ -n "$dtree" ] && [ -f "$dtree/modules.order" ]; then
+	add_modules "$dtree" "$(cat "$dtree/include/config/kernel.release")"
+fi
+grep -q order- "$run/extra.list" || die "no kvm modules found for any installed kernel"
+
+echo "file /kvm/plan $plan 644" >>"$run/extra.list"
+for p in $progs; do
+	if [ "$p" = kvm-probe ]; then
+		f=$top/build/bench/kvm-probe
+	else
+		f=$bin/$p
+	fi
+	[ -x "$f" ] || die "no program $p ($f)"
+	echo "file /kvm/bin/$p $f 755" >>"$run/extra.list"
+done
+
+VMMU_EXTRA_LIST=$run/extra.list "$top/selftests/vm/run-lanes.sh" --kvm

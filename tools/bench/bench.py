@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Side-by-side benchmark of vmmu and Debian's kvm_amd (make bench).
+
+One QEMU boot (selftests/vm/kvm-ref.sh --plan): first a quick attempt on
+vmmu (kvm-probe, then a small demand_paging_test); then ROUNDS rounds of
+  load kvm, demand_paging_test -v N -b SIZE for each N, unload kvm,
+  load vmmu, the same runs, unload vmmu
+where the vmmu part is left out when the quick attempt failed.  Prints per
+side and vCPU count the median guest execution time and demand-paging rate
+over the rounds, and the ratio vmmu/kvm.  Timings under TCG are comparable
+only within one boot; they are reported, never asserted.
+
+The rate is computed here as pages / guest execution time: the rate the
+6.1 demand_paging_test prints divides nanoseconds by 1e8 instead of 1e9.
+
+Environment:
+  BENCH_ROUNDS   rounds (default 3)
+  BENCH_SIZE     demand_paging_test -b, per vCPU (default 256M)
+  BENCH_VCPUS    vCPU counts (default "1 2")
+  BENCH_LANE     lane to boot (default qemu-6.1)
+  V=1            show the guest console and every program's output
+Exit status: 0 when every kvm run and every attempted vmmu run passed.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "selftests", "vm"))
+import collect  # noqa: E402  (the lanes' own parser of results.log)
+
+PREFIX = "bench-"
+TEST = "demand_paging_test"
+ATTEMPT = "-v 1 -b 4M"
+TIME_RE = re.compile(r"Total guest execution time: ([0-9.]+)s")
+NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),-b,[^\]]*\]$" % TEST)
+
+
+def size_bytes(s):
+    m = re.match(r"^(\d+)([KMGT]?)B?$", s.upper())
+    if not m:
+        sys.exit("bench: BENCH_SIZE %r: want e.g. 256M" % s)
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m.group(2)]
+
+
+def step(side, tag, args):
+    name = "%s:%s:%s[%s]" % (side, tag, TEST, ",".join(args.split()))
+    return "run %s %s %s" % (name, TEST, args)
+
+
+def make_plan(rounds, size, vcpus):
+    lines = ["load vmmu",
+             "run vmmu:kvm-probe kvm-probe",
+             step("vmmu", "attempt", ATTEMPT).replace("run ", "probe ", 1),
+             "unload vmmu"]
+    for r in range(1, rounds + 1):
+        for side in ("kvm", "vmmu"):
+            lines.append("load " + side)
+            for v in vcpus:
+                lines.append(step(side, "r%d" % r, "-v %d -b %s" % (v, size)))
+            lines.append("unload " + side)
+    return "\n".join(lines) + "\n"
+
+
+def body(prog):
+    """The program's output without the kvm_tap decoration."""
+    out = []
+    for line in prog.lines:
+        if line.startswith("# "):
+            out.append(line[2:])
+        elif line.startswith("#"):
+            out.append(line[1:])
+    return out
+
+
+def passed(prog):
+    return prog.rc == 0 and not prog.timed_out
+
+
+def status(prog):
+    if prog.rc is None:
+        return "no end marker (the guest died or hung)"
+    if prog.timed_out:
+        return "timed out after %s s" % prog.timed_out
+    for line in prog.lines:
+        if line.startswith("not ok 1 - "):
+            return line.split(": ", 1)[-1]
+    return "status %d" % prog.rc
+
+
+def median_range(vals):
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def fmt_time(vals):
+    med, lo, hi = median_range(vals)
+    return "%.3f s (%.3f..%.3f)" % (med, lo, hi)
+
+
+def vmmu_reason(progs):
+    """Why vmmu could not run, from its quick attempt and kvm-probe."""
+    probe = progs.get("vmmu:kvm-probe")
+    attempt = next((p for n, p in progs.items() if n.startswith("vmmu:attempt:")), None)
+    load = progs.get("load:vmmu")
+    lines = []
+    short = "quick attempt failed"
+    if load is not None and not passed(load):
+        short = "vmmu.ko did not load"
+        lines += ["  load: " + status(load)] + ["    " + x for x in body(load)]
+    if probe is not None:
+        run_lines = [x for x in body(probe) if "KVM_RUN" in x]
+        if run_lines and not any(x.startswith("ok") for x in run_lines):
+            short = "no KVM_RUN"
+        summary = [x for x in body(probe) if x.startswith("kvm-probe: ") and " ok" in x]
+        for x in run_lines:
+            lines.append("  kvm-probe: " + " ".join(x.split()))
+        if summary:
+            lines.append("  " + summary[-1])
+    if attempt is not None:
+        lines.append("  quick attempt %s %s: %s" % (TEST, ATTEMPT, status(attempt)))
+        why = [x.strip() for x in body(attempt)
+               if x.strip() and not x.startswith(("====", "  lib/", "  pid=", "sh: "))
+               and "Testing guest mode" not in x]
+        lines += ["    " + x for x in why[:3]]
+    return short, lines
+
+
+def main():
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    size = os.environ.get("BENCH_SIZE", "256M")
+    vcpus = [int(v) for v in os.environ.get("BENCH_VCPUS", "1 2").split()]
+    lane = os.environ.get("BENCH_LANE", "qemu-6.1")
+    if rounds < 1 or not vcpus:
+        sys.exit("bench: BENCH_ROUNDS >= 1 and BENCH_VCPUS non-empty, please")
+    nbytes = size_bytes(size)
+
+    outdir = os.path.join(TOP, "build", "bench")
+    os.makedirs(outdir, exist_ok=True)
+    plan = make_plan(rounds, size, vcpus)
+    with tempfile.NamedTemporaryFile("w", dir=outdir, prefix="plan.", delete=False) as f:
+        f.write(plan)
+        plan_path = f.name
+    tap_path = os.path.join(outdir, "tap.log")
+    env = dict(os.environ, VMMU_LANE_PREFIX=PREFIX, VMMU_LANES=lane)
+    print("bench: one boot of lane %s: %d round(s) of %s -v {%s} -b %s, kvm_amd then vmmu"
+          % (lane, rounds, TEST, ",".join(map(str, vcpus)), size), flush=True)
+    try:
+        with open(tap_path, "w") as tap:
+            cmd = [os.path.join(TOP, "selftests", "vm", "kvm-ref.sh"), "--plan", plan_path]
+            # The lane's verdict counts the vmmu failures that are expected
+            # today: the runs below are judged one by one instead.
+            if os.environ.get("V") == "1":
+                subprocess.call(cmd, env=env)
+            else:
+                subprocess.call(cmd, env=env, stdout=tap)
+    finally:
+        os.unlink(plan_path)
+
+    lane_dir = os.path.join(TOP, "build", "lanes", PREFIX + lane)
+    run = collect.Run(collect.read_lines(os.path.join(lane_dir, "results.log")))
+    if not run.boot:
+        print("bench: the guest never reached /init; see %s" % tap_path)
+        return 1
+    progs = {p.name: p for p in run.programs}
+
+    times = {}          # (side, vcpus) -> [seconds]
+    failures = []
+    for p in run.programs:
+        m = NAME_RE.match(p.name)
+        if not m:
+            continue
+        key = (m.group(1), int(m.group(3)))
+        t = None
+        for line in body(p):
+            tm = TIME_RE.search(line)
+            if tm:
+                t = float(tm.group(1))
+        if not passed(p) or t is None:
+            failures.append("%s: %s" % (p.name, status(p)))
+            continue
+        times.setdefault(key, []).append(t)
+    for name in ("load:kvm", "unload:kvm", "unload:vmmu"):
+        for p in run.programs:
+            if p.name == name and not passed(p):
+                failures.append("%s: %s" % (p.name, status(p)))
+
+    release = run.boot[0]
+    print("bench: kernel %s (%s paging), QEMU TCG; medians over %d round(s), (min..max)"
+          % (release, run.boot[1] if len(run.boot) > 1 else "?", rounds))
+    print("%-6s %-32s %-32s %s" % ("vCPUs", "kvm_amd guest time", "vmmu guest time",
+                                   "vmmu/kvm"))
+    vmmu_ran = any(side == "vmmu" for side, _ in times)
+    for v in vcpus:
+        k = times.get(("kvm", v))
+        m = times.get(("vmmu", v))
+        ks = fmt_time(k) if k else "no result"
+        ms = fmt_time(m) if m else ("no result" if vmmu_ran else "not yet")
+        ratio = "%.2f" % (statistics.median(m) / statistics.median(k)) if k and m else "-"
+        print("%-6d %-32s %-32s %s" % (v, ks, ms, ratio))
+    print("%-6s %-32s %-32s %s" % ("vCPUs", "kvm_amd pages/s", "vmmu pages/s", "vmmu/kvm"))
+    for v in vcpus:
+        pages = v * nbytes // 4096
+        k = times.get(("kvm", v))
+        m = times.get(("vmmu", v))
+        kr = pages / statistics.median(k) if k else None
+        mr = pages / statistics.median(m) if m else None
+        print("%-6d %-32s %-32s %s" % (
+            v, "%.0f" % kr if kr else "no result",
+            "%.0f" % mr if mr else ("no result" if vmmu_ran else "not yet"),
+            "%.2f" % (mr / kr) if kr and mr else "-"))
+
+    attempt = next((p for n, p in progs.items() if n.startswith("vmmu:attempt:")), None)
+    if not vmmu_ran:
+        short, lines = vmmu_reason(progs)
+        print("vmmu: not yet (%s)" % short)
+        for line in lines:
+            print(line)
+        if attempt is not None and passed(attempt):
+            failures.append("vmmu passed its quick attempt but has no timed run")
+    for f in failures:
+        print("bench: FAILED " + f)
+    print("bench: TAP of the boot in %s; guest output in %s"
+          % (os.path.relpath(tap_path, TOP), os.path.relpath(lane_dir, TOP) + "/results.log"))
+    if failures or not any(side == "kvm" for side, _ in times):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
