@@ -6,6 +6,7 @@
 #include <linux/processor.h>
 #include <linux/slab.h>
 
+#include <vmmu/backend.h>
 #include <vmmu/stats.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -31,6 +32,7 @@ struct vmmu_vcpu *vmmu_vcpu_alloc(struct vmmu_vm *vm, int id)
 	}
 	vcpu->vm = vm;
 	vcpu->vcpu_id = id;
+	vcpu->cpu = -1;
 	vcpu->pt_cache.memcg = vm->memcg;
 	vcpu->header_cache.memcg = vm->memcg;
 	mutex_init(&vcpu->mutex);
@@ -40,10 +42,12 @@ struct vmmu_vcpu *vmmu_vcpu_alloc(struct vmmu_vm *vm, int id)
 
 /**
  * vmmu_vcpu_free() - free a vCPU that holds no root
- * @vcpu: the vCPU
+ * @vcpu: the vCPU; its backend state, if any, is already freed
  */
 void vmmu_vcpu_free(struct vmmu_vcpu *vcpu)
 {
+	free_page((unsigned long)vcpu->run);
+	free_page((unsigned long)vcpu->pio_data);
 	vmmu_memcache_free(&vcpu->pt_cache);
 	vmmu_memcache_free(&vcpu->header_cache);
 	free_page((unsigned long)vcpu->bounce);
@@ -72,7 +76,10 @@ void vmmu_vm_add_vcpu(struct vmmu_vm *vm, struct vmmu_vcpu *vcpu)
 
 /**
  * vmmu_vcpu_enter_guest_mode() - start a section that uses translations
- * @vcpu: the vCPU, on its own thread, with preemption disabled
+ * @vcpu: the vCPU, on its own thread, with preemption disabled; hardware
+ *	vCPUs also have interrupts disabled, so that the IPI of a kick that
+ *	finds them in guest mode stays pending until the guest runs, and makes
+ *	it exit at once
  *
  * Return: true if the vCPU is now in guest mode; false if requests are
  * pending, in which case it is not, and the caller handles them first.
@@ -122,6 +129,18 @@ static void vmmu_vcpu_wait_exit(struct vmmu_vcpu *vcpu)
 		cpu_relax();
 }
 
+/*
+ * A vCPU running guest code on hardware stays in guest mode until something
+ * makes it exit: the backend's kick (an IPI) does, so that requesters do not
+ * wait for the next timer tick.  Software vCPUs leave guest mode by
+ * themselves, after one access.
+ */
+static void vmmu_vcpu_kick(struct vmmu_vm *vm, struct vmmu_vcpu *vcpu)
+{
+	if (vm->backend && vmmu_vcpu_in_guest_mode(vcpu))
+		vm->backend->vcpu_kick(vcpu);
+}
+
 /**
  * vmmu_make_all_vcpus_request() - post a request to every vCPU
  * @vm: the VM
@@ -129,6 +148,7 @@ static void vmmu_vcpu_wait_exit(struct vmmu_vcpu *vcpu)
  * @wait: wait until no vCPU is still in a guest-mode section that started
  *	before the request
  *
+ * vCPUs in guest mode are kicked, so that they see the request soon.
  * Never sleeps; callable under mmu_lock.
  */
 void vmmu_make_all_vcpus_request(struct vmmu_vm *vm, int req, bool wait)
@@ -140,6 +160,8 @@ void vmmu_make_all_vcpus_request(struct vmmu_vm *vm, int req, bool wait)
 		vmmu_make_request(vcpu, req);
 	/* Pairs with smp_mb() in vmmu_vcpu_enter_guest_mode(). */
 	smp_mb__after_atomic();
+	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++)
+		vmmu_vcpu_kick(vm, vcpu);
 	if (!wait)
 		return;
 	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++)

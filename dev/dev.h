@@ -5,6 +5,12 @@
 #ifndef _VMMU_DEV_DEV_H
 #define _VMMU_DEV_DEV_H
 
+#include <linux/types.h>
+
+struct file;
+struct vm_area_struct;
+struct vmmu_backend_ops;
+struct vmmu_vcpu;
 struct vmmu_vm;
 
 /* vCPU ids are below this, as KVM_CAP_MAX_VCPU_ID reports. */
@@ -19,5 +25,19 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap);
 int vmmu_dev_create_vm(unsigned long type);
 void vmmu_dev_vm_put(struct vmmu_vm *vm);
 int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id);
+
+/* run.c: hardware vCPUs */
+void vmmu_backend_init(void);
+void vmmu_backend_exit(void);
+bool vmmu_backend_available(void);
+const struct vmmu_backend_ops *vmmu_backend_find(u32 vcpu_kind);
+int vmmu_backend_get(const struct vmmu_backend_ops *ops);
+void vmmu_backend_put(const struct vmmu_backend_ops *ops);
+int vmmu_vcpu_hw_init(struct vmmu_vcpu *vcpu);
+void vmmu_vcpu_hw_destroy(struct vmmu_vcpu *vcpu);
+int vmmu_vcpu_mmap(struct file *file, struct vm_area_struct *vma);
+int vmmu_vcpu_run(struct vmmu_vcpu *vcpu);
+long vmmu_vcpu_regs_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
+			  void __user *argp);
 
 #endif /* _VMMU_DEV_DEV_H */

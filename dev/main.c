@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/vmmu.h>
 
+#include <vmmu/backend.h>
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
@@ -47,6 +48,9 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 		return VMMU_MAX_VCPUS;
 	case KVM_CAP_MAX_VCPU_ID:
 		return VMMU_MAX_VCPU_IDS;
+	case KVM_CAP_IMMEDIATE_EXIT:
+		/* KVM_RUN exists only for hardware vCPUs. */
+		return vmmu_backend_available();
 	default:
 		return 0;
 	}
@@ -64,6 +68,10 @@ static long vmmu_dev_ioctl(struct file *filp, unsigned int ioctl,
 		return vmmu_check_extension(NULL, arg);
 	case KVM_CREATE_VM:
 		return vmmu_dev_create_vm(arg);
+	case KVM_GET_VCPU_MMAP_SIZE:
+		if (arg)
+			return -EINVAL;
+		return VMMU_VCPU_MMAP_PAGES * PAGE_SIZE;
 	default:
 		/* KVM answers unknown system ioctls with -EINVAL. */
 		return -EINVAL;
@@ -91,9 +99,11 @@ static int __init vmmu_init(void)
 	if (r)
 		return r;
 	vmmu_stats_init();
+	vmmu_backend_init();
 	r = misc_register(&vmmu_dev);
 	if (r) {
 		pr_err("vmmu: cannot register /dev/vmmu: %d\n", r);
+		vmmu_backend_exit();
 		vmmu_stats_exit();
 		vmmu_tdp_mmu_module_exit();
 		return r;
@@ -109,6 +119,7 @@ static void __exit vmmu_exit(void)
 	 * frees that were deferred to RCU callbacks before the code goes.
 	 */
 	rcu_barrier();
+	vmmu_backend_exit();
 	vmmu_stats_exit();
 	vmmu_tdp_mmu_module_exit();
 }

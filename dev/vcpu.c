@@ -32,6 +32,9 @@ static int vmmu_vcpu_access(struct vmmu_vcpu *vcpu,
 	struct vmmu_access acc;
 	int r;
 
+	/* Hardware vCPUs access memory by running guest code. */
+	if (vcpu->vm->backend)
+		return -EINVAL;
 	if (copy_from_user(&acc, uacc, sizeof(acc)))
 		return -EFAULT;
 	if (acc.flags || acc.pad || acc.kind > VMMU_ACCESS_FETCH)
@@ -94,6 +97,15 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_PRE_FAULT_MEMORY:
 		r = vmmu_vcpu_pre_fault(vcpu, argp);
 		break;
+	case KVM_RUN:
+		r = arg ? -EINVAL : vmmu_vcpu_run(vcpu);
+		break;
+	case KVM_GET_REGS:
+	case KVM_SET_REGS:
+	case KVM_GET_SREGS:
+	case KVM_SET_SREGS:
+		r = vmmu_vcpu_regs_ioctl(vcpu, ioctl, argp);
+		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */
 		r = -EINVAL;
@@ -116,6 +128,7 @@ static const struct file_operations vmmu_vcpu_fops = {
 	.release = vmmu_vcpu_release,
 	.unlocked_ioctl = vmmu_vcpu_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = vmmu_vcpu_mmap,
 	.llseek = noop_llseek,
 };
 
@@ -142,6 +155,9 @@ static int vmmu_vm_install_vcpu(struct vmmu_vm *vm, unsigned long id)
 	if (!vcpu)
 		return -ENOMEM;
 	vcpu->header_cache.kmem = vmmu_tdp_mmu_header_cache();
+	fd = vmmu_vcpu_hw_init(vcpu);
+	if (fd)
+		goto err_free;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
@@ -160,6 +176,7 @@ static int vmmu_vm_install_vcpu(struct vmmu_vm *vm, unsigned long id)
 	return fd;
 
 err_free:
+	vmmu_vcpu_hw_destroy(vcpu);
 	vmmu_vcpu_free(vcpu);
 	return fd;
 }

@@ -16,6 +16,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmmu.h>
 
+#include <vmmu/backend.h>
 #include <vmmu/memslot.h>
 #include <vmmu/notifier.h>
 #include <vmmu/tdp_mmu.h>
@@ -133,9 +134,16 @@ static int vmmu_mmu_config_levels(const struct vmmu_mmu_config *cfg)
 {
 	int levels = cfg->levels;
 
-	if (cfg->pad || cfg->pad2 || cfg->vcpu_kind != VMMU_VCPU_SOFTWARE)
+	if (cfg->pad || cfg->pad2)
+		return -EINVAL;
+	if (cfg->vcpu_kind != VMMU_VCPU_SOFTWARE &&
+	    cfg->vcpu_kind != VMMU_VCPU_SVM)
 		return -EINVAL;
 	if (cfg->format != VMMU_MMU_FORMAT_EPT &&
+	    cfg->format != VMMU_MMU_FORMAT_NPT)
+		return -EINVAL;
+	/* SVM walks NPT tables, nothing else. */
+	if (cfg->vcpu_kind == VMMU_VCPU_SVM &&
 	    cfg->format != VMMU_MMU_FORMAT_NPT)
 		return -EINVAL;
 	if (!levels)
@@ -148,9 +156,29 @@ static int vmmu_mmu_config_levels(const struct vmmu_mmu_config *cfg)
 	return levels;
 }
 
+/*
+ * The backend for @vcpu_kind, enabled for the VM: NULL for software vCPUs,
+ * or an ERR_PTR: -ENODEV (no such backend here), -EBUSY (another
+ * hypervisor owns the CPUs).
+ */
+static const struct vmmu_backend_ops *vmmu_vm_get_backend(u32 vcpu_kind)
+{
+	const struct vmmu_backend_ops *ops;
+	int r;
+
+	if (vcpu_kind == VMMU_VCPU_SOFTWARE)
+		return NULL;
+	ops = vmmu_backend_find(vcpu_kind);
+	if (!ops)
+		return ERR_PTR(-ENODEV);
+	r = vmmu_backend_get(ops);
+	return r ? ERR_PTR(r) : ops;
+}
+
 static int vmmu_vm_set_mmu(struct vmmu_vm *vm,
 			   struct vmmu_mmu_config __user *ucfg)
 {
+	const struct vmmu_backend_ops *backend;
 	struct vmmu_mmu_config cfg;
 	int levels, r = 0;
 
@@ -159,6 +187,10 @@ static int vmmu_vm_set_mmu(struct vmmu_vm *vm,
 	levels = vmmu_mmu_config_levels(&cfg);
 	if (levels < 0)
 		return levels;
+	/* Enabled before the VM's locks: it may take CPU hotplug locks. */
+	backend = vmmu_vm_get_backend(cfg.vcpu_kind);
+	if (IS_ERR(backend))
+		return PTR_ERR(backend);
 
 	mutex_lock(&vm->lock);
 	mutex_lock(&vm->slots_lock);
@@ -169,10 +201,14 @@ static int vmmu_vm_set_mmu(struct vmmu_vm *vm,
 		vmmu_spte_format_init(&vm->fmt, cfg.format == VMMU_MMU_FORMAT_EPT ?
 				      VMMU_SPTE_EPT : VMMU_SPTE_NPT, levels);
 		vm->vcpu_kind = cfg.vcpu_kind;
+		swap(vm->backend, backend);
 		vmmu_vm_mmu_config(vm, &cfg);
 	}
 	mutex_unlock(&vm->slots_lock);
 	mutex_unlock(&vm->lock);
+	/* The previous backend, or the new one if it was refused. */
+	if (backend)
+		vmmu_backend_put(backend);
 	if (!r && copy_to_user(ucfg, &cfg, sizeof(cfg)))
 		r = -EFAULT;
 	return r;
@@ -261,8 +297,13 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 		vcpu->root = NULL;
 	}
 	vmmu_tdp_mmu_destroy_vm(vm);
-	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++)
+	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
+		vmmu_vcpu_hw_destroy(vcpu);
 		vmmu_vcpu_free(vcpu);
+	}
+	/* The last VM with hardware vCPUs turns virtualization off. */
+	if (vm->backend)
+		vmmu_backend_put(vm->backend);
 	vmmu_vm_free(vm);
 }
 

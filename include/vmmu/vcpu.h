@@ -15,11 +15,13 @@
 
 #include <linux/bitops.h>
 #include <linux/mutex.h>
+#include <linux/preempt.h>
 #include <linux/types.h>
 
 #include <vmmu/memcache.h>
 #include <vmmu/sw_tlb.h>
 
+struct kvm_run;
 struct vmmu_vm;
 struct vmmu_mmu_page;
 
@@ -42,6 +44,13 @@ struct vmmu_mmu_page;
  * @header_cache: vmmu_mmu_page structs for faults
  * @tlb: the software vCPU's modelled TLB
  * @bounce: one page between guest memory and userspace
+ * @run: hardware vCPUs: the struct kvm_run page userspace maps
+ * @pio_data: hardware vCPUs: the port I/O data page, mapped after @run
+ * @arch: hardware vCPUs: the backend's state
+ * @cpu: hardware vCPUs: the CPU the vCPU is loaded on, -1 if none; read by
+ *	kicks without a lock
+ * @preempt_notifier: hardware vCPUs: reloads per-CPU state when the vCPU's
+ *	thread is rescheduled during KVM_RUN
  */
 struct vmmu_vcpu {
 	struct vmmu_vm *vm;
@@ -55,6 +64,13 @@ struct vmmu_vcpu {
 	struct vmmu_memcache header_cache;
 	struct vmmu_sw_tlb tlb;
 	void *bounce;
+	struct kvm_run *run;
+	void *pio_data;
+	void *arch;
+	int cpu;
+#ifdef CONFIG_PREEMPT_NOTIFIERS
+	struct preempt_notifier preempt_notifier;
+#endif
 };
 
 struct vmmu_vcpu *vmmu_vcpu_alloc(struct vmmu_vm *vm, int id);

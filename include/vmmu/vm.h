@@ -27,6 +27,7 @@
 
 #include <vmmu/spte.h>
 
+struct vmmu_backend_ops;
 struct vmmu_memslots;
 struct vmmu_vcpu;
 
@@ -76,6 +77,9 @@ struct vmmu_vm_stats {
  * @online_vcpus: number of entries of @vcpus readers may use
  * @fmt: the page-table format, fixed before the first memslot or vCPU
  * @vcpu_kind: VMMU_VCPU_* of the vCPUs
+ * @backend: the hardware backend that runs the vCPUs, NULL for software
+ *	vCPUs; set with @vcpu_kind, before any vCPU exists, and holding the
+ *	backend enabled while it is set
  * @mmu_lock: protects the TDP tables and the invalidation state; faults take
  *	it for read and change entries with cmpxchg
  * @tdp_mmu_pages_lock: protects changes of the root lists; nests inside
@@ -106,6 +110,7 @@ struct vmmu_vm {
 
 	struct vmmu_spte_format fmt;
 	u32 vcpu_kind;
+	const struct vmmu_backend_ops *backend;
 	rwlock_t mmu_lock;
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
 	struct list_head valid_roots;

@@ -77,6 +77,7 @@ struct vmmu_memslot_list {
 
 /* vCPU kinds for VMMU_SET_MMU. */
 #define VMMU_VCPU_SOFTWARE	1	/* walks the tables in software */
+#define VMMU_VCPU_SVM		2	/* runs guest code with AMD SVM + NPT */
 
 /**
  * struct vmmu_mmu_config - argument of VMMU_SET_MMU and VMMU_GET_MMU
@@ -89,6 +90,12 @@ struct vmmu_memslot_list {
  *
  * A VM starts with NPT, default levels, software vCPUs.  VMMU_SET_MMU is
  * accepted only before the first memslot or vCPU is created (EBUSY after).
+ *
+ * VMMU_VCPU_SVM needs format NPT (EINVAL otherwise) and a CPU with SVM and
+ * NPT that vmmu can use (ENODEV otherwise); choosing it enables SVM on every
+ * CPU until the VM is destroyed, and fails with EBUSY if another hypervisor
+ * (e.g. kvm_amd) already has SVM turned on.  SVM vCPUs run guest code with
+ * KVM_RUN; VMMU_VCPU_ACCESS is for software vCPUs only.
  */
 struct vmmu_mmu_config {
 	__u32 format;

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM exit handlers.
+ *
+ * Each handler returns 1 to enter the guest again, 0 to return to userspace
+ * with kvm_run filled in, or a negative errno for KVM_RUN to return.
+ *
+ * QEMU's SVM has no NRIPS: the VMCB does not say where the next instruction
+ * is.  Handlers that complete an instruction advance RIP by its length,
+ * which is fixed for every instruction handled so (no prefixes expected):
+ * HLT 1, CPUID/RDMSR/WRMSR/INVD 2, XSETBV 3.  For port I/O the exit info
+ * gives the next RIP.
+ */
+#include <linux/kvm.h>
+#include <linux/mm.h>
+#include <linux/smp.h>
+#include <asm/fpu/xcr.h>
+#include <asm/msr-index.h>
+#include <asm/processor.h>
+#include <asm/trapnr.h>
+
+#include <vmmu/backend.h>
+#include <vmmu/mmu.h>
+#include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
+
+#include "svm.h"
+
+#define SVM_IOIO_PORT_SHIFT	16
+/* NPF error code: the x86 page-fault bits vmmu_page_fault() takes. */
+#define SVM_NPF_PFERR_MASK	(VMMU_PFERR_PRESENT | VMMU_PFERR_WRITE | \
+				 VMMU_PFERR_USER | VMMU_PFERR_FETCH)
+#define SVM_NPF_RSVD		BIT(3)
+
+static u64 svm_exit_code(const struct vmcb_control_area *c)
+{
+	return (u64)c->exit_code_hi << 32 | c->exit_code;
+}
+
+/*
+ * VMEXIT_INVALID is -1; QEMU writes it to the low half of the exit code
+ * only, so only that half is compared.
+ */
+static bool svm_exit_invalid(const struct vmcb_control_area *c)
+{
+	return c->exit_code == (u32)SVM_EXIT_ERR;
+}
+
+/* Go past the instruction that exited, @len bytes long. */
+static int svm_skip(struct vmmu_svm_vcpu *svm, unsigned int len)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	bool code64 = (save->efer & EFER_LMA) &&
+		      (save->cs.attrib & SVM_SELECTOR_L_MASK);
+
+	save->rip += len;
+	if (!code64)
+		save->rip = (u32)save->rip;
+	/* A completed instruction ends an STI or MOV SS interrupt shadow. */
+	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	return 1;
+}
+
+static int svm_inject(struct vmmu_svm_vcpu *svm, unsigned int vector,
+		      bool has_error, u32 error)
+{
+	struct vmcb_control_area *c = &svm->vmcb->control;
+
+	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
+	if (has_error)
+		c->event_inj |= SVM_EVTINJ_VALID_ERR;
+	c->event_inj_err = error;
+	return 1;
+}
+
+static int svm_inject_ud(struct vmmu_svm_vcpu *svm)
+{
+	return svm_inject(svm, X86_TRAP_UD, false, 0);
+}
+
+static int svm_inject_gp(struct vmmu_svm_vcpu *svm)
+{
+	return svm_inject(svm, X86_TRAP_GP, true, 0);
+}
+
+/* KVM_EXIT_INTERNAL_ERROR with @suberror and up to three data words. */
+static int svm_internal_error(struct vmmu_vcpu *vcpu, u32 suberror,
+			      unsigned int ndata, u64 d0, u64 d1, u64 d2)
+{
+	struct kvm_run *run = vcpu->run;
+
+	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = suberror;
+	run->internal.ndata = ndata;
+	run->internal.data[0] = d0;
+	run->internal.data[1] = d1;
+	run->internal.data[2] = d2;
+	return 0;
+}
+
+static int svm_unexpected_exit(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+
+	return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
+				  2, svm_exit_code(&svm->vmcb->control),
+				  svm->asid_cpu, 0);
+}
+
+/* IN and OUT: userspace does the access; KVM_RUN completes it. */
+static int svm_handle_io(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb *vmcb = svm->vmcb;
+	u64 info = vmcb->control.exit_info_1;
+	struct kvm_run *run = vcpu->run;
+	struct vmmu_svm_pio *pio = &svm->pio;
+
+	/* INS and OUTS need the emulator: stage 2. */
+	if (info & SVM_IOIO_STR_MASK)
+		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
+					  2, SVM_EXIT_IOIO, info, 0);
+	pio->in = info & SVM_IOIO_TYPE_MASK;
+	/* The size bits are one-hot: 1, 2 or 4 bytes. */
+	pio->size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
+	pio->rip = vmcb->save.rip;
+	pio->next_rip = vmcb->control.exit_info_2;
+	pio->pending = true;
+
+	run->exit_reason = KVM_EXIT_IO;
+	run->io.direction = pio->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
+	run->io.size = pio->size;
+	run->io.port = info >> SVM_IOIO_PORT_SHIFT;
+	run->io.count = 1;
+	run->io.data_offset = VMMU_RUN_PIO_PAGE * PAGE_SIZE;
+	if (!pio->in)
+		memcpy(vcpu->pio_data, &vmcb->save.rax, pio->size);
+	return 0;
+}
+
+/**
+ * vmmu_svm_complete_pio() - finish the port access userspace handled
+ * @vcpu: the vCPU, at the start of KVM_RUN
+ *
+ * As in KVM, the guest stays on the IN or OUT instruction until the next
+ * KVM_RUN: a read takes its data from the I/O data page, then RIP moves
+ * on.  If userspace moved RIP meanwhile, the access is dropped.
+ *
+ * Return: 0.
+ */
+int vmmu_svm_complete_pio(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	struct vmmu_svm_pio *pio = &svm->pio;
+	u64 data;
+
+	if (!pio->pending)
+		return 0;
+	pio->pending = false;
+	if (save->rip != pio->rip)
+		return 0;
+	if (pio->in) {
+		/* A 32-bit read zero-extends into RAX; narrower ones merge. */
+		data = pio->size == 4 ? 0 : save->rax;
+		memcpy(&data, vcpu->pio_data, pio->size);
+		save->rax = data;
+	}
+	save->rip = pio->next_rip;
+	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	return 0;
+}
+
+static int svm_handle_hlt(struct vmmu_vcpu *vcpu)
+{
+	/* No interrupt can wake the guest up: userspace decides. */
+	svm_skip(to_svm(vcpu), 1);
+	vcpu->run->exit_reason = KVM_EXIT_HLT;
+	return 0;
+}
+
+/* CPUID from the host's for now; KVM_SET_CPUID2 comes with stage 2. */
+static int svm_handle_cpuid(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	unsigned long *regs = svm->regs;
+	u32 eax, ebx, ecx, edx;
+
+	cpuid_count(svm->vmcb->save.rax, regs[__VCPU_REGS_RCX],
+		    &eax, &ebx, &ecx, &edx);
+	svm->vmcb->save.rax = eax;
+	regs[__VCPU_REGS_RBX] = ebx;
+	regs[__VCPU_REGS_RCX] = ecx;
+	regs[__VCPU_REGS_RDX] = edx;
+	return svm_skip(svm, 2);
+}
+
+static bool svm_canonical(struct vmmu_svm_vcpu *svm, u64 addr)
+{
+	int bits = svm->vmcb->save.cr4 & X86_CR4_LA57 ? 57 : 48;
+
+	return (u64)((s64)(addr << (64 - bits)) >> (64 - bits)) == addr;
+}
+
+static bool svm_pat_valid(u64 pat)
+{
+	int i;
+
+	/* Each entry is UC, WC, WT, WP, WB or UC-: 0, 1, 4, 5, 6, 7. */
+	for (i = 0; i < 8; i++) {
+		u8 type = pat >> (i * 8);
+
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
+}
+
+/* The MSRs whose guest value is a field of the VMCB's save area. */
+static u64 *svm_msr_field(struct vmcb_save_area *save, u32 msr)
+{
+	switch (msr) {
+	case MSR_STAR:
+		return &save->star;
+	case MSR_LSTAR:
+		return &save->lstar;
+	case MSR_CSTAR:
+		return &save->cstar;
+	case MSR_SYSCALL_MASK:
+		return &save->sfmask;
+	case MSR_KERNEL_GS_BASE:
+		return &save->kernel_gs_base;
+	case MSR_FS_BASE:
+		return &save->fs.base;
+	case MSR_GS_BASE:
+		return &save->gs.base;
+	case MSR_IA32_SYSENTER_CS:
+		return &save->sysenter_cs;
+	case MSR_IA32_SYSENTER_ESP:
+		return &save->sysenter_esp;
+	case MSR_IA32_SYSENTER_EIP:
+		return &save->sysenter_eip;
+	case MSR_IA32_CR_PAT:
+		return &save->g_pat;
+	default:
+		return NULL;
+	}
+}
+
+/* RDMSR of what vmmu virtualizes; false means #GP. */
+static bool svm_get_msr(struct vmmu_svm_vcpu *svm, u32 msr, u64 *data)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 *field = svm_msr_field(save, msr);
+
+	if (field)
+		*data = *field;
+	else if (msr == MSR_EFER)
+		*data = save->efer & ~EFER_SVME;
+	else if (msr == MSR_IA32_APICBASE)
+		*data = svm->apic_base;
+	else
+		return false;
+	return true;
+}
+
+static bool svm_set_efer(struct vmcb_save_area *save, u64 efer)
+{
+	if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+		return false;
+	/* LME cannot change while paging is on; LMA is the CPU's. */
+	if ((save->cr0 & X86_CR0_PG) && ((efer ^ save->efer) & EFER_LME))
+		return false;
+	save->efer = (efer & ~EFER_LMA) | (save->efer & EFER_LMA) | EFER_SVME;
+	return true;
+}
+
+/* WRMSR of what vmmu virtualizes; false means #GP. */
+static bool svm_set_msr(struct vmmu_svm_vcpu *svm, u32 msr, u64 data)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 *field = svm_msr_field(save, msr);
+
+	switch (msr) {
+	case MSR_EFER:
+		return svm_set_efer(save, data);
+	case MSR_IA32_APICBASE:
+		svm->apic_base = data;
+		return true;
+	case MSR_IA32_CR_PAT:
+		if (!svm_pat_valid(data))
+			return false;
+		break;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+		if (!svm_canonical(svm, data))
+			return false;
+		break;
+	}
+	if (!field)
+		return false;
+	*field = data;
+	return true;
+}
+
+/* Every MSR access exits; the ones vmmu does not virtualize get #GP. */
+static int svm_handle_msr(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	unsigned long *regs = svm->regs;
+	u32 msr = regs[__VCPU_REGS_RCX];
+	u64 data;
+
+	if (svm->vmcb->control.exit_info_1) {
+		data = (u64)(u32)regs[__VCPU_REGS_RDX] << 32 | (u32)save->rax;
+		if (!svm_set_msr(svm, msr, data))
+			return svm_inject_gp(svm);
+	} else {
+		if (!svm_get_msr(svm, msr, &data))
+			return svm_inject_gp(svm);
+		save->rax = (u32)data;
+		regs[__VCPU_REGS_RDX] = data >> 32;
+	}
+	return svm_skip(svm, 2);
+}
+
+/*
+ * The guest runs with the host's XCR0, which covers every state the host
+ * saves and restores.  It may set XCR0 to exactly that, nothing else.
+ */
+static int svm_handle_xsetbv(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	unsigned long *regs = svm->regs;
+	u64 value = (u64)(u32)regs[__VCPU_REGS_RDX] << 32 |
+		    (u32)svm->vmcb->save.rax;
+
+	if ((u32)regs[__VCPU_REGS_RCX] != XCR_XFEATURE_ENABLED_MASK ||
+	    value != vmmu_svm_host_xcr0)
+		return svm_inject_gp(svm);
+	return svm_skip(svm, 3);
+}
+
+/* Nested page fault: the MMU maps the page, or there is no memory there. */
+static int svm_handle_npf(struct vmmu_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
+	u64 error_code = c->exit_info_1;
+	gpa_t gpa = c->exit_info_2;
+	int r;
+
+	/* vmmu never sets reserved bits: the tables would be corrupt. */
+	if (error_code & SVM_NPF_RSVD)
+		return svm_unexpected_exit(vcpu);
+	r = vmmu_page_fault(vcpu, gpa, error_code & SVM_NPF_PFERR_MASK);
+	if (r == VMMU_RET_FIXED || r == VMMU_RET_RETRY || r == -EINTR)
+		return 1;	/* -EINTR: the loop sees the signal */
+	if (r == VMMU_RET_MMIO)	/* MMIO decoding is stage 2 */
+		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
+					  3, SVM_EXIT_NPF, gpa, error_code);
+	return r;
+}
+
+/* Triple fault.  The VMCB is undefined after it: start from RESET. */
+static int svm_handle_shutdown(struct vmmu_vcpu *vcpu)
+{
+	vmmu_svm_vcpu_reset(vcpu);
+	vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+	return 0;
+}
+
+/* VMRUN refused the guest state; the save area may hold host state. */
+static int svm_handle_invalid(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct kvm_run *run = vcpu->run;
+
+	svm->vmcb->save = svm->save_backup;
+	run->exit_reason = KVM_EXIT_FAIL_ENTRY;
+	run->fail_entry.hardware_entry_failure_reason = (u64)SVM_EXIT_ERR;
+	run->fail_entry.cpu = svm->asid_cpu;
+	return 0;
+}
+
+/*
+ * An exit in the middle of delivering an exception (an NPF on the IDT or
+ * the stack) loses the exception unless it is injected again.  #BP and #OF
+ * come from their instruction, which runs again instead; vmmu injects no
+ * interrupt or NMI.
+ */
+static void svm_requeue_event(struct vmcb_control_area *c)
+{
+	u32 info = c->exit_int_info;
+	u32 vector = info & SVM_EXITINTINFO_VEC_MASK;
+
+	c->event_inj = 0;
+	if (!(info & SVM_EXITINTINFO_VALID) ||
+	    (info & SVM_EXITINTINFO_TYPE_MASK) != SVM_EXITINTINFO_TYPE_EXEPT ||
+	    vector == X86_TRAP_BP || vector == X86_TRAP_OF)
+		return;
+	c->event_inj = info;
+	c->event_inj_err = c->exit_int_info_err;
+}
+
+/**
+ * vmmu_svm_handle_exit() - act on the exit of the last VMRUN
+ * @vcpu: the vCPU, whose mutex is held; interrupts and preemption enabled
+ *
+ * Return: 1 to enter the guest again, 0 to return to userspace with
+ * kvm_run filled in, or a negative errno.
+ */
+int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_control_area *c = &svm->vmcb->control;
+
+	if (svm_exit_invalid(c))
+		return svm_handle_invalid(vcpu);
+	svm_requeue_event(c);
+	/* Every exit code vmmu handles fits in the low half. */
+	if (c->exit_code_hi)
+		return svm_unexpected_exit(vcpu);
+	switch (c->exit_code) {
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+		/* Handled by the host as interrupts came back on. */
+		return 1;
+	case SVM_EXIT_NPF:
+		return svm_handle_npf(vcpu);
+	case SVM_EXIT_IOIO:
+		return svm_handle_io(vcpu);
+	case SVM_EXIT_HLT:
+		return svm_handle_hlt(vcpu);
+	case SVM_EXIT_CPUID:
+		return svm_handle_cpuid(vcpu);
+	case SVM_EXIT_MSR:
+		return svm_handle_msr(vcpu);
+	case SVM_EXIT_XSETBV:
+		return svm_handle_xsetbv(vcpu);
+	case SVM_EXIT_SHUTDOWN:
+		return svm_handle_shutdown(vcpu);
+	case SVM_EXIT_INVD:
+		return svm_skip(svm, 2);
+	case SVM_EXIT_RDPMC:
+		return svm_inject_gp(svm);
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMMCALL:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_INVLPGA:
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+	case SVM_EXIT_RDPRU:
+		/* No nested SVM, no MONITOR/MWAIT, no RDPRU in the guest. */
+		return svm_inject_ud(svm);
+	default:
+		return svm_unexpected_exit(vcpu);
+	}
+}

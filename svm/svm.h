@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * svm/: the AMD SVM backend.  Internal interface between its files:
+ *
+ *   enable.c   SVM on and off per CPU (EFER.SVME, host save area), CPU
+ *              hotplug, the emergency callback, per-CPU ASIDs, debugfs
+ *   vcpu.c     the VMCB: reset state, registers, segments
+ *   run.c      one guest entry: ASID, guest-mode section, VMRUN
+ *   exit.c     exit handlers
+ *   vmenter.S  the VMRUN itself
+ */
+#ifndef _VMMU_SVM_SVM_H
+#define _VMMU_SVM_SVM_H
+
+#include <linux/percpu.h>
+#include <linux/types.h>
+#include <asm/fpu/api.h>
+#include <asm/kvm_vcpu_regs.h>
+#include <asm/svm.h>
+
+#include <vmmu/vcpu.h>
+
+struct kvm_regs;
+struct kvm_sregs;
+
+/* Guest GPRs in struct vmmu_svm_vcpu.regs, as KVM numbers them. */
+#define VMMU_SVM_NR_REGS	16
+
+/**
+ * struct vmmu_svm_cpu - per-CPU SVM state
+ * @enabled: vmmu set EFER.SVME on this CPU
+ * @hsave: the host save area VMRUN uses (MSR_VM_HSAVE_PA)
+ * @host_save: where VMSAVE keeps the host's FS, GS, TR, LDTR and syscall
+ *	MSRs while a guest runs (VMLOAD brings them back)
+ * @host_save_pa: physical address of @host_save
+ * @asid_generation: bumped whenever the ASIDs of this CPU are recycled;
+ *	a vCPU's ASID is good only in the generation it was taken in
+ * @next_asid: next ASID to hand out
+ */
+struct vmmu_svm_cpu {
+	bool enabled;
+	struct page *hsave;
+	struct page *host_save;
+	unsigned long host_save_pa;
+	u64 asid_generation;
+	u32 next_asid;
+};
+
+DECLARE_PER_CPU(struct vmmu_svm_cpu, vmmu_svm_cpu);
+
+/* Highest ASID the CPUs have (ASID 0 is the host's). */
+extern u32 vmmu_svm_max_asid;
+/* The I/O and MSR permission maps: everything intercepted. */
+extern unsigned long vmmu_svm_iopm_pa;
+extern unsigned long vmmu_svm_msrpm_pa;
+/* XCR0 as the host has it on every CPU, if it uses XSAVE. */
+extern u64 vmmu_svm_host_xcr0;
+/* Set once the emergency callback ran: faulting SVM instructions are ok. */
+extern bool vmmu_svm_rebooting;
+
+/**
+ * struct vmmu_svm_pio - a port access waiting for userspace
+ * @pending: userspace has not completed it yet
+ * @in: a read: its data comes back in the I/O data page
+ * @size: 1, 2 or 4 bytes
+ * @rip: the instruction; the access is completed only if RIP is still there
+ * @next_rip: where the guest goes on after it
+ */
+struct vmmu_svm_pio {
+	bool pending;
+	bool in;
+	u8 size;
+	u64 rip;
+	u64 next_rip;
+};
+
+/**
+ * struct vmmu_svm_vcpu - an SVM vCPU
+ * @vmcb: the VMCB: guest state (save area) and controls
+ * @vmcb_pa: its physical address
+ * @regs: guest GPRs that VMRUN does not switch (RAX and RSP live in the
+ *	VMCB); indexed by __VCPU_REGS_*
+ * @save_backup: the save area as it was before the last VMRUN; a failed
+ *	VMRUN (VMEXIT_INVALID) may leave host state in the VMCB
+ * @guest_fpu: the guest's FPU/SSE/AVX state
+ * @asid: the ASID on @asid_cpu
+ * @asid_cpu: the CPU @asid belongs to, -1 if none
+ * @asid_generation: that CPU's generation when @asid was taken
+ * @need_new_asid: the next entry must use a fresh ASID (TLB flush)
+ * @host_pkru: the host's PKRU while the guest runs
+ * @guest_pkru: the guest's PKRU
+ * @apic_base: what KVM_SET_SREGS last set (there is no local APIC)
+ * @pio: a port access userspace is handling
+ */
+struct vmmu_svm_vcpu {
+	struct vmcb *vmcb;
+	unsigned long vmcb_pa;
+	unsigned long regs[VMMU_SVM_NR_REGS];
+	struct vmcb_save_area save_backup;
+	struct fpu_guest guest_fpu;
+	u32 asid;
+	int asid_cpu;
+	u64 asid_generation;
+	bool need_new_asid;
+	u32 host_pkru;
+	u32 guest_pkru;
+	u64 apic_base;
+	struct vmmu_svm_pio pio;
+};
+
+static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
+{
+	return vcpu->arch;
+}
+
+/* vmenter.S */
+void vmmu_svm_vmrun(unsigned long vmcb_pa, unsigned long *regs,
+		    unsigned long host_save_pa);
+
+/* enable.c */
+int vmmu_svm_hardware_enable(void);
+void vmmu_svm_hardware_disable(void);
+
+/* vcpu.c */
+int vmmu_svm_vcpu_create(struct vmmu_vcpu *vcpu);
+void vmmu_svm_vcpu_free(struct vmmu_vcpu *vcpu);
+void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu);
+void vmmu_svm_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
+void vmmu_svm_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
+void vmmu_svm_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
+int vmmu_svm_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
+
+/* run.c */
+void vmmu_svm_vcpu_load(struct vmmu_vcpu *vcpu, int cpu);
+void vmmu_svm_vcpu_put(struct vmmu_vcpu *vcpu);
+int vmmu_svm_vcpu_run_begin(struct vmmu_vcpu *vcpu);
+void vmmu_svm_vcpu_run_end(struct vmmu_vcpu *vcpu);
+int vmmu_svm_vcpu_run(struct vmmu_vcpu *vcpu);
+void vmmu_svm_flush_tlb(struct vmmu_vcpu *vcpu);
+void vmmu_svm_vcpu_kick(struct vmmu_vcpu *vcpu);
+
+/* exit.c */
+int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu);
+int vmmu_svm_complete_pio(struct vmmu_vcpu *vcpu);
+
+#endif /* _VMMU_SVM_SVM_H */

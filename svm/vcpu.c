@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM vCPUs: the VMCB, its reset state, and the guest registers as KVM's
+ * uAPI shows them.
+ *
+ * The VMCB's save area is the only copy of the guest state that VMRUN
+ * switches (segments, control registers, RAX, RSP, RIP, RFLAGS); VMLOAD and
+ * VMSAVE switch FS, GS, TR, LDTR and the syscall MSRs through the same save
+ * area.  The other GPRs live in struct vmmu_svm_vcpu and are swapped by
+ * vmenter.S.
+ */
+#include <linux/kvm.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <asm/cpufeature.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+
+#include <vmmu/vcpu.h>
+
+#include "svm.h"
+
+#define VMMU_SVM_DR6_RESET	0xffff0ff0ULL
+#define VMMU_SVM_DR7_RESET	0x400ULL
+/* The power-on PAT: WB, WT, UC-, UC, then the same again. */
+#define VMMU_SVM_PAT_RESET	0x0007040600070406ULL
+#define VMMU_SVM_APIC_BASE	0xfee00000ULL
+#define VMMU_SVM_APIC_ENABLE	BIT_ULL(11)
+#define VMMU_SVM_APIC_BSP	BIT_ULL(8)
+
+/* Segment attributes in the VMCB's packed form. */
+#define SEG_TYPE_DATA_RW	0x3	/* read/write, accessed */
+#define SEG_TYPE_CODE_RX	0xb	/* execute/read, accessed */
+#define SEG_TYPE_LDT		0x2
+#define SEG_TYPE_BUSY_TSS16	0x3
+
+#define SEG_ATTR_S		SVM_SELECTOR_S_MASK
+#define SEG_ATTR_P		SVM_SELECTOR_P_MASK
+
+/* EFER bits a guest may have; SVME is vmmu's own and hidden from it. */
+#define VMMU_SVM_EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+static void svm_set_intercept(struct vmcb_control_area *c, unsigned int bit)
+{
+	c->intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+/* What every guest exit vmmu must see, or must not let the guest do. */
+static const u8 vmmu_svm_intercepts[] = {
+	INTERCEPT_INTR,		/* host interrupts, kicks */
+	INTERCEPT_NMI,
+	INTERCEPT_SHUTDOWN,	/* triple fault */
+	INTERCEPT_CPUID,
+	INTERCEPT_HLT,
+	INTERCEPT_IOIO_PROT,	/* with every bit of the IOPM set */
+	INTERCEPT_MSR_PROT,	/* with every bit of the MSRPM set */
+	INTERCEPT_XSETBV,	/* the host's XCR0 stays the host's */
+	INTERCEPT_INVD,		/* would drop the host's dirty cache lines */
+	INTERCEPT_RDPMC,	/* the host's counters */
+	INTERCEPT_MONITOR,
+	INTERCEPT_MWAIT,
+	INTERCEPT_TASK_SWITCH,
+	INTERCEPT_VMRUN,	/* VMRUN fails without this one */
+	INTERCEPT_VMMCALL,
+	INTERCEPT_VMLOAD,
+	INTERCEPT_VMSAVE,
+	INTERCEPT_STGI,
+	INTERCEPT_CLGI,
+	INTERCEPT_SKINIT,
+	INTERCEPT_INVLPGA,
+	INTERCEPT_RDPRU,
+};
+
+static void svm_init_control(struct vmcb_control_area *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vmmu_svm_intercepts); i++)
+		svm_set_intercept(c, vmmu_svm_intercepts[i]);
+	c->iopm_base_pa = vmmu_svm_iopm_pa;
+	c->msrpm_base_pa = vmmu_svm_msrpm_pa;
+	/*
+	 * The guest's RFLAGS.IF masks only virtual interrupts; physical ones
+	 * exit to the host whatever the guest does.
+	 */
+	c->int_ctl = V_INTR_MASKING_MASK;
+	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	/* asid and nested_cr3 are set before every VMRUN; clean stays 0. */
+}
+
+static void svm_set_seg(struct vmcb_seg *seg, u16 selector, u64 base,
+			u32 limit, u16 attrib)
+{
+	seg->selector = selector;
+	seg->base = base;
+	seg->limit = limit;
+	seg->attrib = attrib;
+}
+
+/* The state of a CPU after RESET: real mode at 0xffff0. */
+static void svm_init_save(struct vmcb_save_area *save)
+{
+	u16 data = SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_DATA_RW;
+
+	svm_set_seg(&save->cs, 0xf000, 0xffff0000, 0xffff,
+		    SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_CODE_RX);
+	svm_set_seg(&save->ds, 0, 0, 0xffff, data);
+	svm_set_seg(&save->es, 0, 0, 0xffff, data);
+	svm_set_seg(&save->fs, 0, 0, 0xffff, data);
+	svm_set_seg(&save->gs, 0, 0, 0xffff, data);
+	svm_set_seg(&save->ss, 0, 0, 0xffff, data);
+	svm_set_seg(&save->ldtr, 0, 0, 0xffff, SEG_ATTR_P | SEG_TYPE_LDT);
+	svm_set_seg(&save->tr, 0, 0, 0xffff, SEG_ATTR_P | SEG_TYPE_BUSY_TSS16);
+	svm_set_seg(&save->gdtr, 0, 0, 0xffff, 0);
+	svm_set_seg(&save->idtr, 0, 0, 0xffff, 0);
+	save->cr0 = X86_CR0_NW | X86_CR0_CD | X86_CR0_ET;
+	save->efer = EFER_SVME;
+	save->dr6 = VMMU_SVM_DR6_RESET;
+	save->dr7 = VMMU_SVM_DR7_RESET;
+	save->rflags = X86_EFLAGS_FIXED;
+	save->rip = 0xfff0;
+	save->g_pat = VMMU_SVM_PAT_RESET;
+}
+
+/**
+ * vmmu_svm_vcpu_reset() - put a vCPU in the state of a CPU after RESET
+ * @vcpu: the vCPU, not running
+ *
+ * Also how a vCPU comes back after a triple fault: the VMCB is undefined
+ * after a SHUTDOWN intercept.
+ */
+void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+
+	clear_page(svm->vmcb);
+	svm_init_control(&svm->vmcb->control);
+	svm_init_save(&svm->vmcb->save);
+	memset(svm->regs, 0, sizeof(svm->regs));
+	/* EDX holds the processor signature; KVM's default before CPUID. */
+	svm->regs[__VCPU_REGS_RDX] = 0x600;
+	svm->apic_base = VMMU_SVM_APIC_BASE | VMMU_SVM_APIC_ENABLE;
+	if (vcpu->vcpu_id == 0)
+		svm->apic_base |= VMMU_SVM_APIC_BSP;
+	svm->guest_pkru = 0;
+	memset(&svm->pio, 0, sizeof(svm->pio));
+	svm->need_new_asid = true;
+}
+
+/**
+ * vmmu_svm_vcpu_create() - the SVM part of a new vCPU
+ * @vcpu: the vCPU, not yet visible to userspace
+ *
+ * Return: 0 or -ENOMEM, with nothing left allocated.
+ */
+int vmmu_svm_vcpu_create(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm;
+
+	svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
+	if (!svm)
+		return -ENOMEM;
+	svm->vmcb = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!svm->vmcb)
+		goto err_free;
+	if (!fpu_alloc_guest_fpstate(&svm->guest_fpu))
+		goto err_free_vmcb;
+	svm->vmcb_pa = __pa(svm->vmcb);
+	svm->asid_cpu = -1;
+	vcpu->arch = svm;
+	vmmu_svm_vcpu_reset(vcpu);
+	return 0;
+
+err_free_vmcb:
+	free_page((unsigned long)svm->vmcb);
+err_free:
+	kfree(svm);
+	return -ENOMEM;
+}
+
+/**
+ * vmmu_svm_vcpu_free() - free the SVM part of a vCPU
+ * @vcpu: the vCPU; it never runs again
+ */
+void vmmu_svm_vcpu_free(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+
+	if (!svm)
+		return;
+	fpu_free_guest_fpstate(&svm->guest_fpu);
+	free_page((unsigned long)svm->vmcb);
+	kfree(svm);
+	vcpu->arch = NULL;
+}
+
+/**
+ * vmmu_svm_get_regs() - KVM_GET_REGS
+ * @vcpu: the vCPU, not running
+ * @regs: filled in
+ */
+void vmmu_svm_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	const unsigned long *r = svm->regs;
+	const struct vmcb_save_area *save = &svm->vmcb->save;
+
+	regs->rax = save->rax;
+	regs->rbx = r[__VCPU_REGS_RBX];
+	regs->rcx = r[__VCPU_REGS_RCX];
+	regs->rdx = r[__VCPU_REGS_RDX];
+	regs->rsi = r[__VCPU_REGS_RSI];
+	regs->rdi = r[__VCPU_REGS_RDI];
+	regs->rsp = save->rsp;
+	regs->rbp = r[__VCPU_REGS_RBP];
+	regs->r8 = r[__VCPU_REGS_R8];
+	regs->r9 = r[__VCPU_REGS_R9];
+	regs->r10 = r[__VCPU_REGS_R10];
+	regs->r11 = r[__VCPU_REGS_R11];
+	regs->r12 = r[__VCPU_REGS_R12];
+	regs->r13 = r[__VCPU_REGS_R13];
+	regs->r14 = r[__VCPU_REGS_R14];
+	regs->r15 = r[__VCPU_REGS_R15];
+	regs->rip = save->rip;
+	regs->rflags = save->rflags;
+}
+
+/**
+ * vmmu_svm_set_regs() - KVM_SET_REGS
+ * @vcpu: the vCPU, not running
+ * @regs: the new values; RFLAGS bit 1 is always set, as on a real CPU
+ */
+void vmmu_svm_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	unsigned long *r = svm->regs;
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	save->rax = regs->rax;
+	r[__VCPU_REGS_RBX] = regs->rbx;
+	r[__VCPU_REGS_RCX] = regs->rcx;
+	r[__VCPU_REGS_RDX] = regs->rdx;
+	r[__VCPU_REGS_RSI] = regs->rsi;
+	r[__VCPU_REGS_RDI] = regs->rdi;
+	save->rsp = regs->rsp;
+	r[__VCPU_REGS_RBP] = regs->rbp;
+	r[__VCPU_REGS_R8] = regs->r8;
+	r[__VCPU_REGS_R9] = regs->r9;
+	r[__VCPU_REGS_R10] = regs->r10;
+	r[__VCPU_REGS_R11] = regs->r11;
+	r[__VCPU_REGS_R12] = regs->r12;
+	r[__VCPU_REGS_R13] = regs->r13;
+	r[__VCPU_REGS_R14] = regs->r14;
+	r[__VCPU_REGS_R15] = regs->r15;
+	save->rip = regs->rip;
+	save->rflags = regs->rflags | X86_EFLAGS_FIXED;
+}
+
+static void svm_seg_to_kvm(struct kvm_segment *k, const struct vmcb_seg *s)
+{
+	k->base = s->base;
+	k->limit = s->limit;
+	k->selector = s->selector;
+	k->type = s->attrib & SVM_SELECTOR_TYPE_MASK;
+	k->s = !!(s->attrib & SVM_SELECTOR_S_MASK);
+	k->dpl = (s->attrib & SVM_SELECTOR_DPL_MASK) >> SVM_SELECTOR_DPL_SHIFT;
+	k->present = !!(s->attrib & SVM_SELECTOR_P_MASK);
+	k->avl = !!(s->attrib & SVM_SELECTOR_AVL_MASK);
+	k->l = !!(s->attrib & SVM_SELECTOR_L_MASK);
+	k->db = !!(s->attrib & SVM_SELECTOR_DB_MASK);
+	/* SVM ignores G and may not keep it: derive it from the limit. */
+	k->g = s->limit > 0xfffff;
+	/* The VMCB has no "unusable": a segment that is not present is. */
+	k->unusable = !k->present;
+	k->padding = 0;
+}
+
+static void svm_seg_from_kvm(struct vmcb_seg *s, const struct kvm_segment *k)
+{
+	s->base = k->base;
+	s->limit = k->limit;
+	s->selector = k->selector;
+	s->attrib = (k->type & SVM_SELECTOR_TYPE_MASK) |
+		    (k->s & 1) << SVM_SELECTOR_S_SHIFT |
+		    (k->dpl & 3) << SVM_SELECTOR_DPL_SHIFT |
+		    ((k->present & 1) && !k->unusable) << SVM_SELECTOR_P_SHIFT |
+		    (k->avl & 1) << SVM_SELECTOR_AVL_SHIFT |
+		    (k->l & 1) << SVM_SELECTOR_L_SHIFT |
+		    (k->db & 1) << SVM_SELECTOR_DB_SHIFT |
+		    (k->g & 1) << SVM_SELECTOR_G_SHIFT;
+}
+
+/**
+ * vmmu_svm_get_sregs() - KVM_GET_SREGS
+ * @vcpu: the vCPU, not running
+ * @sregs: filled in; EFER without vmmu's SVME, no pending interrupt
+ */
+void vmmu_svm_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	const struct vmcb_save_area *save = &svm->vmcb->save;
+
+	memset(sregs, 0, sizeof(*sregs));
+	svm_seg_to_kvm(&sregs->cs, &save->cs);
+	svm_seg_to_kvm(&sregs->ds, &save->ds);
+	svm_seg_to_kvm(&sregs->es, &save->es);
+	svm_seg_to_kvm(&sregs->fs, &save->fs);
+	svm_seg_to_kvm(&sregs->gs, &save->gs);
+	svm_seg_to_kvm(&sregs->ss, &save->ss);
+	svm_seg_to_kvm(&sregs->tr, &save->tr);
+	svm_seg_to_kvm(&sregs->ldt, &save->ldtr);
+	/* The CPL is SS.DPL, as KVM reports it. */
+	sregs->ss.dpl = save->cpl;
+	sregs->gdt.base = save->gdtr.base;
+	sregs->gdt.limit = save->gdtr.limit;
+	sregs->idt.base = save->idtr.base;
+	sregs->idt.limit = save->idtr.limit;
+	sregs->cr0 = save->cr0;
+	sregs->cr2 = save->cr2;
+	sregs->cr3 = save->cr3;
+	sregs->cr4 = save->cr4;
+	sregs->cr8 = svm->vmcb->control.int_ctl & V_TPR_MASK;
+	sregs->efer = save->efer & ~EFER_SVME;
+	sregs->apic_base = svm->apic_base;
+}
+
+/* CR4 bits the CPU supports, hence bits a guest may set. */
+static u64 svm_cr4_valid(void)
+{
+	u64 valid = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
+		    X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
+		    X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+
+	if (boot_cpu_has(X86_FEATURE_UMIP))
+		valid |= X86_CR4_UMIP;
+	if (boot_cpu_has(X86_FEATURE_LA57))
+		valid |= X86_CR4_LA57;
+	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
+		valid |= X86_CR4_FSGSBASE;
+	if (boot_cpu_has(X86_FEATURE_PCID))
+		valid |= X86_CR4_PCIDE;
+	if (boot_cpu_has(X86_FEATURE_XSAVE))
+		valid |= X86_CR4_OSXSAVE;
+	if (boot_cpu_has(X86_FEATURE_SMEP))
+		valid |= X86_CR4_SMEP;
+	if (boot_cpu_has(X86_FEATURE_SMAP))
+		valid |= X86_CR4_SMAP;
+	if (boot_cpu_has(X86_FEATURE_PKU))
+		valid |= X86_CR4_PKE;
+	return valid;
+}
+
+/* Could a CPU be in this state?  KVM's checks, and what VMRUN insists on. */
+static bool svm_sregs_valid(const struct kvm_sregs *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(s->interrupt_bitmap); i++)
+		if (s->interrupt_bitmap[i])
+			return false;	/* no interrupt delivery yet */
+	if (s->efer & ~VMMU_SVM_EFER_VALID)
+		return false;
+	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
+		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
+			return false;
+		if (s->cr3 & ~GENMASK_ULL(51, 0))
+			return false;
+		if (s->cs.l && s->cs.db)
+			return false;
+	} else if ((s->efer & EFER_LMA) || s->cs.l) {
+		return false;
+	}
+	if (s->cr0 >> 32 || s->cr4 & ~svm_cr4_valid() || s->cr8 > V_TPR_MASK)
+		return false;
+	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
+		return false;
+	return !((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE));
+}
+
+/**
+ * vmmu_svm_set_sregs() - KVM_SET_SREGS
+ * @vcpu: the vCPU, not running
+ * @sregs: the new state: real, protected or long mode
+ *
+ * The guest's own translations are flushed (a fresh ASID at the next
+ * entry): its paging state may have changed under it.
+ *
+ * Return: 0, or -EINVAL (nothing changed) for a state no CPU can be in, or
+ * one vmmu cannot give the guest (a pending interrupt, unsupported EFER or
+ * CR4 bits).
+ */
+int vmmu_svm_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u32 *int_ctl = &svm->vmcb->control.int_ctl;
+
+	if (!svm_sregs_valid(sregs))
+		return -EINVAL;
+	svm_seg_from_kvm(&save->cs, &sregs->cs);
+	svm_seg_from_kvm(&save->ds, &sregs->ds);
+	svm_seg_from_kvm(&save->es, &sregs->es);
+	svm_seg_from_kvm(&save->fs, &sregs->fs);
+	svm_seg_from_kvm(&save->gs, &sregs->gs);
+	svm_seg_from_kvm(&save->ss, &sregs->ss);
+	svm_seg_from_kvm(&save->tr, &sregs->tr);
+	svm_seg_from_kvm(&save->ldtr, &sregs->ldt);
+	save->cpl = sregs->ss.dpl & 3;
+	save->gdtr.base = sregs->gdt.base;
+	save->gdtr.limit = sregs->gdt.limit;
+	save->idtr.base = sregs->idt.base;
+	save->idtr.limit = sregs->idt.limit;
+	save->cr0 = sregs->cr0;
+	save->cr2 = sregs->cr2;
+	save->cr3 = sregs->cr3;
+	save->cr4 = sregs->cr4;
+	/* VMRUN refuses a guest without SVME: the guest never sees it. */
+	save->efer = sregs->efer | EFER_SVME;
+	*int_ctl = (*int_ctl & ~V_TPR_MASK) | sregs->cr8;
+	svm->apic_base = sregs->apic_base;
+	svm->need_new_asid = true;
+	return 0;
+}
