@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers for tests that run guest code; see guest_util.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "guest_util.h"
+
+int guest_set_svm(int vm_fd)
+{
+	struct vmmu_mmu_config cfg = {
+		.format = VMMU_MMU_FORMAT_NPT,
+		.vcpu_kind = VMMU_VCPU_SVM,
+	};
+
+	return vmmu_ioctl(vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
+}
+
+int guest_svm_available(int sys_fd)
+{
+	int vm_fd = vmmu_create_vm_or_die(sys_fd);
+	int r = guest_set_svm(vm_fd);
+
+	close(vm_fd);
+	return r;
+}
+
+void guest_create(struct guest *g, int sys_fd, size_t mem_size)
+{
+	long size;
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	g->sys_fd = sys_fd;
+	g->vm_fd = vmmu_create_vm_or_die(sys_fd);
+	r = guest_set_svm(g->vm_fd);
+	if (r)
+		bail_out("VMMU_SET_MMU with SVM vCPUs: %s", errno_name(-r));
+	g->mem = vmmu_alloc_guest_memory(mem_size);
+	g->mem_size = mem_size;
+	r = vmmu_set_region(g->vm_fd, 0, 0, 0, mem_size, (u64)g->mem);
+	if (r)
+		bail_out("KVM_SET_USER_MEMORY_REGION: %s", errno_name(-r));
+	g->vcpu_fd = vmmu_ioctl(g->vm_fd, KVM_CREATE_VCPU, 0);
+	if (g->vcpu_fd < 0)
+		bail_out("KVM_CREATE_VCPU: %s", errno_name(-g->vcpu_fd));
+	size = vmmu_ioctl(sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (long)sizeof(struct kvm_run))
+		bail_out("KVM_GET_VCPU_MMAP_SIZE: %ld", size);
+	g->mmap_size = size;
+	g->run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->vcpu_fd, 0);
+	if (g->run == MAP_FAILED)
+		bail_out("mmap of the vCPU fd: %s", strerror(errno));
+}
+
+void guest_destroy(struct guest *g)
+{
+	if (g->run && g->run != MAP_FAILED)
+		munmap(g->run, g->mmap_size);
+	if (g->vcpu_fd > 0)
+		close(g->vcpu_fd);
+	if (g->vm_fd > 0)
+		close(g->vm_fd);
+	if (g->mem)
+		munmap(g->mem, g->mem_size);
+	memset(g, 0, sizeof(*g));
+}
+
+int guest_run(struct guest *g)
+{
+	return vmmu_ioctl(g->vcpu_fd, KVM_RUN, 0);
+}
+
+void guest_run_or_die(struct guest *g)
+{
+	int r = guest_run(g);
+
+	if (r)
+		bail_out("KVM_RUN: %s", errno_name(-r));
+}
+
+void guest_get_regs(struct guest *g, struct kvm_regs *regs)
+{
+	int r = vmmu_ioctl(g->vcpu_fd, KVM_GET_REGS, (unsigned long)regs);
+
+	if (r)
+		bail_out("KVM_GET_REGS: %s", errno_name(-r));
+}
+
+void guest_set_regs(struct guest *g, const struct kvm_regs *regs)
+{
+	int r = vmmu_ioctl(g->vcpu_fd, KVM_SET_REGS, (unsigned long)regs);
+
+	if (r)
+		bail_out("KVM_SET_REGS: %s", errno_name(-r));
+}
+
+void guest_get_sregs(struct guest *g, struct kvm_sregs *sregs)
+{
+	int r = vmmu_ioctl(g->vcpu_fd, KVM_GET_SREGS, (unsigned long)sregs);
+
+	if (r)
+		bail_out("KVM_GET_SREGS: %s", errno_name(-r));
+}
+
+int guest_set_sregs(struct guest *g, const struct kvm_sregs *sregs)
+{
+	return vmmu_ioctl(g->vcpu_fd, KVM_SET_SREGS, (unsigned long)sregs);
+}
+
+static void guest_set_sregs_or_die(struct guest *g,
+				   const struct kvm_sregs *sregs)
+{
+	int r = guest_set_sregs(g, sregs);
+
+	if (r)
+		bail_out("KVM_SET_SREGS: %s", errno_name(-r));
+}
+
+void guest_load(struct guest *g, u64 gpa, const void *code, size_t len)
+{
+	if (gpa + len > g->mem_size)
+		bail_out("guest code at %#llx does not fit", (unsigned long long)gpa);
+	memcpy(g->mem + gpa, code, len);
+}
+
+static void guest_set_start(struct guest *g, u64 rip, u64 rsp)
+{
+	struct kvm_regs regs;
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rsp = rsp;
+	regs.rflags = 2;
+	guest_set_regs(g, &regs);
+}
+
+void guest_setup_real_mode(struct guest *g, u64 rip)
+{
+	struct kvm_sregs sregs;
+
+	guest_get_sregs(g, &sregs);
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	guest_set_sregs_or_die(g, &sregs);
+	guest_set_start(g, rip, 0);
+}
+
+static void guest_flat_segment(struct kvm_segment *seg, u16 selector,
+			       u8 type, bool code64)
+{
+	memset(seg, 0, sizeof(*seg));
+	seg->selector = selector;
+	seg->limit = 0xffffffff;
+	seg->type = type;
+	seg->present = 1;
+	seg->s = 1;
+	seg->g = 1;
+	seg->l = code64;
+	seg->db = !code64;
+}
+
+/* Flat 4 GiB segments: code 0x08, data 0x10, a 64-bit TSS at 0x18. */
+static void guest_flat_segments(struct kvm_sregs *sregs, bool code64)
+{
+	guest_flat_segment(&sregs->cs, 0x08, 0xb, code64);
+	guest_flat_segment(&sregs->ds, 0x10, 0x3, false);
+	sregs->es = sregs->ds;
+	sregs->fs = sregs->ds;
+	sregs->gs = sregs->ds;
+	sregs->ss = sregs->ds;
+	memset(&sregs->tr, 0, sizeof(sregs->tr));
+	sregs->tr.selector = 0x18;
+	sregs->tr.limit = 0x67;
+	sregs->tr.type = 0xb;
+	sregs->tr.present = 1;
+	memset(&sregs->ldt, 0, sizeof(sregs->ldt));
+	sregs->ldt.unusable = 1;
+	sregs->gdt.base = 0;
+	sregs->gdt.limit = 0;
+	sregs->idt.base = 0;
+	sregs->idt.limit = 0;
+}
+
+void guest_setup_protected_mode(struct guest *g, u64 rip)
+{
+	struct kvm_sregs sregs;
+
+	guest_get_sregs(g, &sregs);
+	guest_flat_segments(&sregs, false);
+	sregs.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE;
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	guest_set_sregs_or_die(g, &sregs);
+	guest_set_start(g, rip, 0);
+}
+
+/* PML4 -> PDPT -> one PD of 2 MiB pages, in guest memory. */
+static void guest_build_page_tables(struct guest *g)
+{
+	u64 *pml4 = (u64 *)(g->mem + GUEST_PT_GPA);
+	u64 *pdpt = pml4 + 512;
+	u64 *pd = pdpt + 512;
+	u64 i;
+
+	if (GUEST_PT_GPA + 3 * PAGE_SIZE > g->mem_size)
+		bail_out("no room for the guest's page tables");
+	memset(pml4, 0, 3 * PAGE_SIZE);
+	pml4[0] = (GUEST_PT_GPA + PAGE_SIZE) | X86_PTE_PRESENT | X86_PTE_WRITE;
+	pdpt[0] = (GUEST_PT_GPA + 2 * PAGE_SIZE) | X86_PTE_PRESENT |
+		  X86_PTE_WRITE;
+	for (i = 0; i < 512; i++)
+		pd[i] = (i << 21) | X86_PTE_PRESENT | X86_PTE_WRITE |
+			X86_PTE_LARGE;
+}
+
+void guest_setup_long_mode(struct guest *g, u64 rip, u64 rsp)
+{
+	struct kvm_sregs sregs;
+
+	guest_build_page_tables(g);
+	guest_get_sregs(g, &sregs);
+	guest_flat_segments(&sregs, true);
+	sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE |
+		    X86_CR0_WP | X86_CR0_PG;
+	sregs.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	sregs.efer = X86_EFER_LME | X86_EFER_LMA;
+	sregs.cr3 = GUEST_PT_GPA;
+	guest_set_sregs_or_die(g, &sregs);
+	guest_set_start(g, rip, rsp);
+}
+
+u8 *guest_io_data(struct guest *g)
+{
+	return (u8 *)g->run + g->run->io.data_offset;
+}
+
+const char *guest_exit_name(u32 reason)
+{
+	static const char * const names[] = {
+		[KVM_EXIT_UNKNOWN] = "UNKNOWN",
+		[KVM_EXIT_IO] = "IO",
+		[KVM_EXIT_HLT] = "HLT",
+		[KVM_EXIT_MMIO] = "MMIO",
+		[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+		[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+		[KVM_EXIT_INTR] = "INTR",
+		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+	};
+
+	if (reason < ARRAY_SIZE(names) && names[reason])
+		return names[reason];
+	return "?";
+}
+
+void guest_exit_diag(struct guest *g)
+{
+	struct kvm_run *run = g->run;
+	struct kvm_regs regs;
+	unsigned int i;
+
+	diag("  exit_reason %u (%s)", run->exit_reason,
+	     guest_exit_name(run->exit_reason));
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		diag("  io: direction %u size %u port %#x count %u data_offset %#llx",
+		     run->io.direction, run->io.size, run->io.port,
+		     run->io.count, (unsigned long long)run->io.data_offset);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		diag("  fail_entry: reason %#llx cpu %u",
+		     (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+		     run->fail_entry.cpu);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		diag("  internal: suberror %u ndata %u", run->internal.suberror,
+		     run->internal.ndata);
+		for (i = 0; i < run->internal.ndata && i < 4; i++)
+			diag("  data[%u] %#llx", i,
+			     (unsigned long long)run->internal.data[i]);
+		break;
+	}
+	if (!vmmu_ioctl(g->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs))
+		diag("  rip %#llx rax %#llx rflags %#llx",
+		     (unsigned long long)regs.rip, (unsigned long long)regs.rax,
+		     (unsigned long long)regs.rflags);
+}
+
+bool tap_guest_exit(struct guest *g, int r, u32 reason, const char *file,
+		    int line, const char *fmt, ...)
+{
+	bool cond = !r && g->run->exit_reason == reason;
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_vok(cond, file, line, fmt, ap);
+	va_end(ap);
+	if (!cond) {
+		diag("  expected: KVM_RUN 0, exit %s", guest_exit_name(reason));
+		if (r)
+			diag("  KVM_RUN: -%s", errno_name(-r));
+		guest_exit_diag(g);
+	}
+	return cond;
+}
+
+bool tap_guest_io(struct guest *g, int r, u8 direction, u8 size, u16 port,
+		  u32 data, const char *file, int line, const char *fmt, ...)
+{
+	struct kvm_run *run = g->run;
+	u32 got = 0;
+	bool cond;
+	va_list ap;
+
+	cond = !r && run->exit_reason == KVM_EXIT_IO &&
+	       run->io.direction == direction && run->io.size == size &&
+	       run->io.port == port && run->io.count == 1 &&
+	       run->io.data_offset == PAGE_SIZE;
+	if (cond && direction == KVM_EXIT_IO_OUT) {
+		memcpy(&got, guest_io_data(g), size);
+		cond = got == data;
+	}
+	va_start(ap, fmt);
+	tap_vok(cond, file, line, fmt, ap);
+	va_end(ap);
+	if (!cond) {
+		diag("  expected: IO direction %u size %u port %#x data %#x",
+		     direction, size, port, data);
+		if (r)
+			diag("  KVM_RUN: -%s", errno_name(-r));
+		guest_exit_diag(g);
+		if (!r && run->exit_reason == KVM_EXIT_IO)
+			diag("  data: %#x", got);
+	}
+	return cond;
+}

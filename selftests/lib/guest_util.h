@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for tests that run guest code on hardware vCPUs (AMD SVM): a VM
+ * with one vCPU and one memslot at guest-physical 0, its kvm_run mapping,
+ * KVM_RUN and the register ioctls, and guest states for real, 32-bit
+ * protected and 64-bit long mode.
+ *
+ * Guest code is written in assembly in the test itself and assembled with
+ * the test:
+ *
+ *	GUEST_CODE(hello, ".code16",
+ *		"	mov $0x41, %al\n"
+ *		"	out %al, $0x80\n"
+ *		"hello_hlt:\n"
+ *		"	hlt\n");
+ *	GUEST_LABEL(hello_hlt);
+ *
+ *	guest_load(&g, 0x1000, hello, GUEST_CODE_SIZE(hello));
+ *
+ * Guest code must be position independent (relative jumps only): it runs at
+ * whatever address it is loaded to.  GUEST_OFFSET(hello, hello_hlt) is the
+ * offset of a label in it.
+ */
+#ifndef VMMU_SELFTESTS_GUEST_UTIL_H
+#define VMMU_SELFTESTS_GUEST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <linux/kvm.h>
+#include <linux/vmmu.h>
+
+#include "tap.h"
+#include "vmmu_util.h"
+
+#define GUEST_CODE(name, mode, body)					\
+	extern const u8 name[], name##_end[];				\
+	asm(".pushsection .rodata\n"					\
+	    #name ":\n"							\
+	    mode "\n"							\
+	    body							\
+	    "\n.code64\n"						\
+	    #name "_end:\n"						\
+	    ".popsection\n")
+
+#define GUEST_LABEL(label)		extern const u8 label[]
+#define GUEST_CODE_SIZE(name)		((size_t)(name##_end - (name)))
+#define GUEST_OFFSET(name, label)	((u64)((label) - (name)))
+
+/* x86 bits the tests use to build guest state. */
+#define X86_CR0_PE		BIT_ULL(0)
+#define X86_CR0_MP		BIT_ULL(1)
+#define X86_CR0_ET		BIT_ULL(4)
+#define X86_CR0_NE		BIT_ULL(5)
+#define X86_CR0_WP		BIT_ULL(16)
+#define X86_CR0_PG		BIT_ULL(31)
+#define X86_CR4_PAE		BIT_ULL(5)
+#define X86_CR4_OSFXSR		BIT_ULL(9)
+#define X86_CR4_OSXMMEXCPT	BIT_ULL(10)
+#define X86_EFER_LME		BIT_ULL(8)
+#define X86_EFER_LMA		BIT_ULL(10)
+#define X86_PTE_PRESENT		BIT_ULL(0)
+#define X86_PTE_WRITE		BIT_ULL(1)
+#define X86_PTE_LARGE		BIT_ULL(7)
+
+/* Where guest_setup_long_mode() puts the guest's page tables. */
+#define GUEST_PT_GPA		0x2000ULL
+/* How much of guest-physical memory those tables identity-map. */
+#define GUEST_PT_MAPPED		BIT_ULL(30)
+
+/**
+ * struct guest - a VM with one SVM vCPU
+ * @sys_fd: /dev/vmmu
+ * @vm_fd: the VM
+ * @vcpu_fd: the vCPU
+ * @run: the vCPU's struct kvm_run, mapped
+ * @mmap_size: KVM_GET_VCPU_MMAP_SIZE
+ * @mem: the memory of slot 0, at guest-physical 0
+ * @mem_size: its size
+ */
+struct guest {
+	int sys_fd;
+	int vm_fd;
+	int vcpu_fd;
+	struct kvm_run *run;
+	size_t mmap_size;
+	u8 *mem;
+	size_t mem_size;
+};
+
+/*
+ * Can this machine run SVM vCPUs?  0 if so, else the errno VMMU_SET_MMU
+ * gives (ENODEV: no SVM; EBUSY: another hypervisor owns it), negated.
+ */
+int guest_svm_available(int sys_fd);
+
+/* VMMU_SET_MMU to NPT with SVM vCPUs: 0 or -errno. */
+int guest_set_svm(int vm_fd);
+
+/*
+ * A VM with SVM vCPUs, @mem_size bytes of anonymous memory in slot 0 at
+ * guest-physical 0, and vCPU 0 with its kvm_run mapped.  Bails out on
+ * failure.
+ */
+void guest_create(struct guest *g, int sys_fd, size_t mem_size);
+/* Close everything guest_create() opened and unmap its memory. */
+void guest_destroy(struct guest *g);
+
+/* KVM_RUN: 0 or -errno. */
+int guest_run(struct guest *g);
+/* KVM_RUN, bailing out if it fails. */
+void guest_run_or_die(struct guest *g);
+
+/* Register ioctls, bailing out on failure (set_sregs returns it). */
+void guest_get_regs(struct guest *g, struct kvm_regs *regs);
+void guest_set_regs(struct guest *g, const struct kvm_regs *regs);
+void guest_get_sregs(struct guest *g, struct kvm_sregs *sregs);
+int guest_set_sregs(struct guest *g, const struct kvm_sregs *sregs);
+
+/* Copy @len bytes of code to guest-physical @gpa. */
+void guest_load(struct guest *g, u64 gpa, const void *code, size_t len);
+
+/* Real mode, CS base 0, IP = @rip; other registers 0, RFLAGS 2. */
+void guest_setup_real_mode(struct guest *g, u64 rip);
+/* 32-bit flat protected mode without paging, at @rip. */
+void guest_setup_protected_mode(struct guest *g, u64 rip);
+/*
+ * 64-bit long mode with the guest's own page tables at GUEST_PT_GPA,
+ * identity-mapping GUEST_PT_MAPPED with 2 MiB pages; IDT limit 0 (any
+ * exception is a triple fault).  RIP = @rip, RSP = @rsp.
+ */
+void guest_setup_long_mode(struct guest *g, u64 rip, u64 rsp);
+
+/* The port I/O data of the last KVM_EXIT_IO. */
+u8 *guest_io_data(struct guest *g);
+
+/* "IO", "HLT", "SHUTDOWN" ... for a KVM_EXIT_* reason. */
+const char *guest_exit_name(u32 reason);
+/* Print the last exit as "# " diagnostics. */
+void guest_exit_diag(struct guest *g);
+
+/*
+ * One test: the last KVM_RUN returned @r == 0 and exited with @reason.
+ * The exit is printed on failure.
+ */
+bool tap_guest_exit(struct guest *g, int r, u32 reason, const char *file,
+		    int line, const char *fmt, ...);
+#define ok_guest_exit(g, r, reason, ...) \
+	(tap_check_format(__VA_ARGS__), \
+	 tap_guest_exit((g), (r), (reason), __FILE__, __LINE__, __VA_ARGS__))
+
+/*
+ * One test: the last exit is KVM_EXIT_IO with these @direction, @size and
+ * @port, count 1, and (for OUT) @data in the I/O page.
+ */
+bool tap_guest_io(struct guest *g, int r, u8 direction, u8 size, u16 port,
+		  u32 data, const char *file, int line, const char *fmt, ...);
+#define ok_guest_io(g, r, direction, size, port, data, ...) \
+	(tap_check_format(__VA_ARGS__), \
+	 tap_guest_io((g), (r), (direction), (size), (port), (data), \
+		      __FILE__, __LINE__, __VA_ARGS__))
+
+#endif /* VMMU_SELFTESTS_GUEST_UTIL_H */
