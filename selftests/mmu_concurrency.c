@@ -84,7 +84,7 @@ struct worker {
 	char first_bad[192];
 };
 
-static struct mmu_objects baseline;
+static struct vmmu_objects baseline;
 
 static u64 pattern_seed(unsigned int cfg, unsigned int slot)
 {
@@ -325,8 +325,8 @@ static void race_finish(struct race *rc, const char *what)
 		munmap(rc->mem1, SIZE1);
 	if (rc->memfd >= 0)
 		close(rc->memfd);
-	ok_mmu_objects(&baseline, "%s: %s: objects back at baseline",
-		       rc->vm.name, what);
+	ok_objects(&baseline, "%s: %s: objects back at baseline",
+		   rc->vm.name, what);
 }
 
 /* (a) munmap + mmap, mprotect, MADV_DONTNEED while the vCPUs fault. */
@@ -433,7 +433,7 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	mmu_objects_read_or_die(&baseline);
+	vmmu_objects_read_or_die(&baseline);
 	for (c = 0; c < MMU_NR_CFGS; c++) {
 		u64 t0 = vmmu_now_ns();
 

@@ -22,7 +22,7 @@
 #define SLOT_PAGES	4
 #define NR_TESTS	81
 
-static struct mmu_objects baseline;
+static struct vmmu_objects baseline;
 
 static bool cfg_equal(const struct vmmu_mmu_config *got, u32 format,
 		      u32 levels)
@@ -214,7 +214,7 @@ static void test_busy(int sys_fd)
 
 static void test_create_vcpu(int sys_fd)
 {
-	struct mmu_objects now;
+	struct vmmu_objects now;
 	int fds[64], vm_fd, r, ok_ids = 0;
 	unsigned int i;
 
@@ -238,7 +238,7 @@ static void test_create_vcpu(int sys_fd)
 		 "65th vCPU (id in use): EINVAL");
 	is_errno(mmu_create_vcpu(vm_fd, 64), EINVAL,
 		 "65th vCPU (id 64): EINVAL");
-	mmu_objects_read_or_die(&now);
+	vmmu_objects_read_or_die(&now);
 	is_int(now.vcpus - baseline.vcpus, 64, "64 vCPUs are alive");
 	for (i = 0; i < 64; i++)
 		if (fds[i] >= 0)
@@ -410,8 +410,8 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	mmu_objects_read_or_die(&baseline);
-	mmu_objects_diag("baseline", &baseline);
+	vmmu_objects_read_or_die(&baseline);
+	vmmu_objects_diag("baseline", &baseline);
 
 	test_defaults(sys_fd);
 	test_set_errors(sys_fd);
@@ -421,7 +421,7 @@ int main(void)
 	test_vcpu_ioctls(sys_fd);
 	test_gpa_limits(sys_fd);
 
-	ok_mmu_objects(&baseline, "every object freed: counters at baseline");
+	ok_objects(&baseline, "every object freed: counters at baseline");
 	close(sys_fd);
 	return tap_finish();
 }

@@ -43,7 +43,7 @@
 #define TESTS_PER_CFG	31
 #define NR_TESTS	(TESTS_PER_CFG * MMU_NR_CFGS)
 
-static struct mmu_objects baseline;
+static struct vmmu_objects baseline;
 
 /* Seeds: one per pass and configuration, so no pass sees an older one. */
 static u64 seed_of(unsigned int cfg, unsigned int what)
@@ -330,7 +330,7 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	mmu_objects_read_or_die(&baseline);
+	vmmu_objects_read_or_die(&baseline);
 
 	for (c = 0; c < MMU_NR_CFGS; c++) {
 		struct mmu_vm vm;
@@ -345,8 +345,8 @@ int main(void)
 		test_translate(&vm, vcpu_fd, c);
 		close(vcpu_fd);
 		mmu_vm_close(&vm);
-		ok_mmu_objects(&baseline, "%s: objects back at baseline",
-			       vm.name);
+		ok_objects(&baseline, "%s: objects back at baseline",
+			   vm.name);
 		diag("%s took %.1f s", vm.name, (vmmu_now_ns() - t0) / 1e9);
 	}
 	close(sys_fd);

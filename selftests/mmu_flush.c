@@ -43,7 +43,7 @@
 #define TESTS_PER_CFG	5
 #define NR_TESTS	(TESTS_PER_CFG * MMU_NR_CFGS)
 
-static struct mmu_objects baseline;
+static struct vmmu_objects baseline;
 
 struct ctx {
 	struct mmu_vm vm;
@@ -373,7 +373,7 @@ static void run_cfg(int sys_fd, unsigned int c)
 	munmap(t.mfd_hva, SIZE);
 	close(t.mfd[0]);
 	close(t.mfd[1]);
-	ok_mmu_objects(&baseline, "%s: objects back at baseline", t.vm.name);
+	ok_objects(&baseline, "%s: objects back at baseline", t.vm.name);
 }
 
 int main(void)
@@ -383,7 +383,7 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	mmu_objects_read_or_die(&baseline);
+	vmmu_objects_read_or_die(&baseline);
 	for (c = 0; c < MMU_NR_CFGS; c++)
 		run_cfg(sys_fd, c);
 	close(sys_fd);

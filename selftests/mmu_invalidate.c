@@ -28,7 +28,7 @@
 #define TESTS_PER_CFG	50
 #define NR_TESTS	(TESTS_PER_CFG * MMU_NR_CFGS)
 
-static struct mmu_objects baseline;
+static struct vmmu_objects baseline;
 
 struct ctx {
 	struct mmu_vm vm;
@@ -425,13 +425,13 @@ static void test_memslot_delete_move(struct ctx *t)
 static void test_zap_all(struct ctx *t)
 {
 	u64 s = seed_of(t, 13);
-	struct mmu_objects before, now;
+	struct vmmu_objects before, now;
 
 	ok(guest_fill(t, GPA, s) &&
 	   count_pages_with(t, GPA, VMMU_TR_PRESENT) == NPAGES,
 	   "%s: VMMU_ZAP_ALL: the guest wrote every page, all present",
 	   t->vm.name);
-	mmu_objects_read_or_die(&before);
+	vmmu_objects_read_or_die(&before);
 	is_errno(vmmu_ioctl(t->vm.vm_fd, VMMU_ZAP_ALL, 0), 0,
 		 "%s: VMMU_ZAP_ALL", t->vm.name);
 	ok_pages_with(t, GPA, VMMU_TR_ROOT_INVALID, NPAGES,
@@ -442,7 +442,7 @@ static void test_zap_all(struct ctx *t)
 	   t->vm.name);
 	ok_pages_with(t, GPA, VMMU_TR_ROOT_INVALID, 0,
 		      "after an access the vCPU's root is valid again");
-	mmu_objects_read_or_die(&now);
+	vmmu_objects_read_or_die(&now);
 	is_int(now.roots, before.roots,
 	       "%s: the old root was freed when the vCPU left it", t->vm.name);
 }
@@ -469,7 +469,7 @@ static void run_cfg(int sys_fd, unsigned int c)
 	mmu_vm_close(&t.vm);
 	munmap(t.mem, SIZE);
 	munmap(t.buf, SIZE);
-	ok_mmu_objects(&baseline, "%s: objects back at baseline", t.vm.name);
+	ok_objects(&baseline, "%s: objects back at baseline", t.vm.name);
 }
 
 int main(void)
@@ -479,7 +479,7 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	mmu_objects_read_or_die(&baseline);
+	vmmu_objects_read_or_die(&baseline);
 	for (c = 0; c < MMU_NR_CFGS; c++)
 		run_cfg(sys_fd, c);
 	close(sys_fd);

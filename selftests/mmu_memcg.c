@@ -123,7 +123,7 @@ static void child(int mfd, const char *a, const char *b, const char *c,
 		  struct child_result *res)
 {
 	struct kvm_pre_fault_memory range = { .size = GUEST_SIZE };
-	struct mmu_objects objs;
+	struct vmmu_objects objs;
 	struct mmu_vm vm;
 	int sys_fd, vcpu;
 	void *hva;
@@ -144,7 +144,7 @@ static void child(int mfd, const char *a, const char *b, const char *c,
 		res->error = range.size ? -EIO : -errno;
 		return;
 	}
-	res->error = mmu_objects_read(&objs);
+	res->error = vmmu_objects_read(&objs);
 	if (res->error)
 		return;
 	res->pt_pages = objs.pt_pages;

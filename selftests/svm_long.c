@@ -246,7 +246,7 @@ static void test_prefault(struct guest *g)
 
 int main(void)
 {
-	struct mmu_objects before;
+	struct vmmu_objects before;
 	struct guest g;
 	int sys_fd, r;
 
@@ -257,7 +257,7 @@ int main(void)
 		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
 		return tap_finish();
 	}
-	mmu_objects_read_or_die(&before);
+	vmmu_objects_read_or_die(&before);
 	guest_create(&g, sys_fd, MEM_SIZE);
 	guest_load(&g, CODE_GPA, lm, GUEST_CODE_SIZE(lm));
 	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
@@ -267,7 +267,7 @@ int main(void)
 	test_efer(&g);
 	test_prefault(&g);
 	guest_destroy(&g);
-	ok_mmu_objects(&before, "every object of the VM is gone after close");
+	ok_objects(&before, "every object of the VM is gone after close");
 	close(sys_fd);
 	return tap_finish();
 }

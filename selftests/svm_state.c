@@ -210,13 +210,13 @@ static void test_hotplug(int sys_fd)
 /* A child runs a guest that never exits by itself; SIGKILL ends it. */
 static void test_killed(int sys_fd)
 {
-	struct mmu_objects before;
+	struct vmmu_objects before;
 	int fds[2], status = 0;
 	struct guest g;
 	char c = 0;
 	pid_t pid;
 
-	mmu_objects_read_or_die(&before);
+	vmmu_objects_read_or_die(&before);
 	if (pipe(fds))
 		bail_out("pipe");
 	pid = fork();
@@ -240,7 +240,7 @@ static void test_killed(int sys_fd)
 	waitpid(pid, &status, 0);
 	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 	   "a process whose vCPU spins in the guest dies by SIGKILL");
-	ok_mmu_objects(&before, "its VM and vCPU are gone");
+	ok_objects(&before, "its VM and vCPU are gone");
 	ok_svm_everywhere(false, online_cpus(), "after the kill");
 }
 

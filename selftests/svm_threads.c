@@ -180,7 +180,7 @@ static long long first_stale(int v, u64 pass)
 int main(void)
 {
 	struct vcpu_thread threads[NR_VCPUS];
-	struct mmu_objects before;
+	struct vmmu_objects before;
 	int sys_fd, r, v;
 	long long bad;
 
@@ -191,7 +191,7 @@ int main(void)
 		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
 		return tap_finish();
 	}
-	mmu_objects_read_or_die(&before);
+	vmmu_objects_read_or_die(&before);
 	memset(threads, 0, sizeof(threads));
 	guest_create(&g, sys_fd, MEM_SIZE);
 	guest_load(&g, CODE_GPA, lm_passes, GUEST_CODE_SIZE(lm_passes));
@@ -227,7 +227,7 @@ int main(void)
 		}
 	}
 	guest_destroy(&g);
-	ok_mmu_objects(&before, "every object is gone after close");
+	ok_objects(&before, "every object is gone after close");
 	close(sys_fd);
 	return tap_finish();
 }

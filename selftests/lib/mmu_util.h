@@ -158,29 +158,6 @@ int mmu_guest_write_range(int vcpu_fd, u64 gpa, const void *buf,
 int mmu_guest_read_range(int vcpu_fd, u64 gpa, void *buf, size_t len,
 			 size_t chunk);
 
-/* All the module's live objects, from <debugfs>/vmmu/objects. */
-struct mmu_objects {
-	long vms;
-	long memslot_sets;
-	long memslots;
-	long vcpus;
-	long roots;
-	long pt_pages;
-};
-
-/* 0 or -errno. */
-int mmu_objects_read(struct mmu_objects *objs);
-void mmu_objects_read_or_die(struct mmu_objects *objs);
-/* Print @objs as a "# " diagnostic. */
-void mmu_objects_diag(const char *label, const struct mmu_objects *objs);
-
-/* One test: every counter is back at @want; both printed on failure. */
-bool tap_mmu_objects(const struct mmu_objects *want, const char *file,
-		     int line, const char *fmt, ...);
-#define ok_mmu_objects(want, ...) \
-	(tap_check_format(__VA_ARGS__), \
-	 tap_mmu_objects((want), __FILE__, __LINE__, __VA_ARGS__))
-
 /* A memfd of @size bytes; bails out on failure. */
 int mmu_memfd(const char *name, size_t size);
 /*

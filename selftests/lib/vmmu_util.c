@@ -212,6 +212,9 @@ int vmmu_objects_read(struct vmmu_objects *objs)
 		{ "vms", offsetof(struct vmmu_objects, vms) },
 		{ "memslot_sets", offsetof(struct vmmu_objects, memslot_sets) },
 		{ "memslots", offsetof(struct vmmu_objects, memslots) },
+		{ "vcpus", offsetof(struct vmmu_objects, vcpus) },
+		{ "roots", offsetof(struct vmmu_objects, roots) },
+		{ "pt_pages", offsetof(struct vmmu_objects, pt_pages) },
 	};
 	unsigned int i, found = 0;
 	char name[64];
@@ -236,14 +239,15 @@ void vmmu_objects_read_or_die(struct vmmu_objects *objs)
 	int r = vmmu_objects_read(objs);
 
 	if (r)
-		bail_out("cannot read vms, memslot_sets and memslots from %s: %s",
+		bail_out("cannot read the object counters from %s: %s",
 			 VMMU_DEBUGFS_OBJECTS, strerror(-r));
 }
 
-static void vmmu_objects_diag(const char *label, const struct vmmu_objects *o)
+void vmmu_objects_diag(const char *label, const struct vmmu_objects *o)
 {
-	diag("  %s: vms %ld memslot_sets %ld memslots %ld", label, o->vms,
-	     o->memslot_sets, o->memslots);
+	diag("  %s: vms %ld memslot_sets %ld memslots %ld vcpus %ld roots %ld pt_pages %ld",
+	     label, o->vms, o->memslot_sets, o->memslots, o->vcpus, o->roots,
+	     o->pt_pages);
 }
 
 bool tap_objects(const struct vmmu_objects *want, const char *file, int line,
@@ -255,9 +259,7 @@ bool tap_objects(const struct vmmu_objects *want, const char *file, int line,
 	int r;
 
 	r = vmmu_objects_read(&now);
-	cond = !r && now.vms == want->vms &&
-	       now.memslot_sets == want->memslot_sets &&
-	       now.memslots == want->memslots;
+	cond = !r && !memcmp(&now, want, sizeof(now));
 	va_start(ap, fmt);
 	tap_vok(cond, file, line, fmt, ap);
 	va_end(ap);

@@ -41,6 +41,9 @@ struct vmmu_objects {
 	long vms;
 	long memslot_sets;
 	long memslots;
+	long vcpus;
+	long roots;
+	long pt_pages;
 };
 
 /* An ioctl returning its result, or -errno. */
@@ -104,6 +107,8 @@ bool tap_memslots_unchanged(int vm_fd, const struct vmmu_memslot_list *before,
 int vmmu_objects_read(struct vmmu_objects *objs);
 /* Same, but bail out on failure. */
 void vmmu_objects_read_or_die(struct vmmu_objects *objs);
+/* Print @o as a "# " line, labelled. */
+void vmmu_objects_diag(const char *label, const struct vmmu_objects *o);
 
 /* One test: the counters now equal @want; both are printed on failure. */
 bool tap_objects(const struct vmmu_objects *want, const char *file, int line,
