@@ -23,7 +23,7 @@
 #include <linux/uaccess.h>
 
 #include <vmmu/backend.h>
-#include <vmmu/tdp_mmu.h>
+#include <vmmu/mmu.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -255,28 +255,6 @@ int vmmu_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-/* Handle what was requested before the entry; may sleep. */
-static int vmmu_vcpu_run_requests(struct vmmu_vcpu *vcpu)
-{
-	const struct vmmu_backend_ops *ops = vcpu->vm->backend;
-	struct vmmu_mmu_page *root = vcpu->root;
-	int r;
-
-	if (vmmu_check_request(vcpu, VMMU_REQ_TLB_FLUSH))
-		ops->flush_tlb(vcpu);
-	/*
-	 * Cleared before the root is looked at: an invalidation after this
-	 * sets the request again, and the entry notices.
-	 */
-	vmmu_check_request(vcpu, VMMU_REQ_RELOAD_ROOT);
-	r = vmmu_tdp_mmu_load_root(vcpu);
-	if (r)
-		return r;
-	if (vcpu->root != root)
-		ops->flush_tlb(vcpu);
-	return 0;
-}
-
 static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 {
 	const struct vmmu_backend_ops *ops = vcpu->vm->backend;
@@ -288,7 +266,7 @@ static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 			return -EINTR;
 		}
 		cond_resched();
-		r = vmmu_vcpu_run_requests(vcpu);
+		r = vmmu_vcpu_mmu_requests(vcpu, ops->flush_tlb);
 		if (r)
 			return r;
 		r = ops->vcpu_run(vcpu);

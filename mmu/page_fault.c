@@ -131,6 +131,40 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	return r;
 }
 
+/**
+ * vmmu_vcpu_mmu_requests() - prepare a vCPU's MMU state before it uses
+ *	translations
+ * @vcpu: the vCPU, whose mutex is held
+ * @flush_tlb: empties the vCPU's TLB (the software TLB, or a new ASID)
+ *
+ * Handles VMMU_REQ_TLB_FLUSH and VMMU_REQ_RELOAD_ROOT and loads a valid
+ * root; a new root starts with an empty TLB, as after a CR3 load.  The
+ * caller enters guest mode afterwards, which notices any request made
+ * meanwhile.  May sleep.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
+			   void (*flush_tlb)(struct vmmu_vcpu *vcpu))
+{
+	struct vmmu_mmu_page *root = vcpu->root;
+	int r;
+
+	if (vmmu_check_request(vcpu, VMMU_REQ_TLB_FLUSH))
+		flush_tlb(vcpu);
+	/*
+	 * Cleared before the root is looked at: an invalidation after this
+	 * sets the request again, and guest-mode entry notices.
+	 */
+	vmmu_check_request(vcpu, VMMU_REQ_RELOAD_ROOT);
+	r = vmmu_tdp_mmu_load_root(vcpu);
+	if (r)
+		return r;
+	if (vcpu->root != root)
+		flush_tlb(vcpu);
+	return 0;
+}
+
 /* Map the page at @gpa as a read fault would: 0, -ENOENT (no memory). */
 static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 {

@@ -106,18 +106,9 @@ static void sw_copy(struct vmmu_vcpu *vcpu, kvm_pfn_t pfn, unsigned int off,
 	kunmap_local(va);
 }
 
-/* Handle requests outside guest mode: TLB flushes and root reloads. */
-static int sw_handle_requests(struct vmmu_vcpu *vcpu)
+static void sw_flush_tlb(struct vmmu_vcpu *vcpu)
 {
-	if (vmmu_check_request(vcpu, VMMU_REQ_TLB_FLUSH))
-		vmmu_sw_tlb_flush(&vcpu->tlb);
-	if (vmmu_check_request(vcpu, VMMU_REQ_RELOAD_ROOT) || !vcpu->root ||
-	    READ_ONCE(vcpu->root->root_invalid)) {
-		/* A new root: like a CR3 load, it starts with an empty TLB. */
-		vmmu_sw_tlb_flush(&vcpu->tlb);
-		return vmmu_tdp_mmu_load_root(vcpu);
-	}
-	return 0;
+	vmmu_sw_tlb_flush(&vcpu->tlb);
 }
 
 /*
@@ -157,7 +148,7 @@ static int sw_access_page(struct vmmu_vcpu *vcpu, gpa_t gpa, unsigned int len,
 	int r;
 
 	for (;;) {
-		r = sw_handle_requests(vcpu);
+		r = vmmu_vcpu_mmu_requests(vcpu, sw_flush_tlb);
 		if (r)
 			return r;
 		r = sw_try_access(vcpu, gpa, len, ec);

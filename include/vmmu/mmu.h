@@ -20,6 +20,8 @@ struct kvm_pre_fault_memory;
 #define VMMU_PFERR_FETCH	BIT(4)
 
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code);
+int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
+			   void (*flush_tlb)(struct vmmu_vcpu *vcpu));
 int vmmu_pre_fault_memory(struct vmmu_vcpu *vcpu,
 			  struct kvm_pre_fault_memory *range);
 int vmmu_sw_vcpu_access(struct vmmu_vcpu *vcpu, struct vmmu_access *acc);
