@@ -36,6 +36,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -78,7 +79,7 @@ static unsigned int count_flags(struct config *c, u32 set, u64 *pfns)
 	unsigned int i, n = 0;
 
 	for (i = 0; i < NPAGES; i++) {
-		if (st_translate(c->vcpu_fd, GPA + i * P, &tr))
+		if (mmu_translate(c->vcpu_fd, GPA + i * P, &tr))
 			bail_out("VMMU_VCPU_TRANSLATE: %s", strerror(errno));
 		if ((tr.flags & set) == set)
 			n++;
@@ -267,15 +268,15 @@ static void run_config(int sys_fd, u32 format, bool memfd_backed)
 	c.name = name;
 	c.vm_fd = st_vm_create(sys_fd, format, 0, NULL);
 	if (memfd_backed) {
-		memfd = st_memfd("vmmu-aging", NPAGES * P);
-		c.mem = st_map_fd(memfd, NPAGES * P, NULL);
+		memfd = mmu_memfd("vmmu-aging", NPAGES * P);
+		c.mem = mmu_map_fd(memfd, NPAGES * P, 0, NULL);
 	} else {
-		c.mem = st_map_anon(NPAGES * P, NULL);
+		c.mem = mmu_map_anon(NPAGES * P, NULL);
 		madvise(c.mem, NPAGES * P, MADV_NOHUGEPAGE);
 	}
 	st_fill(c.mem, SEED, GPA >> 12, 0, NPAGES * P);
-	st_set_region(c.vm_fd, 0, 0, GPA, NPAGES * P, c.mem);
-	c.vcpu_fd = st_vcpu_create(c.vm_fd, 0);
+	mmu_set_region_or_die(c.vm_fd, 0, 0, GPA, NPAGES * P, c.mem);
+	c.vcpu_fd = mmu_create_vcpu_or_die(c.vm_fd, 0);
 
 	for (m = 0; m < NR_METHODS; m++)
 		run_method(&c, m);
@@ -292,12 +293,12 @@ int main(void)
 	static const u32 formats[NR_FORMATS] = {
 		VMMU_MMU_FORMAT_NPT, VMMU_MMU_FORMAT_EPT,
 	};
-	struct st_objects base;
+	struct vmmu_objects base;
 	unsigned int f;
 	int sys_fd, r;
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	r = st_pin_cpu(0);
 	if (r)
 		diag("cannot pin to CPU 0: %s", errno_name(-r));
@@ -309,6 +310,6 @@ int main(void)
 	}
 
 	close(sys_fd);
-	ok_st_objects(&base, "objects back at baseline");
+	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -82,7 +83,7 @@ static unsigned int count_flags(int vcpu_fd, u64 gpa, unsigned int n,
 	unsigned int i, hits = 0;
 
 	for (i = 0; i < n; i++) {
-		if (st_translate(vcpu_fd, gpa + i * P, &tr))
+		if (mmu_translate(vcpu_fd, gpa + i * P, &tr))
 			bail_out("VMMU_VCPU_TRANSLATE %#llx failed",
 				 (unsigned long long)(gpa + i * P));
 		if ((tr.flags & want) == want)
@@ -127,10 +128,10 @@ static void test_einval(int vcpu_fd)
 	}
 	is_int(unchanged, ARRAY_SIZE(cases),
 	       "EINVAL: gpa and size written back unchanged");
-	is_errno(st_translate(vcpu_fd, GPA_A, &tr), 0, "translate after EINVAL");
+	is_errno(mmu_translate(vcpu_fd, GPA_A, &tr), 0, "translate after EINVAL");
 	ok(tr.flags & VMMU_TR_NO_ROOT,
 	   "EINVAL before any work: the vCPU still has no root (flags %s)",
-	   st_tr_flags(tr.flags));
+	   mmu_tr_flags_str(tr.flags));
 }
 
 struct blocked_prefault {
@@ -215,14 +216,14 @@ static void test_eintr(int sys_fd)
 		bail_out("sigaction: %s", strerror(errno));
 
 	vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
-	mem = st_map_anon(NPAGES_UFFD * P, NULL);
-	scratch = st_map_anon(P, NULL);
+	mem = mmu_map_anon(NPAGES_UFFD * P, NULL);
+	scratch = mmu_map_anon(P, NULL);
 	scratch[0] = 1;
 	if (st_uffd_register(uffd, mem, NPAGES_UFFD * P,
 			     UFFDIO_REGISTER_MODE_MISSING))
 		bail_out("UFFDIO_REGISTER: %s", strerror(errno));
-	st_set_region(vm_fd, SLOT_UFFD, 0, GPA_UFFD, NPAGES_UFFD * P, mem);
-	vcpu_fd = st_vcpu_create(vm_fd, 0);
+	mmu_set_region_or_die(vm_fd, SLOT_UFFD, 0, GPA_UFFD, NPAGES_UFFD * P, mem);
+	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 
 	/* Page 0 blocks first: nothing mapped yet when the signal shows. */
 	prefault_interrupted(vm_fd, vcpu_fd, uffd, GPA_UFFD, 3 * P, mem,
@@ -277,7 +278,7 @@ static void test_eintr(int sys_fd)
 int main(void)
 {
 	struct kvm_pre_fault_memory out;
-	struct st_objects base;
+	struct vmmu_objects base;
 	struct vmmu_stats st;
 	char *mem_a, *mem_b, *mem_ro, *mem_none;
 	int sys_fd, vm_fd, vcpu_fd, vcpu2_fd;
@@ -286,7 +287,7 @@ int main(void)
 	static u64 buf[P / 8];
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
 
 	is_hex(KVM_PRE_FAULT_MEMORY, 0xc040aed5ULL,
@@ -298,20 +299,20 @@ int main(void)
 	is_int(vmmu_check_extension(vm_fd, KVM_CAP_PRE_FAULT_MEMORY), 1,
 	       "KVM_CHECK_EXTENSION(KVM_CAP_PRE_FAULT_MEMORY) on the VM fd");
 
-	mem_a = st_map_anon(NPAGES_A * P, NULL);
+	mem_a = mmu_map_anon(NPAGES_A * P, NULL);
 	st_fill(mem_a, SEED, GPA_A >> 12, 0, NPAGES_A * P);
-	mem_b = st_map_anon(NPAGES_B * P, NULL);
+	mem_b = mmu_map_anon(NPAGES_B * P, NULL);
 	st_fill(mem_b, SEED, GPA_B >> 12, 0, NPAGES_B * P);
-	mem_ro = st_map_anon(NPAGES_RO * P, NULL);
+	mem_ro = mmu_map_anon(NPAGES_RO * P, NULL);
 	st_fill(mem_ro, SEED, GPA_RO >> 12, 0, NPAGES_RO * P);
 	mem_none = st_reserve(NPAGES_NONE * P, NULL);
-	st_set_region(vm_fd, SLOT_A, 0, GPA_A, NPAGES_A * P, mem_a);
-	st_set_region(vm_fd, SLOT_B, 0, GPA_B, NPAGES_B * P, mem_b);
-	st_set_region(vm_fd, SLOT_RO, KVM_MEM_READONLY, GPA_RO,
-		      NPAGES_RO * P, mem_ro);
-	st_set_region(vm_fd, SLOT_NONE, 0, GPA_NONE, NPAGES_NONE * P,
-		      mem_none);
-	vcpu_fd = st_vcpu_create(vm_fd, 0);
+	mmu_set_region_or_die(vm_fd, SLOT_A, 0, GPA_A, NPAGES_A * P, mem_a);
+	mmu_set_region_or_die(vm_fd, SLOT_B, 0, GPA_B, NPAGES_B * P, mem_b);
+	mmu_set_region_or_die(vm_fd, SLOT_RO, KVM_MEM_READONLY, GPA_RO,
+			      NPAGES_RO * P, mem_ro);
+	mmu_set_region_or_die(vm_fd, SLOT_NONE, 0, GPA_NONE, NPAGES_NONE * P,
+			      mem_none);
+	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 
 	test_einval(vcpu_fd);
 
@@ -390,17 +391,17 @@ int main(void)
 	{
 		struct vmmu_translation tr;
 
-		st_translate(vcpu_fd, GPA_A, &tr);
+		mmu_translate(vcpu_fd, GPA_A, &tr);
 		ok((tr.flags & VMMU_TR_PRESENT) &&
 		   !(tr.flags & VMMU_TR_ROOT_INVALID),
 		   "mapped in a new valid root (flags %s)",
-		   st_tr_flags(tr.flags));
+		   mmu_tr_flags_str(tr.flags));
 	}
 	st_stats_or_die(vm_fd, &st);
 	is_int(st.roots_invalid, 0, "no invalid root left");
 
 	/* A second vCPU shares the valid root: it sees what the first mapped. */
-	vcpu2_fd = st_vcpu_create(vm_fd, 1);
+	vcpu2_fd = mmu_create_vcpu_or_die(vm_fd, 1);
 	is_errno(prefault(vcpu2_fd, GPA_A + 2 * P, P, 0, &out), 0,
 		 "pre-fault on a second vCPU");
 	is_int(count_flags(vcpu2_fd, GPA_A, 3, VMMU_TR_PRESENT), 3,
@@ -417,6 +418,6 @@ int main(void)
 	munmap(mem_b, NPAGES_B * P);
 	munmap(mem_ro, NPAGES_RO * P);
 	munmap(mem_none, NPAGES_NONE * P);
-	ok_st_objects(&base, "objects back at baseline");
+	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -179,7 +180,7 @@ static unsigned int count_present(int vcpu_fd, u64 gpa, unsigned int n)
 	unsigned int i, hits = 0;
 
 	for (i = 0; i < n; i++)
-		if (!st_translate(vcpu_fd, gpa + i * P, &tr) &&
+		if (!mmu_translate(vcpu_fd, gpa + i * P, &tr) &&
 		    (tr.flags & VMMU_TR_PRESENT))
 			hits++;
 	return hits;
@@ -304,9 +305,9 @@ static void test_minor(int sys_fd)
 		     errno_name(-uffd));
 		return;
 	}
-	memfd = st_memfd("vmmu-uffd-minor", NPAGES_MINOR * P);
-	alias = st_map_fd(memfd, NPAGES_MINOR * P, NULL);
-	view = st_map_fd(memfd, NPAGES_MINOR * P, NULL);
+	memfd = mmu_memfd("vmmu-uffd-minor", NPAGES_MINOR * P);
+	alias = mmu_map_fd(memfd, NPAGES_MINOR * P, 0, NULL);
+	view = mmu_map_fd(memfd, NPAGES_MINOR * P, 0, NULL);
 	/* The page cache holds the old data; the view maps none of it. */
 	st_fill(alias, SEED_OLD, GPA_MINOR >> 12, 0, NPAGES_MINOR * P);
 	r = st_uffd_register(uffd, view, NPAGES_MINOR * P,
@@ -321,9 +322,9 @@ static void test_minor(int sys_fd)
 		goto out;
 	}
 	vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
-	st_set_region(vm_fd, 0, 0, GPA_MINOR, NPAGES_MINOR * P, view);
+	mmu_set_region_or_die(vm_fd, 0, 0, GPA_MINOR, NPAGES_MINOR * P, view);
 	for (i = 0; i < NR_VCPUS; i++)
-		vcpu_fds[i] = st_vcpu_create(vm_fd, i);
+		vcpu_fds[i] = mmu_create_vcpu_or_die(vm_fd, i);
 
 	memset(&h, 0, sizeof(h));
 	h.uffd = uffd;
@@ -378,31 +379,31 @@ out:
 int main(void)
 {
 	int sys_fd, vm_fd, uffd, vcpu_fds[NR_VCPUS];
-	struct st_objects base;
+	struct vmmu_objects base;
 	static u64 plain_buf[1];
 	char *mem, *plain;
 	unsigned int i;
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
 
 	uffd = st_uffd_open(0);
 	if (uffd < 0)
 		bail_out("userfaultfd: %s", errno_name(-uffd));
-	mem = st_map_anon(NPAGES * P, NULL);
-	plain = st_map_anon(P, NULL);
+	mem = mmu_map_anon(NPAGES * P, NULL);
+	plain = mmu_map_anon(P, NULL);
 	plain[0] = 1;
 	is_errno(st_uffd_register(uffd, mem, NPAGES * P,
 				  UFFDIO_REGISTER_MODE_MISSING), 0,
 		 "anonymous guest memory registered in MISSING mode");
 	vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
-	st_set_region(vm_fd, 0, 0, GPA, NPAGES * P, mem);
+	mmu_set_region_or_die(vm_fd, 0, 0, GPA, NPAGES * P, mem);
 	for (i = 0; i < NR_VCPUS; i++)
-		vcpu_fds[i] = st_vcpu_create(vm_fd, i);
+		vcpu_fds[i] = mmu_create_vcpu_or_die(vm_fd, i);
 
 	/* vCPU 1 loads the shared root through a slot without userfaultfd. */
-	st_set_region(vm_fd, 1, 0, GPA_PLAIN, P, plain);
+	mmu_set_region_or_die(vm_fd, 1, 0, GPA_PLAIN, P, plain);
 	is_int(st_access(vcpu_fds[1], VMMU_ACCESS_READ, GPA_PLAIN, plain_buf,
 			 8), VMMU_ACCESS_DONE, "vCPU 1 reads a plain slot");
 	test_single(vm_fd, vcpu_fds, uffd, mem);
@@ -418,6 +419,6 @@ int main(void)
 	test_minor(sys_fd);
 
 	close(sys_fd);
-	ok_st_objects(&base, "objects back at baseline");
+	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }

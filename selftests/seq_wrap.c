@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -107,7 +108,7 @@ static void *worker_main(void *arg)
 					 "%s at %#llx: %s",
 					 write ? "write" : "read",
 					 (unsigned long long)gpa,
-					 st_result_name(r));
+					 mmu_result_name(r));
 		} else if (!write) {
 			bool window = st_window_hit(before, after);
 
@@ -158,15 +159,15 @@ static void run_workload(int sys_fd, const char *name, u64 start, u64 wrap)
 	ok(st0.invalidate_seq == start,
 	   "%s: a new VM starts at invalidate_seq %#llx (got %#llx)", name,
 	   (unsigned long long)start, (unsigned long long)st0.invalidate_seq);
-	mem = st_map_anon(NPAGES * P, NULL);
+	mem = mmu_map_anon(NPAGES * P, NULL);
 	madvise(mem, NPAGES * P, MADV_NOHUGEPAGE);
 	st_fill(mem, SEED, GPA >> 12, 0, NPAGES * P);
-	st_set_region(vm_fd, 0, 0, GPA, NPAGES * P, mem);
-	vcpu0 = st_vcpu_create(vm_fd, 0);
+	mmu_set_region_or_die(vm_fd, 0, 0, GPA, NPAGES * P, mem);
+	vcpu0 = mmu_create_vcpu_or_die(vm_fd, 0);
 
 	memset(&w, 0, sizeof(w));
 	st_pace_init(&pace, 1, 4);
-	w.vcpu_fd = st_vcpu_create(vm_fd, 1);
+	w.vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 1);
 	w.pace = &pace;
 	w.replacing = &replacing;
 	st_stats_or_die(vm_fd, &st0);
@@ -257,13 +258,13 @@ static void run_uffd(int sys_fd, const char *name, u64 start, u64 wrap)
 	ok(st0.invalidate_seq == start,
 	   "%s uffd: a second VM starts at invalidate_seq %#llx too", name,
 	   (unsigned long long)start);
-	mem = st_map_anon(P, NULL);
-	scratch = st_map_anon(P, NULL);
+	mem = mmu_map_anon(P, NULL);
+	scratch = mmu_map_anon(P, NULL);
 	if (st_uffd_register(uffd, mem, P, UFFDIO_REGISTER_MODE_MISSING))
 		bail_out("UFFDIO_REGISTER: %s", strerror(errno));
-	st_set_region(vm_fd, 0, 0, GPA, P, mem);
+	mmu_set_region_or_die(vm_fd, 0, 0, GPA, P, mem);
 	memset(&b, 0, sizeof(b));
-	b.vcpu_fd = st_vcpu_create(vm_fd, 0);
+	b.vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 	if (pthread_create(&b.thread, NULL, blocked_read_main, &b))
 		bail_out("pthread_create failed");
 
@@ -286,7 +287,7 @@ static void run_uffd(int sys_fd, const char *name, u64 start, u64 wrap)
 	st_stats_or_die(vm_fd, &st);
 	ok(b.r == VMMU_ACCESS_DONE && !memcmp(b.buf, page, P),
 	   "%s uffd: the read returns the served data (%s)", name,
-	   st_result_name(b.r));
+	   mmu_result_name(b.r));
 	ok(st.fault_retries > st0.fault_retries,
 	   "%s uffd: the fault saw the sequence move across the wrap and retried (%llu retries)",
 	   name, (unsigned long long)(st.fault_retries - st0.fault_retries));
@@ -308,13 +309,13 @@ int main(void)
 		{ 1ULL << 32, "2^32" },
 		{ 0, "2^64" },		/* ULONG_MAX + 1 */
 	};
-	struct st_objects base;
+	struct vmmu_objects base;
 	unsigned long val;
 	unsigned int i;
 	int sys_fd, r;
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	r = st_param_read(PARAM, &val);
 	if (r)
 		bail_out("%s/%s: %s", ST_PARAM_DIR, PARAM, errno_name(-r));
@@ -343,6 +344,6 @@ int main(void)
 	ok(!r && !st_param_read(PARAM, &val) && val == 0,
 	   "%s restored to 0", PARAM);
 	close(sys_fd);
-	ok_st_objects(&base, "objects back at baseline");
+	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }

@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -96,7 +97,7 @@ static void worker_bad(struct worker *w, unsigned long *counter,
 		snprintf(w->first_bad, sizeof(w->first_bad),
 			 "vCPU %u: %s at gpa %#llx: %s, word +%ld is %#llx not %#llx, host ops %lu..%lu",
 			 w->id, what, (unsigned long long)gpa,
-			 st_result_name(r), off, (unsigned long long)got,
+			 mmu_result_name(r), off, (unsigned long long)got,
 			 (unsigned long long)want, ph0, ph1);
 	(*counter)++;
 }
@@ -180,7 +181,7 @@ static unsigned int host_cycle(char *hva, char *away, int memfd,
 		bail_out("munmap: %s", strerror(errno));
 	st_pace_wait(pace);
 	atomic_fetch_add(&win->phase, 1);
-	st_map_fd(memfd, SIZE, hva);
+	mmu_map_fd(memfd, SIZE, 0, hva);
 	st_window_close(&win->unmapped);
 	st_pace_wait(pace);
 
@@ -241,7 +242,7 @@ static unsigned int host_cycle(char *hva, char *away, int memfd,
 }
 
 static void run_format(int sys_fd, u32 format, unsigned long min_invals,
-		       const struct st_objects *base)
+		       const struct vmmu_objects *base)
 {
 	unsigned long cycles = (min_invals + INVALS_PER_CYCLE - 1) /
 			       INVALS_PER_CYCLE;
@@ -261,19 +262,19 @@ static void run_format(int sys_fd, u32 format, unsigned long min_invals,
 	unsigned int good;
 
 	vm_fd = st_vm_create(sys_fd, format, 0, NULL);
-	memfd = st_memfd("vmmu-stress", SIZE);
+	memfd = mmu_memfd("vmmu-stress", SIZE);
 	st_fill(data, seed, GPA >> 12, 0, SIZE);
 	if (pwrite(memfd, data, SIZE, 0) != SIZE)
 		bail_out("pwrite memfd: %s", strerror(errno));
-	hva = st_map_fd(memfd, SIZE, NULL);
+	hva = mmu_map_fd(memfd, SIZE, 0, NULL);
 	away = st_reserve(SIZE, NULL);
-	st_set_region(vm_fd, 0, 0, GPA, SIZE, hva);
+	mmu_set_region_or_die(vm_fd, 0, 0, GPA, SIZE, hva);
 
 	st_pace_init(&pace, NR_VCPUS, BUDGET);
 	memset(workers, 0, sizeof(workers));
 	for (i = 0; i < NR_VCPUS; i++) {
 		workers[i].id = i;
-		workers[i].vcpu_fd = st_vcpu_create(vm_fd, i);
+		workers[i].vcpu_fd = mmu_create_vcpu_or_die(vm_fd, i);
 		workers[i].seed = seed;
 		workers[i].win = &win;
 		workers[i].pace = &pace;
@@ -348,16 +349,16 @@ static void run_format(int sys_fd, u32 format, unsigned long min_invals,
 	munmap(hva, SIZE);
 	munmap(away, SIZE);
 	close(memfd);
-	ok_st_objects(base, "%s: objects back at baseline after closing", fn);
+	ok_objects(base, "%s: objects back at baseline after closing", fn);
 }
 
 int main(void)
 {
-	struct st_objects base;
+	struct vmmu_objects base;
 	int sys_fd;
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
 	run_format(sys_fd, VMMU_MMU_FORMAT_NPT, MIN_INVALS, &base);
 	run_format(sys_fd, VMMU_MMU_FORMAT_EPT, st_scale(MIN_INVALS, 5, 1),

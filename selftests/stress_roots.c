@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -88,7 +89,7 @@ static void worker_note(struct worker *w, const char *what, u64 gpa, int r)
 	if (!w->first_bad[0])
 		snprintf(w->first_bad, sizeof(w->first_bad),
 			 "vCPU %u: %s at gpa %#llx: %s", w->id, what,
-			 (unsigned long long)gpa, st_result_name(r));
+			 (unsigned long long)gpa, mmu_result_name(r));
 }
 
 static void access_fixed(struct worker *w, u64 rnd)
@@ -178,7 +179,7 @@ static unsigned int collect_leaves(int vcpu_fd, u64 gpa, unsigned int n,
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (st_translate(vcpu_fd, gpa + i * P, &tr))
+		if (mmu_translate(vcpu_fd, gpa + i * P, &tr))
 			bail_out("VMMU_VCPU_TRANSLATE: %s", strerror(errno));
 		if ((tr.flags & VMMU_TR_PRESENT) && tr.level == 1)
 			gfns[nr++] = (gpa >> 12) + i;
@@ -419,7 +420,7 @@ static void churn_one(struct vm_ctx *c, unsigned int k, unsigned long n,
 		st_window_open(&cs->changing);
 	cs->alt = !cs->alt;
 	gpa = GPA_C(k, cs->alt);
-	st_set_region(c->vm_fd, k, 0, gpa, NPAGES_C * P, cs->hva);
+	mmu_set_region_or_die(c->vm_fd, k, 0, gpa, NPAGES_C * P, cs->hva);
 	atomic_store(&cs->gpa, gpa);
 	if (cs->present)
 		(*moves)++;
@@ -466,7 +467,7 @@ static void part_churn(struct vm_ctx *c)
 	       "%s: churn: every page of every slot reads back its data", c->fn);
 }
 
-static void run_format(int sys_fd, u32 format, const struct st_objects *base)
+static void run_format(int sys_fd, u32 format, const struct vmmu_objects *base)
 {
 	static struct shared sh;
 	struct vmmu_mmu_config cfg;
@@ -482,25 +483,25 @@ static void run_format(int sys_fd, u32 format, const struct st_objects *base)
 	c.vm_fd = st_vm_create(sys_fd, format, 0, &cfg);
 	c.levels = cfg.levels;
 
-	memfd = st_memfd("vmmu-roots", NPAGES0 * P);
-	mem0 = st_map_fd(memfd, NPAGES0 * P, NULL);
+	memfd = mmu_memfd("vmmu-roots", NPAGES0 * P);
+	mem0 = mmu_map_fd(memfd, NPAGES0 * P, 0, NULL);
 	st_fill(mem0, SEED0, GPA0 >> 12, 0, NPAGES0 * P);
-	st_set_region(c.vm_fd, SLOT0, 0, GPA0, NPAGES0 * P, mem0);
+	mmu_set_region_or_die(c.vm_fd, SLOT0, 0, GPA0, NPAGES0 * P, mem0);
 	for (k = 1; k <= NR_CHURN; k++) {
 		struct churn_slot *cs = &sh.slots[k];
 
-		fds[k] = st_memfd("vmmu-churn", NPAGES_C * P);
-		cs->hva = st_map_fd(fds[k], NPAGES_C * P, NULL);
+		fds[k] = mmu_memfd("vmmu-churn", NPAGES_C * P);
+		cs->hva = mmu_map_fd(fds[k], NPAGES_C * P, 0, NULL);
 		st_fill(cs->hva, SEED_C(k), 0, 0, NPAGES_C * P);
-		st_set_region(c.vm_fd, k, 0, GPA_C(k, 0), NPAGES_C * P,
-			      cs->hva);
+		mmu_set_region_or_die(c.vm_fd, k, 0, GPA_C(k, 0), NPAGES_C * P,
+				      cs->hva);
 		atomic_store(&cs->gpa, GPA_C(k, 0));
 		cs->present = 1;
 	}
 	for (i = 0; i < NR_VCPUS; i++) {
 		c.workers[i].id = i;
 		c.workers[i].sh = &sh;
-		c.workers[i].vcpu_fd = st_vcpu_create(c.vm_fd, i);
+		c.workers[i].vcpu_fd = mmu_create_vcpu_or_die(c.vm_fd, i);
 	}
 
 	part_storm(&c);
@@ -515,16 +516,16 @@ static void run_format(int sys_fd, u32 format, const struct st_objects *base)
 		munmap(sh.slots[k].hva, NPAGES_C * P);
 		close(fds[k]);
 	}
-	ok_st_objects(base, "%s: objects back at baseline after closing", c.fn);
+	ok_objects(base, "%s: objects back at baseline after closing", c.fn);
 }
 
 int main(void)
 {
-	struct st_objects base;
+	struct vmmu_objects base;
 	int sys_fd;
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
 	run_format(sys_fd, VMMU_MMU_FORMAT_NPT, &base);
 	run_format(sys_fd, VMMU_MMU_FORMAT_EPT, &base);

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
@@ -48,7 +49,7 @@
 
 #define NR_TESTS	16
 
-static struct st_objects base;
+static struct vmmu_objects base;
 
 /* (a) ---------------------------------------------------------------- */
 
@@ -78,7 +79,7 @@ static void part_a(int sys_fd)
 	static u64 page[P / 8];
 
 	for (it = 0; it < ITERS_A; it++) {
-		struct st_objects now;
+		struct vmmu_objects now;
 		struct uffd_msg msg;
 		int vm_fd, uffd;
 		char *mem;
@@ -87,14 +88,14 @@ static void part_a(int sys_fd)
 		if (uffd < 0)
 			bail_out("userfaultfd: %s", errno_name(-uffd));
 		vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
-		mem = st_map_anon(NR_VCPUS * P, NULL);
+		mem = mmu_map_anon(NR_VCPUS * P, NULL);
 		if (st_uffd_register(uffd, mem, NR_VCPUS * P,
 				     UFFDIO_REGISTER_MODE_MISSING))
 			bail_out("UFFDIO_REGISTER: %s", strerror(errno));
-		st_set_region(vm_fd, 0, 0, GPA, NR_VCPUS * P, mem);
+		mmu_set_region_or_die(vm_fd, 0, 0, GPA, NR_VCPUS * P, mem);
 		for (i = 0; i < NR_VCPUS; i++) {
 			memset(&bl[i], 0, sizeof(bl[i]));
-			bl[i].vcpu_fd = st_vcpu_create(vm_fd, i);
+			bl[i].vcpu_fd = mmu_create_vcpu_or_die(vm_fd, i);
 			bl[i].gpa = GPA + i * P;
 			if (pthread_create(&bl[i].thread, NULL, blocked_main,
 					   &bl[i]))
@@ -109,12 +110,12 @@ static void part_a(int sys_fd)
 		close(vm_fd);
 		for (i = 0; i < NR_VCPUS; i++)
 			close(bl[i].vcpu_fd);
-		st_objects_read_or_die(&now);
-		if (now.n[ST_OBJ_VMS] == base.n[ST_OBJ_VMS] + 1 &&
-		    now.n[ST_OBJ_VCPUS] == base.n[ST_OBJ_VCPUS] + NR_VCPUS)
+		vmmu_objects_read_or_die(&now);
+		if (now.vms == base.vms + 1 &&
+		    now.vcpus == base.vcpus + NR_VCPUS)
 			alive++;
 		else
-			st_objects_diag("after closing every fd", &now);
+			vmmu_objects_diag("after closing every fd", &now);
 
 		for (i = 0; i < NR_VCPUS; i++) {
 			st_fill(page, SEED, (GPA >> 12) + i, 0, P);
@@ -129,18 +130,18 @@ static void part_a(int sys_fd)
 				done++;
 			else
 				diag("(a) vCPU %u: %s", i,
-				     st_result_name(bl[i].r1));
+				     mmu_result_name(bl[i].r1));
 			if (bl[i].r2 == -EBADF)
 				ebadf++;
 			else
 				diag("(a) vCPU %u after close: %s", i,
-				     st_result_name(bl[i].r2));
+				     mmu_result_name(bl[i].r2));
 		}
-		st_objects_read_or_die(&now);
-		if (st_objects_equal(&now, &base))
+		vmmu_objects_read_or_die(&now);
+		if (vmmu_objects_equal(&now, &base))
 			gone++;
 		else
-			st_objects_diag("after the threads finished", &now);
+			vmmu_objects_diag("after the threads finished", &now);
 		close(uffd);
 		munmap(mem, NR_VCPUS * P);
 	}
@@ -205,7 +206,7 @@ static void *racer_main(void *arg)
 			snprintf(w->first_bad, sizeof(w->first_bad),
 				 "vCPU %u: %s at %#llx: %s", w->id,
 				 write ? "write" : "read",
-				 (unsigned long long)gpa, st_result_name(r));
+				 (unsigned long long)gpa, mmu_result_name(r));
 	}
 	return NULL;
 }
@@ -221,22 +222,22 @@ static void part_b(int sys_fd)
 	int memfd;
 	char *mem;
 
-	memfd = st_memfd("vmmu-teardown", NPAGES * P);
-	mem = st_map_fd(memfd, NPAGES * P, NULL);
+	memfd = mmu_memfd("vmmu-teardown", NPAGES * P);
+	mem = mmu_map_fd(memfd, NPAGES * P, 0, NULL);
 	st_fill(mem, SEED, GPA >> 12, 0, NPAGES * P);
 	for (it = 0; it < iters; it++) {
-		struct st_objects now;
+		struct vmmu_objects now;
 		int vm_fd;
 
 		vm_fd = st_vm_create(sys_fd, it % 2 ? VMMU_MMU_FORMAT_EPT :
 				     VMMU_MMU_FORMAT_NPT, 0, NULL);
-		st_set_region(vm_fd, 0, 0, GPA, NPAGES * P, mem);
+		mmu_set_region_or_die(vm_fd, 0, 0, GPA, NPAGES * P, mem);
 		atomic_store(&closing, 0);
 		st_pace_init(&pace, NR_VCPUS, 1000000);
 		for (i = 0; i < NR_VCPUS; i++) {
 			memset(&rs[i], 0, sizeof(rs[i]));
 			rs[i].id = i;
-			rs[i].vcpu_fd = st_vcpu_create(vm_fd, i);
+			rs[i].vcpu_fd = mmu_create_vcpu_or_die(vm_fd, i);
 			rs[i].pace = &pace;
 			rs[i].closing = &closing;
 			if (pthread_create(&rs[i].thread, NULL, racer_main,
@@ -276,11 +277,11 @@ static void part_b(int sys_fd)
 			if (rs[i].last == -EBADF)
 				ended++;
 		}
-		st_objects_read_or_die(&now);
-		if (st_objects_equal(&now, &base))
+		vmmu_objects_read_or_die(&now);
+		if (vmmu_objects_equal(&now, &base))
 			gone++;
 		else
-			st_objects_diag("(b) after the threads", &now);
+			vmmu_objects_diag("(b) after the threads", &now);
 	}
 	munmap(mem, NPAGES * P);
 	close(memfd);
@@ -450,7 +451,7 @@ static noreturn void child_main(bool blocked, int ready_fd,
  */
 static unsigned int run_child(bool blocked, struct child_report *rep)
 {
-	struct st_objects now;
+	struct vmmu_objects now;
 	unsigned int res = 0;
 	int pipefd[2], status;
 	pid_t pid;
@@ -476,11 +477,11 @@ static unsigned int run_child(bool blocked, struct child_report *rep)
 	else
 		diag("child status %#x", status);
 	close(pipefd[0]);
-	st_objects_read_or_die(&now);
-	if (st_objects_equal(&now, &base))
+	vmmu_objects_read_or_die(&now);
+	if (vmmu_objects_equal(&now, &base))
 		res |= 4;
 	else
-		st_objects_diag("after reaping the child", &now);
+		vmmu_objects_diag("after reaping the child", &now);
 	return res;
 }
 
@@ -526,7 +527,7 @@ int main(void)
 	int sys_fd;
 
 	tap_plan(NR_TESTS);
-	st_objects_read_or_die(&base);
+	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
 
 	part_a(sys_fd);
@@ -540,6 +541,6 @@ int main(void)
 	part_children(false, st_scale(ITERS_D, 2, 10), rep);
 
 	close(sys_fd);
-	ok_st_objects(&base, "objects back at baseline");
+	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }

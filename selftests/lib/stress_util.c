@@ -66,27 +66,6 @@ int st_vm_create(int sys_fd, u32 format, u32 levels,
 	return vm_fd;
 }
 
-int st_vcpu_create(int vm_fd, unsigned long id)
-{
-	long fd = vmmu_ioctl(vm_fd, KVM_CREATE_VCPU, id);
-
-	if (fd < 0)
-		bail_out("KVM_CREATE_VCPU %lu: %s", id, errno_name(-fd));
-	return fd;
-}
-
-void st_set_region(int vm_fd, u32 slot, u32 flags, u64 gpa, u64 size,
-		   const void *hva)
-{
-	int r = vmmu_set_region(vm_fd, slot, flags, gpa, size,
-				(unsigned long)hva);
-
-	if (r)
-		bail_out("KVM_SET_USER_MEMORY_REGION slot %u gpa %#llx size %#llx: %s",
-			 slot, (unsigned long long)gpa,
-			 (unsigned long long)size, errno_name(-r));
-}
-
 int st_access(int vcpu_fd, u32 kind, u64 gpa, void *buf, u32 len)
 {
 	struct vmmu_access acc = {
@@ -102,54 +81,6 @@ int st_access(int vcpu_fd, u32 kind, u64 gpa, void *buf, u32 len)
 	if (acc.result == VMMU_ACCESS_DONE && acc.done != len)
 		return -EIO;
 	return acc.result;
-}
-
-const char *st_result_name(int r)
-{
-	static char buf[32];
-
-	switch (r) {
-	case VMMU_ACCESS_DONE:
-		return "DONE";
-	case VMMU_ACCESS_MMIO:
-		return "MMIO";
-	case VMMU_ACCESS_INTR:
-		return "INTR";
-	}
-	if (r < 0) {
-		snprintf(buf, sizeof(buf), "-%s", errno_name(-r));
-		return buf;
-	}
-	snprintf(buf, sizeof(buf), "result %d", r);
-	return buf;
-}
-
-int st_translate(int vcpu_fd, u64 gpa, struct vmmu_translation *tr)
-{
-	memset(tr, 0, sizeof(*tr));
-	tr->gpa = gpa;
-	return vmmu_ioctl(vcpu_fd, VMMU_VCPU_TRANSLATE, (unsigned long)tr);
-}
-
-const char *st_tr_flags(u32 flags)
-{
-	static const char * const names[] = {
-		"PRESENT", "WRITABLE", "EXECUTABLE", "ACCESSED", "DIRTY",
-		"PFN_VALID", "ROOT_INVALID", "NO_ROOT",
-	};
-	static char buf[128];
-	size_t i, n = 0;
-
-	buf[0] = 0;
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		if (!(flags & (1U << i)))
-			continue;
-		n += snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "|" : "",
-			      names[i]);
-	}
-	if (!n)
-		snprintf(buf, sizeof(buf), "0");
-	return buf;
 }
 
 int st_stats(int vm_fd, struct vmmu_stats *st)
@@ -245,116 +176,6 @@ long st_mismatch(const void *buf, u64 seed, u64 page, u64 off, size_t len,
 			return i * 8;
 	}
 	return -1;
-}
-
-static const char * const st_object_names[ST_NR_OBJECTS] = {
-	[ST_OBJ_VMS] = "vms",
-	[ST_OBJ_MEMSLOT_SETS] = "memslot_sets",
-	[ST_OBJ_MEMSLOTS] = "memslots",
-	[ST_OBJ_VCPUS] = "vcpus",
-	[ST_OBJ_ROOTS] = "roots",
-	[ST_OBJ_PT_PAGES] = "pt_pages",
-};
-
-int st_objects_read(struct st_objects *o)
-{
-	char name[64];
-	long val;
-	FILE *f;
-	int i;
-
-	for (i = 0; i < ST_NR_OBJECTS; i++)
-		o->n[i] = -1;
-	f = fopen(VMMU_DEBUGFS_OBJECTS, "re");
-	if (!f)
-		return -errno;
-	while (fscanf(f, "%63s %ld", name, &val) == 2) {
-		for (i = 0; i < ST_NR_OBJECTS; i++)
-			if (!strcmp(name, st_object_names[i]))
-				o->n[i] = val;
-	}
-	fclose(f);
-	return 0;
-}
-
-void st_objects_read_or_die(struct st_objects *o)
-{
-	int r = st_objects_read(o);
-
-	if (r)
-		bail_out("read %s: %s", VMMU_DEBUGFS_OBJECTS, strerror(-r));
-}
-
-bool st_objects_equal(const struct st_objects *a, const struct st_objects *b)
-{
-	return !memcmp(a, b, sizeof(*a));
-}
-
-void st_objects_diag(const char *label, const struct st_objects *o)
-{
-	char buf[256];
-	size_t n = 0;
-	int i;
-
-	for (i = 0; i < ST_NR_OBJECTS; i++)
-		n += snprintf(buf + n, sizeof(buf) - n, " %s %ld",
-			      st_object_names[i], o->n[i]);
-	diag("%s:%s", label, buf);
-}
-
-bool tap_st_objects(const struct st_objects *want, const char *file, int line,
-		    const char *fmt, ...)
-{
-	struct st_objects now;
-	bool good;
-	va_list ap;
-	int r;
-
-	r = st_objects_read(&now);
-	good = !r && st_objects_equal(&now, want);
-	va_start(ap, fmt);
-	tap_vok(good, file, line, fmt, ap);
-	va_end(ap);
-	if (!good) {
-		if (r)
-			diag("  read %s: %s", VMMU_DEBUGFS_OBJECTS,
-			     strerror(-r));
-		st_objects_diag("  expected", want);
-		st_objects_diag("       got", &now);
-	}
-	return good;
-}
-
-int st_memfd(const char *name, size_t size)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC);
-
-	if (fd < 0)
-		bail_out("memfd_create: %s", strerror(errno));
-	if (ftruncate(fd, size))
-		bail_out("ftruncate memfd: %s", strerror(errno));
-	return fd;
-}
-
-void *st_map_fd(int fd, size_t size, void *addr)
-{
-	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | (addr ? MAP_FIXED : 0), fd, 0);
-
-	if (p == MAP_FAILED)
-		bail_out("mmap memfd: %s", strerror(errno));
-	return p;
-}
-
-void *st_map_anon(size_t size, void *addr)
-{
-	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | (addr ? MAP_FIXED : 0),
-		       -1, 0);
-
-	if (p == MAP_FAILED)
-		bail_out("mmap anonymous: %s", strerror(errno));
-	return p;
 }
 
 void *st_reserve(size_t size, void *addr)

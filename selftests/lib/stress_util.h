@@ -41,23 +41,12 @@ const char *st_format_name(u32 format);
  */
 int st_vm_create(int sys_fd, u32 format, u32 levels,
 		 struct vmmu_mmu_config *cfg);
-/* KVM_CREATE_VCPU, bailing out on failure. */
-int st_vcpu_create(int vm_fd, unsigned long id);
-/* KVM_SET_USER_MEMORY_REGION, bailing out on failure. */
-void st_set_region(int vm_fd, u32 slot, u32 flags, u64 gpa, u64 size,
-		   const void *hva);
 
 /*
  * VMMU_VCPU_ACCESS: the result (VMMU_ACCESS_DONE, _MMIO, _INTR) or -errno;
  * a DONE that did not access all @len bytes is reported as -EIO.
  */
 int st_access(int vcpu_fd, u32 kind, u64 gpa, void *buf, u32 len);
-/* "DONE", "MMIO", "INTR", "-EFAULT", ... */
-const char *st_result_name(int r);
-/* VMMU_VCPU_TRANSLATE: 0 or -errno. */
-int st_translate(int vcpu_fd, u64 gpa, struct vmmu_translation *tr);
-/* VMMU_TR_* flags as "PRESENT|ACCESSED|..." in a static buffer. */
-const char *st_tr_flags(u32 flags);
 /* VMMU_GET_STATS: 0 or -errno; the _or_die variant bails out. */
 int st_stats(int vm_fd, struct vmmu_stats *st);
 void st_stats_or_die(int vm_fd, struct vmmu_stats *st);
@@ -81,39 +70,6 @@ void st_fill(void *buf, u64 seed, u64 page, u64 off, size_t len);
 long st_mismatch(const void *buf, u64 seed, u64 page, u64 off, size_t len,
 		 bool zero_ok);
 
-/* The module's live objects, from <debugfs>/vmmu/objects. */
-enum st_object {
-	ST_OBJ_VMS,
-	ST_OBJ_MEMSLOT_SETS,
-	ST_OBJ_MEMSLOTS,
-	ST_OBJ_VCPUS,
-	ST_OBJ_ROOTS,
-	ST_OBJ_PT_PAGES,
-	ST_NR_OBJECTS,
-};
-
-struct st_objects {
-	long n[ST_NR_OBJECTS];
-};
-
-/* 0 or -errno; a counter the file does not show reads as -1. */
-int st_objects_read(struct st_objects *o);
-void st_objects_read_or_die(struct st_objects *o);
-bool st_objects_equal(const struct st_objects *a, const struct st_objects *b);
-void st_objects_diag(const char *label, const struct st_objects *o);
-/* One test: the counters now equal @want; both printed on failure. */
-bool tap_st_objects(const struct st_objects *want, const char *file, int line,
-		    const char *fmt, ...);
-#define ok_st_objects(want, ...) \
-	(tap_check_format(__VA_ARGS__), \
-	 tap_st_objects((want), __FILE__, __LINE__, __VA_ARGS__))
-
-/* A memfd of @size bytes; bails out. */
-int st_memfd(const char *name, size_t size);
-/* Shared read-write mapping of @fd, at exactly @addr if not NULL; bails. */
-void *st_map_fd(int fd, size_t size, void *addr);
-/* Private anonymous read-write memory, at exactly @addr if not NULL. */
-void *st_map_anon(size_t size, void *addr);
 /* Address space nobody else can take: PROT_NONE, at @addr if not NULL. */
 void *st_reserve(size_t size, void *addr);
 

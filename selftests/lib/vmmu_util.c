@@ -243,6 +243,12 @@ void vmmu_objects_read_or_die(struct vmmu_objects *objs)
 			 VMMU_DEBUGFS_OBJECTS, strerror(-r));
 }
 
+bool vmmu_objects_equal(const struct vmmu_objects *a,
+			const struct vmmu_objects *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
 void vmmu_objects_diag(const char *label, const struct vmmu_objects *o)
 {
 	diag("  %s: vms %ld memslot_sets %ld memslots %ld vcpus %ld roots %ld pt_pages %ld",
@@ -259,7 +265,7 @@ bool tap_objects(const struct vmmu_objects *want, const char *file, int line,
 	int r;
 
 	r = vmmu_objects_read(&now);
-	cond = !r && !memcmp(&now, want, sizeof(now));
+	cond = !r && vmmu_objects_equal(&now, want);
 	va_start(ap, fmt);
 	tap_vok(cond, file, line, fmt, ap);
 	va_end(ap);

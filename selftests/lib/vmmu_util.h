@@ -107,6 +107,9 @@ bool tap_memslots_unchanged(int vm_fd, const struct vmmu_memslot_list *before,
 int vmmu_objects_read(struct vmmu_objects *objs);
 /* Same, but bail out on failure. */
 void vmmu_objects_read_or_die(struct vmmu_objects *objs);
+/* Are all counters of @a and @b equal? */
+bool vmmu_objects_equal(const struct vmmu_objects *a,
+			const struct vmmu_objects *b);
 /* Print @o as a "# " line, labelled. */
 void vmmu_objects_diag(const char *label, const struct vmmu_objects *o);
 
