@@ -9,17 +9,19 @@
  * address, size, direction and (for a write) data; the VMM answers every
  * read, and the registers show the data with the right zero or sign
  * extension and merge rules (KVM_GET_REGS after the guest reports done).
- * The protected-mode guests with paging and the long-mode guest run from a
- * guest-virtual address that is not identity-mapped, so a fetch that
- * ignores the guest's page tables finds nothing there.  The long-mode
+ * The protected-mode guests with paging and the long-mode guests (4-level,
+ * and 5-level where the CPU has LA57) run from a guest-virtual address
+ * that is not identity-mapped, so a fetch that ignores the guest's page
+ * tables finds nothing there.  The long-mode
  * guest also stores with a RIP-relative address, uses REX.R/REX.W/REX.X,
  * SIB, 67 and segment prefixes, writes to a read-only memslot (an MMIO
  * exit, memory unchanged) while its reads are plain memory, runs an
  * instruction that crosses into a page mapped elsewhere, has an MMIO read
- * completed by a KVM_RUN with immediate_exit, and runs ADD and XCHG on
- * MMIO, which are not emulated: KVM_EXIT_INTERNAL_ERROR with
- * KVM_INTERNAL_ERROR_EMULATION and the instruction bytes.  The guest goes
- * on correctly after every exit.
+ * completed by a KVM_RUN with immediate_exit, has a pending access
+ * dropped when the VMM moves RIP, and runs ADD and XCHG on MMIO, which are
+ * not emulated: KVM_EXIT_INTERNAL_ERROR with KVM_INTERNAL_ERROR_EMULATION
+ * and the instruction bytes.  The guest goes on correctly after every
+ * exit.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -50,6 +52,7 @@
 #define LM_PDPT_GPA	0x5000ULL
 #define LM_PD_GPA	0x6000ULL
 #define LM_PT_GPA	0x7000ULL
+#define LM_PML5_GPA	0x8000ULL
 
 #define PORT_DONE	0x10
 #define PORT_AFTER	0x11
@@ -57,6 +60,7 @@
 
 #define PTE_PW		(X86_PTE_PRESENT | X86_PTE_WRITE)
 #define X86_CR4_PSE	BIT_ULL(4)
+#define X86_CR4_LA57	BIT_ULL(12)
 
 /* DS = ES = 0xa000; SI = 0x20. */
 GUEST_CODE(rm, ".code16",
@@ -522,6 +526,16 @@ static void test_long_mode_extra(struct guest *g, u8 *ro)
 	ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, PORT_CROSS, (u8)lm_init.rax,
 		    "long mode: ... and the guest goes on after it");
 
+	/* KVM_SET_REGS moves RIP away: the pending access is dropped. */
+	set_regs(g, cross, &lm_init);
+	r = guest_run(g);
+	ok_guest_mmio(g, r, MMIO_GPA + 0x70, 4, true, 0xcafef00d,
+		      "long mode: the same instruction again");
+	set_regs(g, LM_VA + GUEST_OFFSET(lm, lm_after), &lm_init);
+	r = guest_run(g);
+	ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, PORT_AFTER, (u8)lm_init.rax,
+		    "long mode: RIP moved by userspace: the access is dropped, the guest runs from there");
+
 	check_not_emulated(g, LM_VA + GUEST_OFFSET(lm, lm_add), 0x01,
 			   MMIO_GPA + 0x60, "ADD");
 	check_not_emulated(g, LM_VA + GUEST_OFFSET(lm, lm_xchg), 0x87,
@@ -532,9 +546,45 @@ static void test_long_mode_extra(struct guest *g, u8 *ro)
 		    "long mode: the guest goes on after an internal error");
 }
 
-#define LM_TESTS	(ARRAY_SIZE(lm_steps) + 4 + ARRAY_SIZE(lm_regs) + 8)
+#define LM_MAIN_TESTS	(ARRAY_SIZE(lm_steps) + 4 + ARRAY_SIZE(lm_regs))
+#define LM_TESTS	(LM_MAIN_TESTS + 10)
 
-static void test_long_mode(int sys_fd)
+/* 5-level paging: a PML5 whose entry 0 is guest_setup_long_mode()'s PML4. */
+static bool enable_la57(struct guest *g)
+{
+	u64 *pml5 = (u64 *)(g->mem + LM_PML5_GPA);
+	struct kvm_sregs sregs;
+
+	pml5[0] = GUEST_PT_GPA | PTE_PW;
+	guest_get_sregs(g, &sregs);
+	sregs.cr3 = LM_PML5_GPA;
+	sregs.cr4 |= X86_CR4_LA57;
+	return !guest_set_sregs(g, &sregs);
+}
+
+/* The MMIO steps and registers: LM_MAIN_TESTS tests. */
+static void test_long_mode_main(struct guest *g, const char *mode)
+{
+	int r;
+
+	set_regs(g, LM_VA, &lm_init);
+	r = guest_run(g);
+	ok_guest_mmio(g, r, MMIO_GPA, 1, true, 0x11,
+		      "%s, code not identity-mapped: first MMIO write", mode);
+	is_hex(get_rip(g), LM_VA + GUEST_OFFSET(lm, lm_first),
+	       "%s: RIP stays on the instruction until the next KVM_RUN", mode);
+	if (run_steps(g, mode, lm_steps + 1, ARRAY_SIZE(lm_steps) - 1,
+		      LM_R10_STEP - 1, LM_VA + GUEST_OFFSET(lm, lm_r10_next))) {
+		r = guest_run(g);
+		ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, PORT_DONE, 0xa5,
+			    "%s: done", mode);
+		check_regs(g, mode, lm_regs, ARRAY_SIZE(lm_regs));
+	} else {
+		skip(1 + ARRAY_SIZE(lm_regs), "%s: the guest is lost", mode);
+	}
+}
+
+static void test_long_mode(int sys_fd, bool la57)
 {
 	struct guest g;
 	u64 *ro;
@@ -554,30 +604,21 @@ static void test_long_mode(int sys_fd)
 	guest_load(&g, PAGED_CODE_GPA, lm, GUEST_CODE_SIZE(lm));
 	guest_setup_long_mode(&g, LM_VA, 0);
 	build_lm_tables(&g);
-	set_regs(&g, LM_VA, &lm_init);
-
-	r = guest_run(&g);
-	ok_guest_mmio(&g, r, MMIO_GPA, 1, true, 0x11,
-		      "long mode, code not identity-mapped: first MMIO write");
-	is_hex(get_rip(&g), LM_VA + GUEST_OFFSET(lm, lm_first),
-	       "long mode: RIP stays on the instruction until the next KVM_RUN");
-	if (run_steps(&g, "long mode", lm_steps + 1, ARRAY_SIZE(lm_steps) - 1,
-		      LM_R10_STEP - 1, LM_VA + GUEST_OFFSET(lm, lm_r10_next))) {
-		r = guest_run(&g);
-		ok_guest_io(&g, r, KVM_EXIT_IO_OUT, 1, PORT_DONE, 0xa5,
-			    "long mode: done");
-		check_regs(&g, "long mode", lm_regs, ARRAY_SIZE(lm_regs));
+	if (!la57) {
+		test_long_mode_main(&g, "long mode");
+		test_long_mode_extra(&g, (u8 *)ro);
+	} else if (enable_la57(&g)) {
+		test_long_mode_main(&g, "long mode, 5-level paging");
 	} else {
-		skip(1 + ARRAY_SIZE(lm_regs), "long mode: the guest is lost");
+		skip(LM_MAIN_TESTS, "the guest cannot have 5-level paging here");
 	}
-	test_long_mode_extra(&g, (u8 *)ro);
 	guest_destroy(&g);
 	munmap(ro, RO_SIZE);
 }
 
 int main(void)
 {
-	unsigned int nr = RM_TESTS + 3 * PM_TESTS + LM_TESTS + 1;
+	unsigned int nr = RM_TESTS + 3 * PM_TESTS + LM_TESTS + LM_MAIN_TESTS + 1;
 	struct vmmu_objects before;
 	int sys_fd, r;
 
@@ -593,7 +634,8 @@ int main(void)
 	test_protected_mode(sys_fd, PM_FLAT);
 	test_protected_mode(sys_fd, PM_PAGING32);
 	test_protected_mode(sys_fd, PM_PAE);
-	test_long_mode(sys_fd);
+	test_long_mode(sys_fd, false);
+	test_long_mode(sys_fd, true);
 	ok_objects(&before, "every object of the VMs is gone after close");
 	close(sys_fd);
 	return tap_finish();
