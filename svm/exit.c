@@ -9,7 +9,8 @@
  * is.  Handlers that complete an instruction advance RIP by its length,
  * which is fixed for every instruction handled so (no prefixes expected):
  * HLT 1, CPUID/RDMSR/WRMSR/INVD 2, XSETBV 3.  For port I/O the exit info
- * gives the next RIP.
+ * gives the next RIP; for MMIO the emulator decodes the instruction
+ * (emul/) and finds its length.
  */
 #include <linux/kvm.h>
 #include <linux/mm.h>
@@ -20,6 +21,7 @@
 #include <asm/trapnr.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/emul.h>
 #include <vmmu/mmu.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
@@ -31,6 +33,8 @@
 #define SVM_NPF_PFERR_MASK	(VMMU_PFERR_PRESENT | VMMU_PFERR_WRITE | \
 				 VMMU_PFERR_USER | VMMU_PFERR_FETCH)
 #define SVM_NPF_RSVD		BIT(3)
+/* The NPF happened on the guest's own page-table walk, not the access. */
+#define SVM_NPF_GUEST_PAGE	BIT_ULL(33)
 
 static u64 svm_exit_code(const struct vmcb_control_area *c)
 {
@@ -116,7 +120,7 @@ static int svm_handle_io(struct vmmu_vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vmmu_svm_pio *pio = &svm->pio;
 
-	/* INS and OUTS need the emulator: stage 2. */
+	/* INS and OUTS are not emulated. */
 	if (info & SVM_IOIO_STR_MASK)
 		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
 					  2, SVM_EXIT_IOIO, info, 0);
@@ -345,7 +349,150 @@ static int svm_handle_xsetbv(struct vmmu_vcpu *vcpu)
 	return svm_skip(svm, 3);
 }
 
-/* Nested page fault: the MMU maps the page, or there is no memory there. */
+/* The guest state the emulator reads, from the VMCB. */
+static void svm_emul_ctxt(struct vmmu_vcpu *vcpu, struct vmmu_emul_ctxt *ctxt)
+{
+	const struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+
+	ctxt->vm = vcpu->vm;
+	ctxt->rip = save->rip;
+	ctxt->rflags = save->rflags;
+	ctxt->cs_base = save->cs.base;
+	ctxt->cs_db = save->cs.attrib & SVM_SELECTOR_DB_MASK;
+	ctxt->cs_l = save->cs.attrib & SVM_SELECTOR_L_MASK;
+	ctxt->cr0 = save->cr0;
+	ctxt->cr3 = save->cr3;
+	ctxt->cr4 = save->cr4;
+	ctxt->efer = save->efer;
+}
+
+/* GPR @reg as KVM numbers them: RAX and RSP live in the VMCB. */
+static u64 *svm_gpr(struct vmmu_svm_vcpu *svm, unsigned int reg)
+{
+	if (reg == __VCPU_REGS_RAX)
+		return &svm->vmcb->save.rax;
+	if (reg == __VCPU_REGS_RSP)
+		return &svm->vmcb->save.rsp;
+	return (u64 *)&svm->regs[reg];
+}
+
+/*
+ * KVM_EXIT_INTERNAL_ERROR, KVM_INTERNAL_ERROR_EMULATION, laid out as KVM
+ * does: flags, the number of instruction bytes and the bytes (when the
+ * fetch got any), then the exit code, the gpa and the NPF error code.
+ */
+static int svm_emulation_error(struct vmmu_vcpu *vcpu, const u8 *insn,
+			       unsigned int insn_len, gpa_t gpa, u64 error_code)
+{
+	struct kvm_run *run = vcpu->run;
+
+	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
+	run->internal.ndata = 7;
+	memset(run->internal.data, 0, 7 * sizeof(u64));
+	run->internal.data[0] = insn_len ?
+		KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES : 0;
+	run->internal.data[1] = insn_len;
+	memcpy(&run->internal.data[2], insn, insn_len);
+	run->internal.data[4] = SVM_EXIT_NPF;
+	run->internal.data[5] = gpa;
+	run->internal.data[6] = error_code;
+	return 0;
+}
+
+/* KVM_EXIT_MMIO for a decoded access at @gpa; KVM_RUN completes it. */
+static int svm_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *insn,
+			 enum vmmu_emul_mode mode, gpa_t gpa)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmmu_emul_mmio *mmio = &svm->mmio;
+	struct kvm_run *run = vcpu->run;
+	u64 data = 0;
+
+	mmio->insn = *insn;
+	mmio->rip = svm->vmcb->save.rip;
+	mmio->next_rip = mmio->rip + insn->len;
+	if (mode != VMMU_EMUL_MODE64)
+		mmio->next_rip = (u32)mmio->next_rip;
+	mmio->pending = true;
+
+	if (insn->write)
+		data = vmmu_emul_write_data(insn, *svm_gpr(svm, insn->reg));
+	run->exit_reason = KVM_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = insn->bytes;
+	run->mmio.is_write = insn->write;
+	memcpy(run->mmio.data, &data, sizeof(run->mmio.data));
+	return 0;
+}
+
+/*
+ * No memory at @gpa for this access: decode the instruction at CS:RIP and
+ * hand the access to userspace.  Anything the emulator cannot do (a fetch
+ * through a missing guest PTE or from MMIO, an instruction it does not
+ * know, an access that crosses a page) is an internal error.
+ */
+static int svm_handle_mmio(struct vmmu_vcpu *vcpu, gpa_t gpa, u64 error_code)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	u8 bytes[VMMU_EMUL_MAX_INSN] = {};
+	struct vmmu_emul_insn insn;
+	struct vmmu_emul_ctxt ctxt;
+	enum vmmu_emul_mode mode;
+	unsigned int len = 0;
+
+	/* An NPF while delivering an event, or walking the guest's tables. */
+	if (svm->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID)
+		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_DELIVERY_EV,
+					  3, SVM_EXIT_NPF, gpa,
+					  svm->vmcb->control.exit_int_info);
+	if (error_code & (SVM_NPF_GUEST_PAGE | VMMU_PFERR_FETCH))
+		return svm_emulation_error(vcpu, bytes, 0, gpa, error_code);
+	svm_emul_ctxt(vcpu, &ctxt);
+	mode = vmmu_emul_mode(&ctxt);
+	if (vmmu_emul_fetch(&ctxt, bytes, &len))
+		return svm_emulation_error(vcpu, bytes, 0, gpa, error_code);
+	if (vmmu_emul_decode(bytes, len, mode, &insn) != VMMU_EMUL_OK ||
+	    insn.write != !!(error_code & VMMU_PFERR_WRITE) ||
+	    offset_in_page(gpa) + insn.bytes > PAGE_SIZE)
+		return svm_emulation_error(vcpu, bytes, len, gpa, error_code);
+	return svm_mmio_exit(vcpu, &insn, mode, gpa);
+}
+
+/**
+ * vmmu_svm_complete_mmio() - finish the MMIO access userspace handled
+ * @vcpu: the vCPU, at the start of KVM_RUN
+ *
+ * Like a port access: the guest stays on the instruction until the next
+ * KVM_RUN; a read then takes its data from kvm_run.mmio.data into the
+ * register, and RIP moves past the instruction.  If userspace moved RIP
+ * meanwhile, the access is dropped.
+ *
+ * Return: 0.
+ */
+int vmmu_svm_complete_mmio(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmmu_emul_mmio *mmio = &svm->mmio;
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 data, *reg;
+
+	if (!mmio->pending)
+		return 0;
+	mmio->pending = false;
+	if (save->rip != mmio->rip)
+		return 0;
+	if (!mmio->insn.write) {
+		memcpy(&data, vcpu->run->mmio.data, sizeof(data));
+		reg = svm_gpr(svm, mmio->insn.reg);
+		*reg = vmmu_emul_complete_read(&mmio->insn, *reg, data);
+	}
+	save->rip = mmio->next_rip;
+	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	return 0;
+}
+
+/* Nested page fault: the MMU maps the page, or userspace does the access. */
 static int svm_handle_npf(struct vmmu_vcpu *vcpu)
 {
 	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
@@ -359,9 +506,8 @@ static int svm_handle_npf(struct vmmu_vcpu *vcpu)
 	r = vmmu_page_fault(vcpu, gpa, error_code & SVM_NPF_PFERR_MASK);
 	if (r == VMMU_RET_FIXED || r == VMMU_RET_RETRY || r == -EINTR)
 		return 1;	/* -EINTR: the loop sees the signal */
-	if (r == VMMU_RET_MMIO)	/* MMIO decoding is stage 2 */
-		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
-					  3, SVM_EXIT_NPF, gpa, error_code);
+	if (r == VMMU_RET_MMIO)
+		return svm_handle_mmio(vcpu, gpa, error_code);
 	return r;
 }
 

@@ -60,14 +60,16 @@ void vmmu_svm_vcpu_put(struct vmmu_vcpu *vcpu)
  * @vcpu: the vCPU, loaded
  *
  * Loads the guest's FPU state for the whole ioctl: the host's is saved in
- * the task, and a context switch saves and restores the guest's.
+ * the task, and a context switch saves and restores the guest's.  Then
+ * completes the port or MMIO access userspace handled at the last exit.
  *
  * Return: 0 or a negative errno.
  */
 int vmmu_svm_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 {
 	fpu_swap_kvm_fpstate(&to_svm(vcpu)->guest_fpu, true);
-	return vmmu_svm_complete_pio(vcpu);
+	vmmu_svm_complete_pio(vcpu);
+	return vmmu_svm_complete_mmio(vcpu);
 }
 
 /**

@@ -18,6 +18,7 @@
 #include <asm/kvm_vcpu_regs.h>
 #include <asm/svm.h>
 
+#include <vmmu/emul.h>
 #include <vmmu/vcpu.h>
 
 struct kvm_regs;
@@ -91,6 +92,7 @@ struct vmmu_svm_pio {
  * @guest_pkru: the guest's PKRU
  * @apic_base: what KVM_SET_SREGS last set (there is no local APIC)
  * @pio: a port access userspace is handling
+ * @mmio: an MMIO access userspace is handling
  */
 struct vmmu_svm_vcpu {
 	struct vmcb *vmcb;
@@ -106,6 +108,7 @@ struct vmmu_svm_vcpu {
 	u32 guest_pkru;
 	u64 apic_base;
 	struct vmmu_svm_pio pio;
+	struct vmmu_emul_mmio mmio;
 };
 
 static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
@@ -142,5 +145,6 @@ void vmmu_svm_vcpu_kick(struct vmmu_vcpu *vcpu);
 /* exit.c */
 int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu);
 int vmmu_svm_complete_pio(struct vmmu_vcpu *vcpu);
+int vmmu_svm_complete_mmio(struct vmmu_vcpu *vcpu);
 
 #endif /* _VMMU_SVM_SVM_H */

@@ -144,6 +144,7 @@ void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu)
 		svm->apic_base |= VMMU_SVM_APIC_BSP;
 	svm->guest_pkru = 0;
 	memset(&svm->pio, 0, sizeof(svm->pio));
+	memset(&svm->mmio, 0, sizeof(svm->mmio));
 	svm->need_new_asid = true;
 }
 

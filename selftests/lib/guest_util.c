@@ -242,6 +242,20 @@ u8 *guest_io_data(struct guest *g)
 	return (u8 *)g->run + g->run->io.data_offset;
 }
 
+/* The 8 bytes of kvm_run.mmio.data. */
+static u64 guest_mmio_data(struct guest *g)
+{
+	u64 data;
+
+	memcpy(&data, g->run->mmio.data, sizeof(data));
+	return data;
+}
+
+void guest_mmio_reply(struct guest *g, u64 data)
+{
+	memcpy(g->run->mmio.data, &data, sizeof(data));
+}
+
 const char *guest_exit_name(u32 reason)
 {
 	static const char * const names[] = {
@@ -273,6 +287,11 @@ void guest_exit_diag(struct guest *g)
 		diag("  io: direction %u size %u port %#x count %u data_offset %#llx",
 		     run->io.direction, run->io.size, run->io.port,
 		     run->io.count, (unsigned long long)run->io.data_offset);
+		break;
+	case KVM_EXIT_MMIO:
+		diag("  mmio: phys_addr %#llx len %u is_write %u data %#llx",
+		     (unsigned long long)run->mmio.phys_addr, run->mmio.len,
+		     run->mmio.is_write, (unsigned long long)guest_mmio_data(g));
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		diag("  fail_entry: reason %#llx cpu %u",
@@ -338,6 +357,32 @@ bool tap_guest_io(struct guest *g, int r, u8 direction, u8 size, u16 port,
 		guest_exit_diag(g);
 		if (!r && run->exit_reason == KVM_EXIT_IO)
 			diag("  data: %#x", got);
+	}
+	return cond;
+}
+
+bool tap_guest_mmio(struct guest *g, int r, u64 gpa, u32 len, bool is_write,
+		    u64 data, const char *file, int line, const char *fmt, ...)
+{
+	struct kvm_run *run = g->run;
+	u64 mask = len >= 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+	bool cond;
+	va_list ap;
+
+	cond = !r && run->exit_reason == KVM_EXIT_MMIO &&
+	       run->mmio.phys_addr == gpa && run->mmio.len == len &&
+	       run->mmio.is_write == is_write &&
+	       (!is_write || (guest_mmio_data(g) & mask) == (data & mask));
+	va_start(ap, fmt);
+	tap_vok(cond, file, line, fmt, ap);
+	va_end(ap);
+	if (!cond) {
+		diag("  expected: MMIO phys_addr %#llx len %u is_write %u data %#llx",
+		     (unsigned long long)gpa, len, is_write,
+		     (unsigned long long)data);
+		if (r)
+			diag("  KVM_RUN: -%s", errno_name(-r));
+		guest_exit_diag(g);
 	}
 	return cond;
 }

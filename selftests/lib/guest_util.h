@@ -160,4 +160,19 @@ bool tap_guest_io(struct guest *g, int r, u8 direction, u8 size, u16 port,
 	 tap_guest_io((g), (r), (direction), (size), (port), (data), \
 		      __FILE__, __LINE__, __VA_ARGS__))
 
+/*
+ * One test: the last exit is KVM_EXIT_MMIO at @gpa, @len bytes, a write if
+ * @is_write, and (for a write) the low @len bytes of kvm_run.mmio.data are
+ * @data.
+ */
+bool tap_guest_mmio(struct guest *g, int r, u64 gpa, u32 len, bool is_write,
+		    u64 data, const char *file, int line, const char *fmt, ...);
+#define ok_guest_mmio(g, r, gpa, len, is_write, data, ...) \
+	(tap_check_format(__VA_ARGS__), \
+	 tap_guest_mmio((g), (r), (gpa), (len), (is_write), (data), \
+			__FILE__, __LINE__, __VA_ARGS__))
+
+/* Answer an MMIO read: @len bytes of @data into kvm_run.mmio.data. */
+void guest_mmio_reply(struct guest *g, u64 data);
+
 #endif /* VMMU_SELFTESTS_GUEST_UTIL_H */
