@@ -73,6 +73,25 @@ void guest_destroy(struct guest *g)
 	memset(g, 0, sizeof(*g));
 }
 
+int guest_vcpu_add(struct guest *g, unsigned long id, struct kvm_run **run)
+{
+	struct kvm_sregs sregs;
+	int vcpu_fd, r;
+
+	vcpu_fd = vmmu_ioctl(g->vm_fd, KVM_CREATE_VCPU, id);
+	if (vcpu_fd < 0)
+		bail_out("KVM_CREATE_VCPU %lu: %s", id, errno_name(-vcpu_fd));
+	*run = mmap(NULL, g->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    vcpu_fd, 0);
+	if (*run == MAP_FAILED)
+		bail_out("mmap of vCPU %lu: %s", id, strerror(errno));
+	guest_get_sregs(g, &sregs);
+	r = vmmu_ioctl(vcpu_fd, KVM_SET_SREGS, (unsigned long)&sregs);
+	if (r)
+		bail_out("KVM_SET_SREGS on vCPU %lu: %s", id, errno_name(-r));
+	return vcpu_fd;
+}
+
 int guest_run(struct guest *g)
 {
 	return vmmu_ioctl(g->vcpu_fd, KVM_RUN, 0);

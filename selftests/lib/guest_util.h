@@ -106,6 +106,14 @@ void guest_create(struct guest *g, int sys_fd, size_t mem_size);
 /* Close everything guest_create() opened and unmap its memory. */
 void guest_destroy(struct guest *g);
 
+/*
+ * Another vCPU of @g's VM, with id @id and its kvm_run mapped at *@run
+ * (g->mmap_size bytes), in vCPU 0's segment and control-register state
+ * (KVM_GET_SREGS of vCPU 0, KVM_SET_SREGS on the new one).  Returns the vCPU
+ * fd.  Bails out on failure.
+ */
+int guest_vcpu_add(struct guest *g, unsigned long id, struct kvm_run **run);
+
 /* KVM_RUN: 0 or -errno. */
 int guest_run(struct guest *g);
 /* KVM_RUN, bailing out if it fails. */

@@ -20,8 +20,9 @@
 #                the ioctls the tests need that the side lacks
 #   --plan FILE  run the steps of FILE (format: selftests/vm/kvm-guest.sh)
 #
-# Programs come from scripts/kvm-selftests.sh (built on first use) and
-# build/bench (tools/bench: kvm-probe).  The kvm modules come from
+# Programs come from scripts/kvm-selftests.sh (built on first use),
+# build/bench (tools/bench: kvm-probe) and selftests/build (vmmu's own test
+# programs, e.g. svm_busy, which loads vmmu itself while kvm is loaded).  The kvm modules come from
 # /lib/modules/<release> of every installed kernel, and from the debug
 # kernel's tree once it is built.
 #
@@ -116,15 +117,25 @@ for p in $progs; do
 	*[!A-Za-z0-9_/-]* | /* | */ | *..*) die "bad program name '$p'" ;;
 	esac
 done
+# vmmu's own test programs (selftests/NAME.c) run from selftests/build.
+own() { [ -f "$top/selftests/$1.c" ]; }
 upstream=()
+owned=0
 for p in $progs; do
-	[ "$p" = kvm-probe ] || upstream+=("$p")
+	if own "$p"; then
+		owned=1
+	elif [ "$p" != kvm-probe ]; then
+		upstream+=("$p")
+	fi
 done
 if [ ${#upstream[@]} -gt 0 ]; then
 	bin=$("$top/scripts/kvm-selftests.sh" "${upstream[@]}") || exit 1
 fi
 if [[ " $progs " = *" kvm-probe "* ]]; then
 	make -s -C "$top/tools/bench" >&2 || die "cannot build tools/bench"
+fi
+if [ $owned = 1 ]; then
+	make -s -C "$top/selftests" >&2 || die "cannot build selftests"
 fi
 
 # --- kvm modules of every kernel a lane may boot ---
@@ -192,6 +203,8 @@ echo "file /kvm/plan $plan 644" >>"$run/extra.list"
 for p in $progs; do
 	if [ "$p" = kvm-probe ]; then
 		f=$top/build/bench/kvm-probe
+	elif own "$p"; then
+		f=$top/selftests/build/$p
 	else
 		f=$bin/$p
 	fi
