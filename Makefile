@@ -13,7 +13,8 @@
 #   make deps          install the Debian packages the lanes need (as root)
 #   make kvm-selftests build upstream KVM selftests (once, cached); print their dir
 #   make kvm-ref       run them in QEMU against Debian's kvm_amd (SIDE=vmmu|both)
-#   make bench         kvm_amd vs vmmu, demand_paging_test, in one QEMU boot
+#   make bench         vmmu fault-path benchmark, then kvm_amd vs vmmu
+#                      (demand_paging_test), in one QEMU boot
 
 TOP := $(CURDIR)
 CACHE ?= $(HOME)/.cache/vmmu

@@ -21,10 +21,10 @@
 #   --plan FILE  run the steps of FILE (format: selftests/vm/kvm-guest.sh)
 #
 # Programs come from scripts/kvm-selftests.sh (built on first use),
-# build/bench (tools/bench: kvm-probe) and selftests/build (vmmu's own test
-# programs, e.g. svm_busy, which loads vmmu itself while kvm is loaded).  The kvm modules come from
-# /lib/modules/<release> of every installed kernel, and from the debug
-# kernel's tree once it is built.
+# build/bench (every tools/bench/*.c, e.g. kvm-probe) and selftests/build
+# (vmmu's own test programs, e.g. svm_busy, which loads vmmu itself while
+# kvm is loaded).  The kvm modules come from /lib/modules/<release> of
+# every installed kernel, and from the debug kernel's tree once it is built.
 #
 # Environment: everything run-lanes.sh reads (V, VMMU_LANES, VMMU_TIMEOUT,
 # VMMU_TEST_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and VMMU_LANE_PREFIX
@@ -117,21 +117,26 @@ for p in $progs; do
 	*[!A-Za-z0-9_/-]* | /* | */ | *..*) die "bad program name '$p'" ;;
 	esac
 done
+# A program with a source in tools/bench is built there, into build/bench;
 # vmmu's own test programs (selftests/NAME.c) run from selftests/build.
+bench_prog() { [ -f "$top/tools/bench/$1.c" ]; }
 own() { [ -f "$top/selftests/$1.c" ]; }
 upstream=()
+bench=
 owned=0
 for p in $progs; do
-	if own "$p"; then
+	if bench_prog "$p"; then
+		bench=1
+	elif own "$p"; then
 		owned=1
-	elif [ "$p" != kvm-probe ]; then
+	else
 		upstream+=("$p")
 	fi
 done
 if [ ${#upstream[@]} -gt 0 ]; then
 	bin=$("$top/scripts/kvm-selftests.sh" "${upstream[@]}") || exit 1
 fi
-if [[ " $progs " = *" kvm-probe "* ]]; then
+if [ -n "$bench" ]; then
 	make -s -C "$top/tools/bench" >&2 || die "cannot build tools/bench"
 fi
 if [ $owned = 1 ]; then
@@ -201,8 +206,8 @@ grep -q order- "$run/extra.list" || die "no kvm modules found for any installed 
 
 echo "file /kvm/plan $plan 644" >>"$run/extra.list"
 for p in $progs; do
-	if [ "$p" = kvm-probe ]; then
-		f=$top/build/bench/kvm-probe
+	if bench_prog "$p"; then
+		f=$top/build/bench/$p
 	elif own "$p"; then
 		f=$top/selftests/build/$p
 	else

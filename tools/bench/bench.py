@@ -1,26 +1,33 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Side-by-side benchmark of vmmu and Debian's kvm_amd (make bench).
+"""Benchmarks of vmmu, and of vmmu next to Debian's kvm_amd (make bench).
 
-One QEMU boot (selftests/vm/kvm-ref.sh --plan): first a quick attempt on
-vmmu (kvm-probe, then a small demand_paging_test); then ROUNDS rounds of
-  load kvm, demand_paging_test -v N -b SIZE for each N, unload kvm,
-  load vmmu, the same runs, unload vmmu
-where the vmmu part is left out when the quick attempt failed.  Prints per
-side and vCPU count the median guest execution time and demand-paging rate
-over the rounds, and the ratio vmmu/kvm.  Timings under TCG are comparable
-only within one boot; they are reported, never asserted.
+One QEMU boot (selftests/vm/kvm-ref.sh --plan):
+  1. vmmu alone: fault-bench (tools/bench/fault-bench.c: page faults per
+     second through the software vCPU), then a quick attempt at the
+     side-by-side test (kvm-probe, then a small demand_paging_test);
+  2. ROUNDS rounds of
+       load kvm, demand_paging_test -v N -b SIZE for each N, unload kvm,
+       load vmmu, the same runs, unload vmmu
+     where the vmmu part is left out when its quick attempt failed.
+Prints fault-bench's table, then per side and vCPU count the median guest
+execution time and demand-paging rate over the rounds, and the ratio
+vmmu/kvm; for a side without results, why.  Timings under TCG are
+comparable only within one boot; they are reported, never asserted.
 
 The rate is computed here as pages / guest execution time: the rate the
 6.1 demand_paging_test prints divides nanoseconds by 1e8 instead of 1e9.
 
 Environment:
-  BENCH_ROUNDS   rounds (default 3)
-  BENCH_SIZE     demand_paging_test -b, per vCPU (default 256M)
-  BENCH_VCPUS    vCPU counts (default "1 2")
-  BENCH_LANE     lane to boot (default qemu-6.1)
-  V=1            show the guest console and every program's output
-Exit status: 0 when every kvm run and every attempted vmmu run passed.
+  BENCH_ROUNDS      rounds of the side-by-side test (default 3)
+  BENCH_SIZE        demand_paging_test -b, per vCPU (default 256M)
+  BENCH_VCPUS       vCPU counts, for both programs (default "1 2")
+  BENCH_FAULT_SIZE  fault-bench -b, per vCPU (default 64M)
+  BENCH_FAULT_RUNS  fault-bench -r, runs per variant (default 5)
+  BENCH_LANE        lane to boot (default qemu-6.1)
+  V=1               show the guest console and every program's output
+Exit status: 0 when fault-bench, every kvm run and every attempted vmmu
+run passed.
 """
 
 import os
@@ -36,6 +43,7 @@ import collect  # noqa: E402  (the lanes' own parser of results.log)
 
 PREFIX = "bench-"
 TEST = "demand_paging_test"
+FAULT_BENCH = "vmmu:fault-bench"
 ATTEMPT = "-v 1 -b 4M"
 TIME_RE = re.compile(r"Total guest execution time: ([0-9.]+)s")
 NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),-b,[^\]]*\]$" % TEST)
@@ -53,8 +61,11 @@ def step(side, tag, args):
     return "run %s %s %s" % (name, TEST, args)
 
 
-def make_plan(rounds, size, vcpus):
+def make_plan(rounds, size, vcpus, fault_args):
+    # fault-bench comes before the quick attempt: a failed "probe" step
+    # turns the vmmu side off for the rest of the plan.
     lines = ["load vmmu",
+             "run %s fault-bench %s" % (FAULT_BENCH, fault_args),
              "run vmmu:kvm-probe kvm-probe",
              step("vmmu", "attempt", ATTEMPT).replace("run ", "probe ", 1),
              "unload vmmu"]
@@ -130,25 +141,103 @@ def vmmu_reason(progs):
     return short, lines
 
 
+def kvm_reason(run, progs):
+    """Why kvm_amd has no result: its load, or its runs' failures."""
+    load = progs.get("load:kvm")
+    if load is None:
+        return "never loaded (the guest stopped before)", []
+    if not passed(load):
+        return "kvm_amd did not load", ["  load: " + status(load)] + \
+            ["    " + x for x in body(load)]
+    runs = [p for p in run.programs if NAME_RE.match(p.name) and p.name.startswith("kvm:")]
+    return "every run failed", ["  %s: %s" % (p.name, status(p)) for p in runs]
+
+
+def print_fault_bench(progs, failures):
+    """fault-bench's table as it printed it, or why there is none."""
+    prog = progs.get(FAULT_BENCH)
+    print("\nvmmu fault path: fault-bench (software vCPU, VMMU_VCPU_ACCESS; medians)")
+    if prog is None:
+        load = progs.get("load:vmmu")
+        why = status(load) if load is not None and not passed(load) else "it never ran"
+        print("  no result: " + why)
+        failures.append("%s: %s" % (FAULT_BENCH, why))
+        return
+    for line in body(prog):
+        if line.strip():
+            print("  " + line)
+    if not passed(prog):
+        failures.append("%s: %s" % (FAULT_BENCH, status(prog)))
+
+
+def collect_times(run):
+    """(side, vcpus) -> [guest seconds] of the passed runs; failed runs."""
+    times, failures = {}, []
+    for p in run.programs:
+        m = NAME_RE.match(p.name)
+        if not m:
+            continue
+        t = None
+        for line in body(p):
+            tm = TIME_RE.search(line)
+            if tm:
+                t = float(tm.group(1))
+        if not passed(p) or t is None:
+            failures.append("%s: %s" % (p.name, status(p)))
+            continue
+        times.setdefault((m.group(1), int(m.group(3))), []).append(t)
+    return times, failures
+
+
+def ratio(vmmu, kvm):
+    return "%.2f" % (vmmu / kvm) if vmmu and kvm else "-"
+
+
+def print_side_by_side(times, vcpus, nbytes, vmmu_state):
+    """Per vCPU count: median guest time and rate of each side, the ratio."""
+    print("%-6s %-28s %-28s %s" % ("vCPUs", "kvm_amd guest time", "vmmu guest time",
+                                   "vmmu/kvm"))
+    for v in vcpus:
+        k, m = times.get(("kvm", v)), times.get(("vmmu", v))
+        print("%-6d %-28s %-28s %s" % (v, fmt_time(k) if k else "no result",
+                                       fmt_time(m) if m else vmmu_state,
+                                       ratio(m and statistics.median(m),
+                                             k and statistics.median(k))))
+    print("%-6s %-28s %-28s %s" % ("vCPUs", "kvm_amd pages/s", "vmmu pages/s", "vmmu/kvm"))
+    for v in vcpus:
+        pages = v * nbytes // 4096
+        k, m = times.get(("kvm", v)), times.get(("vmmu", v))
+        kr = pages / statistics.median(k) if k else None
+        mr = pages / statistics.median(m) if m else None
+        print("%-6d %-28s %-28s %s" % (v, "%.0f" % kr if kr else "no result",
+                                       "%.0f" % mr if mr else vmmu_state, ratio(mr, kr)))
+    print("(time ratio above 1, rate ratio below 1: vmmu is slower than kvm_amd)")
+
+
 def main():
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     size = os.environ.get("BENCH_SIZE", "256M")
     vcpus = [int(v) for v in os.environ.get("BENCH_VCPUS", "1 2").split()]
     lane = os.environ.get("BENCH_LANE", "qemu-6.1")
-    if rounds < 1 or not vcpus:
-        sys.exit("bench: BENCH_ROUNDS >= 1 and BENCH_VCPUS non-empty, please")
+    fault_size = os.environ.get("BENCH_FAULT_SIZE", "64M")
+    fault_runs = int(os.environ.get("BENCH_FAULT_RUNS", "5"))
+    if rounds < 1 or fault_runs < 1 or not vcpus:
+        sys.exit("bench: BENCH_ROUNDS, BENCH_FAULT_RUNS >= 1 and BENCH_VCPUS non-empty, please")
     nbytes = size_bytes(size)
+    size_bytes(fault_size)
+    fault_args = "-r %d -b %s -v %s" % (fault_runs, fault_size, ",".join(map(str, vcpus)))
 
     outdir = os.path.join(TOP, "build", "bench")
     os.makedirs(outdir, exist_ok=True)
-    plan = make_plan(rounds, size, vcpus)
+    plan = make_plan(rounds, size, vcpus, fault_args)
     with tempfile.NamedTemporaryFile("w", dir=outdir, prefix="plan.", delete=False) as f:
         f.write(plan)
         plan_path = f.name
     tap_path = os.path.join(outdir, "tap.log")
     env = dict(os.environ, VMMU_LANE_PREFIX=PREFIX, VMMU_LANES=lane)
-    print("bench: one boot of lane %s: %d round(s) of %s -v {%s} -b %s, kvm_amd then vmmu"
-          % (lane, rounds, TEST, ",".join(map(str, vcpus)), size), flush=True)
+    print("bench: one boot of lane %s: fault-bench %s; %d round(s) of %s -v {%s} -b %s, "
+          "kvm_amd then vmmu" % (lane, fault_args, rounds, TEST, ",".join(map(str, vcpus)), size),
+          flush=True)
     try:
         with open(tap_path, "w") as tap:
             cmd = [os.path.join(TOP, "selftests", "vm", "kvm-ref.sh"), "--plan", plan_path]
@@ -167,68 +256,47 @@ def main():
         print("bench: the guest never reached /init; see %s" % tap_path)
         return 1
     progs = {p.name: p for p in run.programs}
-
-    times = {}          # (side, vcpus) -> [seconds]
-    failures = []
-    for p in run.programs:
-        m = NAME_RE.match(p.name)
-        if not m:
-            continue
-        key = (m.group(1), int(m.group(3)))
-        t = None
-        for line in body(p):
-            tm = TIME_RE.search(line)
-            if tm:
-                t = float(tm.group(1))
-        if not passed(p) or t is None:
-            failures.append("%s: %s" % (p.name, status(p)))
-            continue
-        times.setdefault(key, []).append(t)
+    times, failures = collect_times(run)
     for name in ("load:kvm", "unload:kvm", "unload:vmmu"):
         for p in run.programs:
             if p.name == name and not passed(p):
                 failures.append("%s: %s" % (p.name, status(p)))
+    if not run.done:
+        failures.append("the guest stopped before the end of the plan")
+    bad, _, where = collect.kernel_problems(
+        run, collect.read_lines(os.path.join(lane_dir, "console.log")))
+    for line in bad[:5]:
+        failures.append("kernel log (%s): %s" % (where, line.strip()))
 
-    release = run.boot[0]
-    print("bench: kernel %s (%s paging), QEMU TCG; medians over %d round(s), (min..max)"
-          % (release, run.boot[1] if len(run.boot) > 1 else "?", rounds))
-    print("%-6s %-32s %-32s %s" % ("vCPUs", "kvm_amd guest time", "vmmu guest time",
-                                   "vmmu/kvm"))
+    print("bench: kernel %s (%s paging), QEMU TCG" % (
+        run.boot[0], run.boot[1] if len(run.boot) > 1 else "?"))
+    print_fault_bench(progs, failures)
+
+    print("\nvmmu next to kvm_amd: %s -b %s per vCPU; medians over %d round(s) (min..max)"
+          % (TEST, size, rounds))
     vmmu_ran = any(side == "vmmu" for side, _ in times)
-    for v in vcpus:
-        k = times.get(("kvm", v))
-        m = times.get(("vmmu", v))
-        ks = fmt_time(k) if k else "no result"
-        ms = fmt_time(m) if m else ("no result" if vmmu_ran else "not yet")
-        ratio = "%.2f" % (statistics.median(m) / statistics.median(k)) if k and m else "-"
-        print("%-6d %-32s %-32s %s" % (v, ks, ms, ratio))
-    print("%-6s %-32s %-32s %s" % ("vCPUs", "kvm_amd pages/s", "vmmu pages/s", "vmmu/kvm"))
-    for v in vcpus:
-        pages = v * nbytes // 4096
-        k = times.get(("kvm", v))
-        m = times.get(("vmmu", v))
-        kr = pages / statistics.median(k) if k else None
-        mr = pages / statistics.median(m) if m else None
-        print("%-6d %-32s %-32s %s" % (
-            v, "%.0f" % kr if kr else "no result",
-            "%.0f" % mr if mr else ("no result" if vmmu_ran else "not yet"),
-            "%.2f" % (mr / kr) if kr and mr else "-"))
-
+    print_side_by_side(times, vcpus, nbytes, "no result" if vmmu_ran else "did not run")
+    if not any(side == "kvm" for side, _ in times):
+        short, lines = kvm_reason(run, progs)
+        print("kvm_amd: no result (%s)" % short)
+        for line in lines:
+            print(line)
+        failures.append("kvm_amd has no result")
     attempt = next((p for n, p in progs.items() if n.startswith("vmmu:attempt:")), None)
     if not vmmu_ran:
         short, lines = vmmu_reason(progs)
-        print("vmmu: not yet (%s)" % short)
+        print("vmmu: did not run (%s)" % short)
         for line in lines:
             print(line)
         if attempt is not None and passed(attempt):
             failures.append("vmmu passed its quick attempt but has no timed run")
+
+    print()
     for f in failures:
         print("bench: FAILED " + f)
     print("bench: TAP of the boot in %s; guest output in %s"
           % (os.path.relpath(tap_path, TOP), os.path.relpath(lane_dir, TOP) + "/results.log"))
-    if failures or not any(side == "kvm" for side, _ in times):
-        return 1
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
