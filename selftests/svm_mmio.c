@@ -17,8 +17,9 @@
  * SIB, 67 and segment prefixes, writes to a read-only memslot (an MMIO
  * exit, memory unchanged) while its reads are plain memory, runs an
  * instruction that crosses into a page mapped elsewhere, has an MMIO read
- * completed by a KVM_RUN with immediate_exit, has a pending access
- * dropped when the VMM moves RIP, and runs ADD and XCHG on MMIO, which are
+ * completed by a KVM_RUN with immediate_exit, has a pending read
+ * dropped when the VMM moves RIP (a write is complete at its exit, with
+ * RIP past it, as in KVM), and runs ADD and XCHG on MMIO, which are
  * not emulated: KVM_EXIT_INTERNAL_ERROR with KVM_INTERNAL_ERROR_EMULATION
  * and the instruction bytes.  The guest goes on correctly after every
  * exit.
@@ -67,8 +68,8 @@ GUEST_CODE(rm, ".code16",
 	   "	mov $0xa000, %ax\n"
 	   "	mov %ax, %ds\n"
 	   "	mov %ax, %es\n"
-	   "rm_first:\n"
 	   "	movb %bl, 0x10\n"
+	   "rm_second:\n"
 	   "	movw %bx, (%si)\n"
 	   "	movl %ebx, 0x10(%si)\n"
 	   "	movl $0x12345678, %es:0x60\n"
@@ -80,7 +81,7 @@ GUEST_CODE(rm, ".code16",
 	   "	movsbw 0x55, %di\n"
 	   "	out %al, $0x10\n"
 	   "	hlt\n");
-GUEST_LABEL(rm_first);
+GUEST_LABEL(rm_second);
 
 /* ESI = MMIO_GPA, EDI = 4. */
 GUEST_CODE(pm, ".code32",
@@ -97,8 +98,8 @@ GUEST_CODE(pm, ".code32",
 
 /* RBX = MMIO_GPA, RBP = RO_GPA, R8 = 0; runs at LM_VA. */
 GUEST_CODE(lm, ".code64",
-	   "lm_first:\n"
 	   "	mov %al, (%rbx)\n"
+	   "lm_second:\n"
 	   "	mov %cx, 2(%rbx)\n"
 	   "	mov %edx, 4(%rbx)\n"
 	   "	mov %r9, 8(%rbx)\n"
@@ -113,6 +114,7 @@ GUEST_CODE(lm, ".code64",
 	   "	mov 0x40(%rbx), %ah\n"
 	   "	mov 0x22(%rbx), %cx\n"
 	   "	mov 0x24(%rbx), %edx\n"
+	   "lm_r10:\n"
 	   "	mov 0x28(%rbx), %r10\n"
 	   "lm_r10_next:\n"
 	   "	movzbl 0x30(%rbx), %r11d\n"
@@ -131,7 +133,8 @@ GUEST_CODE(lm, ".code64",
 	   "lm_after:\n"
 	   "	out %al, $0x11\n"
 	   "	hlt\n");
-GUEST_LABEL(lm_first);
+GUEST_LABEL(lm_r10);
+GUEST_LABEL(lm_second);
 GUEST_LABEL(lm_r10_next);
 GUEST_LABEL(lm_add);
 GUEST_LABEL(lm_xchg);
@@ -258,6 +261,14 @@ static void set_regs(struct guest *g, u64 rip, const struct kvm_regs *init)
 	guest_set_regs(g, &regs);
 }
 
+static u64 get_r10(struct guest *g)
+{
+	struct kvm_regs regs;
+
+	guest_get_regs(g, &regs);
+	return regs.r10;
+}
+
 static u64 get_rip(struct guest *g)
 {
 	struct kvm_regs regs;
@@ -362,8 +373,8 @@ static void test_real_mode(int sys_fd)
 	r = guest_run(&g);
 	ok_guest_mmio(&g, r, MMIO_GPA + 0x10, 1, true, 0xff,
 		      "real mode: first MMIO write exits");
-	is_hex(get_rip(&g), CODE_GPA + GUEST_OFFSET(rm, rm_first),
-	       "real mode: RIP stays on the instruction until the next KVM_RUN");
+	is_hex(get_rip(&g), CODE_GPA + GUEST_OFFSET(rm, rm_second),
+	       "real mode: RIP is past a write when it exits, as in KVM");
 	run_and_check(&g, "real mode", rm_steps + 1, ARRAY_SIZE(rm_steps) - 1,
 		      rm_regs, ARRAY_SIZE(rm_regs), 0x80);
 	guest_destroy(&g);
@@ -526,7 +537,7 @@ static void test_long_mode_extra(struct guest *g, u8 *ro)
 	ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, PORT_CROSS, (u8)lm_init.rax,
 		    "long mode: ... and the guest goes on after it");
 
-	/* KVM_SET_REGS moves RIP away: the pending access is dropped. */
+	/* A write is complete at its exit: userspace may move RIP at once. */
 	set_regs(g, cross, &lm_init);
 	r = guest_run(g);
 	ok_guest_mmio(g, r, MMIO_GPA + 0x70, 4, true, 0xcafef00d,
@@ -534,7 +545,19 @@ static void test_long_mode_extra(struct guest *g, u8 *ro)
 	set_regs(g, LM_VA + GUEST_OFFSET(lm, lm_after), &lm_init);
 	r = guest_run(g);
 	ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, PORT_AFTER, (u8)lm_init.rax,
-		    "long mode: RIP moved by userspace: the access is dropped, the guest runs from there");
+		    "long mode: RIP moved by userspace after a write: the guest runs from there");
+
+	/* A read waits for its data: moving RIP away drops it. */
+	set_regs(g, LM_VA + GUEST_OFFSET(lm, lm_r10), &lm_init);
+	r = guest_run(g);
+	ok_guest_mmio(g, r, MMIO_GPA + 0x28, 8, false, 0,
+		      "long mode: an MMIO read into R10");
+	guest_mmio_reply(g, 0xdeadbeefcafef00dULL);
+	set_regs(g, LM_VA + GUEST_OFFSET(lm, lm_after), &lm_init);
+	r = guest_run(g);
+	ok(!r && g->run->exit_reason == KVM_EXIT_IO &&
+	   get_r10(g) == lm_init.r10,
+	   "long mode: RIP moved by userspace: the read is dropped, R10 unchanged");
 
 	check_not_emulated(g, LM_VA + GUEST_OFFSET(lm, lm_add), 0x01,
 			   MMIO_GPA + 0x60, "ADD");
@@ -547,7 +570,7 @@ static void test_long_mode_extra(struct guest *g, u8 *ro)
 }
 
 #define LM_MAIN_TESTS	(ARRAY_SIZE(lm_steps) + 4 + ARRAY_SIZE(lm_regs))
-#define LM_TESTS	(LM_MAIN_TESTS + 10)
+#define LM_TESTS	(LM_MAIN_TESTS + 12)
 
 /* 5-level paging: a PML5 whose entry 0 is guest_setup_long_mode()'s PML4. */
 static bool enable_la57(struct guest *g)
@@ -571,8 +594,8 @@ static void test_long_mode_main(struct guest *g, const char *mode)
 	r = guest_run(g);
 	ok_guest_mmio(g, r, MMIO_GPA, 1, true, 0x11,
 		      "%s, code not identity-mapped: first MMIO write", mode);
-	is_hex(get_rip(g), LM_VA + GUEST_OFFSET(lm, lm_first),
-	       "%s: RIP stays on the instruction until the next KVM_RUN", mode);
+	is_hex(get_rip(g), LM_VA + GUEST_OFFSET(lm, lm_second),
+	       "%s: RIP is past a write when it exits, as in KVM", mode);
 	if (run_steps(g, mode, lm_steps + 1, ARRAY_SIZE(lm_steps) - 1,
 		      LM_R10_STEP - 1, LM_VA + GUEST_OFFSET(lm, lm_r10_next))) {
 		r = guest_run(g);

@@ -400,7 +400,7 @@ static int svm_emulation_error(struct vmmu_vcpu *vcpu, const u8 *insn,
 	return 0;
 }
 
-/* KVM_EXIT_MMIO for a decoded access at @gpa; KVM_RUN completes it. */
+/* KVM_EXIT_MMIO for a decoded access at @gpa; KVM_RUN completes a read. */
 static int svm_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *insn,
 			 enum vmmu_emul_mode mode, gpa_t gpa)
 {
@@ -414,10 +414,17 @@ static int svm_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *in
 	mmio->next_rip = mmio->rip + insn->len;
 	if (mode != VMMU_EMUL_MODE64)
 		mmio->next_rip = (u32)mmio->next_rip;
-	mmio->pending = true;
-
-	if (insn->write)
+	/*
+	 * As in KVM, a write is complete when it exits: the data goes to
+	 * userspace and RIP moves on now.  A read waits for its data.
+	 */
+	if (insn->write) {
 		data = vmmu_emul_write_data(insn, *svm_gpr(svm, insn->reg));
+		svm->vmcb->save.rip = mmio->next_rip;
+		svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	} else {
+		mmio->pending = true;
+	}
 	run->exit_reason = KVM_EXIT_MMIO;
 	run->mmio.phys_addr = gpa;
 	run->mmio.len = insn->bytes;
@@ -463,10 +470,10 @@ static int svm_handle_mmio(struct vmmu_vcpu *vcpu, gpa_t gpa, u64 error_code)
  * vmmu_svm_complete_mmio() - finish the MMIO access userspace handled
  * @vcpu: the vCPU, at the start of KVM_RUN
  *
- * Like a port access: the guest stays on the instruction until the next
- * KVM_RUN; a read then takes its data from kvm_run.mmio.data into the
- * register, and RIP moves past the instruction.  If userspace moved RIP
- * meanwhile, the access is dropped.
+ * Like a port read: the guest stays on the instruction until the next
+ * KVM_RUN, which takes the data from kvm_run.mmio.data into the register
+ * and moves RIP past the instruction.  If userspace moved RIP meanwhile,
+ * the access is dropped.  (Writes completed when they exited.)
  *
  * Return: 0.
  */
@@ -482,11 +489,9 @@ int vmmu_svm_complete_mmio(struct vmmu_vcpu *vcpu)
 	mmio->pending = false;
 	if (save->rip != mmio->rip)
 		return 0;
-	if (!mmio->insn.write) {
-		memcpy(&data, vcpu->run->mmio.data, sizeof(data));
-		reg = svm_gpr(svm, mmio->insn.reg);
-		*reg = vmmu_emul_complete_read(&mmio->insn, *reg, data);
-	}
+	memcpy(&data, vcpu->run->mmio.data, sizeof(data));
+	reg = svm_gpr(svm, mmio->insn.reg);
+	*reg = vmmu_emul_complete_read(&mmio->insn, *reg, data);
 	save->rip = mmio->next_rip;
 	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	return 0;

@@ -90,8 +90,8 @@ struct vmmu_emul_insn {
 };
 
 /**
- * struct vmmu_emul_mmio - an MMIO access waiting for userspace
- * @pending: userspace has not completed it yet
+ * struct vmmu_emul_mmio - an MMIO read waiting for userspace
+ * @pending: userspace has not completed it yet (writes never wait)
  * @insn: the instruction
  * @rip: where it is; the access is completed only if RIP is still there
  * @next_rip: where the guest goes on after it
