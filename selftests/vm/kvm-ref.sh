@@ -109,7 +109,7 @@ else
 fi
 
 # --- programs ---
-progs=$(awk '$1 == "run" || $1 == "probe" { print $3 }' "$plan" | sort -u)
+progs=$(awk '$1 == "run" || $1 == "probe" { print $3 }' "$plan" | sort -u | tr "\n" " ")
 [ -n "$progs" ] || die "the plan runs no program"
 for p in $progs; do
 	case $p in
