@@ -28,6 +28,9 @@
 # Environment: everything run-lanes.sh reads (V, VMMU_LANES, VMMU_TIMEOUT,
 # VMMU_TEST_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and VMMU_LANE_PREFIX
 # (lane names, default "kvm-": build/lanes/kvm-qemu-6.1/ keeps the logs).
+# A full run-lanes.sh (make check) runs this script as its last lane, with
+# VMMU_STATE set: the TAP lines then number on from its count and the
+# summary line is the caller's.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
