@@ -188,6 +188,9 @@ static bool step_system(struct vmm *vmm)
 
 static bool step_create_vm(struct vmm *vmm)
 {
+	struct vmmu_mmu_config cfg = { 0 };
+	long r;
+
 	heading("KVM_CREATE_VM");
 	vmm->vm_fd = do_ioctl(vmm->sys_fd, KVM_CREATE_VM, 0);
 	if (vmm->vm_fd < 0) {
@@ -195,6 +198,14 @@ static bool step_create_vm(struct vmm *vmm)
 		return false;
 	}
 	printf("   VM fd %d\n", vmm->vm_fd);
+	/* The demo's vCPU walks the tables in software (VMMU_VCPU_ACCESS). */
+	cfg.format = VMMU_MMU_FORMAT_NPT;
+	cfg.vcpu_kind = VMMU_VCPU_SOFTWARE;
+	r = do_ioctl(vmm->vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
+	if (r) {
+		unexpected(vmm, "VMMU_SET_MMU (software vCPUs): %s", result_str(r));
+		return false;
+	}
 	return true;
 }
 
