@@ -4,7 +4,8 @@
 #
 #   make               vmmu.ko here, for KDIR (default: running kernel, else 6.1)
 #   make run           boot an emulated machine and run the demo
-#   make check         every test lane; one TAP line per test, then "N passed, N failed"
+#   make check         every test lane, upstream KVM selftests included; one
+#                      TAP line per test, then "N passed, N failed"
 #   make check-quick   one QEMU boot (6.1, 5-level paging), for the inner loop
 #   make build-all     build against every installed kernel (6.1, 6.12, debug)
 #   make debug-kernel  build the debug-kernel lane's kernel (once, cached)
@@ -78,6 +79,7 @@ check:
 	@scripts/deps.sh full
 	@scripts/debug-kernel.sh >/dev/null
 	@$(MAKE) -s build-all selftests tools
+	@scripts/kvm-selftests.sh >/dev/null
 	@selftests/vm/run-lanes.sh
 
 check-quick:
@@ -97,7 +99,7 @@ clean:
 	@$(MAKE) -s -C tools clean
 
 # Upstream KVM selftests and the side-by-side benchmark
-# (Documentation/testing.rst); not part of make check.
+# (Documentation/testing.rst); make check runs the selftests too.
 .PHONY: kvm-selftests kvm-ref bench
 
 kvm-selftests:

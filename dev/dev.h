@@ -8,6 +8,8 @@
 #include <linux/types.h>
 
 struct file;
+struct kvm_cpuid2;
+struct vmmu_cpuid;
 struct vm_area_struct;
 struct vmmu_backend_ops;
 struct vmmu_vcpu;
@@ -23,6 +25,8 @@ void vmmu_vm_debugfs_create(struct vmmu_vm *vm);
 void vmmu_vm_debugfs_remove(struct vmmu_vm *vm);
 long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap);
 int vmmu_dev_create_vm(unsigned long type);
+int vmmu_host_levels(void);
+const struct vmmu_backend_ops *vmmu_vm_get_backend(u32 vcpu_kind);
 void vmmu_dev_vm_put(struct vmmu_vm *vm);
 int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id);
 
@@ -30,6 +34,7 @@ int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id);
 void vmmu_backend_init(void);
 void vmmu_backend_exit(void);
 bool vmmu_backend_available(void);
+u32 vmmu_backend_default_kind(void);
 const struct vmmu_backend_ops *vmmu_backend_find(u32 vcpu_kind);
 int vmmu_backend_get(const struct vmmu_backend_ops *ops);
 void vmmu_backend_put(const struct vmmu_backend_ops *ops);
@@ -39,5 +44,7 @@ int vmmu_vcpu_mmap(struct file *file, struct vm_area_struct *vma);
 int vmmu_vcpu_run(struct vmmu_vcpu *vcpu);
 long vmmu_vcpu_regs_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 			  void __user *argp);
+int vmmu_cpuid_to_user(const struct vmmu_cpuid *table,
+		       struct kvm_cpuid2 __user *ucpuid);
 
 #endif /* _VMMU_DEV_DEV_H */

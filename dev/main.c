@@ -12,6 +12,7 @@
 #include <linux/vmmu.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/cpuid.h>
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
@@ -41,6 +42,9 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 		return VMMU_NR_MEMSLOTS;
 	case KVM_CAP_SYNC_MMU:
 	case KVM_CAP_PRE_FAULT_MEMORY:
+		return 1;
+	case KVM_CAP_EXT_CPUID:
+		/* KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2, KVM_GET_CPUID2. */
 		return 1;
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), VMMU_MAX_VCPUS);
@@ -72,6 +76,9 @@ static long vmmu_dev_ioctl(struct file *filp, unsigned int ioctl,
 		if (arg)
 			return -EINVAL;
 		return VMMU_VCPU_MMAP_PAGES * PAGE_SIZE;
+	case KVM_GET_SUPPORTED_CPUID:
+		return vmmu_cpuid_to_user(vmmu_supported_cpuid(),
+					  (struct kvm_cpuid2 __user *)arg);
 	default:
 		/* KVM answers unknown system ioctls with -EINVAL. */
 		return -EINVAL;
@@ -98,6 +105,12 @@ static int __init vmmu_init(void)
 	r = vmmu_tdp_mmu_module_init();
 	if (r)
 		return r;
+	/* What a VM's default root maps bounds the supported CPUID. */
+	r = vmmu_cpuid_init(vmmu_gpa_bits(vmmu_host_levels()));
+	if (r) {
+		vmmu_tdp_mmu_module_exit();
+		return r;
+	}
 	vmmu_stats_init();
 	vmmu_backend_init();
 	r = misc_register(&vmmu_dev);
@@ -105,6 +118,7 @@ static int __init vmmu_init(void)
 		pr_err("vmmu: cannot register /dev/vmmu: %d\n", r);
 		vmmu_backend_exit();
 		vmmu_stats_exit();
+		vmmu_cpuid_exit();
 		vmmu_tdp_mmu_module_exit();
 		return r;
 	}
@@ -121,6 +135,7 @@ static void __exit vmmu_exit(void)
 	rcu_barrier();
 	vmmu_backend_exit();
 	vmmu_stats_exit();
+	vmmu_cpuid_exit();
 	vmmu_tdp_mmu_module_exit();
 }
 

@@ -21,8 +21,10 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
+#include <linux/vmmu.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/cpuid.h>
 #include <vmmu/mmu.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -87,6 +89,17 @@ void vmmu_backend_exit(void)
 bool vmmu_backend_available(void)
 {
 	return vmmu_hw_backend;
+}
+
+/**
+ * vmmu_backend_default_kind() - the vCPU kind of a VM that chose none
+ *
+ * Return: the hardware backend's kind where there is one, else
+ * VMMU_VCPU_SOFTWARE.
+ */
+u32 vmmu_backend_default_kind(void)
+{
+	return vmmu_hw_backend ? vmmu_hw_backend->vcpu_kind : VMMU_VCPU_SOFTWARE;
 }
 
 /**
@@ -215,6 +228,7 @@ void vmmu_vcpu_hw_destroy(struct vmmu_vcpu *vcpu)
 {
 	if (vcpu->vm->backend)
 		vcpu->vm->backend->vcpu_free(vcpu);
+	vmmu_vcpu_free_cpuid(vcpu);
 }
 
 /* The kvm_run page at offset 0, the port I/O data page after it. */

@@ -11,6 +11,8 @@
 #include <linux/uaccess.h>
 #include <linux/vmmu.h>
 
+#include <vmmu/backend.h>
+#include <vmmu/cpuid.h>
 #include <vmmu/mmu.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
@@ -76,6 +78,89 @@ static int vmmu_vcpu_pre_fault(struct vmmu_vcpu *vcpu,
 	return r;
 }
 
+/**
+ * vmmu_cpuid_to_user() - copy a CPUID table out as KVM does
+ * @table: the table
+ * @ucpuid: the user's struct kvm_cpuid2; its nent is the room it has
+ *
+ * Writes the number of entries to @ucpuid->nent, also when there is not
+ * room for them all (then nothing else is written).
+ *
+ * Return: 0, -E2BIG (too little room) or -EFAULT.
+ */
+int vmmu_cpuid_to_user(const struct vmmu_cpuid *table,
+		       struct kvm_cpuid2 __user *ucpuid)
+{
+	u32 room;
+	int r = 0;
+
+	if (get_user(room, &ucpuid->nent))
+		return -EFAULT;
+	if (room < table->nent)
+		r = -E2BIG;
+	else if (copy_to_user(ucpuid->entries, table->entries,
+			      array_size(table->nent, sizeof(table->entries[0]))))
+		return -EFAULT;
+	if (put_user(table->nent, &ucpuid->nent))
+		return -EFAULT;
+	return r;
+}
+
+/* KVM_SET_CPUID2: the table the guest's CPUID is answered from. */
+static int vmmu_vcpu_set_cpuid2(struct vmmu_vcpu *vcpu,
+				struct kvm_cpuid2 __user *ucpuid)
+{
+	struct vmmu_cpuid *table;
+	u32 nent;
+	int r;
+
+	if (!vcpu->vm->backend)
+		return -EINVAL;
+	if (get_user(nent, &ucpuid->nent))
+		return -EFAULT;
+	if (nent > VMMU_MAX_CPUID_ENTRIES)
+		return -E2BIG;
+	table = vmmu_cpuid_alloc(nent);
+	if (!table)
+		return -ENOMEM;
+	r = -EFAULT;
+	if (copy_from_user(table->entries, ucpuid->entries,
+			   array_size(nent, sizeof(table->entries[0]))))
+		goto err_free;
+	r = vmmu_cpuid_check(table);
+	if (r)
+		goto err_free;
+	vmmu_vcpu_set_cpuid(vcpu, table);
+	return 0;
+
+err_free:
+	vmmu_cpuid_free(table);
+	return r;
+}
+
+/*
+ * KVM_GET_MP_STATE and KVM_SET_MP_STATE, as KVM has them for a vCPU
+ * without an in-kernel local APIC: such a vCPU is always RUNNABLE (a HLT
+ * exits to userspace, KVM_EXIT_HLT), and every other state needs the APIC
+ * that delivers INIT and SIPI or wakes a halted CPU: -EINVAL.  Software
+ * vCPUs: -EINVAL, as for the other register ioctls.
+ */
+static int vmmu_vcpu_mp_state(struct vmmu_vcpu *vcpu, unsigned int ioctl,
+			      struct kvm_mp_state __user *ump)
+{
+	struct kvm_mp_state mp;
+
+	if (!vcpu->vm->backend)
+		return -EINVAL;
+	if (ioctl == KVM_GET_MP_STATE) {
+		mp.mp_state = KVM_MP_STATE_RUNNABLE;
+		return copy_to_user(ump, &mp, sizeof(mp)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&mp, ump, sizeof(mp)))
+		return -EFAULT;
+	return mp.mp_state == KVM_MP_STATE_RUNNABLE ? 0 : -EINVAL;
+}
+
 static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			    unsigned long arg)
 {
@@ -105,6 +190,17 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_GET_SREGS:
 	case KVM_SET_SREGS:
 		r = vmmu_vcpu_regs_ioctl(vcpu, ioctl, argp);
+		break;
+	case KVM_SET_CPUID2:
+		r = vmmu_vcpu_set_cpuid2(vcpu, argp);
+		break;
+	case KVM_GET_CPUID2:
+		r = vcpu->vm->backend ?
+		    vmmu_cpuid_to_user(vmmu_vcpu_cpuid(vcpu), argp) : -EINVAL;
+		break;
+	case KVM_GET_MP_STATE:
+	case KVM_SET_MP_STATE:
+		r = vmmu_vcpu_mp_state(vcpu, ioctl, argp);
 		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */
@@ -181,27 +277,74 @@ err_free:
 	return fd;
 }
 
+/*
+ * Does the VM still need a backend for its vCPU kind?  Only a VM that kept
+ * the default kind, before its first vCPU: VMMU_SET_MMU enables the backend
+ * of the kind it chooses at once.  vm->lock is held.
+ */
+static bool vmmu_vm_needs_backend(struct vmmu_vm *vm)
+{
+	lockdep_assert_held(&vm->lock);
+	return !vm->backend && vm->vcpu_kind != VMMU_VCPU_SOFTWARE;
+}
+
+/*
+ * Install @backend, enabled by the caller, if the VM still needs it; vm->lock
+ * is held.  Return: true if the VM took it (else the caller puts it).
+ */
+static bool vmmu_vm_install_backend(struct vmmu_vm *vm,
+				    const struct vmmu_backend_ops *backend)
+{
+	if (!backend || !vmmu_vm_needs_backend(vm) ||
+	    backend != vmmu_backend_find(vm->vcpu_kind))
+		return false;
+	/* No vCPU exists yet: nothing reads it concurrently but this peek. */
+	WRITE_ONCE(vm->backend, backend);
+	return true;
+}
+
 /**
  * vmmu_vm_create_vcpu() - KVM_CREATE_VCPU
  * @vm: the VM
  * @id: the vCPU id, below VMMU_MAX_VCPU_IDS
  *
+ * The VM's configuration is fixed from here on.  The first vCPU of a VM
+ * that kept the default (hardware) kind enables the backend, before the
+ * VM's locks are taken (enabling may take CPU hotplug locks).
+ *
  * Return: the vCPU fd, or -EINVAL (bad id, too many vCPUs), -EEXIST (id in
- * use), -ENOMEM, -EMFILE.
+ * use), -EBUSY (another hypervisor owns the CPUs), -ENOMEM, -EMFILE.
  */
 int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id)
 {
+	const struct vmmu_backend_ops *backend = NULL;
 	int r;
 
 	if (id >= VMMU_MAX_VCPU_IDS)
 		return -EINVAL;
+retry:
+	if (!READ_ONCE(vm->backend)) {
+		backend = vmmu_vm_get_backend(READ_ONCE(vm->vcpu_kind));
+		if (IS_ERR(backend))
+			return PTR_ERR(backend);
+	}
 	mutex_lock(&vm->lock);
-	if (atomic_read(&vm->online_vcpus) >= VMMU_MAX_VCPUS)
+	if (vmmu_vm_install_backend(vm, backend))
+		backend = NULL;
+	if (vmmu_vm_needs_backend(vm))
+		r = -EAGAIN;	/* the kind changed meanwhile */
+	else if (atomic_read(&vm->online_vcpus) >= VMMU_MAX_VCPUS)
 		r = -EINVAL;
 	else if (vmmu_vcpu_id_taken(vm, id))
 		r = -EEXIST;
 	else
 		r = vmmu_vm_install_vcpu(vm, id);
 	mutex_unlock(&vm->lock);
+	/* Another thread's vCPU enabled it first, or software vCPUs now. */
+	if (backend)
+		vmmu_backend_put(backend);
+	backend = NULL;
+	if (r == -EAGAIN)
+		goto retry;
 	return r;
 }

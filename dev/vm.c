@@ -114,7 +114,12 @@ out:
 	return r;
 }
 
-static int vmmu_host_levels(void)
+/**
+ * vmmu_host_levels() - the host's paging depth, which NPT roots must have
+ *
+ * Return: 4 or 5.
+ */
+int vmmu_host_levels(void)
 {
 	return pgtable_l5_enabled() ? 5 : 4;
 }
@@ -156,12 +161,16 @@ static int vmmu_mmu_config_levels(const struct vmmu_mmu_config *cfg)
 	return levels;
 }
 
-/*
- * The backend for @vcpu_kind, enabled for the VM: NULL for software vCPUs,
- * or an ERR_PTR: -ENODEV (no such backend here), -EBUSY (another
- * hypervisor owns the CPUs).
+/**
+ * vmmu_vm_get_backend() - enable the backend of a vCPU kind for a VM
+ * @vcpu_kind: VMMU_VCPU_*
+ *
+ * Called without VM locks: enabling may take CPU hotplug locks.
+ *
+ * Return: the backend, NULL for software vCPUs, or an ERR_PTR: -ENODEV
+ * (no such backend here), -EBUSY (another hypervisor owns the CPUs).
  */
-static const struct vmmu_backend_ops *vmmu_vm_get_backend(u32 vcpu_kind)
+const struct vmmu_backend_ops *vmmu_vm_get_backend(u32 vcpu_kind)
 {
 	const struct vmmu_backend_ops *ops;
 	int r;
@@ -225,6 +234,29 @@ static int vmmu_vm_get_mmu(struct vmmu_vm *vm,
 	return copy_to_user(ucfg, &cfg, sizeof(cfg)) ? -EFAULT : 0;
 }
 
+/*
+ * KVM_CREATE_IRQCHIP: accepted and ignored, with KVM's errnos for a second
+ * call (-EEXIST) and for a call after the first vCPU (-EINVAL).  vmmu has no
+ * interrupt controller and KVM_CAP_IRQCHIP stays 0; the call is accepted
+ * only because the x86 library of upstream KVM selftests makes it for
+ * every VM and gives up if it fails.  Nothing pretends to deliver
+ * interrupts afterwards.
+ */
+static int vmmu_vm_create_irqchip(struct vmmu_vm *vm)
+{
+	int r = 0;
+
+	mutex_lock(&vm->lock);
+	if (vm->irqchip_created)
+		r = -EEXIST;
+	else if (atomic_read(&vm->online_vcpus))
+		r = -EINVAL;
+	else
+		vm->irqchip_created = true;
+	mutex_unlock(&vm->lock);
+	return r;
+}
+
 static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			  unsigned long arg)
 {
@@ -256,6 +288,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 	case VMMU_ZAP_ALL:
 		vmmu_tdp_mmu_invalidate_all_roots(vm);
 		return 0;
+	case KVM_CREATE_IRQCHIP:
+		return vmmu_vm_create_irqchip(vm);
 	case VMMU_GET_STATS: {
 		struct vmmu_stats st;
 
@@ -331,7 +365,8 @@ static struct vmmu_vm *vmmu_dev_vm_new(void)
 		return vm;
 	vmmu_tdp_mmu_init_vm(vm);
 	vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
-	vm->vcpu_kind = VMMU_VCPU_SOFTWARE;
+	/* The backend itself is enabled by the first KVM_CREATE_VCPU. */
+	vm->vcpu_kind = vmmu_backend_default_kind();
 	vm->mmu_invalidate_seq = invalidate_seq_start;
 	r = vmmu_notifier_register(vm);
 	if (r) {

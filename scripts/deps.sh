@@ -10,7 +10,7 @@ set -eu
 want=${1:-full}
 base_pkgs="build-essential bc kmod cpio gzip busybox-static qemu-system-x86
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse xz-utils
-	flex bison libelf-dev libssl-dev dwarves python3"
+	flex bison libelf-dev libssl-dev dwarves python3 linux-libc-dev binutils"
 bp_list=/etc/apt/sources.list.d/vmmu-bookworm-backports.sources
 
 missing=""

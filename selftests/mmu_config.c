@@ -3,7 +3,8 @@
  * MMU configuration and the argument checks of the vCPU ioctls.
  *
  * VMMU_GET_MMU reports the defaults (NPT with the host's paging depth,
- * software vCPUs), VMMU_SET_MMU rejects bad requests and is refused once a
+ * SVM vCPUs where the machine has them, else software vCPUs), VMMU_SET_MMU
+ * rejects bad requests and is refused once a
  * memslot or a vCPU exists; KVM_CREATE_VCPU follows KVM's limits and
  * errnos; VMMU_VCPU_ACCESS and VMMU_VCPU_TRANSLATE check their arguments.
  */
@@ -23,12 +24,14 @@
 #define NR_TESTS	81
 
 static struct vmmu_objects baseline;
+/* The vCPU kind of a VM that chose none: SVM where KVM_RUN exists. */
+static u32 default_kind;
 
 static bool cfg_equal(const struct vmmu_mmu_config *got, u32 format,
-		      u32 levels)
+		      u32 levels, u32 kind)
 {
 	return got->format == format && got->levels == levels &&
-	       got->vcpu_kind == VMMU_VCPU_SOFTWARE &&
+	       got->vcpu_kind == kind &&
 	       got->gpa_bits == mmu_gpa_bits(levels) && !got->pad &&
 	       !got->pad2;
 }
@@ -40,8 +43,8 @@ static void cfg_diag(const char *label, const struct vmmu_mmu_config *c)
 	     c->pad2);
 }
 
-/* One test: VMMU_GET_MMU succeeds and reports @format / @levels. */
-static bool ok_get_mmu(int vm_fd, u32 format, u32 levels,
+/* One test: VMMU_GET_MMU succeeds and reports @format / @levels / @kind. */
+static bool ok_get_mmu(int vm_fd, u32 format, u32 levels, u32 kind,
 		       const char *what)
 {
 	struct vmmu_mmu_config got;
@@ -49,9 +52,9 @@ static bool ok_get_mmu(int vm_fd, u32 format, u32 levels,
 
 	memset(&got, 0xa5, sizeof(got));
 	r = mmu_get_mmu(vm_fd, &got);
-	if (!ok(!r && cfg_equal(&got, format, levels),
-		"%s: VMMU_GET_MMU reports format %u, %u levels, %u gpa bits",
-		what, format, levels, mmu_gpa_bits(levels))) {
+	if (!ok(!r && cfg_equal(&got, format, levels, kind),
+		"%s: VMMU_GET_MMU reports format %u, %u levels, %u gpa bits, vCPU kind %u",
+		what, format, levels, mmu_gpa_bits(levels), kind)) {
 		if (r)
 			diag("  VMMU_GET_MMU: -%s", errno_name(-r));
 		else
@@ -74,8 +77,9 @@ static void test_defaults(int sys_fd)
 	is_errno(r, 0, "VMMU_GET_MMU on a new VM");
 	is_int(cfg.format, VMMU_MMU_FORMAT_NPT, "default format is NPT");
 	is_int(cfg.levels, host, "default levels are the host's (%d)", host);
-	is_int(cfg.vcpu_kind, VMMU_VCPU_SOFTWARE,
-	       "default vCPU kind is the software vCPU");
+	is_int(cfg.vcpu_kind, default_kind,
+	       "default vCPU kind is %s",
+	       default_kind == VMMU_VCPU_SVM ? "SVM" : "the software vCPU");
 	is_int(cfg.gpa_bits, host == 5 ? 52 : 48,
 	       "default gpa_bits is %d", host == 5 ? 52 : 48);
 	ok(!cfg.pad && !cfg.pad2, "VMMU_GET_MMU zeroes the padding");
@@ -122,7 +126,7 @@ static void test_set_errors(int sys_fd)
 	set_mmu_fails(vm_fd, c, EINVAL, "NPT with levels != host depth");
 	is_errno(vmmu_ioctl(vm_fd, VMMU_SET_MMU, 0), EFAULT,
 		 "VMMU_SET_MMU with a NULL argument");
-	ok_get_mmu(vm_fd, VMMU_MMU_FORMAT_NPT, host,
+	ok_get_mmu(vm_fd, VMMU_MMU_FORMAT_NPT, host, default_kind,
 		   "after the rejected requests");
 	close(vm_fd);
 }
@@ -159,7 +163,7 @@ static void test_set_ok(int sys_fd)
 			 c.format == VMMU_MMU_FORMAT_EPT ? "EPT" : "NPT",
 			 c.levels);
 		r = mmu_set_mmu(vm_fd, &c);
-		if (!ok(!r && cfg_equal(&c, seq[i].format, want),
+		if (!ok(!r && cfg_equal(&c, seq[i].format, want, SW),
 			"VMMU_SET_MMU %s succeeds and returns %u levels", what,
 			want)) {
 			if (r)
@@ -167,7 +171,7 @@ static void test_set_ok(int sys_fd)
 			else
 				cfg_diag("returned", &c);
 		}
-		ok_get_mmu(vm_fd, seq[i].format, want, what);
+		ok_get_mmu(vm_fd, seq[i].format, want, SW, what);
 	}
 	close(vm_fd);
 }
@@ -195,7 +199,8 @@ static void test_busy(int sys_fd)
 	mmu_set_region_or_die(vm_fd, 0, 0, SLOT_GPA, SLOT_PAGES * P, mem);
 	is_errno(mmu_set_mmu(vm_fd, &c), EBUSY,
 		 "VMMU_SET_MMU with a memslot: EBUSY");
-	ok_get_mmu(vm_fd, VMMU_MMU_FORMAT_NPT, host, "after EBUSY");
+	ok_get_mmu(vm_fd, VMMU_MMU_FORMAT_NPT, host, default_kind,
+		   "after EBUSY");
 	is_errno(vmmu_delete_region(vm_fd, 0), 0, "delete the memslot");
 	is_errno(mmu_set_mmu(vm_fd, &c), EBUSY,
 		 "VMMU_SET_MMU after the memslot was deleted: EBUSY");
@@ -282,9 +287,16 @@ static void test_vcpu_ioctls(int sys_fd)
 	void *mem = vmmu_alloc_guest_memory(SLOT_PAGES * P);
 	void *ro = mmu_map_anon(P, NULL);
 	char buf[64];
+	struct vmmu_mmu_config sw = {
+		.format = VMMU_MMU_FORMAT_NPT,
+		.vcpu_kind = VMMU_VCPU_SOFTWARE,
+	};
 	int vm_fd, vcpu_fd, r;
 
+	/* VMMU_VCPU_ACCESS is for software vCPUs. */
 	vm_fd = vmmu_create_vm_or_die(sys_fd);
+	if (mmu_set_mmu(vm_fd, &sw))
+		bail_out("VMMU_SET_MMU with software vCPUs failed");
 	mmu_set_region_or_die(vm_fd, 0, 0, SLOT_GPA, SLOT_PAGES * P, mem);
 	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 
@@ -410,6 +422,8 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
+	default_kind = vmmu_check_extension(sys_fd, KVM_CAP_IMMEDIATE_EXIT) > 0 ?
+		       VMMU_VCPU_SVM : VMMU_VCPU_SOFTWARE;
 	vmmu_objects_read_or_die(&baseline);
 	vmmu_objects_diag("baseline", &baseline);
 

@@ -50,6 +50,10 @@
 #define NR_TESTS	16
 
 static struct vmmu_objects base;
+static struct vmmu_mmu_config sw_cfg = {
+	.format = VMMU_MMU_FORMAT_NPT,
+	.vcpu_kind = VMMU_VCPU_SOFTWARE,
+};
 
 /* (a) ---------------------------------------------------------------- */
 
@@ -387,6 +391,9 @@ static noreturn void child_main(bool blocked, int ready_fd,
 	vm_fd = vmmu_create_vm(sys_fd);
 	if (vm_fd < 0)
 		child_fail(ready_fd, "KVM_CREATE_VM");
+	/* The vCPUs access memory with VMMU_VCPU_ACCESS: software ones. */
+	if (mmu_set_mmu(vm_fd, &sw_cfg))
+		child_fail(ready_fd, "VMMU_SET_MMU");
 	if (blocked) {
 		uffd = st_uffd_open(0);
 		mem = mmap(NULL, NPAGES * P, PROT_READ | PROT_WRITE,

@@ -21,6 +21,7 @@
 #include <asm/trapnr.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/cpuid.h>
 #include <vmmu/emul.h>
 #include <vmmu/mmu.h>
 #include <vmmu/tdp_mmu.h>
@@ -183,15 +184,14 @@ static int svm_handle_hlt(struct vmmu_vcpu *vcpu)
 	return 0;
 }
 
-/* CPUID from the host's for now; KVM_SET_CPUID2 comes with stage 2. */
+/* CPUID: the vCPU's table answers (core/cpuid.c). */
 static int svm_handle_cpuid(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
 	unsigned long *regs = svm->regs;
-	u32 eax, ebx, ecx, edx;
+	u32 eax = svm->vmcb->save.rax, ecx = regs[__VCPU_REGS_RCX], ebx, edx;
 
-	cpuid_count(svm->vmcb->save.rax, regs[__VCPU_REGS_RCX],
-		    &eax, &ebx, &ecx, &edx);
+	vmmu_cpuid(vcpu, svm->vmcb->save.cr4, &eax, &ebx, &ecx, &edx);
 	svm->vmcb->save.rax = eax;
 	regs[__VCPU_REGS_RBX] = ebx;
 	regs[__VCPU_REGS_RCX] = ecx;

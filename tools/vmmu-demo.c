@@ -374,7 +374,9 @@ static const char *svm_refusal(long r)
 
 /*
  * VMMU_SET_MMU comes before the first memslot and vCPU: the page-table
- * format (NPT) and the kind of vCPU (SVM: real guest code).
+ * format (NPT) and the kind of vCPU (SVM: real guest code; software: the
+ * tables walked by vmmu itself, chosen explicitly because a new VM gets
+ * SVM vCPUs wherever vmmu has them).
  */
 static bool step_choose_mmu(struct vmm *vmm)
 {
@@ -399,6 +401,17 @@ static bool step_choose_mmu(struct vmm *vmm)
 			unexpected(vmm, "VMMU_SET_MMU: %s", result_str(r));
 	}
 	vmm->svm = !r;
+	/* Otherwise say so: a new VM has SVM vCPUs wherever vmmu can. */
+	if (!vmm->svm) {
+		cfg.vcpu_kind = VMMU_VCPU_SOFTWARE;
+		r = do_ioctl(vmm->vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
+		printf("   NPT tables, software vCPUs: %s\n", result_str(r));
+		if (r) {
+			unexpected(vmm, "VMMU_SET_MMU (software): %s",
+				   result_str(r));
+			return false;
+		}
+	}
 	if (do_ioctl(vmm->vm_fd, VMMU_GET_MMU, (unsigned long)&cfg)) {
 		unexpected(vmm, "VMMU_GET_MMU failed");
 		return false;

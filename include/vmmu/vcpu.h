@@ -22,6 +22,7 @@
 #include <vmmu/sw_tlb.h>
 
 struct kvm_run;
+struct vmmu_cpuid;
 struct vmmu_vm;
 struct vmmu_mmu_page;
 
@@ -47,6 +48,8 @@ struct vmmu_mmu_page;
  * @run: hardware vCPUs: the struct kvm_run page userspace maps
  * @pio_data: hardware vCPUs: the port I/O data page, mapped after @run
  * @arch: hardware vCPUs: the backend's state
+ * @cpuid: hardware vCPUs: the table set with KVM_SET_CPUID2, NULL until
+ *	then (the supported table answers); replaced under @mutex
  * @cpu: hardware vCPUs: the CPU the vCPU is loaded on, -1 if none; read by
  *	kicks without a lock
  * @preempt_notifier: hardware vCPUs: reloads per-CPU state when the vCPU's
@@ -67,6 +70,7 @@ struct vmmu_vcpu {
 	struct kvm_run *run;
 	void *pio_data;
 	void *arch;
+	struct vmmu_cpuid *cpuid;
 	int cpu;
 #ifdef CONFIG_PREEMPT_NOTIFIERS
 	struct preempt_notifier preempt_notifier;

@@ -76,10 +76,14 @@ struct vmmu_vm_stats {
  * @vcpus: the vCPUs, @online_vcpus of them; published in order
  * @online_vcpus: number of entries of @vcpus readers may use
  * @fmt: the page-table format, fixed before the first memslot or vCPU
- * @vcpu_kind: VMMU_VCPU_* of the vCPUs
+ * @vcpu_kind: VMMU_VCPU_* of the vCPUs: chosen with VMMU_SET_MMU, else
+ *	VMMU_VCPU_SVM where the SVM backend exists, else VMMU_VCPU_SOFTWARE
  * @backend: the hardware backend that runs the vCPUs, NULL for software
- *	vCPUs; set with @vcpu_kind, before any vCPU exists, and holding the
- *	backend enabled while it is set
+ *	vCPUs; set by VMMU_SET_MMU, or by the first KVM_CREATE_VCPU for the
+ *	default kind, always before any vCPU exists, and holding the backend
+ *	enabled while it is set
+ * @irqchip_created: KVM_CREATE_IRQCHIP was called (it changes nothing
+ *	else: vmmu has no interrupt controller)
  * @mmu_lock: protects the TDP tables and the invalidation state; faults take
  *	it for read and change entries with cmpxchg
  * @tdp_mmu_pages_lock: protects changes of the root lists; nests inside
@@ -111,6 +115,7 @@ struct vmmu_vm {
 	struct vmmu_spte_format fmt;
 	u32 vcpu_kind;
 	const struct vmmu_backend_ops *backend;
+	bool irqchip_created;
 	rwlock_t mmu_lock;
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
 	struct list_head valid_roots;

@@ -7,6 +7,9 @@
       and update FILE.
   collect.py summary --state FILE
       Print the trailing plan and "N passed, N failed"; exit 1 on failures.
+  collect.py fail --state FILE --desc TEXT
+      Print one failed TAP line (a lane that could not even be set up),
+      numbered on from FILE, and update FILE.
   collect.py demo --dir LANEDIR [options]
       Report what went wrong around the demo; exit with the demo's status.
 
@@ -331,10 +334,23 @@ def do_lane(args):
             tap.line(True, "%s kernel log clean" % lane)
     finally:
         sys.stdout.flush()
-        tmp = args.state + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, args.state)
+        save_state(args.state, state)
+
+
+def save_state(path, state):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(state, f)
+    os.replace(tmp, path)
+
+
+def do_fail(args):
+    with open(args.state) as f:
+        state = json.load(f)
+    Tap(state).line(False, args.desc)
+    sys.stdout.flush()
+    save_state(args.state, state)
+    return 0
 
 
 def do_summary(args):
@@ -375,7 +391,7 @@ def do_demo(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("lane", "summary", "demo"))
+    ap.add_argument("what", choices=("lane", "summary", "fail", "demo"))
     ap.add_argument("--lane")
     ap.add_argument("--dir")
     ap.add_argument("--state")
@@ -383,12 +399,15 @@ def main():
     ap.add_argument("--timeout", type=int, default=0)
     ap.add_argument("--expect-paging")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--desc")
     args = ap.parse_args()
     if args.what == "lane":
         do_lane(args)
         return 0
     if args.what == "summary":
         return do_summary(args)
+    if args.what == "fail":
+        return do_fail(args)
     return do_demo(args)
 
 

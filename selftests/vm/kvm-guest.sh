@@ -189,7 +189,8 @@ kvm_step() {
 	kvm_desc=$2
 	"$2" >/run/vmmu/step.out 2>&1
 	kvm_src=$?
-	{
+	# In a child: see say() in /init.
+	(
 		echo "1..1"
 		sed 's/^/# /' /run/vmmu/step.out
 		if [ $kvm_src = 0 ]; then
@@ -198,7 +199,7 @@ kvm_step() {
 			echo "not ok 1 - $kvm_desc"
 		fi
 		printf '\n@@VMMU END %s %s %s\n' "$kvm_name" "$kvm_src" $(($(date +%s) - kvm_t0))
-	} >>"$R"
+	) >>"$R"
 	return $kvm_src
 }
 

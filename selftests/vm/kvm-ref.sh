@@ -29,6 +29,9 @@
 # Environment: everything run-lanes.sh reads (V, VMMU_LANES, VMMU_TIMEOUT,
 # VMMU_TEST_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and VMMU_LANE_PREFIX
 # (lane names, default "kvm-": build/lanes/kvm-qemu-6.1/ keeps the logs).
+# A full run-lanes.sh (make check) runs this script as its last lane, with
+# VMMU_STATE set: the TAP lines then number on from its count and the
+# summary line is the caller's.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -110,7 +113,7 @@ else
 fi
 
 # --- programs ---
-progs=$(awk '$1 == "run" || $1 == "probe" { print $3 }' "$plan" | sort -u)
+progs=$(awk '$1 == "run" || $1 == "probe" { print $3 }' "$plan" | sort -u | tr "\n" " ")
 [ -n "$progs" ] || die "the plan runs no program"
 for p in $progs; do
 	case $p in

@@ -9,7 +9,11 @@
 #   (none)    every lane: qemu-6.1 (5-level paging, page_poison=1
 #             preempt=full), qemu-6.1-no5lvl, and, when the kernel and its
 #             vmmu.ko exist, qemu-6.12 and qemu-debug (the debug kernel
-#             built by scripts/debug-kernel.sh: lockdep, KASAN, kmemleak ...)
+#             built by scripts/debug-kernel.sh: lockdep, KASAN, kmemleak ...);
+#             then, unless T is set (or VMMU_LANES leaves qemu-6.1 out), the
+#             lane kvm-qemu-6.1: upstream KVM selftests against Debian's
+#             kvm_amd and then against vmmu (selftests/vm/kvm-ref.sh --side
+#             both), counted with the rest
 #   --quick   lane qemu-6.1 only
 #   --demo    boot 6.1, run tools/build/vmmu-demo with its output shown
 #             live; exit with its status
@@ -33,6 +37,10 @@
 #                       names that kernel release
 #   VMMU_TESTS          directory of test programs (default selftests/build)
 #   VMMU_TOOLS          directory of tools for /tools (default tools/build)
+#   VMMU_KVM_LANE=0     leave the kvm lane out of a full run
+#   VMMU_STATE          --kvm only: the TAP count file of a run-lanes.sh that
+#                       runs this one as its kvm lane (it holds the lock):
+#                       number on from it, print no summary
 #
 # Per lane, build/lanes/<lane>/ keeps console.log (ttyS0: kernel console),
 # results.log (ttyS1: what /init reported) and qemu.log.
@@ -193,10 +201,15 @@ fi
 
 # --- initramfs: one common archive + one holding vmmu.ko per kernel ---
 mkdir -p "$out"
-exec 9>"$out/.lock"
-if ! flock -n 9; then
-	echo "# waiting for another run-lanes.sh to finish with $out" >&2
-	flock 9
+nested_state=
+[ $mode = kvm ] && nested_state=${VMMU_STATE:-}
+# A kvm lane run from a full run: that run holds the lock.
+if [ -z "$nested_state" ]; then
+	exec 9>"$out/.lock"
+	if ! flock -n 9; then
+		echo "# waiting for another run-lanes.sh to finish with $out" >&2
+		flock 9
+	fi
 fi
 rm -f "$out"/*/timeout.pid
 common=$out/common.cpio.gz
@@ -320,8 +333,12 @@ if [ $mode = demo ]; then
 fi
 
 # --- test lanes ---
-state=$out/tap-state.json
-echo '{"n": 0, "passed": 0, "failed": 0}' >"$state"
+if [ -n "$nested_state" ]; then
+	state=$nested_state
+else
+	state=$out/tap-state.json
+	echo '{"n": 0, "passed": 0, "failed": 0}' >"$state"
+fi
 declare -A initrds
 for l in "${lanes[@]}"; do
 	# shellcheck disable=SC2086
@@ -374,4 +391,26 @@ for ((i = 0; i < n; i++)); do
 	echo "# $1: $(cat "$d/secs") s (kernel $2; logs in ${d#"$top"/})"
 done
 echo "# lanes took $(($(date +%s) - t0)) s"
+[ -n "$nested_state" ] && exit 0
+
+tap_count() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["n"])' "$state"
+}
+
+# The upstream KVM selftests, as one more lane of this run.  If kvm-ref.sh
+# fails before its lane reports anything (e.g. the selftests do not
+# build), that is one failed test.
+kvm_lane=0
+if [ $mode = full ] && [ -z "${T:-}" ] && [ "${VMMU_KVM_LANE:-1}" != 0 ]; then
+	case " ${VMMU_LANES:-qemu-6.1} " in *" qemu-6.1 "*) kvm_lane=1 ;; esac
+fi
+if [ $kvm_lane = 1 ]; then
+	before=$(tap_count)
+	VMMU_STATE=$state VMMU_LANES=qemu-6.1 "$vm/kvm-ref.sh" --side both
+	rc=$?
+	if [ $rc != 0 ] && [ "$(tap_count)" = "$before" ]; then
+		python3 "$vm/collect.py" fail --state "$state" \
+			--desc "kvm-qemu-6.1: selftests/vm/kvm-ref.sh failed (status $rc) before the lane ran"
+	fi
+fi
 python3 "$vm/collect.py" summary --state "$state"

@@ -88,14 +88,19 @@ struct vmmu_memslot_list {
  * @pad: must be zero
  * @gpa_bits: out: guest-physical address bits the root can map
  *
- * A VM starts with NPT, default levels, software vCPUs.  VMMU_SET_MMU is
- * accepted only before the first memslot or vCPU is created (EBUSY after).
+ * A VM starts with NPT, default levels, and SVM vCPUs where vmmu can use
+ * SVM (software vCPUs elsewhere); VMMU_GET_MMU reports the kind in effect.
+ * VMMU_SET_MMU is accepted only before the first memslot or vCPU is created
+ * (EBUSY after).
  *
  * VMMU_VCPU_SVM needs format NPT (EINVAL otherwise) and a CPU with SVM and
  * NPT that vmmu can use (ENODEV otherwise); choosing it enables SVM on every
  * CPU until the VM is destroyed, and fails with EBUSY if another hypervisor
- * (e.g. kvm_amd) already has SVM turned on.  SVM vCPUs run guest code with
- * KVM_RUN; VMMU_VCPU_ACCESS is for software vCPUs only.
+ * (e.g. kvm_amd) already has SVM turned on.  A VM that keeps the default
+ * enables SVM only with its first KVM_CREATE_VCPU, which fails with EBUSY
+ * in that case; choose VMMU_VCPU_SOFTWARE for a VM that must work while
+ * another hypervisor owns SVM.  SVM vCPUs run guest code with KVM_RUN;
+ * VMMU_VCPU_ACCESS is for software vCPUs only.
  */
 struct vmmu_mmu_config {
 	__u32 format;
