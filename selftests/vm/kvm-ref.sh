@@ -17,7 +17,9 @@
 #                and -u MISSING -b 64M)
 #   --side       kvm (default), vmmu, or both (kvm first, unloaded before
 #                vmmu is loaded); every side also runs kvm-probe, which lists
-#                the ioctls the tests need that the side lacks
+#                the ioctls the tests need that the side lacks; with both,
+#                the kvm side ends with vmmu's svm_busy (SVM shared with
+#                kvm_amd: EBUSY, then SVME left clear)
 #   --plan FILE  run the steps of FILE (format: selftests/vm/kvm-guest.sh)
 #
 # Programs come from scripts/kvm-selftests.sh (built on first use),
@@ -108,6 +110,11 @@ else
 			[ $# -gt 0 ] || die "empty test"
 			echo "run $(step_name "$s" "$@") $*"
 		done
+		# With both sides, vmmu's own test of sharing the CPUs with
+		# kvm_amd (it loads and unloads vmmu itself).
+		if [ "$side" = both ] && [ "$s" = kvm ]; then
+			echo "run kvm:svm_busy svm_busy"
+		fi
 		echo "unload $s"
 	done >"$plan"
 fi
