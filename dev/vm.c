@@ -142,14 +142,18 @@ static int vmmu_mmu_config_levels(const struct vmmu_mmu_config *cfg)
 	if (cfg->pad || cfg->pad2)
 		return -EINVAL;
 	if (cfg->vcpu_kind != VMMU_VCPU_SOFTWARE &&
-	    cfg->vcpu_kind != VMMU_VCPU_SVM)
+	    cfg->vcpu_kind != VMMU_VCPU_SVM &&
+	    cfg->vcpu_kind != VMMU_VCPU_VMX)
 		return -EINVAL;
 	if (cfg->format != VMMU_MMU_FORMAT_EPT &&
 	    cfg->format != VMMU_MMU_FORMAT_NPT)
 		return -EINVAL;
-	/* SVM walks NPT tables, nothing else. */
+	/* SVM walks NPT tables, VMX EPT tables, nothing else. */
 	if (cfg->vcpu_kind == VMMU_VCPU_SVM &&
 	    cfg->format != VMMU_MMU_FORMAT_NPT)
+		return -EINVAL;
+	if (cfg->vcpu_kind == VMMU_VCPU_VMX &&
+	    cfg->format != VMMU_MMU_FORMAT_EPT)
 		return -EINVAL;
 	if (!levels)
 		levels = cfg->format == VMMU_MMU_FORMAT_NPT ? vmmu_host_levels() : 4;

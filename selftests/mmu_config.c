@@ -9,6 +9,7 @@
  * errnos; VMMU_VCPU_ACCESS and VMMU_VCPU_TRANSLATE check their arguments.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,7 +22,7 @@
 #define P		PAGE_SIZE
 #define SLOT_GPA	0x100000ULL
 #define SLOT_PAGES	4
-#define NR_TESTS	81
+#define NR_TESTS	84
 
 static struct vmmu_objects baseline;
 /* The vCPU kind of a VM that chose none: SVM where KVM_RUN exists. */
@@ -95,6 +96,29 @@ static void set_mmu_fails(int vm_fd, struct vmmu_mmu_config cfg, int err,
 	is_errno(mmu_set_mmu(vm_fd, &cfg), err, "VMMU_SET_MMU %s", what);
 }
 
+/* Does /proc/cpuinfo list @flag for the first CPU? */
+static bool cpu_has_flag(const char *flag)
+{
+	static const char seps[] = { ' ', '\t', '\n', 0 };
+	char line[4096], *tok, *save;
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		bail_out("cannot open /proc/cpuinfo");
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		for (tok = strtok_r(strchr(line, ':') + 1, seps, &save); tok;
+		     tok = strtok_r(NULL, seps, &save))
+			if (!strcmp(tok, flag))
+				found = true;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
 #define EPT	VMMU_MMU_FORMAT_EPT
 #define NPT	VMMU_MMU_FORMAT_NPT
 #define SW	VMMU_VCPU_SOFTWARE
@@ -111,7 +135,9 @@ static void test_set_errors(int sys_fd)
 		{ { 0, 4, SW, 0, 0, 0 }, "with format 0" },
 		{ { 3, 4, SW, 0, 0, 0 }, "with format 3" },
 		{ { EPT, 4, 0, 0, 0, 0 }, "with vcpu_kind 0" },
-		{ { EPT, 4, 2, 0, 0, 0 }, "with vcpu_kind 2" },
+		{ { EPT, 4, 2, 0, 0, 0 }, "with vcpu_kind 2 (SVM needs NPT)" },
+		{ { NPT, 0, 3, 0, 0, 0 }, "with vcpu_kind 3 (VMX needs EPT)" },
+		{ { EPT, 4, 4, 0, 0, 0 }, "with vcpu_kind 4" },
 		{ { EPT, 3, SW, 0, 0, 0 }, "EPT with levels 3" },
 		{ { EPT, 6, SW, 0, 0, 0 }, "EPT with levels 6" },
 		{ { NPT, 3, SW, 0, 0, 0 }, "NPT with levels 3" },
@@ -123,6 +149,14 @@ static void test_set_errors(int sys_fd)
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		set_mmu_fails(vm_fd, bad[i].cfg, EINVAL, bad[i].what);
+	if (!cpu_has_flag("vmx")) {
+		struct vmmu_mmu_config vmx = { EPT, 4, VMMU_VCPU_VMX, 0, 0, 0 };
+
+		set_mmu_fails(vm_fd, vmx, ENODEV,
+			      "with VMX vCPUs on a CPU without VMX");
+	} else {
+		skip(1, "this CPU has VMX: VMX vCPUs are tested elsewhere");
+	}
 	set_mmu_fails(vm_fd, c, EINVAL, "NPT with levels != host depth");
 	is_errno(vmmu_ioctl(vm_fd, VMMU_SET_MMU, 0), EFAULT,
 		 "VMMU_SET_MMU with a NULL argument");

@@ -78,6 +78,7 @@ struct vmmu_memslot_list {
 /* vCPU kinds for VMMU_SET_MMU. */
 #define VMMU_VCPU_SOFTWARE	1	/* walks the tables in software */
 #define VMMU_VCPU_SVM		2	/* runs guest code with AMD SVM + NPT */
+#define VMMU_VCPU_VMX		3	/* runs guest code with Intel VMX + EPT */
 
 /**
  * struct vmmu_mmu_config - argument of VMMU_SET_MMU and VMMU_GET_MMU
@@ -101,6 +102,9 @@ struct vmmu_memslot_list {
  * in that case; choose VMMU_VCPU_SOFTWARE for a VM that must work while
  * another hypervisor owns SVM.  SVM vCPUs run guest code with KVM_RUN;
  * VMMU_VCPU_ACCESS is for software vCPUs only.
+ *
+ * VMMU_VCPU_VMX needs format EPT (EINVAL otherwise) and a CPU with VMX and
+ * EPT that vmmu can use (ENODEV otherwise).
  */
 struct vmmu_mmu_config {
 	__u32 format;
