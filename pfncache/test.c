@@ -137,6 +137,23 @@ static int vmmu_pfncache_test_timer_start(struct vmmu_pfncache_test *t,
 	return 0;
 }
 
+/*
+ * Copy in 8-byte words where the range allows, each one whole (READ_ONCE,
+ * WRITE_ONCE), so that tests can check words that other users of the cache
+ * write at the same time.
+ */
+static void vmmu_pfncache_test_memcpy(void *dst, const void *src, size_t len)
+{
+	size_t i;
+
+	if (!IS_ALIGNED((unsigned long)dst | (unsigned long)src | len, 8)) {
+		memcpy(dst, src, len);
+		return;
+	}
+	for (i = 0; i < len / 8; i++)
+		WRITE_ONCE(((u64 *)dst)[i], READ_ONCE(((const u64 *)src)[i]));
+}
+
 /* READ or WRITE: a sleepable reader of the cache. */
 static int vmmu_pfncache_test_copy(struct vmmu_pfncache_test *t,
 				   struct vmmu_test_pfncache *arg)
@@ -166,9 +183,11 @@ static int vmmu_pfncache_test_copy(struct vmmu_pfncache_test *t,
 		read_lock_irqsave(&t->cache.lock, flags);
 	}
 	if (write)
-		memcpy(t->cache.khva + arg->offset, bounce, arg->len);
+		vmmu_pfncache_test_memcpy(t->cache.khva + arg->offset, bounce,
+					  arg->len);
 	else
-		memcpy(bounce, t->cache.khva + arg->offset, arg->len);
+		vmmu_pfncache_test_memcpy(bounce, t->cache.khva + arg->offset,
+					  arg->len);
 	read_unlock_irqrestore(&t->cache.lock, flags);
 	if (!write && copy_to_user(ubuf, bounce, arg->len))
 		r = -EFAULT;

@@ -325,7 +325,8 @@ struct vmmu_runstate_config {
  * @timer_skips: out: timer callbacks that found the cache invalid
  * @reserved: must be zero
  *
- * The timer is a soft hrtimer: each callback writes the pair (n, ~n), with
+ * READ and WRITE copy whole 8-byte words when @offset, @len and the cache's
+ * gpa are multiples of 8.  The timer is a soft hrtimer: each callback writes the pair (n, ~n), with
  * n its count of writes, to the first 16 bytes of the cache when the cache
  * is valid and has at least 16 bytes, else it skips and leaves the refresh
  * to a work item.  Every op fills the out fields.
