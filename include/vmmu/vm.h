@@ -108,7 +108,7 @@ struct vmmu_vm_stats {
  * @mmu_invalidate_range_end: end (exclusive) of that union
  * @mmu_notifier: registered on @mm while the VM lives
  * @pfncache_list_lock: protects @pfncaches; nests outside each cache's
- *	lock, taken with interrupts enabled
+ *	lock; never taken in interrupt context
  * @pfncaches: the VM's gfn->pfn caches, which the notifier invalidates
  * @pfncache_tests: the caches of VMMU_TEST_PFNCACHE, created on first use
  * @stats: event counters
