@@ -213,8 +213,6 @@ static bool vmmu_pfncache_publish(struct vmmu_pfncache *gpc, struct page *page,
 		gpc->khva = page_address(page) + offset_in_page(gpc->gpa);
 		gpc->valid = true;
 		gpc->refreshes++;
-	} else {
-		gpc->retries++;
 	}
 	write_unlock_irq(&gpc->lock);
 	return ok;
@@ -259,6 +257,9 @@ static int vmmu_pfncache_resolve(struct vmmu_pfncache *gpc)
 		r = vmmu_pfncache_lookup(gpc);
 		if (r != -EAGAIN)
 			return r;
+		write_lock_irq(&gpc->lock);
+		gpc->retries++;
+		write_unlock_irq(&gpc->lock);
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		cond_resched();

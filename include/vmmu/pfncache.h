@@ -52,7 +52,8 @@ struct vmmu_vm;
  * @active: activated and not deactivated: @gpa and @len are set
  * @valid: @pfn and @khva map @gpa now; implies @active
  * @refreshes: refreshes that published a mapping
- * @retries: refreshes that had to look up again
+ * @retries: lookups that had to start over: an invalidation of the page
+ *	was in progress, or one or a memslot update came while GUP ran
  */
 struct vmmu_pfncache {
 	struct vmmu_vm *vm;
