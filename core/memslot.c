@@ -319,6 +319,11 @@ void vmmu_memslot_commit(struct vmmu_vm *vm, struct vmmu_memslot_change *chg)
 		   old_set->generation | VMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS);
 	/* Pairs with srcu_dereference_check() in vmmu_memslots(). */
 	rcu_assign_pointer(vm->memslots, chg->new_set);
+	/*
+	 * For gfn->pfn cache checks, which cannot take vm->srcu: a cache
+	 * resolved in an older set fails its check from here on.
+	 */
+	WRITE_ONCE(vm->memslots_generation, chg->new_set->generation);
 	synchronize_srcu_expedited(&vm->srcu);
 }
 

@@ -26,6 +26,7 @@
 #include <vmmu/backend.h>
 #include <vmmu/cpuid.h>
 #include <vmmu/mmu.h>
+#include <vmmu/pfncache.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -280,6 +281,8 @@ static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 			return -EINTR;
 		}
 		cond_resched();
+		if (vmmu_check_request(vcpu, VMMU_REQ_RUNSTATE))
+			vmmu_runstate_request(vcpu);
 		r = vmmu_vcpu_mmu_requests(vcpu, ops->flush_tlb);
 		if (r)
 			return r;

@@ -14,6 +14,7 @@
 #include <vmmu/backend.h>
 #include <vmmu/cpuid.h>
 #include <vmmu/mmu.h>
+#include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -161,6 +162,21 @@ static int vmmu_vcpu_mp_state(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 	return mp.mp_state == KVM_MP_STATE_RUNNABLE ? 0 : -EINVAL;
 }
 
+/* VMMU_VCPU_SET_RUNSTATE: hardware vCPUs only. */
+static int vmmu_vcpu_set_runstate(struct vmmu_vcpu *vcpu,
+				  struct vmmu_runstate_config __user *ucfg)
+{
+	struct vmmu_runstate_config cfg;
+
+	if (!vcpu->vm->backend)
+		return -EINVAL;
+	if (copy_from_user(&cfg, ucfg, sizeof(cfg)))
+		return -EFAULT;
+	if (cfg.pad)
+		return -EINVAL;
+	return vmmu_runstate_set(vcpu, cfg.gpa, cfg.flags);
+}
+
 static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			    unsigned long arg)
 {
@@ -183,7 +199,15 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		r = vmmu_vcpu_pre_fault(vcpu, argp);
 		break;
 	case KVM_RUN:
-		r = arg ? -EINVAL : vmmu_vcpu_run(vcpu);
+		if (arg) {
+			r = -EINVAL;
+			break;
+		}
+		vmmu_runstate_run_start(vcpu);
+		r = vmmu_vcpu_run(vcpu);
+		break;
+	case VMMU_VCPU_SET_RUNSTATE:
+		r = vmmu_vcpu_set_runstate(vcpu, argp);
 		break;
 	case KVM_GET_REGS:
 	case KVM_SET_REGS:
@@ -251,6 +275,7 @@ static int vmmu_vm_install_vcpu(struct vmmu_vm *vm, unsigned long id)
 	if (!vcpu)
 		return -ENOMEM;
 	vcpu->header_cache.kmem = vmmu_tdp_mmu_header_cache();
+	vmmu_runstate_init(vcpu);
 	fd = vmmu_vcpu_hw_init(vcpu);
 	if (fd)
 		goto err_free;
@@ -272,6 +297,7 @@ static int vmmu_vm_install_vcpu(struct vmmu_vm *vm, unsigned long id)
 	return fd;
 
 err_free:
+	vmmu_runstate_destroy(vcpu);
 	vmmu_vcpu_hw_destroy(vcpu);
 	vmmu_vcpu_free(vcpu);
 	return fd;

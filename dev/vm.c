@@ -19,6 +19,7 @@
 #include <vmmu/backend.h>
 #include <vmmu/memslot.h>
 #include <vmmu/notifier.h>
+#include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -294,6 +295,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return 0;
 	case KVM_CREATE_IRQCHIP:
 		return vmmu_vm_create_irqchip(vm);
+	case VMMU_TEST_PFNCACHE:
+		return vmmu_pfncache_test_ioctl(vm, argp);
 	case VMMU_GET_STATS: {
 		struct vmmu_stats st;
 
@@ -335,7 +338,9 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 		vcpu->root = NULL;
 	}
 	vmmu_tdp_mmu_destroy_vm(vm);
+	vmmu_pfncache_test_destroy(vm);
 	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
+		vmmu_runstate_destroy(vcpu);
 		vmmu_vcpu_hw_destroy(vcpu);
 		vmmu_vcpu_free(vcpu);
 	}
@@ -368,6 +373,7 @@ static struct vmmu_vm *vmmu_dev_vm_new(void)
 	if (IS_ERR(vm))
 		return vm;
 	vmmu_tdp_mmu_init_vm(vm);
+	vmmu_pfncache_vm_init(vm);
 	vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
 	/* The backend itself is enabled by the first KVM_CREATE_VCPU. */
 	vm->vcpu_kind = vmmu_backend_default_kind();

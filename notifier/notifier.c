@@ -15,6 +15,10 @@
  * and end never depend on the memslots: in_progress stays balanced whatever
  * memslot updates happen between them, and a slot created in between cannot
  * be faulted in on an hva that is being invalidated.
+ *
+ * invalidate_range_start also invalidates the gfn->pfn caches that map a
+ * page of the range (pfncache/), after the range joined the invalidations
+ * in progress and with mmu_lock dropped: the two never nest.
  */
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -23,6 +27,7 @@
 
 #include <vmmu/memslot.h>
 #include <vmmu/notifier.h>
+#include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -131,6 +136,12 @@ static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 			  VMMU_HVA_ZAP : VMMU_HVA_ZAP_ATOMIC);
 	write_unlock(&vm->mmu_lock);
 	srcu_read_unlock(&vm->srcu, idx);
+	/*
+	 * After in_progress went up: a cache refresh that looks at in_progress
+	 * too early to see this range is one whose hva is recorded in the
+	 * cache by now, so this marks it (see pfncache/pfncache.c).
+	 */
+	vmmu_pfncache_invalidate_start(vm, range->start, range->end);
 	return 0;
 }
 
@@ -190,6 +201,7 @@ static int vmmu_mn_test_young(struct mmu_notifier *mn, struct mm_struct *mm,
 static void vmmu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	vmmu_tdp_mmu_zap_all(mn_to_vm(mn));
+	vmmu_pfncache_invalidate_start(mn_to_vm(mn), 0, ULONG_MAX);
 }
 
 static const struct mmu_notifier_ops vmmu_mmu_notifier_ops = {

@@ -28,6 +28,7 @@
 #include <asm/fpu/xcr.h>
 #include <asm/special_insns.h>
 
+#include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
 
@@ -246,7 +247,9 @@ int vmmu_svm_vcpu_run(struct vmmu_vcpu *vcpu)
 		local_irq_enable();
 		return -EIO;
 	}
+	vmmu_runstate_enter(vcpu);
 	svm_enter_guest(vcpu);
+	vmmu_runstate_exit(vcpu);
 	vmmu_vcpu_exit_guest_mode(vcpu);
 	local_irq_enable();
 	return vmmu_svm_handle_exit(vcpu);

@@ -19,6 +19,7 @@
 #include <linux/types.h>
 
 #include <vmmu/memcache.h>
+#include <vmmu/pfncache.h>
 #include <vmmu/sw_tlb.h>
 
 struct kvm_run;
@@ -29,6 +30,7 @@ struct vmmu_mmu_page;
 /* vCPU requests, bit numbers in vmmu_vcpu.requests. */
 #define VMMU_REQ_TLB_FLUSH	0	/* drop every cached translation */
 #define VMMU_REQ_RELOAD_ROOT	1	/* the root was invalidated */
+#define VMMU_REQ_RUNSTATE	2	/* refresh the run-state page's cache */
 
 /**
  * struct vmmu_vcpu - a vCPU
@@ -54,6 +56,7 @@ struct vmmu_mmu_page;
  *	kicks without a lock
  * @preempt_notifier: hardware vCPUs: reloads per-CPU state when the vCPU's
  *	thread is rescheduled during KVM_RUN
+ * @runstate: hardware vCPUs: the run-state page (VMMU_VCPU_SET_RUNSTATE)
  */
 struct vmmu_vcpu {
 	struct vmmu_vm *vm;
@@ -75,6 +78,7 @@ struct vmmu_vcpu {
 #ifdef CONFIG_PREEMPT_NOTIFIERS
 	struct preempt_notifier preempt_notifier;
 #endif
+	struct vmmu_vcpu_runstate runstate;
 };
 
 struct vmmu_vcpu *vmmu_vcpu_alloc(struct vmmu_vm *vm, int id);

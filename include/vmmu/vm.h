@@ -10,6 +10,12 @@
  *
  *   vm->lock -> vcpu->mutex -> vm->slots_lock -> vm->mmu_lock
  *     -> vm->tdp_mmu_pages_lock
+ *
+ * and, for the gfn->pfn caches (include/vmmu/pfncache.h), which never nest
+ * with mmu_lock:
+ *
+ *   vcpu->mutex -> pfncache refresh_lock -> (vm->srcu, vm->mmu_lock)
+ *   vm->pfncache_list_lock -> pfncache lock
  */
 #ifndef _VMMU_VM_H
 #define _VMMU_VM_H
@@ -29,6 +35,7 @@
 
 struct vmmu_backend_ops;
 struct vmmu_memslots;
+struct vmmu_pfncache_test;
 struct vmmu_vcpu;
 
 #define VMMU_MAX_VCPUS		64
@@ -73,6 +80,9 @@ struct vmmu_vm_stats {
  * @srcu: protects readers of @memslots
  * @memslots: the current memslot set; written under @slots_lock, read
  *	under @srcu
+ * @memslots_generation: the generation of @memslots, set when a new set is
+ *	published; readers that cannot take @srcu (gfn->pfn cache checks)
+ *	compare against it with READ_ONCE()
  * @vcpus: the vCPUs, @online_vcpus of them; published in order
  * @online_vcpus: number of entries of @vcpus readers may use
  * @fmt: the page-table format, fixed before the first memslot or vCPU
@@ -97,6 +107,10 @@ struct vmmu_vm_stats {
  *	invalidations in progress
  * @mmu_invalidate_range_end: end (exclusive) of that union
  * @mmu_notifier: registered on @mm while the VM lives
+ * @pfncache_list_lock: protects @pfncaches; nests outside each cache's
+ *	lock; never taken in interrupt context
+ * @pfncaches: the VM's gfn->pfn caches, which the notifier invalidates
+ * @pfncache_tests: the caches of VMMU_TEST_PFNCACHE, created on first use
  * @stats: event counters
  * @debugfs_dentry: <debugfs>/vmmu/<pid>-<id>/
  */
@@ -108,6 +122,7 @@ struct vmmu_vm {
 	struct mutex slots_lock;	/* memslot updates */
 	struct srcu_struct srcu;
 	struct vmmu_memslots __rcu *memslots;
+	u64 memslots_generation;
 
 	struct vmmu_vcpu *vcpus[VMMU_MAX_VCPUS];
 	atomic_t online_vcpus;
@@ -126,6 +141,10 @@ struct vmmu_vm {
 	unsigned long mmu_invalidate_range_start;
 	unsigned long mmu_invalidate_range_end;
 	struct mmu_notifier mmu_notifier;
+
+	spinlock_t pfncache_list_lock;	/* @pfncaches */
+	struct list_head pfncaches;
+	struct vmmu_pfncache_test *pfncache_tests[4];
 
 	struct vmmu_vm_stats stats;
 	struct dentry *debugfs_dentry;

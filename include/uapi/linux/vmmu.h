@@ -243,4 +243,110 @@ struct vmmu_translation {
 /* vCPU fd: look a guest-physical address up in the vCPU's root. */
 #define VMMU_VCPU_TRANSLATE	_IOWR(VMMUIO, 0x21, struct vmmu_translation)
 
+/*
+ * The run-state page: what vmmu writes about a vCPU's time in the guest, at
+ * a guest-physical address the VMM chooses with VMMU_VCPU_SET_RUNSTATE.
+ */
+
+/**
+ * struct vmmu_runstate - the layout vmmu writes at the run-state address
+ * @seq: odd while vmmu updates the record; bumped before and after
+ * @flags: VMMU_RUNSTATE_IN_GUEST while the vCPU is in the guest
+ * @entries: guest entries since the address was set
+ * @exits: guest exits since then
+ * @ns_in_guest: nanoseconds spent in the guest since then
+ * @ns_out_guest: nanoseconds spent out of it (in vmmu and the VMM) since then
+ *
+ * vmmu writes the whole record with interrupts disabled just before every
+ * guest entry and just after every exit; a reader takes @seq, the fields,
+ * then @seq again, and retries if the two differ or are odd.  Guest code of
+ * a running vCPU always finds @entries == @exits + 1 in its own record.
+ * While the page cannot be mapped (the VMM unmapped it, a memslot update is
+ * under way) updates are skipped and the record catches up with the next one.
+ */
+struct vmmu_runstate {
+	__u32 seq;
+	__u32 flags;
+	__u64 entries;
+	__u64 exits;
+	__u64 ns_in_guest;
+	__u64 ns_out_guest;
+};
+
+#define VMMU_RUNSTATE_IN_GUEST	(1 << 0)
+
+/* Flags of struct vmmu_runstate_config. */
+#define VMMU_RUNSTATE_ENABLE	(1 << 0)
+
+/**
+ * struct vmmu_runstate_config - argument of VMMU_VCPU_SET_RUNSTATE
+ * @gpa: where struct vmmu_runstate goes: 8-byte aligned, within one page
+ *	of a writable memslot; ignored without VMMU_RUNSTATE_ENABLE
+ * @flags: VMMU_RUNSTATE_ENABLE to set @gpa (the counters restart at 0),
+ *	0 to stop updates
+ * @pad: must be zero
+ */
+struct vmmu_runstate_config {
+	__u64 gpa;
+	__u32 flags;
+	__u32 pad;
+};
+
+/* vCPU fd (hardware vCPUs): set or clear the run-state page. */
+#define VMMU_VCPU_SET_RUNSTATE	_IOW(VMMUIO, 0x28, struct vmmu_runstate_config)
+
+/*
+ * VMMU_TEST_PFNCACHE: for tests only.  Drives one of a VM's test caches
+ * (VMMU_TEST_PFNCACHES of them, by @id) from userspace threads.
+ */
+#define VMMU_TEST_PFNCACHES		4
+
+#define VMMU_TEST_PFNCACHE_ACTIVATE	1	/* @gpa, @len */
+#define VMMU_TEST_PFNCACHE_DEACTIVATE	2
+#define VMMU_TEST_PFNCACHE_REFRESH	3	/* @len */
+#define VMMU_TEST_PFNCACHE_READ		4	/* @len bytes at @offset to @buf */
+#define VMMU_TEST_PFNCACHE_WRITE	5	/* @len bytes from @buf to @offset */
+#define VMMU_TEST_PFNCACHE_TIMER_START	6	/* every @period_ns */
+#define VMMU_TEST_PFNCACHE_TIMER_STOP	7
+#define VMMU_TEST_PFNCACHE_STATS	8
+
+/**
+ * struct vmmu_test_pfncache - argument of VMMU_TEST_PFNCACHE
+ * @op: VMMU_TEST_PFNCACHE_*
+ * @id: the test cache, below VMMU_TEST_PFNCACHES
+ * @gpa: ACTIVATE: first guest-physical address
+ * @len: ACTIVATE, REFRESH: bytes of the cache; READ, WRITE: bytes to copy
+ * @offset: READ, WRITE: offset from the cache's first byte
+ * @buf: READ, WRITE: user buffer
+ * @period_ns: TIMER_START: the timer's period (at least 10000)
+ * @refreshes: out: refreshes that published a mapping
+ * @retries: out: refreshes that had to look up again
+ * @timer_writes: out: timer callbacks that wrote through the cache
+ * @timer_skips: out: timer callbacks that found the cache invalid
+ * @reserved: must be zero
+ *
+ * READ and WRITE copy whole 8-byte words when @offset, @len and the cache's
+ * gpa are multiples of 8.  The timer is a soft hrtimer: each callback writes the pair (n, ~n), with
+ * n its count of writes, to the first 16 bytes of the cache when the cache
+ * is valid and has at least 16 bytes, else it skips and leaves the refresh
+ * to a work item.  Every op fills the out fields.
+ */
+struct vmmu_test_pfncache {
+	__u32 op;
+	__u32 id;
+	__u64 gpa;
+	__u32 len;
+	__u32 offset;
+	__u64 buf;
+	__u64 period_ns;
+	__u64 refreshes;
+	__u64 retries;
+	__u64 timer_writes;
+	__u64 timer_skips;
+	__u64 reserved[4];
+};
+
+/* VM fd: drive a test cache (tests only). */
+#define VMMU_TEST_PFNCACHE	_IOWR(VMMUIO, 0x10, struct vmmu_test_pfncache)
+
 #endif /* _UAPI_LINUX_VMMU_H */
