@@ -11,7 +11,7 @@
  * when KVM_RUN only completes them (immediate_exit).  A signal interrupts
  * a guest spinning in a loop: -EINTR with KVM_EXIT_INTR.  CPUID is
  * answered in the kernel, from the supported table while the vCPU has none
- * of its own (svm_cpuid tests the rest), and a 32-bit protected-mode guest
+ * of its own (vcpu_cpuid tests the rest), and a 32-bit protected-mode guest
  * runs from KVM_SET_SREGS state.
  */
 #define _GNU_SOURCE
