@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install the Debian packages vmmu's build and test lanes need.
-# Usage: scripts/deps.sh [base|full]
-#   base: build against 6.1, the QEMU lane, checkpatch and sparse
-#   full: base + the 6.12 kernel and headers from bookworm-backports, and
-#         the Bochs lane's emulator and ISO tools
+# Usage: scripts/deps.sh [base|bochs|full]
+#   base:  build against 6.1, the QEMU lane, checkpatch and sparse
+#   bochs: base + the Bochs lane's emulator and ISO tools
+#   full:  bochs + the 6.12 kernel and headers from bookworm-backports
 set -eu
 
 want=${1:-full}
@@ -16,7 +16,7 @@ bochs_pkgs="bochs bochsbios vgabios isolinux syslinux-common genisoimage"
 bp_list=/etc/apt/sources.list.d/vmmu-bookworm-backports.sources
 
 pkgs=$base_pkgs
-[ "$want" = full ] && pkgs="$pkgs $bochs_pkgs"
+[ "$want" != base ] && pkgs="$pkgs $bochs_pkgs"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -43,7 +43,7 @@ ldlinux=/usr/lib/syslinux/modules/bios/ldlinux.c32
 bios=/usr/share/bochs/BIOS-bochs-latest
 vgabios=/usr/share/bochs/VGABIOS-lgpl-latest
 for f in $isolinux $ldlinux $bios $vgabios; do
-	[ -f $f ] || die "$f not found; run 'make deps'"
+	[ -f "$f" ] || die "$f not found; run 'make deps'"
 done
 
 # The ISO: isolinux boots KERNEL with INITRD at once, no prompt.
