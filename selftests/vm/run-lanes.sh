@@ -231,7 +231,9 @@ elif [ $mode != demo ]; then
 	[ ${#progs[@]} -gt 0 ] || echo "# no test programs in $tests_dir"
 	# The Bochs lane's programs: T, else those of bochs-tests.
 	bochs_progs=()
-	if [ -n "${T:-}" ]; then
+	if [[ " ${lanes[*]}" != *" bochs-"* ]]; then
+		:
+	elif [ -n "${T:-}" ]; then
 		bochs_progs=(${progs[@]+"${progs[@]}"})
 	else
 		while read -r t _; do
