@@ -3,9 +3,11 @@
 # vmmu top-level Makefile.  The module itself is described in Kbuild.
 #
 #   make               vmmu.ko here, for KDIR (default: running kernel, else 6.1)
-#   make run           boot an emulated machine and run the demo
-#   make check         every test lane, upstream KVM selftests included; one
-#                      TAP line per test, then "N passed, N failed"
+#   make run           boot an emulated machine and run the demo (QEMU, AMD
+#                      SVM); VENDOR=vmx: under Bochs (Intel VMX with EPT)
+#   make check         every test lane (QEMU, then Bochs), upstream KVM
+#                      selftests included; one TAP line per test, then
+#                      "N passed, N failed"
 #   make check-quick   one QEMU boot (6.1, 5-level paging), for the inner loop
 #   make build-all     build against every installed kernel (6.1, 6.12, debug)
 #   make debug-kernel  build the debug-kernel lane's kernel (once, cached)
@@ -88,9 +90,9 @@ check-quick:
 	@selftests/vm/run-lanes.sh --quick
 
 run:
-	@scripts/deps.sh base
+	@scripts/deps.sh $(if $(filter vmx,$(VENDOR)),bochs,base)
 	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61) KDIR_DEBUG=
-	@selftests/vm/run-lanes.sh --demo
+	@selftests/vm/run-lanes.sh --demo $(if $(filter vmx,$(VENDOR)),--bochs)
 
 clean:
 	@[ -z "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -2,19 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install the Debian packages vmmu's build and test lanes need.
-# Usage: scripts/deps.sh [base|full]
-#   base: build against 6.1, the QEMU lane, checkpatch and sparse
-#   full: base + the 6.12 kernel and headers from bookworm-backports
+# Usage: scripts/deps.sh [base|bochs|full]
+#   base:  build against 6.1, the QEMU lane, checkpatch and sparse
+#   bochs: base + the Bochs lane's emulator and ISO tools
+#   full:  bochs + the 6.12 kernel and headers from bookworm-backports
 set -eu
 
 want=${1:-full}
 base_pkgs="build-essential bc kmod cpio gzip busybox-static qemu-system-x86
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse xz-utils
 	flex bison libelf-dev libssl-dev dwarves python3 linux-libc-dev binutils"
+bochs_pkgs="bochs bochsbios vgabios isolinux syslinux-common genisoimage"
 bp_list=/etc/apt/sources.list.d/vmmu-bookworm-backports.sources
 
+pkgs=$base_pkgs
+[ "$want" != base ] && pkgs="$pkgs $bochs_pkgs"
 missing=""
-for p in $base_pkgs; do
+for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"
 done

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -12,14 +13,36 @@
 
 #include "guest_util.h"
 
-int guest_set_svm(int vm_fd)
+static const struct guest_hw guest_hw_kinds[] = {
+	{ VMMU_VCPU_SVM, VMMU_MMU_FORMAT_NPT, "svm", "SVM", "NPT" },
+	{ VMMU_VCPU_VMX, VMMU_MMU_FORMAT_EPT, "vmx", "VMX", "EPT" },
+};
+
+const struct guest_hw *guest_hw;
+
+/* Why guest_hw_available() found no kind, for guest_hw_why(). */
+static char guest_hw_reason[128] = "guest_hw_available() not called";
+
+static int guest_set_kind(int vm_fd, const struct guest_hw *hw)
 {
 	struct vmmu_mmu_config cfg = {
-		.format = VMMU_MMU_FORMAT_NPT,
-		.vcpu_kind = VMMU_VCPU_SVM,
+		.format = hw->format,
+		.vcpu_kind = hw->vcpu_kind,
 	};
 
 	return vmmu_ioctl(vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
+}
+
+int guest_set_svm(int vm_fd)
+{
+	return guest_set_kind(vm_fd, &guest_hw_kinds[0]);
+}
+
+int guest_set_hw(int vm_fd)
+{
+	if (!guest_hw)
+		bail_out("%s: guest_hw_available() found no kind", __func__);
+	return guest_set_kind(vm_fd, guest_hw);
 }
 
 int guest_svm_available(int sys_fd)
@@ -28,7 +51,67 @@ int guest_svm_available(int sys_fd)
 	int r = guest_set_svm(vm_fd);
 
 	close(vm_fd);
+	if (!r)
+		guest_hw = &guest_hw_kinds[0];
 	return r;
+}
+
+int guest_hw_available(int sys_fd)
+{
+	const char *force = getenv("VMMU_GUEST_KIND");
+	size_t i, len = 0;
+	int r = -ENODEV;
+
+	guest_hw = NULL;
+	guest_hw_reason[0] = 0;
+	for (i = 0; i < ARRAY_SIZE(guest_hw_kinds); i++) {
+		const struct guest_hw *hw = &guest_hw_kinds[i];
+		int vm_fd;
+
+		if (force && *force && strcmp(force, hw->id))
+			continue;
+		vm_fd = vmmu_create_vm_or_die(sys_fd);
+		r = guest_set_kind(vm_fd, hw);
+		close(vm_fd);
+		if (!r) {
+			guest_hw = hw;
+			return 0;
+		}
+		len += snprintf(guest_hw_reason + len,
+				sizeof(guest_hw_reason) - len, "%s%s: %s",
+				len ? ", " : "", hw->name, errno_name(-r));
+		if (len >= sizeof(guest_hw_reason))
+			len = sizeof(guest_hw_reason) - 1;
+	}
+	if (!guest_hw_reason[0])
+		snprintf(guest_hw_reason, sizeof(guest_hw_reason),
+			 "VMMU_GUEST_KIND=%s names no kind (svm, vmx)", force);
+	else if (force && *force)
+		snprintf(guest_hw_reason + len, sizeof(guest_hw_reason) - len,
+			 " (VMMU_GUEST_KIND=%s)", force);
+	return r;
+}
+
+const char *guest_hw_why(void)
+{
+	return guest_hw_reason;
+}
+
+bool guest_is_svm(void)
+{
+	return guest_hw && guest_hw->vcpu_kind == VMMU_VCPU_SVM;
+}
+
+bool guest_is_vmx(void)
+{
+	return guest_hw && guest_hw->vcpu_kind == VMMU_VCPU_VMX;
+}
+
+bool guest_slow_emulator(void)
+{
+	const char *emu = getenv("VMMU_EMULATOR");
+
+	return emu && !strcmp(emu, "bochs");
 }
 
 void guest_create(struct guest *g, int sys_fd, size_t mem_size)
@@ -39,9 +122,10 @@ void guest_create(struct guest *g, int sys_fd, size_t mem_size)
 	memset(g, 0, sizeof(*g));
 	g->sys_fd = sys_fd;
 	g->vm_fd = vmmu_create_vm_or_die(sys_fd);
-	r = guest_set_svm(g->vm_fd);
+	r = guest_set_hw(g->vm_fd);
 	if (r)
-		bail_out("VMMU_SET_MMU with SVM vCPUs: %s", errno_name(-r));
+		bail_out("VMMU_SET_MMU with %s vCPUs: %s", guest_hw->name,
+			 errno_name(-r));
 	g->mem = vmmu_alloc_guest_memory(mem_size);
 	g->mem_size = mem_size;
 	r = vmmu_set_region(g->vm_fd, 0, 0, 0, mem_size, (u64)g->mem);

@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers for tests that run guest code on hardware vCPUs (AMD SVM): a VM
- * with one vCPU and one memslot at guest-physical 0, its kvm_run mapping,
- * KVM_RUN and the register ioctls, and guest states for real, 32-bit
- * protected and 64-bit long mode.
+ * Helpers for tests that run guest code on hardware vCPUs (AMD SVM with NPT
+ * or Intel VMX with EPT, whichever the machine has): a VM with one vCPU and
+ * one memslot at guest-physical 0, its kvm_run mapping, KVM_RUN and the
+ * register ioctls, and guest states for real, 32-bit protected and 64-bit
+ * long mode.
+ *
+ * A test calls guest_hw_available() first and skips what needs hardware
+ * vCPUs if it fails:
+ *
+ *	if (guest_hw_available(sys_fd)) {
+ *		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
+ *		return tap_finish();
+ *	}
  *
  * Guest code is written in assembly in the test itself and assembled with
  * the test:
@@ -69,7 +78,26 @@
 #define GUEST_PT_MAPPED		BIT_ULL(30)
 
 /**
- * struct guest - a VM with one SVM vCPU
+ * struct guest_hw - a kind of hardware vCPU
+ * @vcpu_kind: VMMU_VCPU_SVM or VMMU_VCPU_VMX
+ * @format: the table format it needs: VMMU_MMU_FORMAT_NPT or _EPT
+ * @id: "svm" or "vmx", as VMMU_GUEST_KIND spells it
+ * @name: "SVM" or "VMX"
+ * @tables: "NPT" or "EPT"
+ */
+struct guest_hw {
+	u32 vcpu_kind;
+	u32 format;
+	const char *id;
+	const char *name;
+	const char *tables;
+};
+
+/* The kind guest_hw_available() chose; NULL until it found one. */
+extern const struct guest_hw *guest_hw;
+
+/**
+ * struct guest - a VM with one hardware vCPU
  * @sys_fd: /dev/vmmu
  * @vm_fd: the VM
  * @vcpu_fd: the vCPU
@@ -89,16 +117,40 @@ struct guest {
 };
 
 /*
- * Can this machine run SVM vCPUs?  0 if so, else the errno VMMU_SET_MMU
- * gives (ENODEV: no SVM; EBUSY: another hypervisor owns it), negated.
+ * Can this machine run hardware vCPUs?  Tries SVM with NPT, then VMX with
+ * EPT (only the one the environment variable VMMU_GUEST_KIND names, "svm"
+ * or "vmx", if set), and makes the first that VMMU_SET_MMU accepts
+ * guest_hw, the kind guest_create() and guest_set_hw() use.  0 if one
+ * works, else the last errno VMMU_SET_MMU gave (ENODEV: no such hardware
+ * or backend; EBUSY: another hypervisor owns it), negated; guest_hw_why()
+ * then says why, kind by kind ("SVM: ENODEV, VMX: ENODEV").
+ */
+int guest_hw_available(int sys_fd);
+const char *guest_hw_why(void);
+/* guest_hw is SVM / VMX. */
+bool guest_is_svm(void);
+bool guest_is_vmx(void);
+
+/* VMMU_SET_MMU to guest_hw's kind and table format: 0 or -errno. */
+int guest_set_hw(int vm_fd);
+
+/*
+ * For tests of SVM itself: can this machine run SVM vCPUs (0, and SVM is
+ * guest_hw then; else the errno as above), and VMMU_SET_MMU to NPT with
+ * SVM vCPUs (0 or -errno).
  */
 int guest_svm_available(int sys_fd);
-
-/* VMMU_SET_MMU to NPT with SVM vCPUs: 0 or -errno. */
 int guest_set_svm(int vm_fd);
 
 /*
- * A VM with SVM vCPUs, @mem_size bytes of anonymous memory in slot 0 at
+ * Does the test run under a slow emulator (VMMU_EMULATOR=bochs, set by
+ * the Bochs lane, about 80 million guest instructions a second)?  Tests
+ * then use smaller sizes.
+ */
+bool guest_slow_emulator(void);
+
+/*
+ * A VM with guest_hw's vCPUs, @mem_size bytes of anonymous memory in slot 0 at
  * guest-physical 0, and vCPU 0 with its kvm_run mapped.  Bails out on
  * failure.
  */

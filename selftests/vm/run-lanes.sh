@@ -1,22 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot Debian kernels under QEMU (TCG) with vmmu.ko and the selftests in an
-# initramfs, and print one TAP line per test across all lanes, then
-# "N passed, N failed".  Exits 1 if anything failed.
+# Boot Debian kernels under QEMU (TCG) and Bochs with vmmu.ko and the
+# selftests in an initramfs, and print one TAP line per test across all
+# lanes, then "N passed, N failed".  Exits 1 if anything failed.
 #
-# Usage: selftests/vm/run-lanes.sh [--quick | --demo | --kvm]
+# Usage: selftests/vm/run-lanes.sh [--quick | --demo [--bochs] | --kvm]
 #   (none)    every lane: qemu-6.1 (5-level paging, page_poison=1
 #             preempt=full), qemu-6.1-no5lvl, and, when the kernel and its
 #             vmmu.ko exist, qemu-6.12 and qemu-debug (the debug kernel
 #             built by scripts/debug-kernel.sh: lockdep, KASAN, kmemleak ...);
-#             then, unless T is set (or VMMU_LANES leaves qemu-6.1 out), the
-#             lane kvm-qemu-6.1: upstream KVM selftests against Debian's
-#             kvm_amd and then against vmmu (selftests/vm/kvm-ref.sh --side
-#             both), counted with the rest
+#             then, when Bochs is installed, bochs-6.1: Debian's 6.1 kernel
+#             on an emulated Intel CPU with VMX and EPT (corei7_skylake_x,
+#             see bochs-boot.sh), running the programs listed in
+#             selftests/vm/bochs-tests (or T); then, unless T is set (or
+#             VMMU_LANES leaves qemu-6.1 out), the lane kvm-qemu-6.1:
+#             upstream KVM selftests against Debian's kvm_amd and then
+#             against vmmu (selftests/vm/kvm-ref.sh --side both), counted
+#             with the rest
 #   --quick   lane qemu-6.1 only
 #   --demo    boot 6.1, run tools/build/vmmu-demo with its output shown
-#             live; exit with its status
+#             live; exit with its status.  With --bochs, under Bochs (an
+#             Intel CPU with VMX and EPT) instead of QEMU
 #   --kvm     kvm mode, for selftests/vm/kvm-ref.sh: lane qemu-6.1 (or the
 #             VMMU_LANES), named with the prefix VMMU_LANE_PREFIX (default
 #             "kvm-"); no program of selftests/build; the initramfs gets
@@ -29,6 +34,9 @@
 #   V=1                 show the guest console live, and every program's output
 #   VMMU_TIMEOUT        seconds per boot (default 900)
 #   VMMU_TEST_TIMEOUT   seconds per test program inside the guest (default 300)
+#   VMMU_BOCHS_TIMEOUT  seconds for the Bochs lane's boot (default 600)
+#   VMMU_BOCHS_TEST_TIMEOUT  seconds per test program under Bochs, in the
+#                       guest's (emulated) time (default 150)
 #   VMMU_LANES="..."    run only these lanes (names as above)
 #   VMMU_JOBS           lanes booted at the same time (default 1)
 #   VMMU_APPEND         extra kernel command line arguments
@@ -43,7 +51,12 @@
 #                       number on from it, print no summary
 #
 # Per lane, build/lanes/<lane>/ keeps console.log (ttyS0: kernel console),
-# results.log (ttyS1: what /init reported) and qemu.log.
+# results.log (ttyS1: what /init reported) and qemu.log (Bochs lanes:
+# bochs.out, Bochs's output, and bochs.log, its log file).
+#
+# Test programs see VMMU_EMULATOR=qemu or bochs in their environment; under
+# Bochs (about 80 million guest instructions a second) they use smaller
+# sizes.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -65,13 +78,25 @@ die() {
 }
 
 mode=full
+demo_bochs=0
 case "${1:-}" in
 "") ;;
 --quick) mode=quick ;;
 --demo) mode=demo ;;
 --kvm) mode=kvm ;;
-*) die "usage: $0 [--quick|--demo|--kvm]" ;;
+*) die "usage: $0 [--quick|--demo [--bochs]|--kvm]" ;;
 esac
+if [ $mode = demo ] && [ "${2:-}" = --bochs ]; then
+	demo_bochs=1
+elif [ -n "${2:-}" ]; then
+	die "usage: $0 [--quick|--demo [--bochs]|--kvm]"
+fi
+bochs_timeout=${VMMU_BOCHS_TIMEOUT:-600}
+bochs_test_timeout=${VMMU_BOCHS_TEST_TIMEOUT:-150}
+have_bochs=0
+command -v bochs >/dev/null && command -v genisoimage >/dev/null && have_bochs=1
+[ $demo_bochs = 1 ] && [ $have_bochs = 0 ] &&
+	die "bochs or genisoimage not found; run 'make deps'"
 
 for cmd in qemu-system-x86_64 python3 timeout; do
 	command -v $cmd >/dev/null || die "$cmd not found; run 'make deps'"
@@ -137,7 +162,9 @@ if [ -z "$k61" ]; then
 		die "no 6.1 kernel in /boot (/boot/vmlinuz-6.1.*); run 'make deps'"
 	die "no vmmu.ko under $modules/ built for $(kernels '6.1.*' | tr '\n' ' ')(checked by vermagic); run 'make build-all'"
 fi
-if [ $mode = demo ]; then
+if [ $mode = demo ] && [ $demo_bochs = 1 ]; then
+	lanes+=("bochs-6.1 $k61 quiet 4-level")
+elif [ $mode = demo ]; then
 	lanes+=("qemu-6.1 $k61 - 5-level")
 else
 	lanes+=("qemu-6.1 $k61 page_poison=1,preempt=full 5-level")
@@ -158,6 +185,13 @@ if [ $mode = full ] || { [ $mode = kvm ] && [ -n "${VMMU_LANES:-}" ]; }; then
 		else
 			echo "# qemu-debug: no vmmu.ko built for $drel; lane left out"
 		fi
+	fi
+fi
+if [ $mode = full ]; then
+	if [ $have_bochs = 1 ]; then
+		lanes+=("bochs-6.1 $k61 quiet 4-level")
+	else
+		echo "# bochs-6.1: bochs or genisoimage is not installed ('make deps'); lane left out"
 	fi
 fi
 if [ -n "${VMMU_LANES:-}" ] && [ $mode != demo ]; then
@@ -195,6 +229,18 @@ elif [ $mode != demo ]; then
 		done
 	fi
 	[ ${#progs[@]} -gt 0 ] || echo "# no test programs in $tests_dir"
+	# The Bochs lane's programs: T, else those of bochs-tests.
+	bochs_progs=()
+	if [ -n "${T:-}" ]; then
+		bochs_progs=(${progs[@]+"${progs[@]}"})
+	else
+		while read -r t _; do
+			case $t in "" | "#"*) continue ;; esac
+			[ -x "$tests_dir/$t" ] ||
+				die "selftests/vm/bochs-tests: no test program $tests_dir/$t"
+			bochs_progs+=("$t")
+		done <"$vm/bochs-tests"
+	fi
 elif [ ! -x "$tools_dir/vmmu-demo" ]; then
 	die "$tools_dir/vmmu-demo is not built (make tools)"
 fi
@@ -212,54 +258,86 @@ if [ -z "$nested_state" ]; then
 	fi
 fi
 rm -f "$out"/*/timeout.pid
-common=$out/common.cpio.gz
-{
-	echo "dir /dev 755"
-	echo "nod /dev/console 600 c 5 1"
-	echo "nod /dev/null 666 c 1 3"
-	for d in proc sys tmp run root etc; do echo "dir /$d 755"; done
-	echo "file /bin/busybox $busybox 755"
-	"$busybox" --list-full | while read -r a; do
-		[ "$a" = bin/busybox ] || echo "slink /$a /bin/busybox 777"
-	done
-	echo "file /init $vm/init 755"
-	echo "file /etc/vmmu-lanes.conf $out/vmmu-lanes.conf 644"
-	echo "dir /tests 755"
-	for t in ${progs[@]+"${progs[@]}"}; do
-		echo "file /tests/$t $tests_dir/$t 755"
-	done
-	echo "dir /tools 755"
-	for f in "$tools_dir"/*; do
-		[ -f "$f" ] && [ -x "$f" ] && echo "file /tools/${f##*/} $f 755"
-	done
-	if [ $mode = kvm ]; then
-		echo "file /kvm/guest.sh $vm/kvm-guest.sh 644"
-		cat "$VMMU_EXTRA_LIST"
-	fi
-} >"$out/common.list"
-{
-	[ $mode = demo ] && echo "MODE=demo"
-	[ $mode = kvm ] && echo "MODE=kvm"
-	echo "TEST_TIMEOUT=$test_timeout"
-} >"$out/vmmu-lanes.conf"
-python3 "$vm/mkinitramfs.py" "$common" <"$out/common.list" || die "cannot build the initramfs"
 
-initrd_for() { # release -> path of its initramfs
-	local rel=$1 ko
+# The common archive $1 (out/<name>.cpio.gz), for emulator $2, test
+# programs $4... with a per-program limit of $3 seconds.
+make_common() {
+	local name=$1 emulator=$2 limit=$3 t f
+	shift 3
+	{
+		echo "dir /dev 755"
+		echo "nod /dev/console 600 c 5 1"
+		echo "nod /dev/null 666 c 1 3"
+		for d in proc sys tmp run root etc; do echo "dir /$d 755"; done
+		echo "file /bin/busybox $busybox 755"
+		"$busybox" --list-full | while read -r a; do
+			[ "$a" = bin/busybox ] || echo "slink /$a /bin/busybox 777"
+		done
+		echo "file /init $vm/init 755"
+		echo "file /etc/vmmu-lanes.conf $out/$name.conf 644"
+		echo "dir /tests 755"
+		for t in "$@"; do
+			echo "file /tests/$t $tests_dir/$t 755"
+		done
+		echo "dir /tools 755"
+		for f in "$tools_dir"/*; do
+			[ -f "$f" ] && [ -x "$f" ] && echo "file /tools/${f##*/} $f 755"
+		done
+		if [ $mode = kvm ]; then
+			echo "file /kvm/guest.sh $vm/kvm-guest.sh 644"
+			cat "$VMMU_EXTRA_LIST"
+		fi
+	} >"$out/$name.list"
+	{
+		[ $mode = demo ] && echo "MODE=demo"
+		[ $mode = kvm ] && echo "MODE=kvm"
+		echo "TEST_TIMEOUT=$limit"
+		echo "EMULATOR=$emulator"
+	} >"$out/$name.conf"
+	python3 "$vm/mkinitramfs.py" "$out/$name.cpio.gz" <"$out/$name.list" ||
+		die "cannot build the initramfs"
+}
+
+initrd_for() { # release common-name -> path of its initramfs
+	local rel=$1 name=$2 ko
 	ko=$(find_module "$rel")
 	echo "file /vmmu.ko $ko 644" | python3 "$vm/mkinitramfs.py" "$out/ko-$rel.cpio.gz" ||
 		die "cannot pack $ko"
-	cat "$common" "$out/ko-$rel.cpio.gz" >"$out/initrd-$rel.cpio.gz"
-	echo "$out/initrd-$rel.cpio.gz"
+	cat "$out/$name.cpio.gz" "$out/ko-$rel.cpio.gz" >"$out/initrd-$name-$rel.cpio.gz"
+	echo "$out/initrd-$name-$rel.cpio.gz"
 }
 
+# Lanes named bochs-* run under Bochs, with their own archive.
+common_for() { # lane name -> common archive name
+	case $1 in
+	bochs-*) echo common-bochs ;;
+	*) echo common ;;
+	esac
+}
+declare -A commons
+for l in "${lanes[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $l
+	c=$(common_for "$1")
+	[ -n "${commons[$c]:-}" ] && continue
+	commons[$c]=1
+	if [ "$c" = common-bochs ]; then
+		make_common "$c" bochs "$bochs_test_timeout" \
+			${bochs_progs[@]+"${bochs_progs[@]}"}
+	else
+		make_common "$c" qemu "$test_timeout" ${progs[@]+"${progs[@]}"}
+	fi
+done
+
 prep_lane() { # dir
-	rm -f "$1"/console.log "$1"/results.log "$1"/qemu.log "$1"/qemu.rc "$1"/secs
+	rm -f "$1"/console.log "$1"/results.log "$1"/qemu.log "$1"/qemu.rc "$1"/secs \
+		"$1"/bochs.out "$1"/bochs.log
 	: >"$1/console.log"
 	: >"$1/results.log"
 }
 
-# Boot one lane; leaves console.log, results.log, qemu.log, qemu.rc, secs.
+# Boot one lane; leaves console.log, results.log, qemu.log (or bochs.out),
+# qemu.rc (the emulator's status; 124: timed out), secs.
 boot_lane() { # name release append-extra dir [kernel image]
 	local rel=$2 extra=$3 dir=$4 image=${5:-/boot/vmlinuz-$2} start rc append tpid
 	append="console=ttyS0 panic=-1 log_buf_len=4M"
@@ -267,13 +345,23 @@ boot_lane() { # name release append-extra dir [kernel image]
 	[ "$extra" = - ] || append="$append ${extra//,/ }"
 	[ -z "${VMMU_APPEND:-}" ] || append="$append $VMMU_APPEND"
 	start=$(date +%s)
-	timeout -k 10 "$boot_timeout" qemu-system-x86_64 \
-		-M q35 -cpu max -m 2G -smp 2 -display none -no-reboot -nodefaults \
-		-kernel "$image" -initrd "$dir/initrd.cpio.gz" \
-		-append "$append" \
-		-chardev "file,id=con,path=$dir/console.log" -serial chardev:con \
-		-chardev "file,id=res,path=$dir/results.log" -serial chardev:res \
-		</dev/null >"$dir/qemu.log" 2>&1 &
+	case $1 in
+	bochs-*)
+		# A 115200 baud console: Bochs times the UART in emulated time.
+		timeout -k 10 $((bochs_timeout + 60)) "$vm/bochs-boot.sh" "$dir" \
+			"$image" "$dir/initrd.cpio.gz" "${append/ttyS0/ttyS0,115200}" \
+			"$bochs_timeout" </dev/null >"$dir/qemu.log" 2>&1 &
+		;;
+	*)
+		timeout -k 10 "$boot_timeout" qemu-system-x86_64 \
+			-M q35 -cpu max -m 2G -smp 2 -display none -no-reboot -nodefaults \
+			-kernel "$image" -initrd "$dir/initrd.cpio.gz" \
+			-append "$append" \
+			-chardev "file,id=con,path=$dir/console.log" -serial chardev:con \
+			-chardev "file,id=res,path=$dir/results.log" -serial chardev:res \
+			</dev/null >"$dir/qemu.log" 2>&1 &
+		;;
+	esac
 	tpid=$!
 	echo $tpid >"$dir/timeout.pid"
 	wait $tpid
@@ -314,21 +402,28 @@ if [ $mode = demo ]; then
 	# shellcheck disable=SC2086
 	set -- ${lanes[0]}
 	dir=$out/demo
+	emu="QEMU (TCG)"
+	tlimit=$boot_timeout
+	if [ $demo_bochs = 1 ]; then
+		dir=$out/demo-bochs
+		emu="Bochs (VMX + EPT, about 100 s to boot)"
+		tlimit=$bochs_timeout
+	fi
 	mkdir -p "$dir"
-	initrd=$(initrd_for "$2") || exit 1
+	initrd=$(initrd_for "$2" "$(common_for "$1")") || exit 1
 	ln -f "$initrd" "$dir/initrd.cpio.gz" 2>/dev/null || cp "$initrd" "$dir/initrd.cpio.gz"
-	echo "vmmu: booting $2 under QEMU (TCG) for vmmu-demo ..." >&2
+	echo "vmmu: booting $2 under $emu for vmmu-demo ..." >&2
 	if [ "$verbose" = 1 ]; then
 		prep_lane "$dir"
-		boot_lane demo "$2" "$3" "$dir" &
+		boot_lane "$1" "$2" "$3" "$dir" &
 		bpid=$!
 		tail -n +1 -s 0.2 -F --pid=$bpid "$dir/console.log" "$dir/results.log" 2>/dev/null
 		wait $bpid
 	else
-		boot_watched results.log demo_filter demo "$2" "$3" "$dir"
+		boot_watched results.log demo_filter "$1" "$2" "$3" "$dir"
 	fi
 	python3 "$vm/collect.py" demo --dir "$dir" --qemu-rc "$(cat "$dir/qemu.rc")" \
-		--timeout "$boot_timeout"
+		--timeout "$tlimit"
 	exit $?
 fi
 
@@ -343,12 +438,13 @@ declare -A initrds
 for l in "${lanes[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $l
-	if [ -z "${initrds[$2]:-}" ]; then
-		initrds[$2]=$(initrd_for "$2") || exit 1
+	c=$(common_for "$1")-$2
+	if [ -z "${initrds[$c]:-}" ]; then
+		initrds[$c]=$(initrd_for "$2" "$(common_for "$1")") || exit 1
 	fi
 	mkdir -p "$out/$1"
-	ln -f "${initrds[$2]}" "$out/$1/initrd.cpio.gz" 2>/dev/null ||
-		cp "${initrds[$2]}" "$out/$1/initrd.cpio.gz"
+	ln -f "${initrds[$c]}" "$out/$1/initrd.cpio.gz" 2>/dev/null ||
+		cp "${initrds[$c]}" "$out/$1/initrd.cpio.gz"
 done
 
 console_filter() {
@@ -385,9 +481,20 @@ for ((i = 0; i < n; i++)); do
 	[ "$verbose" = 1 ] && vflag=(--verbose)
 	expect=()
 	[ "$4" = - ] || expect=(--expect-paging "$4")
+	limit=$boot_timeout
+	case $1 in bochs-*) limit=$bochs_timeout ;; esac
 	python3 "$vm/collect.py" lane --lane "$1" --dir "$d" --state "$state" \
-		--qemu-rc "$(cat "$d/qemu.rc")" --timeout "$boot_timeout" \
+		--qemu-rc "$(cat "$d/qemu.rc")" --timeout "$limit" \
 		${expect[@]+"${expect[@]}"} ${vflag[@]+"${vflag[@]}"}
+	# guest_util's tests say so when vmmu offers no VMX vCPUs.
+	case $1 in
+	bochs-*)
+		if grep -q 'VMX: ENODEV' "$d/results.log"; then
+			echo "# $1: VMX IS ABSENT: vmmu offers no VMX vCPUs here" \
+				"(VMMU_VCPU_VMX: ENODEV); the tests that run guest code skipped"
+		fi
+		;;
+	esac
 	echo "# $1: $(cat "$d/secs") s (kernel $2; logs in ${d#"$top"/})"
 done
 echo "# lanes took $(($(date +%s) - t0)) s"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SVM VMs torn down while their vCPUs run guest code.
+ * VMs with hardware vCPUs torn down while their vCPUs run guest code.
  *
  * Every round starts several vCPUs, each in its own thread, each spinning
  * in a real-mode guest that counts in guest memory; the VMM waits until
@@ -342,13 +342,12 @@ static void test_child(int sys_fd, bool exit)
 
 int main(void)
 {
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
 	test_closed_fds(sys_fd);

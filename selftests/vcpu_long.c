@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A 64-bit guest with its own page tables on SVM + vmmu's NPT tables.
+ * A 64-bit guest with its own page tables on a hardware vCPU + vmmu's NPT
+ * or EPT tables.
  *
  * KVM_SET_SREGS puts the vCPU in long mode with page tables the VMM built
- * in guest memory.  The guest writes a pattern over 64 MiB: every page is
- * a nested page fault vmmu maps on the fly (an NPF storm), and the VMM
+ * in guest memory.  The guest writes a pattern over 64 MiB (8 MiB under
+ * Bochs): every page is a nested page fault (NPF or EPT violation) vmmu
+ * maps on the fly (a fault storm), and the VMM
  * finds every word in its own mapping afterwards.  The guest reports its
  * progress every MiB with an OUT, and the VMM moves the vCPU thread to
  * another CPU at each report, so the vCPU migrates during the storm.
@@ -13,7 +15,7 @@
  * the region sees exactly the VMM's view.  The guest's SSE registers
  * survive exits to userspace, RDMSR of EFER gives the guest's EFER without
  * vmmu's SVME, and VMMU_VCPU_TRANSLATE and KVM_PRE_FAULT_MEMORY work on
- * the SVM vCPU.
+ * the hardware vCPU.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -30,15 +32,19 @@
 #define STACK_GPA	0x9000ULL
 #define RESULT_GPA	0x8000ULL
 #define REGION_GPA	(16ULL << 20)
-#define REGION_SIZE	(64ULL << 20)
+#define REGION_SIZE	(region_size)
 #define REGION_END	(REGION_GPA + REGION_SIZE)
-#define CHANGED_GPA	(32ULL << 20)	/* the VMM writes new data here */
-#define DROPPED_GPA	(48ULL << 20)	/* the VMM drops these pages */
+/* The VMM writes new data here, and drops these pages. */
+#define CHANGED_GPA	(REGION_GPA + REGION_SIZE / 4)
+#define DROPPED_GPA	(REGION_GPA + REGION_SIZE / 2)
 #define CHUNK		BIT_ULL(20)
 #define SEED		0x5eed0000cafe0000ULL
 #define SEED2		0x0123456789abcdefULL
 #define PREFAULT_GPA	(88ULL << 20)
 #define PREFAULT_SIZE	BIT_ULL(20)
+
+/* 64 MiB; 8 MiB under Bochs (guest_slow_emulator()). */
+static u64 region_size = 64ULL << 20;
 
 #define PORT_DONE	0x10
 #define PORT_SSE	0x11
@@ -148,7 +154,8 @@ static void test_fill(struct guest *g)
 	}
 	ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, PORT_DONE,
 		    (u8)pattern(REGION_END - 8, SEED),
-		    "long mode: the guest filled 64 MiB and reports done");
+		    "long mode: the guest filled %llu MiB and reports done",
+		    (unsigned long long)(REGION_SIZE >> 20));
 	is_int(reports, REGION_SIZE / CHUNK,
 	       "one progress report per MiB, the vCPU moved between CPUs at each");
 	r = guest_run(g);
@@ -238,7 +245,7 @@ static void test_prefault(struct guest *g)
 
 	is_errno(vmmu_ioctl(g->vcpu_fd, KVM_PRE_FAULT_MEMORY,
 			    (unsigned long)&range), 0,
-		 "KVM_PRE_FAULT_MEMORY on an SVM vCPU");
+		 "KVM_PRE_FAULT_MEMORY on a %s vCPU", guest_hw->name);
 	ok_translation(g->vcpu_fd, PREFAULT_GPA + PREFAULT_SIZE - PAGE_SIZE,
 		       VMMU_TR_PRESENT, 0, NULL,
 		       "the pre-faulted range is mapped in the vCPU's root");
@@ -248,15 +255,16 @@ int main(void)
 {
 	struct vmmu_objects before;
 	struct guest g;
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
+	if (guest_slow_emulator())
+		region_size = 8ULL << 20;
 	vmmu_objects_read_or_die(&before);
 	guest_create(&g, sys_fd, MEM_SIZE);
 	guest_load(&g, CODE_GPA, lm, GUEST_CODE_SIZE(lm));

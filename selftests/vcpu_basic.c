@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SVM vCPUs: configuration, KVM_RUN and port I/O in real and protected mode.
+ * Hardware vCPUs (SVM or VMX): configuration, KVM_RUN and port I/O in real
+ * and protected mode.
  *
- * VMMU_SET_MMU accepts SVM vCPUs only with NPT; software and SVM vCPUs
- * each refuse the other's ioctls.  A real-mode guest writes a byte, a word
- * and a dword to ports and halts: every KVM_EXIT_IO has the right
- * direction, size, port and data, RIP stays on the OUT until the next
- * KVM_RUN (as in KVM) and is past the HLT after KVM_EXIT_HLT.  Port reads
- * take their data from the I/O page (narrow reads merge into RAX), also
- * when KVM_RUN only completes them (immediate_exit).  A signal interrupts
- * a guest spinning in a loop: -EINTR with KVM_EXIT_INTR.  CPUID is
- * answered in the kernel, from the supported table while the vCPU has none
- * of its own (svm_cpuid tests the rest), and a 32-bit protected-mode guest
- * runs from KVM_SET_SREGS state.
+ * VMMU_SET_MMU accepts SVM vCPUs only with NPT and VMX vCPUs only with EPT;
+ * software and hardware vCPUs each refuse the other's ioctls.  A real-mode
+ * guest writes a byte, a word and a dword to ports and halts: every
+ * KVM_EXIT_IO has the right direction, size, port and data, RIP stays on
+ * the OUT until the next KVM_RUN (as in KVM) and is past the HLT after
+ * KVM_EXIT_HLT.  Port reads take their data from the I/O page (narrow reads
+ * merge into RAX), also when KVM_RUN only completes them (immediate_exit).
+ * A signal interrupts a guest spinning in a loop: -EINTR with
+ * KVM_EXIT_INTR.  CPUID is answered in the kernel, from the supported table
+ * while the vCPU has none of its own (vcpu_cpuid tests the rest), and a
+ * 32-bit protected-mode guest runs from KVM_SET_SREGS state.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -83,10 +84,15 @@ static void on_alarm(int sig)
 
 static void test_config(int sys_fd)
 {
+	/* The other vendor's table format. */
+	u32 wrong = guest_is_svm() ? VMMU_MMU_FORMAT_EPT : VMMU_MMU_FORMAT_NPT;
 	struct vmmu_mmu_config cfg = {
-		.format = VMMU_MMU_FORMAT_EPT,
-		.vcpu_kind = VMMU_VCPU_SVM,
+		.format = wrong,
+		.vcpu_kind = guest_hw->vcpu_kind,
 	};
+	const char *kind = guest_hw->name, *tables = guest_hw->tables;
+	/* NPT must match the host's depth; EPT defaults to 4 levels. */
+	int levels = guest_is_svm() ? mmu_host_levels() : 4;
 	int vm_fd = vmmu_create_vm_or_die(sys_fd);
 
 	is_int(vmmu_ioctl(sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0), 2 * PAGE_SIZE,
@@ -96,19 +102,21 @@ static void test_config(int sys_fd)
 	is_int(vmmu_check_extension(sys_fd, KVM_CAP_IMMEDIATE_EXIT), 1,
 	       "KVM_CAP_IMMEDIATE_EXIT is 1");
 	is_errno(mmu_set_mmu(vm_fd, &cfg), EINVAL,
-		 "VMMU_SET_MMU: SVM vCPUs with EPT tables: EINVAL");
-	is_errno(guest_set_svm(vm_fd), 0, "VMMU_SET_MMU: SVM vCPUs with NPT");
+		 "VMMU_SET_MMU: %s vCPUs with %s tables: EINVAL", kind,
+		 guest_is_svm() ? "EPT" : "NPT");
+	is_errno(guest_set_hw(vm_fd), 0, "VMMU_SET_MMU: %s vCPUs with %s",
+		 kind, tables);
 	memset(&cfg, 0xa5, sizeof(cfg));
 	is_errno(mmu_get_mmu(vm_fd, &cfg), 0, "VMMU_GET_MMU");
-	ok(cfg.format == VMMU_MMU_FORMAT_NPT && cfg.vcpu_kind == VMMU_VCPU_SVM &&
-	   (int)cfg.levels == mmu_host_levels(),
-	   "VMMU_GET_MMU: NPT at the host's depth, SVM vCPUs");
-	is_errno(guest_set_svm(vm_fd), 0,
-		 "VMMU_SET_MMU: SVM again before any vCPU or memslot");
+	ok(cfg.format == guest_hw->format &&
+	   cfg.vcpu_kind == guest_hw->vcpu_kind && (int)cfg.levels == levels,
+	   "VMMU_GET_MMU: %s with %d levels, %s vCPUs", tables, levels, kind);
+	is_errno(guest_set_hw(vm_fd), 0,
+		 "VMMU_SET_MMU: %s again before any vCPU or memslot", kind);
 	close(vm_fd);
 }
 
-/* A software vCPU has no KVM_RUN; an SVM vCPU no VMMU_VCPU_ACCESS. */
+/* A software vCPU has no KVM_RUN; a hardware vCPU no VMMU_VCPU_ACCESS. */
 static void test_kinds(int sys_fd)
 {
 	struct vmmu_mmu_config sw = {
@@ -122,7 +130,7 @@ static void test_kinds(int sys_fd)
 	int vcpu_fd;
 	void *p;
 
-	/* SVM vCPUs are the default here: software ones must be chosen. */
+	/* Hardware vCPUs are the default here: software ones must be chosen. */
 	if (mmu_set_mmu(vm_fd, &sw))
 		bail_out("VMMU_SET_MMU with software vCPUs failed");
 	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
@@ -141,12 +149,13 @@ static void test_kinds(int sys_fd)
 
 	guest_create(&g, sys_fd, MEM_SIZE);
 	is_errno(mmu_read(g.vcpu_fd, 0, &byte, 1), EINVAL,
-		 "SVM vCPU: VMMU_VCPU_ACCESS: EINVAL");
+		 "%s vCPU: VMMU_VCPU_ACCESS: EINVAL", guest_hw->name);
 	is_errno(vmmu_ioctl(g.vcpu_fd, KVM_RUN, 1), EINVAL,
-		 "SVM vCPU: KVM_RUN with an argument: EINVAL");
+		 "%s vCPU: KVM_RUN with an argument: EINVAL", guest_hw->name);
 	guest_get_regs(&g, &regs);
 	ok(regs.rip == 0xfff0 && regs.rflags == 2,
-	   "SVM vCPU: starts at the reset vector (RIP 0xfff0, RFLAGS 2)");
+	   "%s vCPU: starts at the reset vector (RIP 0xfff0, RFLAGS 2)",
+	   guest_hw->name);
 	guest_destroy(&g);
 }
 
@@ -360,13 +369,12 @@ static void test_protected_mode(int sys_fd)
 
 int main(void)
 {
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
 	test_config(sys_fd);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * An SVM vCPU runs in its own thread while the VMM changes the host
+ * A hardware vCPU runs in its own thread while the VMM changes the host
  * mapping of its memory in another: the guest sees the pages the host has,
  * never pages the host dropped.
  *
@@ -557,13 +557,12 @@ static const struct wr_change wr_unmapped = {
 int main(void)
 {
 	struct vmmu_objects before;
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
 	vmmu_objects_read_or_die(&before);

@@ -13,8 +13,10 @@
  * without a table, from the supported one.  KVM_GET_CPUID2 returns what was
  * set; bad tables change nothing.  KVM_GET/SET_MP_STATE know only RUNNABLE;
  * KVM_CREATE_IRQCHIP is a no-op with KVM's errnos while KVM_CAP_IRQCHIP is
- * 0.  A VM that chose no vCPU kind gets SVM vCPUs, enabled only when its
- * first vCPU is created; software vCPUs can still be chosen.
+ * 0.  A VM that chose no vCPU kind gets the machine's hardware vCPUs (SVM
+ * or VMX); SVM is enabled only when its first vCPU is created (checked on
+ * SVM only, through <debugfs>/vmmu/svm); software vCPUs can still be
+ * chosen.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -464,6 +466,16 @@ static int svm_enabled(void)
 	return enabled;
 }
 
+/* One test: <debugfs>/vmmu/svm says "enabled @want"; SVM only. */
+static void is_svm_enabled(int want, const char *what)
+{
+	if (!guest_is_svm()) {
+		skip(1, "%s: <debugfs>/vmmu/svm is SVM's", what);
+		return;
+	}
+	is_int(svm_enabled(), want, "%s", what);
+}
+
 static void test_default_kind(int sys_fd)
 {
 	struct vmmu_mmu_config cfg = {
@@ -475,16 +487,18 @@ static void test_default_kind(int sys_fd)
 	u8 byte = 0;
 
 	vm_fd = vmmu_create_vm_or_die(sys_fd);
-	ok(!mmu_get_mmu(vm_fd, &cfg) && cfg.vcpu_kind == VMMU_VCPU_SVM,
-	   "a new VM reports SVM vCPUs (VMMU_GET_MMU)");
-	is_int(svm_enabled(), 0, "... and SVM is not on yet");
+	ok(!mmu_get_mmu(vm_fd, &cfg) && cfg.vcpu_kind == guest_hw->vcpu_kind &&
+	   cfg.format == guest_hw->format,
+	   "a new VM reports %s vCPUs with %s (VMMU_GET_MMU)", guest_hw->name,
+	   guest_hw->tables);
+	is_svm_enabled(0, "... and SVM is not on yet");
 	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
-	is_int(svm_enabled(), 1, "its first vCPU turns SVM on");
+	is_svm_enabled(1, "its first vCPU turns SVM on");
 	is_int(vmmu_ioctl(vcpu_fd, KVM_GET_REGS, (unsigned long)&regs), 0,
-	       "... and is an SVM vCPU: KVM_GET_REGS works");
+	       "... and is a %s vCPU: KVM_GET_REGS works", guest_hw->name);
 	close(vcpu_fd);
 	close(vm_fd);
-	is_int(svm_enabled(), 0, "SVM is off again once the VM is gone");
+	is_svm_enabled(0, "SVM is off again once the VM is gone");
 
 	vm_fd = vmmu_create_vm_or_die(sys_fd);
 	cfg = (struct vmmu_mmu_config){
@@ -495,7 +509,8 @@ static void test_default_kind(int sys_fd)
 			      vmmu_alloc_guest_memory(MEM_SIZE));
 	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 	ok(!mmu_get_mmu(vm_fd, &cfg) && cfg.vcpu_kind == VMMU_VCPU_SOFTWARE &&
-	   svm_enabled() == 0, "... VMMU_GET_MMU says so, and SVM stays off");
+	   (!guest_is_svm() || svm_enabled() == 0),
+	   "... VMMU_GET_MMU says so%s", guest_is_svm() ? ", and SVM stays off" : "");
 	is_int(mmu_access(vcpu_fd, VMMU_ACCESS_READ, 0, &byte, 1, NULL), 0,
 	       "the software vCPU accesses memory (VMMU_VCPU_ACCESS)");
 	is_errno(vmmu_ioctl(vcpu_fd, KVM_SET_CPUID2, (unsigned long)empty),
@@ -510,13 +525,12 @@ static void test_default_kind(int sys_fd)
 int main(void)
 {
 	struct kvm_cpuid2 *supported;
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
 	supported = supported_cpuid(sys_fd);

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Triple faults and what makes them: KVM_EXIT_SHUTDOWN on SVM vCPUs.
+ * Triple faults and what makes them: KVM_EXIT_SHUTDOWN on hardware vCPUs.
  *
  * The 64-bit guests here have no IDT (limit 0), so any exception is a
  * triple fault: KVM_EXIT_SHUTDOWN.  That shows the exceptions vmmu injects:
- * #GP for an MSR it does not virtualize and for an attempt to set EFER.SVME,
- * #UD for VMRUN, #GP for an XSETBV to anything but the host's XCR0 (which
- * itself is accepted).  A known MSR (STAR) reads back what the guest wrote.
- * After a SHUTDOWN the vCPU is back in its RESET state, and runs again.
+ * #GP for an MSR it does not virtualize and (SVM) for an attempt to set
+ * EFER.SVME, #UD for the virtualization instructions (VMRUN on SVM, VMCALL
+ * on VMX), #GP for an XSETBV to anything but the host's XCR0 (which itself
+ * is accepted).  A known MSR (STAR) reads back what the guest wrote.  After
+ * a SHUTDOWN the vCPU is back in its RESET state, and runs again.
  *
- * A guest state VMRUN refuses (CR3 beyond the CPU's physical address width
- * in long mode: vmmu does not check it against a guest MAXPHYADDR yet) is
- * KVM_EXIT_FAIL_ENTRY with the hardware's reason, VMEXIT_INVALID, and
- * leaves the guest state as it was.
+ * A guest state the hardware refuses (CR3 beyond the CPU's physical
+ * address width in long mode: vmmu does not check it against a guest
+ * MAXPHYADDR yet) is KVM_EXIT_FAIL_ENTRY, with the hardware's reason
+ * VMEXIT_INVALID on SVM, and leaves the guest state as it was.
  */
 #include <cpuid.h>
 #include <string.h>
@@ -43,6 +44,10 @@ GUEST_CODE(lm_efer_svme, ".code64",
 GUEST_CODE(lm_vmrun, ".code64",
 	   "	mov $0x3000, %eax\n"
 	   "	vmrun\n"
+	   "	hlt\n");
+
+GUEST_CODE(lm_vmcall, ".code64",
+	   "	vmcall\n"
 	   "	hlt\n");
 
 GUEST_CODE(lm_star, ".code64",
@@ -147,9 +152,13 @@ static void test_fail_entry(struct guest *g)
 	is_errno(r, 0, "KVM_SET_SREGS: CR3 with bit %u set, above MAXPHYADDR",
 		 phys_bits());
 	r = guest_run(g);
-	ok_guest_exit(g, r, KVM_EXIT_FAIL_ENTRY, "VMRUN refuses it: FAIL_ENTRY");
-	is_hex(g->run->fail_entry.hardware_entry_failure_reason, ~0ULL,
-	       "the hardware's reason: VMEXIT_INVALID (-1)");
+	ok_guest_exit(g, r, KVM_EXIT_FAIL_ENTRY,
+		      "the hardware refuses it: FAIL_ENTRY");
+	if (guest_is_svm())
+		is_hex(g->run->fail_entry.hardware_entry_failure_reason, ~0ULL,
+		       "the hardware's reason: VMEXIT_INVALID (-1)");
+	else
+		skip(1, "the reason code checked is SVM's (VMEXIT_INVALID)");
 	guest_get_regs(g, &regs);
 	guest_get_sregs(g, &sregs);
 	ok(regs.rip == CODE_GPA && sregs.cr3 == (bad_cr3 | GUEST_PT_GPA) &&
@@ -235,13 +244,12 @@ static void test_runs_again(struct guest *g)
 int main(void)
 {
 	struct guest g;
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(NR_TESTS, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
 	guest_create(&g, sys_fd, MEM_SIZE);
@@ -250,11 +258,17 @@ int main(void)
 	shutdown_test(&g, lm_bad_msr, GUEST_CODE_SIZE(lm_bad_msr),
 		      "RDMSR of an unknown MSR (#GP)");
 	test_reset_state(&g);
-	shutdown_test(&g, lm_efer_svme, GUEST_CODE_SIZE(lm_efer_svme),
-		      "WRMSR setting EFER.SVME (#GP)");
-	test_reset_state(&g);
-	shutdown_test(&g, lm_vmrun, GUEST_CODE_SIZE(lm_vmrun),
-		      "VMRUN in the guest (#UD)");
+	if (guest_is_svm()) {
+		shutdown_test(&g, lm_efer_svme, GUEST_CODE_SIZE(lm_efer_svme),
+			      "WRMSR setting EFER.SVME (#GP)");
+		test_reset_state(&g);
+		shutdown_test(&g, lm_vmrun, GUEST_CODE_SIZE(lm_vmrun),
+			      "VMRUN in the guest (#UD)");
+	} else {
+		skip(2, "EFER.SVME is SVM's");
+		shutdown_test(&g, lm_vmcall, GUEST_CODE_SIZE(lm_vmcall),
+			      "VMCALL in the guest (#UD)");
+	}
 	test_reset_state(&g);
 	test_fail_entry(&g);
 	test_star(&g);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * MMIO on SVM vCPUs: KVM_EXIT_MMIO from a fetch through the guest's own
+ * MMIO on hardware vCPUs: KVM_EXIT_MMIO from a fetch through the guest's own
  * page tables and a MOV decoder.
  *
  * Guests in real mode, 32-bit protected mode (without paging, with 32-bit
@@ -643,13 +643,12 @@ int main(void)
 {
 	unsigned int nr = RM_TESTS + 3 * PM_TESTS + LM_TESTS + LM_MAIN_TESTS + 1;
 	struct vmmu_objects before;
-	int sys_fd, r;
+	int sys_fd;
 
 	tap_plan(nr);
 	sys_fd = vmmu_open();
-	r = guest_svm_available(sys_fd);
-	if (r) {
-		skip(nr, "no SVM vCPUs here: %s", errno_name(-r));
+	if (guest_hw_available(sys_fd)) {
+		skip(nr, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
 	vmmu_objects_read_or_die(&before);
