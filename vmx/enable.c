@@ -300,13 +300,19 @@ static void vmmu_vmx_read_cr4(void *data)
 	*(unsigned long *)data = __read_cr4();
 }
 
-/* <debugfs>/vmmu/vmx: CR4.VMXE of every online CPU, and who set it. */
+/*
+ * <debugfs>/vmmu/vmx: whether vmmu has VMX on, the EPT features in use, and
+ * CR4.VMXE of every online CPU with whether vmmu set it.
+ */
 static int vmmu_vmx_state_show(struct seq_file *m, void *unused)
 {
 	unsigned int cpu;
 
 	cpus_read_lock();
 	seq_printf(m, "enabled %d\n", READ_ONCE(vmmu_vmx_cpuhp_state) > 0);
+	seq_printf(m, "ept_ad %d\nept_5level %d\nvpid %d\n",
+		   vmmu_vmx_caps.ept_ad, vmmu_vmx_caps.ept_5level,
+		   vmmu_vmx_caps.vpid);
 	for_each_online_cpu(cpu) {
 		unsigned long cr4 = 0;
 		int vmxe = -1;

@@ -4,8 +4,9 @@
  *
  * Each handler returns 1 to enter the guest again, 0 to return to userspace
  * with kvm_run filled in, or a negative errno for KVM_RUN to return.  They
- * run with interrupts and preemption enabled; the VMCS stays current on
- * whatever CPU runs them (the preemption notifier loads it again).
+ * run with interrupts and preemption enabled and may sleep: the VMCS stays
+ * current on whatever CPU runs them (the preemption notifier loads it
+ * again after every reschedule).
  *
  * The VMCS gives the length of the instruction that exited; handlers that
  * complete an instruction move RIP past it.  For MMIO the emulator decodes
@@ -99,7 +100,7 @@ static int vmx_inject(struct vmmu_vmx_vcpu *vmx, unsigned int vector,
 	u32 info = vector | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_VALID_MASK;
 
 	/* Real mode has no error codes; an entry with one would fail. */
-	if (has_error && (vmx->guest_cr0 & X86_CR0_PE)) {
+	if (has_error && (vmmu_vmx_guest_cr0() & X86_CR0_PE)) {
 		info |= INTR_INFO_DELIVER_CODE_MASK;
 		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
 	}
@@ -219,7 +220,7 @@ static int vmx_handle_cpuid(struct vmmu_vcpu *vcpu)
 	unsigned long *regs = vmx->regs;
 	u32 eax = regs[__VCPU_REGS_RAX], ecx = regs[__VCPU_REGS_RCX], ebx, edx;
 
-	vmmu_cpuid(vcpu, vmx->guest_cr4, &eax, &ebx, &ecx, &edx);
+	vmmu_cpuid(vcpu, vmmu_vmx_guest_cr4(), &eax, &ebx, &ecx, &edx);
 	regs[__VCPU_REGS_RAX] = eax;
 	regs[__VCPU_REGS_RBX] = ebx;
 	regs[__VCPU_REGS_RCX] = ecx;
@@ -310,7 +311,7 @@ static bool vmx_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
 	case MSR_GS_BASE:
 	case MSR_IA32_SYSENTER_ESP:
 	case MSR_IA32_SYSENTER_EIP:
-		if (!vmmu_canonical(data, vmx->guest_cr4))
+		if (!vmmu_canonical(data, vmmu_vmx_guest_cr4()))
 			return false;
 		break;
 	}
@@ -413,9 +414,9 @@ static void vmx_emul_ctxt(struct vmmu_vcpu *vcpu, struct vmmu_emul_ctxt *ctxt)
 	ctxt->cs_base = vmcs_read(GUEST_CS_BASE);
 	ctxt->cs_db = cs_ar & BIT(14);
 	ctxt->cs_l = cs_ar & BIT(13);
-	ctxt->cr0 = vmx->guest_cr0;
+	ctxt->cr0 = vmmu_vmx_guest_cr0();
 	ctxt->cr3 = vmcs_read(GUEST_CR3);
-	ctxt->cr4 = vmx->guest_cr4;
+	ctxt->cr4 = vmmu_vmx_guest_cr4();
 	ctxt->efer = vmx->guest_efer;
 }
 
@@ -628,59 +629,42 @@ static void vmx_requeue_event(void)
 int vmmu_vmx_handle_exit(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
-	int r;
 
 	if (vmx->vmfail || (vmx->exit_reason & VMMU_VMX_ENTRY_FAILED))
 		return vmx_handle_fail_entry(vcpu);
-	vmmu_vmx_vmcs_get(vcpu);
 	vmx_requeue_event();
 	switch (vmx_exit_basic(vmx)) {
 	case EXIT_REASON_EXTERNAL_INTERRUPT:
 	case EXIT_REASON_PREEMPTION_TIMER:
 		/* Handled by the host as interrupts came back on. */
-		r = 1;
-		break;
+		return 1;
 	case EXIT_REASON_EXCEPTION_NMI:
 		/* Only NMIs exit (no exception bitmap): run.c handled it. */
-		r = 1;
-		break;
+		return 1;
 	case EXIT_REASON_EPT_VIOLATION:
-		vmmu_vmx_vmcs_put(vcpu);
-		/* May sleep: the notifier keeps the VMCS current. */
 		return vmx_handle_ept_violation(vcpu);
 	case EXIT_REASON_EPT_MISCONFIG:
-		r = vmx_handle_ept_misconfig(vcpu);
-		break;
+		return vmx_handle_ept_misconfig(vcpu);
 	case EXIT_REASON_IO_INSTRUCTION:
-		r = vmx_handle_io(vcpu);
-		break;
+		return vmx_handle_io(vcpu);
 	case EXIT_REASON_HLT:
-		r = vmx_handle_hlt(vcpu);
-		break;
+		return vmx_handle_hlt(vcpu);
 	case EXIT_REASON_CPUID:
-		r = vmx_handle_cpuid(vcpu);
-		break;
+		return vmx_handle_cpuid(vcpu);
 	case EXIT_REASON_MSR_READ:
-		r = vmx_handle_msr(vcpu, false);
-		break;
+		return vmx_handle_msr(vcpu, false);
 	case EXIT_REASON_MSR_WRITE:
-		r = vmx_handle_msr(vcpu, true);
-		break;
+		return vmx_handle_msr(vcpu, true);
 	case EXIT_REASON_XSETBV:
-		r = vmx_handle_xsetbv(vcpu);
-		break;
+		return vmx_handle_xsetbv(vcpu);
 	case EXIT_REASON_CR_ACCESS:
-		r = vmx_handle_cr(vcpu);
-		break;
+		return vmx_handle_cr(vcpu);
 	case EXIT_REASON_TRIPLE_FAULT:
-		vmmu_vmx_vmcs_put(vcpu);
 		return vmx_handle_triple_fault(vcpu);
 	case EXIT_REASON_INVD:
-		r = vmx_skip(vmx);
-		break;
+		return vmx_skip(vmx);
 	case EXIT_REASON_RDPMC:
-		r = vmx_inject_gp(vmx);
-		break;
+		return vmx_inject_gp(vmx);
 	case EXIT_REASON_VMCALL:
 	case EXIT_REASON_VMCLEAR:
 	case EXIT_REASON_VMLAUNCH:
@@ -698,13 +682,9 @@ int vmmu_vmx_handle_exit(struct vmmu_vcpu *vcpu)
 	case EXIT_REASON_MONITOR_INSTRUCTION:
 	case EXIT_REASON_MWAIT_INSTRUCTION:
 		/* No nested VMX, no SMX, no MONITOR/MWAIT in the guest. */
-		r = vmx_inject_ud(vmx);
-		break;
+		return vmx_inject_ud(vmx);
 	case VMX_EXIT_INIT_SIGNAL:
 	default:
-		r = vmx_unexpected_exit(vcpu);
-		break;
+		return vmx_unexpected_exit(vcpu);
 	}
-	vmmu_vmx_vmcs_put(vcpu);
-	return r;
 }

@@ -23,6 +23,7 @@
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
 
+#include <vmmu/emul.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/x86_state.h>
 
@@ -144,10 +145,41 @@ static void vmx_init_controls(struct vmmu_vmx_vcpu *vmx)
 	vmcs_write(HOST_IA32_EFER, msr);
 }
 
+/**
+ * vmmu_vmx_guest_cr0() - CR0 as the guest sees it
+ *
+ * The guest changes the bits it owns without an exit: those come from the
+ * VMCS's CR0, the bits vmmu owns from the read shadow.  The VMCS must be
+ * current.
+ *
+ * Return: the guest's CR0.
+ */
+u64 vmmu_vmx_guest_cr0(void)
+{
+	u64 owned = vmx_cr0_host_owned();
+
+	return (vmcs_read(GUEST_CR0) & ~owned) |
+	       (vmcs_read(CR0_READ_SHADOW) & owned);
+}
+
+/**
+ * vmmu_vmx_guest_cr4() - CR4 as the guest sees it
+ *
+ * As vmmu_vmx_guest_cr0().
+ *
+ * Return: the guest's CR4.
+ */
+u64 vmmu_vmx_guest_cr4(void)
+{
+	u64 owned = vmx_cr4_host_owned();
+
+	return (vmcs_read(GUEST_CR4) & ~owned) |
+	       (vmcs_read(CR4_READ_SHADOW) & owned);
+}
+
 /* The guest's CR0, CR4 and EFER into the VMCS, with what VMX requires. */
 static void vmx_write_cr0(struct vmmu_vmx_vcpu *vmx, u64 cr0)
 {
-	vmx->guest_cr0 = cr0;
 	vmcs_write(CR0_READ_SHADOW, cr0);
 	vmcs_write(GUEST_CR0, cr0 | (vmmu_vmx_caps.cr0_fixed0 &
 				     ~(X86_CR0_PE | X86_CR0_PG)));
@@ -155,7 +187,6 @@ static void vmx_write_cr0(struct vmmu_vmx_vcpu *vmx, u64 cr0)
 
 static void vmx_write_cr4(struct vmmu_vmx_vcpu *vmx, u64 cr4)
 {
-	vmx->guest_cr4 = cr4;
 	vmcs_write(CR4_READ_SHADOW, cr4);
 	vmcs_write(GUEST_CR4, cr4 | vmmu_vmx_caps.cr4_fixed0 | X86_CR4_VMXE);
 }
@@ -168,6 +199,30 @@ static void vmx_write_efer(struct vmmu_vmx_vcpu *vmx, u64 efer)
 		vmcs_set_bits(VM_ENTRY_CONTROLS, VM_ENTRY_IA32E_MODE);
 	else
 		vmcs_clear_bits(VM_ENTRY_CONTROLS, VM_ENTRY_IA32E_MODE);
+}
+
+/*
+ * 32-bit PAE paging: VM entry takes the four PDPTEs from the VMCS, not
+ * from memory.  Read them at @cr3 (may sleep).  Returns false if they
+ * cannot be read (no memory there).
+ */
+static bool vmx_read_pdptrs(struct vmmu_vcpu *vcpu, u64 cr3, u64 *pdptrs)
+{
+	return !vmmu_emul_read_gpa(vcpu->vm, cr3 & GENMASK_ULL(31, 5), pdptrs,
+				   4 * sizeof(u64));
+}
+
+static void vmx_write_pdptrs(const u64 *pdptrs)
+{
+	vmcs_write(GUEST_PDPTR0, pdptrs[0]);
+	vmcs_write(GUEST_PDPTR1, pdptrs[1]);
+	vmcs_write(GUEST_PDPTR2, pdptrs[2]);
+	vmcs_write(GUEST_PDPTR3, pdptrs[3]);
+}
+
+static bool vmx_pae_paging(u64 cr0, u64 cr4, u64 efer)
+{
+	return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & EFER_LMA);
 }
 
 /* The state of a CPU after RESET: real mode at 0xffff0. */
@@ -264,6 +319,8 @@ int vmmu_vmx_vcpu_create(struct vmmu_vcpu *vcpu)
 	INIT_LIST_HEAD(&vmx->loaded_link);
 	vmx->vpid = vmmu_vmx_vpid_alloc();
 	vcpu->arch = vmx;
+	/* A new VMCS is initialized (launch state clear) by VMCLEAR. */
+	vmmu_vmclear(vmx->vmcs_pa);
 	vmmu_vmx_vcpu_reset(vcpu);
 	return 0;
 
@@ -419,10 +476,10 @@ void vmmu_vmx_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->idt.base = vmcs_read(GUEST_IDTR_BASE);
 	sregs->idt.limit = vmcs_read(GUEST_IDTR_LIMIT);
 	sregs->cr3 = vmcs_read(GUEST_CR3);
+	sregs->cr0 = vmmu_vmx_guest_cr0();
+	sregs->cr4 = vmmu_vmx_guest_cr4();
 	vmmu_vmx_vmcs_put(vcpu);
-	sregs->cr0 = vmx->guest_cr0;
 	sregs->cr2 = vmx->cr2;
-	sregs->cr4 = vmx->guest_cr4;
 	sregs->cr8 = vmx->cr8;
 	sregs->efer = vmx->guest_efer;
 	sregs->apic_base = vmx->apic_base;
@@ -436,20 +493,26 @@ void vmmu_vmx_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs)
  * The guest's own translations are flushed (INVVPID at the next entry):
  * its paging state may have changed under it.
  *
+ * With 32-bit PAE paging the PDPTEs are read from guest memory at CR3 now,
+ * as MOV to CR3 would.
+ *
  * Return: 0, or -EINVAL (nothing changed) for a state no CPU can be in, or
  * one vmmu cannot give the guest (a pending interrupt, unsupported EFER or
- * CR4 bits, 32-bit PAE paging, whose PDPTEs vmmu does not load).
+ * CR4 bits, PAE paging with CR3 outside guest memory).
  */
 int vmmu_vmx_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
+	bool pae = vmx_pae_paging(sregs->cr0, sregs->cr4, sregs->efer);
+	u64 pdptrs[4];
 
 	if (!vmmu_sregs_valid(sregs, VMMU_VMX_CR8_MAX))
 		return -EINVAL;
-	if ((sregs->cr0 & X86_CR0_PG) && (sregs->cr4 & X86_CR4_PAE) &&
-	    !(sregs->efer & EFER_LMA))
+	if (pae && !vmx_read_pdptrs(vcpu, sregs->cr3, pdptrs))
 		return -EINVAL;
 	vmmu_vmx_vmcs_get(vcpu);
+	if (pae)
+		vmx_write_pdptrs(pdptrs);
 	vmx_seg_from_kvm(VMX_CS, &sregs->cs);
 	vmx_seg_from_kvm(VMX_DS, &sregs->ds);
 	vmx_seg_from_kvm(VMX_ES, &sregs->es);
@@ -480,7 +543,8 @@ int vmmu_vmx_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
  * @cr0: the value
  *
  * Turning paging on with EFER.LME set enters long mode, turning it off
- * leaves it: the CPU does not do that for a write vmmu completes.
+ * leaves it, and turning it on with PAE alone loads the PDPTEs: the CPU
+ * does none of that for a write vmmu completes.  May sleep.
  *
  * Return: false if the write must fault (#GP).
  */
@@ -488,19 +552,21 @@ bool vmmu_vmx_set_cr0(struct vmmu_vcpu *vcpu, u64 cr0)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 efer = vmx->guest_efer;
-	bool pg = cr0 & X86_CR0_PG, was_pg = vmx->guest_cr0 & X86_CR0_PG;
+	bool pg = cr0 & X86_CR0_PG, was_pg = vmmu_vmx_guest_cr0() & X86_CR0_PG;
+	u64 pdptrs[4];
 
 	if (cr0 >> 32 || (pg && !(cr0 & X86_CR0_PE)) ||
 	    ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD)))
 		return false;
 	if (pg && !was_pg) {
 		if (efer & EFER_LME) {
-			if (!(vmx->guest_cr4 & X86_CR4_PAE))
+			if (!(vmmu_vmx_guest_cr4() & X86_CR4_PAE))
 				return false;
 			efer |= EFER_LMA;
-		} else if (vmx->guest_cr4 & X86_CR4_PAE) {
-			/* 32-bit PAE paging: its PDPTEs are not loaded. */
-			return false;
+		} else if (vmmu_vmx_guest_cr4() & X86_CR4_PAE) {
+			if (!vmx_read_pdptrs(vcpu, vmcs_read(GUEST_CR3), pdptrs))
+				return false;
+			vmx_write_pdptrs(pdptrs);
 		}
 	} else if (!pg && was_pg) {
 		efer &= ~EFER_LMA;
@@ -548,7 +614,7 @@ bool vmmu_vmx_set_efer(struct vmmu_vcpu *vcpu, u64 efer)
 	if (efer & ~VMMU_GUEST_EFER_VALID)
 		return false;
 	/* LME cannot change while paging is on. */
-	if ((vmx->guest_cr0 & X86_CR0_PG) &&
+	if ((vmmu_vmx_guest_cr0() & X86_CR0_PG) &&
 	    ((efer ^ vmx->guest_efer) & EFER_LME))
 		return false;
 	vmx_write_efer(vmx, (efer & ~EFER_LMA) | (vmx->guest_efer & EFER_LMA));

@@ -154,8 +154,6 @@ struct vmmu_vmx_host {
  * @guest_fpu: the guest's FPU/SSE/AVX state
  * @host_pkru: the host's PKRU while the guest runs
  * @guest_pkru: the guest's PKRU
- * @guest_cr0: CR0 as the guest set it (the VMCS holds it with NE forced)
- * @guest_cr4: CR4 as the guest set it (the VMCS holds it with VMXE)
  * @guest_efer: EFER as the guest sees it
  * @kernel_gs_base: the guest's MSR_KERNEL_GS_BASE
  * @star: the guest's syscall MSRs, loaded around a guest run
@@ -186,8 +184,6 @@ struct vmmu_vmx_vcpu {
 	struct fpu_guest guest_fpu;
 	u32 host_pkru;
 	u32 guest_pkru;
-	u64 guest_cr0;
-	u64 guest_cr4;
 	u64 guest_efer;
 	u64 kernel_gs_base;
 	u64 star;
@@ -259,6 +255,8 @@ void vmmu_vmx_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
 void vmmu_vmx_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
 void vmmu_vmx_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
 int vmmu_vmx_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
+u64 vmmu_vmx_guest_cr0(void);
+u64 vmmu_vmx_guest_cr4(void);
 bool vmmu_vmx_set_cr0(struct vmmu_vcpu *vcpu, u64 cr0);
 bool vmmu_vmx_set_cr4(struct vmmu_vcpu *vcpu, u64 cr4);
 bool vmmu_vmx_set_efer(struct vmmu_vcpu *vcpu, u64 efer);
