@@ -10,6 +10,9 @@
 # DIR/bochsrc, then runs Bochs with COM1 (ttyS0, the kernel console) going
 # to DIR/console.log, COM2 (ttyS1, what /init reports) to DIR/results.log,
 # Bochs's own output to DIR/bochs.out and its log to DIR/bochs.log.
+# DIR/walltimes gets the host's seconds since Bochs started at each
+# "@@VMMU INSMOD/BEGIN/END/DONE" line (the guest's clock under Bochs is
+# emulated time, not wall time).
 # /init's power-off (ACPI S5) ends Bochs; Bochs is stopped if it still runs
 # a few seconds after /init reported "@@VMMU DONE", or after TIMEOUT
 # seconds.  The exit status is 0 once "@@VMMU DONE" was seen, 124 on
@@ -100,7 +103,19 @@ done_seen() {
 	grep -q '^@@VMMU DONE' "$dir/results.log" 2>/dev/null
 }
 rc=
+seen=0
+: >"$dir/walltimes"
+walltimes() {
+	local n
+	n=$(grep -c '^@@VMMU \(INSMOD\|BEGIN\|END\|DONE\)' "$dir/results.log")
+	[ "$n" -gt "$seen" ] || return 0
+	grep '^@@VMMU \(INSMOD\|BEGIN\|END\|DONE\)' "$dir/results.log" |
+		tail -n +$((seen + 1)) | head -n $((n - seen)) |
+		sed "s/^@@VMMU /$(($(date +%s) - start)) /" >>"$dir/walltimes"
+	seen=$n
+}
 while kill -0 $bpid 2>/dev/null; do
+	walltimes
 	if done_seen; then
 		# /init powers off through ACPI, which ends Bochs (status 1);
 		# if it does not, give the serial file time, then stop Bochs.
@@ -123,6 +138,7 @@ done
 wait $bpid
 status=$?
 bpid=
+walltimes
 if [ -z "$rc" ]; then
 	rc=$status
 	done_seen && rc=0

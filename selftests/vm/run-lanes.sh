@@ -231,7 +231,9 @@ elif [ $mode != demo ]; then
 	[ ${#progs[@]} -gt 0 ] || echo "# no test programs in $tests_dir"
 	# The Bochs lane's programs: T, else those of bochs-tests.
 	bochs_progs=()
-	if [ -n "${T:-}" ]; then
+	if [[ " ${lanes[*]}" != *" bochs-"* ]]; then
+		:
+	elif [ -n "${T:-}" ]; then
 		bochs_progs=(${progs[@]+"${progs[@]}"})
 	else
 		while read -r t _; do
@@ -493,6 +495,12 @@ for ((i = 0; i < n; i++)); do
 			echo "# $1: VMX IS ABSENT: vmmu offers no VMX vCPUs here" \
 				"(VMMU_VCPU_VMX: ENODEV); the tests that run guest code skipped"
 		fi
+		# Wall seconds per program (the guest's clock is emulated).
+		awk '$2 == "INSMOD" { printf "# %s: wall seconds: boot %d", lane, $1 }
+		     $2 == "BEGIN" { t = $1 }
+		     $2 == "END" { printf ", %s %d", $3, $1 - t }
+		     $2 == "DONE" { printf ", end %d", $1 }
+		     END { if (NR) print "" }' lane="$1" "$d/walltimes" 2>/dev/null
 		;;
 	esac
 	echo "# $1: $(cat "$d/secs") s (kernel $2; logs in ${d#"$top"/})"
