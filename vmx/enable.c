@@ -410,11 +410,14 @@ static const char *vmmu_vmx_read_caps(void)
 	if (!vmx_ctl(MSR_IA32_VMX_PROCBASED_CTLS2, VMX_PROC2_NEED,
 		     SECONDARY_EXEC_ENABLE_VPID, &c->proc2))
 		return "no EPT or unrestricted guest";
-	if (!vmx_ctl(exit_msr, VMX_EXIT_NEED, 0, &c->exit))
+	/* The guest's DR7 and DEBUGCTL through the VMCS where the CPU can. */
+	if (!vmx_ctl(exit_msr, VMX_EXIT_NEED, VM_EXIT_SAVE_DEBUG_CONTROLS,
+		     &c->exit))
 		return "missing VM-exit controls";
 	/* Interrupts stay pending until the host enables them. */
 	c->exit &= ~VM_EXIT_ACK_INTR_ON_EXIT;
-	if (!vmx_ctl(entry_msr, VMX_ENTRY_NEED, 0, &c->entry))
+	if (!vmx_ctl(entry_msr, VMX_ENTRY_NEED, VM_ENTRY_LOAD_DEBUG_CONTROLS,
+		     &c->entry))
 		return "missing VM-entry controls";
 	c->entry &= ~VM_ENTRY_IA32E_MODE;
 	if (rdmsrl_safe(MSR_IA32_VMX_EPT_VPID_CAP, &c->ept_vpid))

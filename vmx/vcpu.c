@@ -108,7 +108,9 @@ static void vmx_init_controls(struct vmmu_vmx_vcpu *vmx)
 
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, c->pin);
 	vmcs_write(CPU_BASED_VM_EXEC_CONTROL, c->proc);
-	vmcs_write(SECONDARY_VM_EXEC_CONTROL, c->proc2);
+	/* VPID 0 is the host's: a vCPU without its own runs untagged. */
+	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx->vpid ? c->proc2 :
+		   c->proc2 & ~SECONDARY_EXEC_ENABLE_VPID);
 	vmcs_write(VM_EXIT_CONTROLS, c->exit);
 	vmcs_write(VM_ENTRY_CONTROLS, c->entry);
 	vmcs_write(EXCEPTION_BITMAP, 0);
@@ -122,7 +124,7 @@ static void vmx_init_controls(struct vmmu_vmx_vcpu *vmx)
 	vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_host_owned());
 	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cr4_host_owned());
 	vmcs_write(VMCS_LINK_POINTER, -1ULL);
-	if (vmx->vpid)
+	if (c->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 
 	/* Host state; CR3, CR4, FS, GS and the per-CPU tables: run.c. */
