@@ -45,6 +45,8 @@
 #                       names that kernel release
 #   VMMU_TESTS          directory of test programs (default selftests/build)
 #   VMMU_TOOLS          directory of tools for /tools (default tools/build)
+#   VMMU_GUEST_KIND     svm or vmx: the guest tests try only that kind of
+#                       hardware vCPU (selftests/lib/guest_util.h)
 #   VMMU_KVM_LANE=0     leave the kvm lane out of a full run
 #   VMMU_STATE          --kvm only: the TAP count file of a run-lanes.sh that
 #                       runs this one as its kvm lane (it holds the lock):
@@ -295,6 +297,9 @@ make_common() {
 		[ $mode = kvm ] && echo "MODE=kvm"
 		echo "TEST_TIMEOUT=$limit"
 		echo "EMULATOR=$emulator"
+		case ${VMMU_GUEST_KIND:-} in
+		svm | vmx) echo "export VMMU_GUEST_KIND=$VMMU_GUEST_KIND" ;;
+		esac
 	} >"$out/$name.conf"
 	python3 "$vm/mkinitramfs.py" "$out/$name.cpio.gz" <"$out/$name.list" ||
 		die "cannot build the initramfs"
