@@ -55,7 +55,10 @@ static unsigned int vmmu_backend_users;
  */
 void vmmu_backend_init(void)
 {
-	vmmu_hw_backend = vmmu_svm_probe();
+	/* A CPU has one vendor's extension, if any. */
+	vmmu_hw_backend = vmmu_vmx_probe();
+	if (!vmmu_hw_backend)
+		vmmu_hw_backend = vmmu_svm_probe();
 #ifdef CONFIG_PREEMPT_NOTIFIERS
 	/*
 	 * Before any vCPU registers a notifier.  Held while the module is
@@ -79,6 +82,7 @@ void vmmu_backend_exit(void)
 	preempt_notifier_dec();
 #endif
 	vmmu_svm_exit();
+	vmmu_vmx_exit();
 	vmmu_hw_backend = NULL;
 }
 

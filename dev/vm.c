@@ -202,6 +202,11 @@ static int vmmu_vm_set_mmu(struct vmmu_vm *vm,
 	if (levels < 0)
 		return levels;
 	/* Enabled before the VM's locks: it may take CPU hotplug locks. */
+	/* A root deeper than the hardware walks (4-level-only EPT). */
+	backend = vmmu_backend_find(cfg.vcpu_kind);
+	if (backend && backend->max_root_level &&
+	    levels > backend->max_root_level)
+		return -EINVAL;
 	backend = vmmu_vm_get_backend(cfg.vcpu_kind);
 	if (IS_ERR(backend))
 		return PTR_ERR(backend);
@@ -374,9 +379,12 @@ static struct vmmu_vm *vmmu_dev_vm_new(void)
 		return vm;
 	vmmu_tdp_mmu_init_vm(vm);
 	vmmu_pfncache_vm_init(vm);
-	vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
 	/* The backend itself is enabled by the first KVM_CREATE_VCPU. */
 	vm->vcpu_kind = vmmu_backend_default_kind();
+	if (vm->vcpu_kind == VMMU_VCPU_VMX)
+		vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_EPT, 4);
+	else
+		vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
 	vm->mmu_invalidate_seq = invalidate_seq_start;
 	r = vmmu_notifier_register(vm);
 	if (r) {

@@ -2,8 +2,9 @@
 /*
  * MMU configuration and the argument checks of the vCPU ioctls.
  *
- * VMMU_GET_MMU reports the defaults (NPT with the host's paging depth,
- * SVM vCPUs where the machine has them, else software vCPUs), VMMU_SET_MMU
+ * VMMU_GET_MMU reports the defaults (VMX vCPUs with 4-level EPT where the
+ * machine has VMX vCPUs, SVM vCPUs with NPT of the host's paging depth
+ * where it has SVM ones, else software vCPUs with that NPT), VMMU_SET_MMU
  * rejects bad requests and is refused once a
  * memslot or a vCPU exists; KVM_CREATE_VCPU follows KVM's limits and
  * errnos; VMMU_VCPU_ACCESS and VMMU_VCPU_TRANSLATE check their arguments.
@@ -25,8 +26,10 @@
 #define NR_TESTS	84
 
 static struct vmmu_objects baseline;
-/* The vCPU kind of a VM that chose none: SVM where KVM_RUN exists. */
+/* The vCPU kind of a VM that chose none, and its format and levels. */
 static u32 default_kind;
+static u32 default_format;
+static int default_levels;
 
 static bool cfg_equal(const struct vmmu_mmu_config *got, u32 format,
 		      u32 levels, u32 kind)
@@ -76,13 +79,15 @@ static void test_defaults(int sys_fd)
 	memset(&cfg, 0xa5, sizeof(cfg));
 	r = mmu_get_mmu(vm_fd, &cfg);
 	is_errno(r, 0, "VMMU_GET_MMU on a new VM");
-	is_int(cfg.format, VMMU_MMU_FORMAT_NPT, "default format is NPT");
-	is_int(cfg.levels, host, "default levels are the host's (%d)", host);
+	is_int(cfg.format, default_format, "default format is %s",
+	       default_format == VMMU_MMU_FORMAT_EPT ? "EPT" : "NPT");
+	is_int(cfg.levels, default_levels, "default levels: %d", default_levels);
 	is_int(cfg.vcpu_kind, default_kind,
 	       "default vCPU kind is %s",
+	       default_kind == VMMU_VCPU_VMX ? "VMX" :
 	       default_kind == VMMU_VCPU_SVM ? "SVM" : "the software vCPU");
-	is_int(cfg.gpa_bits, host == 5 ? 52 : 48,
-	       "default gpa_bits is %d", host == 5 ? 52 : 48);
+	is_int(cfg.gpa_bits, default_levels == 5 ? 52 : 48,
+	       "default gpa_bits is %d", default_levels == 5 ? 52 : 48);
 	ok(!cfg.pad && !cfg.pad2, "VMMU_GET_MMU zeroes the padding");
 	is_errno(vmmu_ioctl(vm_fd, VMMU_GET_MMU, 0), EFAULT,
 		 "VMMU_GET_MMU with a NULL argument");
@@ -160,7 +165,7 @@ static void test_set_errors(int sys_fd)
 	set_mmu_fails(vm_fd, c, EINVAL, "NPT with levels != host depth");
 	is_errno(vmmu_ioctl(vm_fd, VMMU_SET_MMU, 0), EFAULT,
 		 "VMMU_SET_MMU with a NULL argument");
-	ok_get_mmu(vm_fd, VMMU_MMU_FORMAT_NPT, host, default_kind,
+	ok_get_mmu(vm_fd, default_format, default_levels, default_kind,
 		   "after the rejected requests");
 	close(vm_fd);
 }
@@ -218,7 +223,7 @@ static void test_busy(int sys_fd)
 		.vcpu_kind = VMMU_VCPU_SOFTWARE,
 	};
 	void *mem = vmmu_alloc_guest_memory(SLOT_PAGES * P);
-	int vm_fd, vcpu_fd, host = mmu_host_levels();
+	int vm_fd, vcpu_fd;
 
 	/* A rejected memslot request leaves the VM configurable. */
 	vm_fd = vmmu_create_vm_or_die(sys_fd);
@@ -233,7 +238,7 @@ static void test_busy(int sys_fd)
 	mmu_set_region_or_die(vm_fd, 0, 0, SLOT_GPA, SLOT_PAGES * P, mem);
 	is_errno(mmu_set_mmu(vm_fd, &c), EBUSY,
 		 "VMMU_SET_MMU with a memslot: EBUSY");
-	ok_get_mmu(vm_fd, VMMU_MMU_FORMAT_NPT, host, default_kind,
+	ok_get_mmu(vm_fd, default_format, default_levels, default_kind,
 		   "after EBUSY");
 	is_errno(vmmu_delete_region(vm_fd, 0), 0, "delete the memslot");
 	is_errno(mmu_set_mmu(vm_fd, &c), EBUSY,
@@ -456,8 +461,17 @@ int main(void)
 
 	tap_plan(NR_TESTS);
 	sys_fd = vmmu_open();
-	default_kind = vmmu_check_extension(sys_fd, KVM_CAP_IMMEDIATE_EXIT) > 0 ?
-		       VMMU_VCPU_SVM : VMMU_VCPU_SOFTWARE;
+	/* Hardware vCPUs where KVM_RUN exists: the CPU's vendor's. */
+	default_kind = VMMU_VCPU_SOFTWARE;
+	default_format = VMMU_MMU_FORMAT_NPT;
+	default_levels = mmu_host_levels();
+	if (vmmu_check_extension(sys_fd, KVM_CAP_IMMEDIATE_EXIT) > 0) {
+		default_kind = cpu_has_flag("vmx") ? VMMU_VCPU_VMX : VMMU_VCPU_SVM;
+		if (default_kind == VMMU_VCPU_VMX) {
+			default_format = VMMU_MMU_FORMAT_EPT;
+			default_levels = 4;
+		}
+	}
 	vmmu_objects_read_or_die(&baseline);
 	vmmu_objects_diag("baseline", &baseline);
 

@@ -6,7 +6,7 @@
  * follows MADV_DONTNEED, mremap and munmap of its page and memslot
  * deletes and moves; the soft hrtimer consumer writes through it and
  * resumes on a new page; invalid use gets clean errors.  Then the
- * run-state page of an SVM vCPU (skipped without SVM): the guest reads its
+ * run-state page of a hardware vCPU (SVM or VMX; skipped without): the guest reads its
  * own record while it runs, the VMM after every exit.
  */
 #define _GNU_SOURCE
@@ -233,7 +233,7 @@ GUEST_CODE(rs_guest, ".code16",
 #define RS_GPA		0x5000ULL
 #define RS_ROUNDS	200
 
-/* The run-state page of an SVM vCPU. */
+/* The run-state page of a hardware vCPU (SVM or VMX). */
 static void test_runstate(int sys_fd)
 {
 	struct vmmu_runstate *rs;
@@ -241,9 +241,9 @@ static void test_runstate(int sys_fd)
 	u32 e, x, bad = 0, last = 0;
 	int i, r;
 
-	r = guest_svm_available(sys_fd);
+	r = guest_hw_available(sys_fd);
 	if (r) {
-		skip(9, "no SVM vCPUs here: %s", errno_name(-r));
+		skip(9, "no hardware vCPUs here (%s)", guest_hw_why());
 		return;
 	}
 	guest_create(&g, sys_fd, 1 << 20);

@@ -15,7 +15,7 @@
  * storm: while a thread invalidates other pages of the memslot in a loop,
  *   another activates and deactivates a cache: every activation completes
  *   and none has to retry, since no invalidation covers its page.
- * guest (SVM; skipped without): a guest reads its run-state page in a loop
+ * guest (SVM or VMX; skipped without): a guest reads its run-state page in a loop
  *   and reports what it saw, while the VMM replaces that page under it;
  *   every record the guest sees is whole (one more entry than exits, more
  *   entries than the last time) or the fresh zero page.
@@ -449,9 +449,9 @@ int main(void)
 		scenario_storm(seed);
 	mmu_vm_close(&vm);
 
-	r = guest_svm_available(sys_fd);
+	r = guest_hw_available(sys_fd);
 	if (r) {
-		skip(NR_SEEDS * 4, "no SVM vCPUs here: %s", errno_name(-r));
+		skip(NR_SEEDS * 4, "no hardware vCPUs here (%s)", guest_hw_why());
 	} else {
 		for (seed = 1; seed <= NR_SEEDS; seed++)
 			scenario_guest(sys_fd, seed);

@@ -26,6 +26,7 @@
 #include <vmmu/mmu.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
+#include <vmmu/x86_state.h>
 
 #include "svm.h"
 
@@ -199,27 +200,6 @@ static int svm_handle_cpuid(struct vmmu_vcpu *vcpu)
 	return svm_skip(svm, 2);
 }
 
-static bool svm_canonical(struct vmmu_svm_vcpu *svm, u64 addr)
-{
-	int bits = svm->vmcb->save.cr4 & X86_CR4_LA57 ? 57 : 48;
-
-	return (u64)((s64)(addr << (64 - bits)) >> (64 - bits)) == addr;
-}
-
-static bool svm_pat_valid(u64 pat)
-{
-	int i;
-
-	/* Each entry is UC, WC, WT, WP, WB or UC-: 0, 1, 4, 5, 6, 7. */
-	for (i = 0; i < 8; i++) {
-		u8 type = pat >> (i * 8);
-
-		if (type > 7 || type == 2 || type == 3)
-			return false;
-	}
-	return true;
-}
-
 /* The MSRs whose guest value is a field of the VMCB's save area. */
 static u64 *svm_msr_field(struct vmcb_save_area *save, u32 msr)
 {
@@ -292,7 +272,7 @@ static bool svm_set_msr(struct vmmu_svm_vcpu *svm, u32 msr, u64 data)
 		svm->apic_base = data;
 		return true;
 	case MSR_IA32_CR_PAT:
-		if (!svm_pat_valid(data))
+		if (!vmmu_pat_valid(data))
 			return false;
 		break;
 	case MSR_LSTAR:
@@ -300,7 +280,7 @@ static bool svm_set_msr(struct vmmu_svm_vcpu *svm, u32 msr, u64 data)
 	case MSR_KERNEL_GS_BASE:
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
-		if (!svm_canonical(svm, data))
+		if (!vmmu_canonical(data, save->cr4))
 			return false;
 		break;
 	}

@@ -17,6 +17,7 @@
 #include <asm/processor-flags.h>
 
 #include <vmmu/vcpu.h>
+#include <vmmu/x86_state.h>
 
 #include "svm.h"
 
@@ -36,9 +37,6 @@
 
 #define SEG_ATTR_S		SVM_SELECTOR_S_MASK
 #define SEG_ATTR_P		SVM_SELECTOR_P_MASK
-
-/* EFER bits a guest may have; SVME is vmmu's own and hidden from it. */
-#define VMMU_SVM_EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
 
 static void svm_set_intercept(struct vmcb_control_area *c, unsigned int bit)
 {
@@ -325,59 +323,6 @@ void vmmu_svm_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->apic_base = svm->apic_base;
 }
 
-/* CR4 bits the CPU supports, hence bits a guest may set. */
-static u64 svm_cr4_valid(void)
-{
-	u64 valid = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
-		    X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
-		    X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-
-	if (boot_cpu_has(X86_FEATURE_UMIP))
-		valid |= X86_CR4_UMIP;
-	if (boot_cpu_has(X86_FEATURE_LA57))
-		valid |= X86_CR4_LA57;
-	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
-		valid |= X86_CR4_FSGSBASE;
-	if (boot_cpu_has(X86_FEATURE_PCID))
-		valid |= X86_CR4_PCIDE;
-	if (boot_cpu_has(X86_FEATURE_XSAVE))
-		valid |= X86_CR4_OSXSAVE;
-	if (boot_cpu_has(X86_FEATURE_SMEP))
-		valid |= X86_CR4_SMEP;
-	if (boot_cpu_has(X86_FEATURE_SMAP))
-		valid |= X86_CR4_SMAP;
-	if (boot_cpu_has(X86_FEATURE_PKU))
-		valid |= X86_CR4_PKE;
-	return valid;
-}
-
-/* Could a CPU be in this state?  KVM's checks, and what VMRUN insists on. */
-static bool svm_sregs_valid(const struct kvm_sregs *s)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(s->interrupt_bitmap); i++)
-		if (s->interrupt_bitmap[i])
-			return false;	/* no interrupt delivery yet */
-	if (s->efer & ~VMMU_SVM_EFER_VALID)
-		return false;
-	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
-		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
-			return false;
-		if (s->cr3 & ~GENMASK_ULL(51, 0))
-			return false;
-		if (s->cs.l && s->cs.db)
-			return false;
-	} else if ((s->efer & EFER_LMA) || s->cs.l) {
-		return false;
-	}
-	if (s->cr0 >> 32 || s->cr4 & ~svm_cr4_valid() || s->cr8 > V_TPR_MASK)
-		return false;
-	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
-		return false;
-	return !((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE));
-}
-
 /**
  * vmmu_svm_set_sregs() - KVM_SET_SREGS
  * @vcpu: the vCPU, not running
@@ -396,7 +341,7 @@ int vmmu_svm_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
 	struct vmcb_save_area *save = &svm->vmcb->save;
 	u32 *int_ctl = &svm->vmcb->control.int_ctl;
 
-	if (!svm_sregs_valid(sregs))
+	if (!vmmu_sregs_valid(sregs, V_TPR_MASK))
 		return -EINVAL;
 	svm_seg_from_kvm(&save->cs, &sregs->cs);
 	svm_seg_from_kvm(&save->ds, &sregs->ds);

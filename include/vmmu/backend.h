@@ -25,8 +25,10 @@ struct kvm_sregs;
 
 /**
  * struct vmmu_backend_ops - a hardware vCPU implementation
- * @name: "svm", shown in messages
+ * @name: "svm" or "vmx", shown in messages
  * @vcpu_kind: the VMMU_VCPU_* that selects this backend
+ * @max_root_level: the deepest root the hardware walks (VMX: 5 only with
+ *	5-level EPT), 0 if the format's own limit is the only one
  * @hardware_enable: enable virtualization on every online CPU (and on CPUs
  *	that come online later); called when the first VM of this backend is
  *	configured.  May sleep.  Returns 0, -EBUSY if another hypervisor owns
@@ -61,6 +63,7 @@ struct kvm_sregs;
 struct vmmu_backend_ops {
 	const char *name;
 	u32 vcpu_kind;
+	int max_root_level;
 	int (*hardware_enable)(void);
 	void (*hardware_disable)(void);
 	int (*vcpu_create)(struct vmmu_vcpu *vcpu);
@@ -92,6 +95,20 @@ static inline const struct vmmu_backend_ops *vmmu_svm_probe(void)
 }
 
 static inline void vmmu_svm_exit(void)
+{
+}
+#endif
+
+#ifdef VMMU_VMX
+const struct vmmu_backend_ops *vmmu_vmx_probe(void);
+void vmmu_vmx_exit(void);
+#else
+static inline const struct vmmu_backend_ops *vmmu_vmx_probe(void)
+{
+	return NULL;
+}
+
+static inline void vmmu_vmx_exit(void)
 {
 }
 #endif

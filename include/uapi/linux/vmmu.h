@@ -89,8 +89,10 @@ struct vmmu_memslot_list {
  * @pad: must be zero
  * @gpa_bits: out: guest-physical address bits the root can map
  *
- * A VM starts with NPT, default levels, and SVM vCPUs where vmmu can use
- * SVM (software vCPUs elsewhere); VMMU_GET_MMU reports the kind in effect.
+ * A VM starts with VMX vCPUs and 4-level EPT where vmmu can use VMX, with
+ * SVM vCPUs and NPT (default levels) where it can use SVM, and with NPT and
+ * software vCPUs elsewhere; VMMU_GET_MMU reports the configuration in
+ * effect.
  * VMMU_SET_MMU is accepted only before the first memslot or vCPU is created
  * (EBUSY after).
  *
@@ -103,8 +105,13 @@ struct vmmu_memslot_list {
  * another hypervisor owns SVM.  SVM vCPUs run guest code with KVM_RUN;
  * VMMU_VCPU_ACCESS is for software vCPUs only.
  *
- * VMMU_VCPU_VMX needs format EPT (EINVAL otherwise) and a CPU with VMX and
- * EPT that vmmu can use (ENODEV otherwise).
+ * VMMU_VCPU_VMX needs format EPT (EINVAL otherwise; also for 5 levels on a
+ * CPU whose EPT has 4) and a CPU with VMX, EPT and unrestricted guest that
+ * vmmu can use (ENODEV otherwise); choosing it enters VMX operation on
+ * every CPU until the VM is destroyed, and fails with EBUSY if another
+ * hypervisor (e.g. kvm_intel) already has VMX on or the firmware locked it
+ * off.  A VM that keeps the default VMX kind enables it with its first
+ * KVM_CREATE_VCPU instead.
  */
 struct vmmu_mmu_config {
 	__u32 format;
