@@ -6,7 +6,8 @@
  * (<linux/vmmu.h>), in the order a VMM does:
  *
  *  1. Open /dev/vmmu, ask what it supports, create a VM and choose its MMU:
- *     AMD NPT tables with SVM vCPUs that run real guest code.
+ *     AMD NPT tables with SVM vCPUs, or Intel EPT tables with VMX vCPUs,
+ *     that run real guest code.
  *  2. Back a PC-like guest-physical layout with anonymous memory: low RAM,
  *     a read-only BIOS ROM, high RAM (KVM_SET_USER_MEMORY_REGION); list it,
  *     see an overlapping slot refused, move and delete a spare slot.
@@ -19,8 +20,9 @@
  *     The demo checks the checksum, and the pattern in its own mapping.
  *  4. Print the MMU's counters (VMMU_GET_STATS) and the KVM_RUN exits.
  *
- * Without SVM (VMMU_SET_MMU fails with ENODEV: no AMD CPU with SVM and NPT,
- * or a CPU that does not show them), or with --software, step 3 uses a
+ * Without either (VMMU_SET_MMU fails with ENODEV: no CPU with SVM and NPT
+ * or VMX and EPT, or one that does not show them), or with --software,
+ * step 3 uses a
  * software vCPU instead: VMMU_VCPU_ACCESS reads and writes guest memory
  * through the same tables, walked in software, with the same page faults.
  *
@@ -203,12 +205,12 @@ struct exit_counts {
 };
 
 struct vmm {
-	bool want_svm;		/* false with --software */
-	bool svm;		/* the VM has SVM vCPUs */
+	bool want_hw;		/* false with --software */
+	const struct hw_kind *hw; /* the VM's hardware vCPUs, or NULL */
 	int sys_fd;
 	int vm_fd;
 	int vcpu_fd;
-	struct kvm_run *run;	/* SVM vCPUs only */
+	struct kvm_run *run;	/* hardware vCPUs only */
 	size_t run_size;
 	u8 *mem;		/* guest memory, GUEST_MEM_SIZE bytes */
 	u64 generation;		/* of the memslot set last listed */
@@ -359,51 +361,85 @@ static bool step_create_vm(struct vmm *vmm)
 	return true;
 }
 
-/* Why VMMU_SET_MMU refused SVM vCPUs, in a newcomer's words. */
-static const char *svm_refusal(long r)
+/* The hardware vCPU kinds, in the order the demo tries them. */
+struct hw_kind {
+	const char *name;	/* "SVM" */
+	const char *tables;	/* "NPT" */
+	u32 vcpu_kind;
+	u32 format;
+	const char *missing;	/* why ENODEV, in a newcomer's words */
+	const char *owner;	/* who has it when EBUSY */
+};
+
+static const struct hw_kind hw_kinds[] = {
+	{ "SVM", "NPT", VMMU_VCPU_SVM, VMMU_MMU_FORMAT_NPT,
+	  "this CPU has no SVM with NPT that vmmu can use",
+	  "another hypervisor has SVM turned on: unload kvm_amd" },
+	{ "VMX", "EPT", VMMU_VCPU_VMX, VMMU_MMU_FORMAT_EPT,
+	  "this CPU has no VMX with EPT that vmmu can use",
+	  "another hypervisor has VMX turned on: unload kvm_intel" },
+};
+
+static const char *kind_name(u32 vcpu_kind)
 {
-	switch (r) {
-	case -ENODEV:
-		return "this CPU has no SVM with NPT that vmmu can use";
-	case -EBUSY:
-		return "another hypervisor has SVM turned on: unload kvm_amd";
-	default:
-		return "unexpected error";
-	}
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(hw_kinds); i++)
+		if (hw_kinds[i].vcpu_kind == vcpu_kind)
+			return hw_kinds[i].name;
+	return vcpu_kind == VMMU_VCPU_SOFTWARE ? "software" : "unknown";
+}
+
+/* VMMU_SET_MMU with @kind's tables and vCPUs; true if the VM took them. */
+static bool try_hw_kind(struct vmm *vmm, const struct hw_kind *kind)
+{
+	struct vmmu_mmu_config cfg = {
+		.format = kind->format,
+		.vcpu_kind = kind->vcpu_kind,
+	};
+	long r = do_ioctl(vmm->vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
+
+	printf("   %s tables, %s vCPUs: %s\n", kind->tables, kind->name,
+	       result_str(r));
+	if (!r)
+		return true;
+	printf("   no %s vCPUs: %s.\n", kind->name,
+	       r == -ENODEV ? kind->missing :
+	       r == -EBUSY ? kind->owner : "unexpected error");
+	/* Only ENODEV is "this machine has none"; the rest is wrong. */
+	if (r != -ENODEV)
+		unexpected(vmm, "VMMU_SET_MMU: %s", result_str(r));
+	return false;
 }
 
 /*
  * VMMU_SET_MMU comes before the first memslot and vCPU: the page-table
- * format (NPT) and the kind of vCPU (SVM: real guest code; software: the
- * tables walked by vmmu itself, chosen explicitly because a new VM gets
- * SVM vCPUs wherever vmmu has them).
+ * format and the kind of vCPU (SVM with NPT or VMX with EPT: real guest
+ * code; software: the tables walked by vmmu itself, chosen explicitly
+ * because a new VM gets hardware vCPUs wherever vmmu has them).
  */
 static bool step_choose_mmu(struct vmm *vmm)
 {
 	struct vmmu_mmu_config cfg = {
 		.format = VMMU_MMU_FORMAT_NPT,
-		.vcpu_kind = VMMU_VCPU_SVM,
+		.vcpu_kind = VMMU_VCPU_SOFTWARE,
 	};
-	long r = -ENODEV;
+	unsigned int i;
+	long r;
 
 	heading("Choose the MMU (VMMU_SET_MMU)");
-	if (vmm->want_svm) {
-		r = do_ioctl(vmm->vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
-		printf("   NPT tables, SVM vCPUs: %s\n", result_str(r));
-	} else {
-		printf("   --software: SVM vCPUs not asked for\n");
+	vmm->hw = NULL;
+	for (i = 0; vmm->want_hw && i < ARRAY_SIZE(hw_kinds); i++) {
+		if (try_hw_kind(vmm, &hw_kinds[i])) {
+			vmm->hw = &hw_kinds[i];
+			break;
+		}
 	}
-	if (r && vmm->want_svm) {
-		printf("   no SVM vCPUs: %s.\n", svm_refusal(r));
+	if (!vmm->want_hw)
+		printf("   --software: hardware vCPUs not asked for\n");
+	else if (!vmm->hw)
 		printf("   The guest's part runs on a software vCPU instead.\n");
-		/* Only ENODEV is "this machine has none"; the rest is wrong. */
-		if (r != -ENODEV)
-			unexpected(vmm, "VMMU_SET_MMU: %s", result_str(r));
-	}
-	vmm->svm = !r;
-	/* Otherwise say so: a new VM has SVM vCPUs wherever vmmu can. */
-	if (!vmm->svm) {
-		cfg.vcpu_kind = VMMU_VCPU_SOFTWARE;
+	if (!vmm->hw) {
 		r = do_ioctl(vmm->vm_fd, VMMU_SET_MMU, (unsigned long)&cfg);
 		printf("   NPT tables, software vCPUs: %s\n", result_str(r));
 		if (r) {
@@ -418,9 +454,8 @@ static bool step_choose_mmu(struct vmm *vmm)
 	}
 	printf("   VMMU_GET_MMU: %s tables, %u levels, %u guest-physical address bits, %s vCPUs\n",
 	       cfg.format == VMMU_MMU_FORMAT_NPT ? "NPT" : "EPT", cfg.levels,
-	       cfg.gpa_bits,
-	       cfg.vcpu_kind == VMMU_VCPU_SVM ? "SVM" : "software");
-	if (cfg.vcpu_kind != (vmm->svm ? VMMU_VCPU_SVM : VMMU_VCPU_SOFTWARE))
+	       cfg.gpa_bits, kind_name(cfg.vcpu_kind));
+	if (cfg.vcpu_kind != (vmm->hw ? vmm->hw->vcpu_kind : VMMU_VCPU_SOFTWARE))
 		unexpected(vmm, "VMMU_GET_MMU reads back vCPU kind %u",
 			   cfg.vcpu_kind);
 	return true;
@@ -918,11 +953,14 @@ static bool check_guest_output(struct vmm *vmm, const struct guest_output *out)
 	return check_high_ram(vmm) && good;
 }
 
-static bool run_svm_guest(struct vmm *vmm)
+static bool run_hw_guest(struct vmm *vmm)
 {
 	struct guest_output out = { .len = 0 };
+	char title[64];
 
-	heading("Run a 64-bit guest on an SVM vCPU (KVM_RUN)");
+	snprintf(title, sizeof(title), "Run a 64-bit guest on the %s vCPU (KVM_RUN)",
+		 vmm->hw->name);
+	heading(title);
 	if (!create_vcpu(vmm) || !map_kvm_run(vmm) || !load_guest(vmm))
 		return false;
 	printf("   KVM_RUN until the guest halts; what it writes to port %#x:\n\n",
@@ -999,7 +1037,7 @@ static void software_hello(struct vmm *vmm)
 		unexpected(vmm, "a read outside memslots must be MMIO");
 }
 
-/* What the SVM guest does to high RAM, page by page through the vCPU. */
+/* What the hardware guest does to high RAM, page by page through the vCPU. */
 static bool software_pattern(struct vmm *vmm)
 {
 	const struct region *high = &layout[HIGH_RAM];
@@ -1051,7 +1089,7 @@ static bool run_software_vcpu(struct vmm *vmm)
 
 static bool step_guest(struct vmm *vmm)
 {
-	return vmm->svm ? run_svm_guest(vmm) : run_software_vcpu(vmm);
+	return vmm->hw ? run_hw_guest(vmm) : run_software_vcpu(vmm);
 }
 
 /* ---- Part 4: what it cost ---- */
@@ -1099,7 +1137,7 @@ static bool step_stats(struct vmm *vmm)
 	       (unsigned long long)st.tlb_flushes);
 	printf("   host invalidations     %llu\n",
 	       (unsigned long long)st.invalidations);
-	if (vmm->svm)
+	if (vmm->hw)
 		print_exits(vmm);
 
 	/* All of high RAM was touched: it must all be mapped now. */
@@ -1143,13 +1181,13 @@ static void vmm_close(struct vmm *vmm)
 int main(int argc, char **argv)
 {
 	static struct vmm the_vmm = {
-		.want_svm = true, .sys_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
+		.want_hw = true, .sys_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
 	};
 	struct vmm *vmm = &the_vmm;
 	unsigned int i;
 
 	if (argc == 2 && !strcmp(argv[1], "--software")) {
-		vmm->want_svm = false;
+		vmm->want_hw = false;
 	} else if (argc != 1) {
 		fprintf(stderr, "usage: %s [--software]\n", argv[0]);
 		return 2;
@@ -1167,6 +1205,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("\nvmmu demo done (%s vCPU): every result was as expected\n",
-	       vmm->svm ? "SVM" : "software");
+	       vmm->hw ? vmm->hw->name : "software");
 	return 0;
 }
