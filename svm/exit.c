@@ -89,28 +89,14 @@ static int svm_inject_gp(struct vmmu_svm_vcpu *svm)
 	return svm_inject(svm, X86_TRAP_GP, true, 0);
 }
 
-/* KVM_EXIT_INTERNAL_ERROR with @suberror and up to three data words. */
-static int svm_internal_error(struct vmmu_vcpu *vcpu, u32 suberror,
-			      unsigned int ndata, u64 d0, u64 d1, u64 d2)
-{
-	struct kvm_run *run = vcpu->run;
-
-	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
-	run->internal.suberror = suberror;
-	run->internal.ndata = ndata;
-	run->internal.data[0] = d0;
-	run->internal.data[1] = d1;
-	run->internal.data[2] = d2;
-	return 0;
-}
-
 static int svm_unexpected_exit(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
 
-	return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
-				  2, svm_exit_code(&svm->vmcb->control),
-				  svm->asid_cpu, 0);
+	return vmmu_exit_internal_error(vcpu,
+					KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
+					2, svm_exit_code(&svm->vmcb->control),
+					svm->asid_cpu, 0);
 }
 
 /* IN and OUT: userspace does the access; KVM_RUN completes it. */
@@ -119,38 +105,26 @@ static int svm_handle_io(struct vmmu_vcpu *vcpu)
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb *vmcb = svm->vmcb;
 	u64 info = vmcb->control.exit_info_1;
-	struct kvm_run *run = vcpu->run;
-	struct vmmu_svm_pio *pio = &svm->pio;
+	struct vmmu_emul_pio *pio = &svm->pio;
 
 	/* INS and OUTS are not emulated. */
 	if (info & SVM_IOIO_STR_MASK)
-		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
-					  2, SVM_EXIT_IOIO, info, 0);
+		return vmmu_exit_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
+						2, SVM_EXIT_IOIO, info, 0);
 	pio->in = info & SVM_IOIO_TYPE_MASK;
 	/* The size bits are one-hot: 1, 2 or 4 bytes. */
 	pio->size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
 	pio->rip = vmcb->save.rip;
 	pio->next_rip = vmcb->control.exit_info_2;
-	pio->pending = true;
-
-	run->exit_reason = KVM_EXIT_IO;
-	run->io.direction = pio->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
-	run->io.size = pio->size;
-	run->io.port = info >> SVM_IOIO_PORT_SHIFT;
-	run->io.count = 1;
-	run->io.data_offset = VMMU_RUN_PIO_PAGE * PAGE_SIZE;
-	if (!pio->in)
-		memcpy(vcpu->pio_data, &vmcb->save.rax, pio->size);
-	return 0;
+	return vmmu_exit_pio(vcpu, pio, info >> SVM_IOIO_PORT_SHIFT,
+			     vmcb->save.rax);
 }
 
 /**
  * vmmu_svm_complete_pio() - finish the port access userspace handled
  * @vcpu: the vCPU, at the start of KVM_RUN
  *
- * As in KVM, the guest stays on the IN or OUT instruction until the next
- * KVM_RUN: a read takes its data from the I/O data page, then RIP moves
- * on.  If userspace moved RIP meanwhile, the access is dropped.
+ * See vmmu_complete_pio(): a read's data goes to RAX, RIP moves on.
  *
  * Return: 0.
  */
@@ -158,22 +132,11 @@ int vmmu_svm_complete_pio(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb_save_area *save = &svm->vmcb->save;
-	struct vmmu_svm_pio *pio = &svm->pio;
-	u64 data;
 
-	if (!pio->pending)
-		return 0;
-	pio->pending = false;
-	if (save->rip != pio->rip)
-		return 0;
-	if (pio->in) {
-		/* A 32-bit read zero-extends into RAX; narrower ones merge. */
-		data = pio->size == 4 ? 0 : save->rax;
-		memcpy(&data, vcpu->pio_data, pio->size);
-		save->rax = data;
+	if (vmmu_complete_pio(vcpu, &svm->pio, save->rip, &save->rax)) {
+		save->rip = svm->pio.next_rip;
+		svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	}
-	save->rip = pio->next_rip;
-	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	return 0;
 }
 
@@ -356,30 +319,6 @@ static u64 *svm_gpr(struct vmmu_svm_vcpu *svm, unsigned int reg)
 	return (u64 *)&svm->regs[reg];
 }
 
-/*
- * KVM_EXIT_INTERNAL_ERROR, KVM_INTERNAL_ERROR_EMULATION, laid out as KVM
- * does: flags, the number of instruction bytes and the bytes (when the
- * fetch got any), then the exit code, the gpa and the NPF error code.
- */
-static int svm_emulation_error(struct vmmu_vcpu *vcpu, const u8 *insn,
-			       unsigned int insn_len, gpa_t gpa, u64 error_code)
-{
-	struct kvm_run *run = vcpu->run;
-
-	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
-	run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
-	run->internal.ndata = 7;
-	memset(run->internal.data, 0, 7 * sizeof(u64));
-	run->internal.data[0] = insn_len ?
-		KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES : 0;
-	run->internal.data[1] = insn_len;
-	memcpy(&run->internal.data[2], insn, insn_len);
-	run->internal.data[4] = SVM_EXIT_NPF;
-	run->internal.data[5] = gpa;
-	run->internal.data[6] = error_code;
-	return 0;
-}
-
 /* KVM_EXIT_MMIO for a decoded access at @gpa; KVM_RUN completes a read. */
 static int svm_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *insn,
 			 enum vmmu_emul_mode mode, gpa_t gpa)
@@ -430,19 +369,23 @@ static int svm_handle_mmio(struct vmmu_vcpu *vcpu, gpa_t gpa, u64 error_code)
 
 	/* An NPF while delivering an event, or walking the guest's tables. */
 	if (svm->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID)
-		return svm_internal_error(vcpu, KVM_INTERNAL_ERROR_DELIVERY_EV,
-					  3, SVM_EXIT_NPF, gpa,
-					  svm->vmcb->control.exit_int_info);
+		return vmmu_exit_internal_error(vcpu,
+						KVM_INTERNAL_ERROR_DELIVERY_EV,
+						3, SVM_EXIT_NPF, gpa,
+						svm->vmcb->control.exit_int_info);
 	if (error_code & (SVM_NPF_GUEST_PAGE | VMMU_PFERR_FETCH))
-		return svm_emulation_error(vcpu, bytes, 0, gpa, error_code);
+		return vmmu_exit_emulation_error(vcpu, bytes, 0, SVM_EXIT_NPF,
+						 gpa, error_code);
 	svm_emul_ctxt(vcpu, &ctxt);
 	mode = vmmu_emul_mode(&ctxt);
 	if (vmmu_emul_fetch(&ctxt, bytes, &len))
-		return svm_emulation_error(vcpu, bytes, 0, gpa, error_code);
+		return vmmu_exit_emulation_error(vcpu, bytes, 0, SVM_EXIT_NPF,
+						 gpa, error_code);
 	if (vmmu_emul_decode(bytes, len, mode, &insn) != VMMU_EMUL_OK ||
 	    insn.write != !!(error_code & VMMU_PFERR_WRITE) ||
 	    offset_in_page(gpa) + insn.bytes > PAGE_SIZE)
-		return svm_emulation_error(vcpu, bytes, len, gpa, error_code);
+		return vmmu_exit_emulation_error(vcpu, bytes, len, SVM_EXIT_NPF,
+						 gpa, error_code);
 	return svm_mmio_exit(vcpu, &insn, mode, gpa);
 }
 

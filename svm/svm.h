@@ -60,22 +60,6 @@ extern u64 vmmu_svm_host_xcr0;
 extern bool vmmu_svm_rebooting;
 
 /**
- * struct vmmu_svm_pio - a port access waiting for userspace
- * @pending: userspace has not completed it yet
- * @in: a read: its data comes back in the I/O data page
- * @size: 1, 2 or 4 bytes
- * @rip: the instruction; the access is completed only if RIP is still there
- * @next_rip: where the guest goes on after it
- */
-struct vmmu_svm_pio {
-	bool pending;
-	bool in;
-	u8 size;
-	u64 rip;
-	u64 next_rip;
-};
-
-/**
  * struct vmmu_svm_vcpu - an SVM vCPU
  * @vmcb: the VMCB: guest state (save area) and controls
  * @vmcb_pa: its physical address
@@ -107,7 +91,7 @@ struct vmmu_svm_vcpu {
 	u32 host_pkru;
 	u32 guest_pkru;
 	u64 apic_base;
-	struct vmmu_svm_pio pio;
+	struct vmmu_emul_pio pio;
 	struct vmmu_emul_mmio mmio;
 };
 

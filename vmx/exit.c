@@ -118,27 +118,13 @@ static int vmx_inject_gp(struct vmmu_vmx_vcpu *vmx)
 	return vmx_inject(vmx, X86_TRAP_GP, true, 0);
 }
 
-/* KVM_EXIT_INTERNAL_ERROR with @suberror and up to three data words. */
-static int vmx_internal_error(struct vmmu_vcpu *vcpu, u32 suberror,
-			      unsigned int ndata, u64 d0, u64 d1, u64 d2)
-{
-	struct kvm_run *run = vcpu->run;
-
-	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
-	run->internal.suberror = suberror;
-	run->internal.ndata = ndata;
-	run->internal.data[0] = d0;
-	run->internal.data[1] = d1;
-	run->internal.data[2] = d2;
-	return 0;
-}
-
 static int vmx_unexpected_exit(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
 
-	return vmx_internal_error(vcpu, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
-				  2, vmx->exit_reason, vmx->exit_cpu, 0);
+	return vmmu_exit_internal_error(vcpu,
+					KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
+					2, vmx->exit_reason, vmx->exit_cpu, 0);
 }
 
 /* IN and OUT: userspace does the access; KVM_RUN completes it. */
@@ -146,62 +132,41 @@ static int vmx_handle_io(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 qual = vmcs_read(EXIT_QUALIFICATION);
-	struct vmmu_vmx_pio *pio = &vmx->pio;
-	struct kvm_run *run = vcpu->run;
+	struct vmmu_emul_pio *pio = &vmx->pio;
 
 	/* INS and OUTS are not emulated. */
 	if (qual & VMX_IO_STRING)
-		return vmx_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
-					  2, EXIT_REASON_IO_INSTRUCTION, qual, 0);
+		return vmmu_exit_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
+						2, EXIT_REASON_IO_INSTRUCTION,
+						qual, 0);
 	pio->in = qual & VMX_IO_IN;
 	pio->size = (qual & VMX_IO_SIZE_MASK) + 1;
 	pio->rip = vmcs_read(GUEST_RIP);
 	pio->next_rip = pio->rip + vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	if (!vmx_code64(vmx))
 		pio->next_rip = (u32)pio->next_rip;
-	pio->pending = true;
-
-	run->exit_reason = KVM_EXIT_IO;
-	run->io.direction = pio->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
-	run->io.size = pio->size;
-	run->io.port = qual >> VMX_IO_PORT_SHIFT;
-	run->io.count = 1;
-	run->io.data_offset = VMMU_RUN_PIO_PAGE * PAGE_SIZE;
-	if (!pio->in)
-		memcpy(vcpu->pio_data, &vmx->regs[__VCPU_REGS_RAX], pio->size);
-	return 0;
+	return vmmu_exit_pio(vcpu, pio, qual >> VMX_IO_PORT_SHIFT,
+			     vmx->regs[__VCPU_REGS_RAX]);
 }
 
 /**
  * vmmu_vmx_complete_pio() - finish the port access userspace handled
  * @vcpu: the vCPU, loaded, at the start of KVM_RUN
  *
- * As in KVM, the guest stays on the IN or OUT instruction until the next
- * KVM_RUN: a read takes its data from the I/O data page, then RIP moves
- * on.  If userspace moved RIP meanwhile, the access is dropped.
+ * See vmmu_complete_pio(): a read's data goes to RAX, RIP moves on.
  *
  * Return: 0.
  */
 int vmmu_vmx_complete_pio(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
-	struct vmmu_vmx_pio *pio = &vmx->pio;
-	unsigned long *rax = &vmx->regs[__VCPU_REGS_RAX];
-	u64 data;
+	u64 rax = vmx->regs[__VCPU_REGS_RAX];
 
-	if (!pio->pending)
-		return 0;
-	pio->pending = false;
-	if (vmcs_read(GUEST_RIP) != pio->rip)
-		return 0;
-	if (pio->in) {
-		/* A 32-bit read zero-extends into RAX; narrower ones merge. */
-		data = pio->size == 4 ? 0 : *rax;
-		memcpy(&data, vcpu->pio_data, pio->size);
-		*rax = data;
+	if (vmmu_complete_pio(vcpu, &vmx->pio, vmcs_read(GUEST_RIP), &rax)) {
+		vmx->regs[__VCPU_REGS_RAX] = rax;
+		vmcs_write(GUEST_RIP, vmx->pio.next_rip);
+		vmx_clear_shadow();
 	}
-	vmcs_write(GUEST_RIP, pio->next_rip);
-	vmx_clear_shadow();
 	return 0;
 }
 
@@ -420,30 +385,6 @@ static void vmx_emul_ctxt(struct vmmu_vcpu *vcpu, struct vmmu_emul_ctxt *ctxt)
 	ctxt->efer = vmx->guest_efer;
 }
 
-/*
- * KVM_EXIT_INTERNAL_ERROR, KVM_INTERNAL_ERROR_EMULATION, laid out as for
- * SVM: flags, the number of instruction bytes and the bytes (when the
- * fetch got any), then the exit reason, the gpa and the exit qualification.
- */
-static int vmx_emulation_error(struct vmmu_vcpu *vcpu, const u8 *insn,
-			       unsigned int insn_len, gpa_t gpa, u64 qual)
-{
-	struct kvm_run *run = vcpu->run;
-
-	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
-	run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
-	run->internal.ndata = 7;
-	memset(run->internal.data, 0, 7 * sizeof(u64));
-	run->internal.data[0] = insn_len ?
-		KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES : 0;
-	run->internal.data[1] = insn_len;
-	memcpy(&run->internal.data[2], insn, insn_len);
-	run->internal.data[4] = EXIT_REASON_EPT_VIOLATION;
-	run->internal.data[5] = gpa;
-	run->internal.data[6] = qual;
-	return 0;
-}
-
 /* KVM_EXIT_MMIO for a decoded access at @gpa; KVM_RUN completes a read. */
 static int vmx_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *insn,
 			 enum vmmu_emul_mode mode, gpa_t gpa)
@@ -491,20 +432,28 @@ static int vmx_handle_mmio(struct vmmu_vcpu *vcpu, gpa_t gpa, u64 qual,
 
 	/* An EPT violation while delivering an event. */
 	if (idt & VECTORING_INFO_VALID_MASK)
-		return vmx_internal_error(vcpu, KVM_INTERNAL_ERROR_DELIVERY_EV,
-					  3, EXIT_REASON_EPT_VIOLATION, gpa, idt);
+		return vmmu_exit_internal_error(vcpu,
+						KVM_INTERNAL_ERROR_DELIVERY_EV,
+						3, EXIT_REASON_EPT_VIOLATION,
+						gpa, idt);
 	/* ... walking the guest's own tables, or fetching. */
 	if (((qual & VMX_EPT_GLA_VALID) && !(qual & VMX_EPT_GLA_TRANSLATED)) ||
 	    (error_code & VMMU_PFERR_FETCH))
-		return vmx_emulation_error(vcpu, bytes, 0, gpa, qual);
+		return vmmu_exit_emulation_error(vcpu, bytes, 0,
+						 EXIT_REASON_EPT_VIOLATION,
+						 gpa, qual);
 	vmx_emul_ctxt(vcpu, &ctxt);
 	mode = vmmu_emul_mode(&ctxt);
 	if (vmmu_emul_fetch(&ctxt, bytes, &len))
-		return vmx_emulation_error(vcpu, bytes, 0, gpa, qual);
+		return vmmu_exit_emulation_error(vcpu, bytes, 0,
+						 EXIT_REASON_EPT_VIOLATION,
+						 gpa, qual);
 	if (vmmu_emul_decode(bytes, len, mode, &insn) != VMMU_EMUL_OK ||
 	    insn.write != !!(error_code & VMMU_PFERR_WRITE) ||
 	    offset_in_page(gpa) + insn.bytes > PAGE_SIZE)
-		return vmx_emulation_error(vcpu, bytes, len, gpa, qual);
+		return vmmu_exit_emulation_error(vcpu, bytes, len,
+						 EXIT_REASON_EPT_VIOLATION,
+						 gpa, qual);
 	return vmx_mmio_exit(vcpu, &insn, mode, gpa);
 }
 
@@ -570,9 +519,10 @@ static int vmx_handle_ept_violation(struct vmmu_vcpu *vcpu)
 /* vmmu never builds misconfigured entries: the tables would be corrupt. */
 static int vmx_handle_ept_misconfig(struct vmmu_vcpu *vcpu)
 {
-	return vmx_internal_error(vcpu, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
-				  2, EXIT_REASON_EPT_MISCONFIG,
-				  vmcs_read(GUEST_PHYSICAL_ADDRESS), 0);
+	return vmmu_exit_internal_error(vcpu,
+					KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
+					2, EXIT_REASON_EPT_MISCONFIG,
+					vmcs_read(GUEST_PHYSICAL_ADDRESS), 0);
 }
 
 /* Triple fault: start from RESET. */

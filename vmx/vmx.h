@@ -93,22 +93,6 @@ struct vmmu_vmx_cpu {
 DECLARE_PER_CPU(struct vmmu_vmx_cpu, vmmu_vmx_cpu);
 
 /**
- * struct vmmu_vmx_pio - a port access waiting for userspace
- * @pending: userspace has not completed it yet
- * @in: a read: its data comes back in the I/O data page
- * @size: 1, 2 or 4 bytes
- * @rip: the instruction; the access is completed only if RIP is still there
- * @next_rip: where the guest goes on after it
- */
-struct vmmu_vmx_pio {
-	bool pending;
-	bool in;
-	u8 size;
-	u64 rip;
-	u64 next_rip;
-};
-
-/**
  * struct vmmu_vmx_host - host state saved around one guest run
  * @ds_sel: DS, which VM exit leaves null
  * @es_sel: ES, likewise
@@ -196,7 +180,7 @@ struct vmmu_vmx_vcpu {
 	u32 exit_reason;
 	u32 vmfail;
 	int exit_cpu;
-	struct vmmu_vmx_pio pio;
+	struct vmmu_emul_pio pio;
 	struct vmmu_emul_mmio mmio;
 };
 

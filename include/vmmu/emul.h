@@ -8,6 +8,8 @@
  *                  -> guest-physical -> memslot -> bytes
  *   emul/decode.c  decode the MOV forms MMIO uses; the data of a write;
  *                  the register update of a completed read
+ *   emul/exit.c    the kvm_run side the backends share: internal errors,
+ *                  the emulator's error report, port I/O and its completion
  *
  * The backend fills a struct vmmu_emul_ctxt from its control block (no
  * vendor type appears here), reads and writes the register operand
@@ -19,6 +21,7 @@
 
 #include <linux/types.h>
 
+struct vmmu_vcpu;
 struct vmmu_vm;
 
 /* The longest x86 instruction. */
@@ -90,6 +93,22 @@ struct vmmu_emul_insn {
 };
 
 /**
+ * struct vmmu_emul_pio - a port access waiting for userspace
+ * @pending: userspace has not completed it yet
+ * @in: a read: its data comes back in the I/O data page
+ * @size: 1, 2 or 4 bytes
+ * @rip: the instruction; the access is completed only if RIP is still there
+ * @next_rip: where the guest goes on after it
+ */
+struct vmmu_emul_pio {
+	bool pending;
+	bool in;
+	u8 size;
+	u64 rip;
+	u64 next_rip;
+};
+
+/**
  * struct vmmu_emul_mmio - an MMIO read waiting for userspace
  * @pending: userspace has not completed it yet (writes never wait)
  * @insn: the instruction
@@ -121,5 +140,16 @@ int vmmu_emul_decode(const u8 *buf, unsigned int len,
 u64 vmmu_emul_write_data(const struct vmmu_emul_insn *insn, u64 reg);
 u64 vmmu_emul_complete_read(const struct vmmu_emul_insn *insn, u64 reg,
 			    u64 data);
+
+/* emul/exit.c: exits the backends fill in the same way. */
+int vmmu_exit_internal_error(struct vmmu_vcpu *vcpu, u32 suberror,
+			     unsigned int ndata, u64 d0, u64 d1, u64 d2);
+int vmmu_exit_emulation_error(struct vmmu_vcpu *vcpu, const u8 *insn,
+			      unsigned int insn_len, u64 exit_code, u64 gpa,
+			      u64 error);
+int vmmu_exit_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
+		  u16 port, u64 rax);
+bool vmmu_complete_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
+		       u64 rip, u64 *rax);
 
 #endif /* _VMMU_EMUL_H */
