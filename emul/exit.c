@@ -134,3 +134,72 @@ bool vmmu_complete_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
 	}
 	return true;
 }
+
+/**
+ * vmmu_exit_mmio() - KVM_EXIT_MMIO for a decoded access
+ * @vcpu: the vCPU
+ * @mmio: the vCPU's pending MMIO access
+ * @insn: the decoded instruction
+ * @mode: the mode it was decoded in (RIP wraps at 4G outside 64-bit mode)
+ * @gpa: the guest-physical address of the access
+ * @rip: the guest's RIP, on the instruction
+ * @reg: the value of the instruction's register operand (for a write)
+ *
+ * As in KVM, a write is complete when it exits: its data goes to userspace
+ * and RIP moves on now.  A read waits for its data until the next KVM_RUN
+ * (vmmu_complete_mmio()).
+ *
+ * Return: true if the backend must set RIP to @mmio->next_rip now (and end
+ * an interrupt shadow): a write.
+ */
+bool vmmu_exit_mmio(struct vmmu_vcpu *vcpu, struct vmmu_emul_mmio *mmio,
+		    const struct vmmu_emul_insn *insn,
+		    enum vmmu_emul_mode mode, u64 gpa, u64 rip, u64 reg)
+{
+	struct kvm_run *run = vcpu->run;
+	u64 data = 0;
+
+	mmio->insn = *insn;
+	mmio->rip = rip;
+	mmio->next_rip = rip + insn->len;
+	if (mode != VMMU_EMUL_MODE64)
+		mmio->next_rip = (u32)mmio->next_rip;
+	mmio->pending = !insn->write;
+	if (insn->write)
+		data = vmmu_emul_write_data(insn, reg);
+	run->exit_reason = KVM_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = insn->bytes;
+	run->mmio.is_write = insn->write;
+	memcpy(run->mmio.data, &data, sizeof(run->mmio.data));
+	return insn->write;
+}
+
+/**
+ * vmmu_complete_mmio() - finish the MMIO read userspace handled
+ * @vcpu: the vCPU, at the start of KVM_RUN
+ * @mmio: its pending MMIO access
+ * @rip: the guest's RIP now
+ * @reg: the value of the destination register; the data is merged into it
+ *
+ * The data in kvm_run.mmio.data goes into the register, zero- or
+ * sign-extended as the instruction says.  If userspace moved RIP
+ * meanwhile, the read is dropped.
+ *
+ * Return: true if the backend must write @reg back and set RIP to
+ * @mmio->next_rip, false if there was nothing to complete.
+ */
+bool vmmu_complete_mmio(struct vmmu_vcpu *vcpu, struct vmmu_emul_mmio *mmio,
+			u64 rip, u64 *reg)
+{
+	u64 data;
+
+	if (!mmio->pending)
+		return false;
+	mmio->pending = false;
+	if (rip != mmio->rip)
+		return false;
+	memcpy(&data, vcpu->run->mmio.data, sizeof(data));
+	*reg = vmmu_emul_complete_read(&mmio->insn, *reg, data);
+	return true;
+}

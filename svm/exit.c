@@ -324,31 +324,13 @@ static int svm_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *in
 			 enum vmmu_emul_mode mode, gpa_t gpa)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
-	struct vmmu_emul_mmio *mmio = &svm->mmio;
-	struct kvm_run *run = vcpu->run;
-	u64 data = 0;
+	struct vmcb *vmcb = svm->vmcb;
 
-	mmio->insn = *insn;
-	mmio->rip = svm->vmcb->save.rip;
-	mmio->next_rip = mmio->rip + insn->len;
-	if (mode != VMMU_EMUL_MODE64)
-		mmio->next_rip = (u32)mmio->next_rip;
-	/*
-	 * As in KVM, a write is complete when it exits: the data goes to
-	 * userspace and RIP moves on now.  A read waits for its data.
-	 */
-	if (insn->write) {
-		data = vmmu_emul_write_data(insn, *svm_gpr(svm, insn->reg));
-		svm->vmcb->save.rip = mmio->next_rip;
-		svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
-	} else {
-		mmio->pending = true;
+	if (vmmu_exit_mmio(vcpu, &svm->mmio, insn, mode, gpa, vmcb->save.rip,
+			   *svm_gpr(svm, insn->reg))) {
+		vmcb->save.rip = svm->mmio.next_rip;
+		vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	}
-	run->exit_reason = KVM_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = insn->bytes;
-	run->mmio.is_write = insn->write;
-	memcpy(run->mmio.data, &data, sizeof(run->mmio.data));
 	return 0;
 }
 
@@ -403,20 +385,13 @@ static int svm_handle_mmio(struct vmmu_vcpu *vcpu, gpa_t gpa, u64 error_code)
 int vmmu_svm_complete_mmio(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
-	struct vmmu_emul_mmio *mmio = &svm->mmio;
-	struct vmcb_save_area *save = &svm->vmcb->save;
-	u64 data, *reg;
+	struct vmcb *vmcb = svm->vmcb;
 
-	if (!mmio->pending)
-		return 0;
-	mmio->pending = false;
-	if (save->rip != mmio->rip)
-		return 0;
-	memcpy(&data, vcpu->run->mmio.data, sizeof(data));
-	reg = svm_gpr(svm, mmio->insn.reg);
-	*reg = vmmu_emul_complete_read(&mmio->insn, *reg, data);
-	save->rip = mmio->next_rip;
-	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	if (vmmu_complete_mmio(vcpu, &svm->mmio, vmcb->save.rip,
+			       svm_gpr(svm, svm->mmio.insn.reg))) {
+		vmcb->save.rip = svm->mmio.next_rip;
+		vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	}
 	return 0;
 }
 

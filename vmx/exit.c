@@ -390,28 +390,12 @@ static int vmx_mmio_exit(struct vmmu_vcpu *vcpu, const struct vmmu_emul_insn *in
 			 enum vmmu_emul_mode mode, gpa_t gpa)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
-	struct vmmu_emul_mmio *mmio = &vmx->mmio;
-	struct kvm_run *run = vcpu->run;
-	u64 data = 0;
 
-	mmio->insn = *insn;
-	mmio->rip = vmcs_read(GUEST_RIP);
-	mmio->next_rip = mmio->rip + insn->len;
-	if (mode != VMMU_EMUL_MODE64)
-		mmio->next_rip = (u32)mmio->next_rip;
-	/* A write is complete when it exits; a read waits for its data. */
-	if (insn->write) {
-		data = vmmu_emul_write_data(insn, vmx_read_gpr(vmx, insn->reg));
-		vmcs_write(GUEST_RIP, mmio->next_rip);
+	if (vmmu_exit_mmio(vcpu, &vmx->mmio, insn, mode, gpa,
+			   vmcs_read(GUEST_RIP), vmx_read_gpr(vmx, insn->reg))) {
+		vmcs_write(GUEST_RIP, vmx->mmio.next_rip);
 		vmx_clear_shadow();
-	} else {
-		mmio->pending = true;
 	}
-	run->exit_reason = KVM_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = insn->bytes;
-	run->mmio.is_write = insn->write;
-	memcpy(run->mmio.data, &data, sizeof(run->mmio.data));
 	return 0;
 }
 
@@ -471,21 +455,14 @@ static int vmx_handle_mmio(struct vmmu_vcpu *vcpu, gpa_t gpa, u64 qual,
 int vmmu_vmx_complete_mmio(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
-	struct vmmu_emul_mmio *mmio = &vmx->mmio;
-	unsigned int reg = mmio->insn.reg;
-	u64 data;
+	unsigned int reg = vmx->mmio.insn.reg;
+	u64 val = vmx_read_gpr(vmx, reg);
 
-	if (!mmio->pending)
-		return 0;
-	mmio->pending = false;
-	if (vmcs_read(GUEST_RIP) != mmio->rip)
-		return 0;
-	memcpy(&data, vcpu->run->mmio.data, sizeof(data));
-	vmx_write_gpr(vmx, reg, vmmu_emul_complete_read(&mmio->insn,
-							vmx_read_gpr(vmx, reg),
-							data));
-	vmcs_write(GUEST_RIP, mmio->next_rip);
-	vmx_clear_shadow();
+	if (vmmu_complete_mmio(vcpu, &vmx->mmio, vmcs_read(GUEST_RIP), &val)) {
+		vmx_write_gpr(vmx, reg, val);
+		vmcs_write(GUEST_RIP, vmx->mmio.next_rip);
+		vmx_clear_shadow();
+	}
 	return 0;
 }
 

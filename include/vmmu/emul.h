@@ -9,7 +9,8 @@
  *   emul/decode.c  decode the MOV forms MMIO uses; the data of a write;
  *                  the register update of a completed read
  *   emul/exit.c    the kvm_run side the backends share: internal errors,
- *                  the emulator's error report, port I/O and its completion
+ *                  the emulator's error report, port I/O and MMIO and
+ *                  their completion
  *
  * The backend fills a struct vmmu_emul_ctxt from its control block (no
  * vendor type appears here), reads and writes the register operand
@@ -151,5 +152,10 @@ int vmmu_exit_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
 		  u16 port, u64 rax);
 bool vmmu_complete_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
 		       u64 rip, u64 *rax);
+bool vmmu_exit_mmio(struct vmmu_vcpu *vcpu, struct vmmu_emul_mmio *mmio,
+		    const struct vmmu_emul_insn *insn,
+		    enum vmmu_emul_mode mode, u64 gpa, u64 rip, u64 reg);
+bool vmmu_complete_mmio(struct vmmu_vcpu *vcpu, struct vmmu_emul_mmio *mmio,
+			u64 rip, u64 *reg);
 
 #endif /* _VMMU_EMUL_H */
