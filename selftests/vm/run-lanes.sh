@@ -305,12 +305,41 @@ make_common() {
 		die "cannot build the initramfs"
 }
 
+# Debian's kvm_intel of kernel release $1 and the modules it needs, as
+# mkinitramfs.py list entries /kvm-intel/<name>.ko (decompressed into $2/),
+# for vmx_busy; nothing if that kernel has no kvm_intel.
+kvm_intel_list() { # release dir
+	local rel=$1 dst=$2 m f
+	for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-intel; do
+		for f in /lib/modules/$rel/kernel/$m.ko{,.xz,.zst,.gz}; do
+			[ -f "$f" ] && break
+		done
+		[ -f "$f" ] || return 0
+		case $f in
+		*.xz) xz -dc "$f" ;;
+		*.zst) zstd -qdc "$f" ;;
+		*.gz) gzip -dc "$f" ;;
+		*) cat "$f" ;;
+		esac >"$dst/${m##*/}.ko" || die "cannot copy $f"
+	done
+	for m in irqbypass kvm kvm-intel; do
+		echo "file /kvm-intel/$m.ko $dst/$m.ko 644"
+	done
+}
+
 initrd_for() { # release common-name -> path of its initramfs
 	local rel=$1 name=$2 ko
 	ko=$(find_module "$rel")
-	echo "file /vmmu.ko $ko 644" | python3 "$vm/mkinitramfs.py" "$out/ko-$rel.cpio.gz" ||
+	{
+		echo "file /vmmu.ko $ko 644"
+		# The Bochs lane (Intel VMX) carries kvm_intel for vmx_busy.
+		if [ "$name" = common-bochs ]; then
+			mkdir -p "$out/kvm-intel-$rel"
+			kvm_intel_list "$rel" "$out/kvm-intel-$rel"
+		fi
+	} | python3 "$vm/mkinitramfs.py" "$out/ko-$name-$rel.cpio.gz" ||
 		die "cannot pack $ko"
-	cat "$out/$name.cpio.gz" "$out/ko-$rel.cpio.gz" >"$out/initrd-$name-$rel.cpio.gz"
+	cat "$out/$name.cpio.gz" "$out/ko-$name-$rel.cpio.gz" >"$out/initrd-$name-$rel.cpio.gz"
 	echo "$out/initrd-$name-$rel.cpio.gz"
 }
 
