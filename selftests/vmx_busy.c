@@ -14,14 +14,17 @@
  *   CR4.VMXE of every CPU as kvm_intel has it, and says why in the kernel
  *   log, without a WARN;
  * - a VM with software vCPUs works meanwhile;
- * - once the KVM VM is closed (kvm_intel turns VMX off) vmmu's VMX VM
- *   works and runs a guest, and kvm_intel in turn refuses a VM with EBUSY;
- * - after vmmu is unloaded a KVM VM runs a guest again: kvm_intel found
- *   CR4.VMXE clear on every CPU, which it requires.
+ * - once the KVM VM is closed (kvm_intel turns VMX off) vmmu still refuses
+ *   VMX: kvm_intel holds the emergency callback's single slot for as long
+ *   as it is loaded (6.1), and vmmu must not take it over;
+ * - once kvm_intel, kvm and irqbypass are unloaded, vmmu's VMX VM works and
+ *   runs a guest;
+ * - after vmmu is unloaded, kvm_intel is loaded again and a KVM VM runs a
+ *   guest: kvm_intel found CR4.VMXE clear on every CPU, which it requires.
  *
- * Finally kvm_intel, kvm and irqbypass are unloaded and vmmu is loaded
- * again if it was loaded before, for the programs that run after this one;
- * the kernel log since vmmu was loaded must hold no WARN.
+ * Finally the kvm modules are unloaded and vmmu is loaded again if it was
+ * loaded before, for the programs that run after this one; the kernel log
+ * since vmmu was loaded must hold no WARN.
  * Kernels whose kvm keeps VMX on while it is loaded (6.12 with
  * enable_virt_at_load) skip the part that needs it off.
  */
@@ -33,7 +36,7 @@
 #include "hv_util.h"
 #include "mmu_util.h"
 
-#define NR_TESTS	26
+#define NR_TESTS	28
 #define KVM_DEVICE	"/dev/kvm"
 #define KVM_MODULES	"/kvm-intel"
 #define VMX_STATE	"/sys/kernel/debug/vmmu/vmx"
@@ -189,32 +192,24 @@ static void test_refused(int sys_fd)
 	ok_vmx_cpus(true, false, "vmmu left the CPUs as kvm_intel has them");
 }
 
-/* kvm_intel has let VMX go: vmmu's VMX VM works, and now kvm_intel waits. */
-static void test_vmmu_owns(int sys_fd, int kvm_fd)
+/* kvm_intel is gone: vmmu's VMX VM works, and VMX is off again after it. */
+static void test_vmmu_owns(int sys_fd)
 {
 	struct guest g;
 	int r;
 
-	if (vmxe_everywhere()) {
-		skip(6, "kvm keeps VMX on while it is loaded (enable_virt_at_load)");
-		return;
-	}
-	hv_test_tiny_guest(sys_fd, guest_set_vmx, "vmmu, VMX free again");
+	hv_test_tiny_guest(sys_fd, guest_set_vmx, "vmmu, kvm_intel unloaded");
 	r = hv_tiny_guest_create(&g, sys_fd, guest_set_vmx);
 	if (r)
 		bail_out("a second VMX VM: %s", errno_name(-r));
 	ok_vmx_cpus(true, true, "with a VMX VM of vmmu");
-	r = vmmu_create_vm(kvm_fd);
-	is_errno(r, EBUSY, "KVM_CREATE_VM on /dev/kvm meanwhile: EBUSY");
-	if (r >= 0)
-		close(r);
 	guest_destroy(&g);
 	ok_vmx_cpus(false, false, "the VMX VM closed");
 }
 
 int main(void)
 {
-	int kvm_fd, kvm_vm, sys_fd;
+	int kvm_fd, kvm_vm, sys_fd, vm;
 	bool had_vmmu;
 
 	tap_plan(NR_TESTS);
@@ -249,15 +244,31 @@ int main(void)
 	hv_test_software_vm(sys_fd);
 
 	close(kvm_vm);
-	test_vmmu_owns(sys_fd, kvm_fd);
+	if (vmxe_everywhere()) {
+		skip(1, "kvm keeps VMX on while it is loaded (enable_virt_at_load)");
+	} else {
+		vm = vmmu_create_vm_or_die(sys_fd);
+		is_errno(guest_set_vmx(vm), EBUSY,
+			 "VMX still refused while kvm_intel is loaded, without VMs (it holds the emergency callback)");
+		close(vm);
+	}
+	close(kvm_fd);
+	if (!is_errno(kvm_unload(), 0, "kvm_intel, kvm and irqbypass unload"))
+		bail_out("kvm is still loaded");
+	test_vmmu_owns(sys_fd);
 
 	close(sys_fd);
 	if (!is_errno(vmmu_try_unload(), 0, "vmmu unloads"))
 		bail_out("vmmu is still loaded");
+	if (!is_errno(kvm_load(), 0, "kvm_intel loads again"))
+		bail_out("no kvm_intel");
+	kvm_fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		bail_out("%s: %s", KVM_DEVICE, strerror(errno));
 	hv_test_tiny_guest(kvm_fd, NULL, "KVM after vmmu is gone");
 	close(kvm_fd);
 
-	is_errno(kvm_unload(), 0, "kvm_intel, kvm and irqbypass unload");
+	is_errno(kvm_unload(), 0, "kvm_intel, kvm and irqbypass unload again");
 	if (had_vmmu)
 		is_errno(hv_load_module(HV_VMMU_MODULE), 0,
 			 "vmmu loads again for the programs after this one");

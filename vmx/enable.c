@@ -16,14 +16,18 @@
  *
  * The emergency callback (one slot, shared with KVM) is registered only
  * while vmmu owns VMX: on a crash or an emergency reboot it clears the
- * active VMCSs and leaves VMX, so that INIT is not blocked.
+ * active VMCSs and leaves VMX, so that INIT is not blocked.  kvm_intel of
+ * Debian's 6.1 holds that slot for as long as it is loaded, so VMX is
+ * refused with -EBUSY while kvm_intel is loaded at all.
  */
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
 #include <linux/idr.h>
+#include <linux/kobject.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/seq_file.h>
 #include <asm/cpufeature.h>
 #include <asm/fpu/xcr.h>
@@ -232,6 +236,23 @@ static void vmmu_vmx_emergency_disable(void)
 	cr4_clear_bits(X86_CR4_VMXE);
 }
 
+/*
+ * kvm_intel of some kernels (Debian's 6.1) takes the emergency callback's
+ * single slot when it loads, not when it turns VMX on: while it is loaded,
+ * VMX is not vmmu's to take even where no CPU has CR4.VMXE set.  A loaded
+ * module has a kobject in the same kset as vmmu's own (/sys/module).
+ */
+static bool vmmu_vmx_kvm_loaded(void)
+{
+	struct kobject *kobj;
+
+	kobj = kset_find_obj(THIS_MODULE->mkobj.kobj.kset, "kvm_intel");
+	if (!kobj)
+		return false;
+	kobject_put(kobj);
+	return true;
+}
+
 /**
  * vmmu_vmx_hardware_enable() - VMXON on every CPU, now and hotplugged
  *
@@ -245,6 +266,10 @@ int vmmu_vmx_hardware_enable(void)
 {
 	int r;
 
+	if (vmmu_vmx_kvm_loaded()) {
+		pr_info("vmmu: kvm_intel is loaded: another hypervisor holds VMX's emergency callback; VMX vCPUs are refused\n");
+		return -EBUSY;
+	}
 	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "vmmu/vmx:online",
 			      vmmu_vmx_cpu_online, vmmu_vmx_cpu_offline);
 	if (r < 0)
