@@ -33,6 +33,7 @@
 
 #include <vmmu/cpuid.h>
 #include <vmmu/vcpu.h>
+#include <vmmu/x86_state.h>
 
 enum vmmu_cpuid_reg {
 	VMMU_CPUID_EAX,
@@ -281,13 +282,6 @@ static void cpuid_add_xsave(struct vmmu_cpuid *table,
 			cpuid_add(table, component, 0xd, index);
 }
 
-static u64 cpuid_host_xcr0(void)
-{
-	if (!boot_cpu_has(X86_FEATURE_OSXSAVE))
-		return 0;
-	return xgetbv(XCR_XFEATURE_ENABLED_MASK);
-}
-
 /* Leaves 0 and 0x80000000 name the highest leaf of the table. */
 static void cpuid_fix_max_leaves(struct vmmu_cpuid *table)
 {
@@ -350,7 +344,7 @@ int vmmu_cpuid_init(unsigned int gpa_bits)
 {
 	u32 max_basic = cpuid_eax(0), max_ext = cpuid_eax(0x80000000);
 	const struct vmmu_cpuid_rule *rule;
-	u64 xcr0 = cpuid_host_xcr0();
+	u64 xcr0 = vmmu_host_xcr0;
 	struct vmmu_cpuid *table;
 
 	table = kzalloc(struct_size(table, entries, VMMU_SUPPORTED_CPUID_MAX),

@@ -5,6 +5,7 @@
  */
 #include <linux/kvm.h>
 #include <asm/cpufeature.h>
+#include <asm/fpu/xcr.h>
 
 #include <vmmu/x86_state.h>
 
@@ -91,4 +92,37 @@ bool vmmu_pat_valid(u64 pat)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * XCR0 as the host has it on every CPU (0 without XSAVE), read once at
+ * module init: a guest's XSETBV may get through to the CPU under emulation,
+ * so the value cannot be read back later.
+ */
+u64 vmmu_host_xcr0;
+
+/**
+ * vmmu_x86_state_init() - read what the checks here need from the host
+ *
+ * Called once at module init, before any backend or CPUID table.
+ */
+void vmmu_x86_state_init(void)
+{
+	if (boot_cpu_has(X86_FEATURE_OSXSAVE))
+		vmmu_host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+}
+
+/**
+ * vmmu_xsetbv_ok() - may a guest's XSETBV set XCR[@index] to @value?
+ * @index: ECX of the XSETBV
+ * @value: EDX:EAX
+ *
+ * The guest runs with the host's XCR0, which covers every state the host
+ * saves and restores: it may set XCR0 to exactly that, nothing else.
+ *
+ * Return: true if so; false means #GP.
+ */
+bool vmmu_xsetbv_ok(u32 index, u64 value)
+{
+	return index == XCR_XFEATURE_ENABLED_MASK && value == vmmu_host_xcr0;
 }

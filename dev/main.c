@@ -17,6 +17,7 @@
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vm.h>
+#include <vmmu/x86_state.h>
 
 #include "dev.h"
 
@@ -106,6 +107,7 @@ static int __init vmmu_init(void)
 	if (r)
 		return r;
 	/* What a VM's default root maps bounds the supported CPUID. */
+	vmmu_x86_state_init();
 	r = vmmu_cpuid_init(vmmu_gpa_bits(vmmu_host_levels()));
 	if (r) {
 		vmmu_tdp_mmu_module_exit();

@@ -41,7 +41,6 @@
 DEFINE_PER_CPU(struct vmmu_svm_cpu, vmmu_svm_cpu);
 
 u32 vmmu_svm_max_asid;
-u64 vmmu_svm_host_xcr0;
 unsigned long vmmu_svm_iopm_pa;
 unsigned long vmmu_svm_msrpm_pa;
 bool vmmu_svm_rebooting;
@@ -267,8 +266,6 @@ const struct vmmu_backend_ops *vmmu_svm_probe(void)
 	vmmu_svm_iopm_pa = page_to_phys(vmmu_svm_iopm);
 	vmmu_svm_msrpm_pa = page_to_phys(vmmu_svm_msrpm);
 	vmmu_svm_max_asid = cpuid_ebx(SVM_CPUID_FUNC) - 1;
-	if (boot_cpu_has(X86_FEATURE_OSXSAVE))
-		vmmu_svm_host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
 	vmmu_svm_debugfs = debugfs_create_file("svm", 0444, vmmu_debugfs_root(),
 					       NULL, &vmmu_svm_state_fops);
 	pr_info("vmmu: SVM backend with nested paging, %u guest ASIDs%s\n",

@@ -275,10 +275,7 @@ static int svm_handle_msr(struct vmmu_vcpu *vcpu)
 	return svm_skip(svm, 2);
 }
 
-/*
- * The guest runs with the host's XCR0, which covers every state the host
- * saves and restores.  It may set XCR0 to exactly that, nothing else.
- */
+/* XSETBV: only to the host's XCR0 (vmmu_xsetbv_ok()). */
 static int svm_handle_xsetbv(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
@@ -286,8 +283,7 @@ static int svm_handle_xsetbv(struct vmmu_vcpu *vcpu)
 	u64 value = (u64)(u32)regs[__VCPU_REGS_RDX] << 32 |
 		    (u32)svm->vmcb->save.rax;
 
-	if ((u32)regs[__VCPU_REGS_RCX] != XCR_XFEATURE_ENABLED_MASK ||
-	    value != vmmu_svm_host_xcr0)
+	if (!vmmu_xsetbv_ok(regs[__VCPU_REGS_RCX], value))
 		return svm_inject_gp(svm);
 	return svm_skip(svm, 3);
 }

@@ -31,6 +31,7 @@
 #include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
+#include <vmmu/x86_state.h>
 
 #include "svm.h"
 
@@ -176,8 +177,8 @@ static void svm_load_host_pkru(struct vmmu_svm_vcpu *svm)
 static void svm_load_host_xcr0(void)
 {
 	if (cpu_feature_enabled(X86_FEATURE_OSXSAVE) &&
-	    xgetbv(XCR_XFEATURE_ENABLED_MASK) != vmmu_svm_host_xcr0)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, vmmu_svm_host_xcr0);
+	    xgetbv(XCR_XFEATURE_ENABLED_MASK) != vmmu_host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, vmmu_host_xcr0);
 }
 
 /* VMRUN and back; interrupts are off and the vCPU is in guest mode. */

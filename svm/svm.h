@@ -54,8 +54,6 @@ extern u32 vmmu_svm_max_asid;
 /* The I/O and MSR permission maps: everything intercepted. */
 extern unsigned long vmmu_svm_iopm_pa;
 extern unsigned long vmmu_svm_msrpm_pa;
-/* XCR0 as the host has it on every CPU, if it uses XSAVE. */
-extern u64 vmmu_svm_host_xcr0;
 /* Set once the emergency callback ran: faulting SVM instructions are ok. */
 extern bool vmmu_svm_rebooting;
 

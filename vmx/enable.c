@@ -56,7 +56,6 @@
 DEFINE_PER_CPU(struct vmmu_vmx_cpu, vmmu_vmx_cpu);
 
 struct vmmu_vmx_caps vmmu_vmx_caps;
-u64 vmmu_vmx_host_xcr0;
 bool vmmu_vmx_rebooting;
 
 static struct dentry *vmmu_vmx_debugfs;
@@ -503,8 +502,6 @@ const struct vmmu_backend_ops *vmmu_vmx_probe(void)
 		return NULL;
 	}
 	vmmu_vmx_ops.max_root_level = c->ept_5level ? 5 : 4;
-	if (boot_cpu_has(X86_FEATURE_OSXSAVE))
-		vmmu_vmx_host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
 	vmmu_vmx_debugfs = debugfs_create_file("vmx", 0444, vmmu_debugfs_root(),
 					       NULL, &vmmu_vmx_state_fops);
 	pr_info("vmmu: VMX backend with EPT%s%s%s%s%s\n",

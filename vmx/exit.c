@@ -311,10 +311,7 @@ static int vmx_handle_msr(struct vmmu_vcpu *vcpu, bool write)
 	return vmx_skip(vmx);
 }
 
-/*
- * The guest runs with the host's XCR0, which covers every state the host
- * saves and restores.  It may set XCR0 to exactly that, nothing else.
- */
+/* XSETBV: only to the host's XCR0 (vmmu_xsetbv_ok()). */
 static int vmx_handle_xsetbv(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
@@ -322,8 +319,7 @@ static int vmx_handle_xsetbv(struct vmmu_vcpu *vcpu)
 	u64 value = (u64)(u32)regs[__VCPU_REGS_RDX] << 32 |
 		    (u32)regs[__VCPU_REGS_RAX];
 
-	if ((u32)regs[__VCPU_REGS_RCX] != XCR_XFEATURE_ENABLED_MASK ||
-	    value != vmmu_vmx_host_xcr0)
+	if (!vmmu_xsetbv_ok(regs[__VCPU_REGS_RCX], value))
 		return vmx_inject_gp(vmx);
 	return vmx_skip(vmx);
 }

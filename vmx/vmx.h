@@ -70,8 +70,6 @@ struct vmmu_vmx_caps {
 };
 
 extern struct vmmu_vmx_caps vmmu_vmx_caps;
-/* XCR0 as the host has it on every CPU, if it uses XSAVE. */
-extern u64 vmmu_vmx_host_xcr0;
 /* Set once the emergency callback ran: faulting VMX instructions are ok. */
 extern bool vmmu_vmx_rebooting;
 

@@ -19,6 +19,10 @@ u64 vmmu_guest_cr4_valid(void);
 bool vmmu_sregs_valid(const struct kvm_sregs *s, u64 cr8_max);
 bool vmmu_pat_valid(u64 pat);
 
+extern u64 vmmu_host_xcr0;
+void vmmu_x86_state_init(void);
+bool vmmu_xsetbv_ok(u32 index, u64 value);
+
 /**
  * vmmu_canonical() - is @addr canonical for a guest with @cr4?
  * @addr: a linear address
