@@ -45,6 +45,7 @@
 /* An epoch that runs longer is killed; one not reaped after that is stuck. */
 #define FZ_EPOCH_LIMIT_S	60
 #define FZ_REAP_LIMIT_S		60
+#define FZ_SETTLE_S		10
 #define FZ_NS			1000000000ULL
 
 static const char * const fz_class_names[FZ_NR_CLASSES] = {
@@ -76,9 +77,11 @@ static struct {
 	struct fz_stats *stats;		/* shared with the epoch child */
 	struct fz_stats total;
 	struct vmmu_objects baseline;
+	struct vmmu_objects first;	/* at the reap, if not the baseline */
 	int kmsg_fd;
 	u64 epochs;
 	u64 ends[FZ_NR_ENDS];
+	u64 late_frees;
 	bool stuck;
 } fz;
 
@@ -124,7 +127,8 @@ static void fz_options(int argc, char **argv)
 			fz.ops = strtoul(optarg, NULL, 0);
 			break;
 		default:
-			bail_out("usage: fuzz [-s SEED] [-d SECONDS] [-e EPOCH] [-t THREADS] [-n OPS_PER_EPOCH]");
+			bail_out("usage: fuzz [-s SEED] [-d SECONDS] [-e EPOCH] %s",
+				 "[-t THREADS] [-n OPS_PER_EPOCH]");
 		}
 	}
 	if (!fz.threads || fz.threads > FZ_MAX_THREADS)
@@ -236,6 +240,35 @@ static int fz_epoch_child(const struct fz_epoch *ep, u64 kill_ms)
 	return status;
 }
 
+/*
+ * Wait until vmmu/objects is back at the baseline: at once, or within
+ * FZ_SETTLE_S when a kernel user of the dead child's mm (a test pfncache's
+ * refresh work) dropped the mm last, so that its kvm_run mappings, and with
+ * them the VM, are released by the kernel's delayed fput.  The milliseconds
+ * it took, or -1.
+ */
+static long long fz_objects_settle(struct vmmu_objects *now)
+{
+	u64 start = vmmu_now_ns();
+	bool first = true;
+
+	for (;;) {
+		vmmu_objects_read_or_die(now);
+		if (vmmu_objects_equal(now, &fz.baseline) && first)
+			return 0;
+		if (vmmu_objects_equal(now, &fz.baseline)) {
+			vmmu_objects_diag("objects at the reap", &fz.first);
+			return (vmmu_now_ns() - start) / 1000000 ?: 1;
+		}
+		if (vmmu_now_ns() - start > FZ_SETTLE_S * FZ_NS)
+			return -1;
+		if (first)
+			fz.first = *now;
+		first = false;
+		usleep(10000);
+	}
+}
+
 /* Did the child end the way it was meant to? */
 static bool fz_status_ok(const struct fz_epoch *ep, int status)
 {
@@ -257,19 +290,27 @@ static bool fz_status_ok(const struct fz_epoch *ep, int status)
 static bool fz_epoch_checks(const struct fz_epoch *ep, int status)
 {
 	struct vmmu_objects now;
+	long long late_ms;
 	unsigned int bad;
 	bool good = fz_status_ok(ep, status);
 
-	vmmu_objects_read_or_die(&now);
-	if (!vmmu_objects_equal(&now, &fz.baseline)) {
+	late_ms = fz_objects_settle(&now);
+	if (late_ms > 0) {
+		fz.late_frees++;
+		diag("epoch %llu: objects at the baseline %lld ms %s (%llu pfncache timers)",
+		     (unsigned long long)ep->epoch, late_ms, "after the reap",
+		     (unsigned long long)fz.stats->timers_started);
+	}
+	if (late_ms < 0) {
 		vmmu_objects_diag("objects at the start", &fz.baseline);
 		vmmu_objects_diag("objects after the epoch", &now);
 		good = false;
 	}
 	if (fz.stats->eio_broken) {
-		diag("epoch %llu: %llu ioctl(s) on inherited fds did not fail with EIO (ioctl %#llx gave %lld)",
+		diag("epoch %llu: %llu ioctl(s) on inherited fds %s (ioctl %#llx gave %lld)",
 		     (unsigned long long)ep->epoch,
 		     (unsigned long long)fz.stats->eio_broken,
+		     "did not fail with EIO",
 		     (unsigned long long)fz.stats->eio_cmd,
 		     (long long)fz.stats->eio_ret);
 		good = false;
@@ -362,6 +403,8 @@ static void fz_summary(u64 ns)
 				      guest_exit_name(i),
 				      (unsigned long long)s->exits[i]);
 	diag("exits:%s", n ? line : " none");
+	diag("epochs whose objects were freed after the reap: %llu",
+	     (unsigned long long)fz.late_frees);
 }
 
 int main(int argc, char **argv)

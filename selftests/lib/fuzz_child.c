@@ -12,9 +12,9 @@
  * address range that a memslot or a pointer argument names holds either a
  * fuzzed area, nothing, or fuzzer data the kernel may legitimately write
  * (the per-thread scratch pages); the kernel writing into guest memory can
- * never corrupt the fuzzer.  Guest memory is written from userspace only
- * through process_vm_writev(), which fails instead of faulting when another
- * thread unmapped or protected the area meanwhile.
+ * never corrupt the fuzzer.  Guest memory and kvm_run are accessed from
+ * userspace only through /proc/self/mem, which fails instead of faulting
+ * when another thread unmapped the area meanwhile.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +29,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "fail_util.h"
@@ -44,7 +43,7 @@
 /* Guest memory areas live in this reserved range, at a fixed address. */
 #define FZ_ARENA	((u8 *)0x100000000000ULL)
 #define FZ_ARENA_SIZE	(64ULL << 20)
-#define FZ_AREA_MIN	(1ULL << 20)	/* below it: the read-only page */
+#define FZ_AREA_MIN	BIT_ULL(20)	/* below it: the read-only page */
 #define FZ_AREA_MAX	(2ULL << 20)
 /* Never mapped by anyone: memslots of any size may point here. */
 #define FZ_FAR		0x200000000000ULL
@@ -79,6 +78,7 @@ static struct {
 	struct fz_area map[FZ_MAPS];	/* kvm_run mappings */
 	pthread_mutex_t area_lock;	/* area[] and map[], and their mm ops */
 	size_t run_size;
+	int mem_fd;			/* /proc/self/mem */
 	u64 ops_done;
 	pthread_barrier_t start;
 	struct fz_thread threads[FZ_MAX_THREADS];
@@ -198,22 +198,20 @@ static void *fz_pointer(struct fz_thread *t, size_t len)
 	}
 }
 
-/* Copy to or from our own memory; fails instead of faulting. */
+/*
+ * Copy to or from our own memory through /proc/self/mem: fails instead of
+ * faulting where another thread unmapped the memory meanwhile (the debug
+ * kernel has no process_vm_writev()).
+ */
 static bool fz_poke(void *dst, const void *src, size_t len)
 {
-	struct iovec local = { .iov_base = (void *)src, .iov_len = len };
-	struct iovec remote = { .iov_base = dst, .iov_len = len };
-
-	return process_vm_writev(getpid(), &local, 1, &remote, 1, 0) ==
+	return pwrite(fz.mem_fd, src, len, (off_t)(unsigned long)dst) ==
 	       (ssize_t)len;
 }
 
 static bool fz_peek(void *dst, const void *src, size_t len)
 {
-	struct iovec local = { .iov_base = dst, .iov_len = len };
-	struct iovec remote = { .iov_base = (void *)src, .iov_len = len };
-
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) ==
+	return pread(fz.mem_fd, dst, len, (off_t)(unsigned long)src) ==
 	       (ssize_t)len;
 }
 
@@ -533,6 +531,9 @@ static void fz_op_ioctl(struct fz_thread *t)
 		arg = (unsigned long)t->scratch;
 		if (fz_chance(r, 15))
 			arg = (unsigned long)fz_pointer(t, _IOC_SIZE(k->cmd));
+		/* Never a memslot of random hva and size: it could be ours. */
+		if (arg == (unsigned long)t->scratch)
+			fz_shape(t, k->cmd, t->scratch);
 	}
 	fz_ioctl_timed(t, fd, k->cmd, arg);
 }
@@ -551,6 +552,8 @@ static void fz_op_random_ioctl(struct fz_thread *t)
 		arg = fz_value(r);
 	else
 		arg = (unsigned long)fz_pointer(t, _IOC_SIZE(cmd));
+	if (arg == (unsigned long)t->scratch)
+		fz_shape(t, cmd, t->scratch);
 	/* A random number can name KVM_RUN: keep every ioctl bounded. */
 	fz_ioctl_timed(t, fd, cmd, arg);
 }
@@ -1000,7 +1003,9 @@ static void fz_op_pfncache(struct fz_thread *t)
 		pc.offset = fz_below(r, 64);
 		pc.buf = (unsigned long)fz_pointer(t, pc.len);
 		pc.period_ns = 10000 + fz_below(r, 1000000);
-		fz_ioctl(vm, VMMU_TEST_PFNCACHE, (unsigned long)&pc);
+		if (!fz_ioctl(vm, VMMU_TEST_PFNCACHE, (unsigned long)&pc) &&
+		    pc.op == VMMU_TEST_PFNCACHE_TIMER_START)
+			fz_count(&fz.st->timers_started);
 	}
 }
 
@@ -1054,6 +1059,24 @@ static void fz_on_signal(int sig)
 	(void)sig;
 }
 
+static __thread int fz_current_op = -1;
+
+/* A crash of the fuzzer itself: say where, then die of the signal. */
+static void fz_on_crash(int sig, siginfo_t *si, void *uc)
+{
+	char line[128];
+	int n;
+
+	(void)uc;
+	n = snprintf(line, sizeof(line),
+		     "# fuzz child: signal %d at %p in operation class %d\n",
+		     sig, si->si_addr, fz_current_op);
+	if (write(STDOUT_FILENO, line, n) < 0)
+		n = 0;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void *fz_thread_fn(void *arg)
 {
 	struct fz_thread *t = arg;
@@ -1071,11 +1094,18 @@ static void *fz_thread_fn(void *arg)
 	pthread_barrier_wait(&fz.start);
 	for (i = 0; i < fz.ep->nr_ops; i++) {
 		c = fz_pick_op(&t->rng);
-		armed = fz.ep->inject && fz_chance(&t->rng, 5);
+		/*
+		 * Not around vCPU creation: the kernel's FPU helper allocates
+		 * the guest FPU state without __GFP_NOWARN, and the report of
+		 * its failure is not vmmu's.
+		 */
+		armed = fz.ep->inject && fz_chance(&t->rng, 5) &&
+			c != FZ_OP_VCPU_CREATE;
 		if (armed) {
 			fz_count(&fz.st->faults_armed);
 			fail_arm(1 + fz_below(&t->rng, 20));
 		}
+		fz_current_op = c;
 		fz_ops[c].fn(t);
 		if (armed)
 			fail_disarm();
@@ -1148,7 +1178,13 @@ void fz_child_run(const struct fz_epoch *ep)
 	memset(fz.vcpu, -1, sizeof(fz.vcpu));
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = fz_on_crash;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 	fz.sys[0] = open(VMMU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fz.mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 	size = ioctl(fz.sys[0], KVM_GET_VCPU_MMAP_SIZE, 0);
 	fz.run_size = size > 0 ? (size_t)size : PAGE_SIZE;
 	pthread_barrier_init(&fz.start, NULL, ep->nr_threads + 1);

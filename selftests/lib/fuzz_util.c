@@ -70,7 +70,7 @@ static bool fz_kmsg_bad(const char *text)
 unsigned int fz_kmsg_scan(int fd)
 {
 	unsigned int nr_bad = 0;
-	char rec[1024];
+	char rec[1024], *text;
 	ssize_t n;
 
 	for (;;) {
@@ -81,10 +81,13 @@ unsigned int fz_kmsg_scan(int fd)
 			break;
 		rec[n] = '\0';
 		rec[strcspn(rec, "\n")] = '\0';
-		if (!fz_kmsg_bad(rec))
+		text = strchr(rec, ';');
+		text = text ? text + 1 : rec;
+		/* Call-trace lines name functions ("? lockdep_..."). */
+		if (*text == ' ' || !fz_kmsg_bad(text))
 			continue;
 		if (nr_bad++ < 8)
-			diag("kernel: %s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+			diag("kernel: %s", text);
 	}
 	return nr_bad;
 }

@@ -53,6 +53,7 @@ struct fz_stats {
 	u64 runs_entered;
 	u64 exits[FZ_EXIT_REASONS];
 	u64 faults_armed;
+	u64 timers_started;		/* pfncache test timers */
 	/* ioctls of a forked process on inherited fds that did not fail EIO */
 	u64 eio_broken;
 	u64 eio_cmd;
