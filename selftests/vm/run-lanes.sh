@@ -304,7 +304,7 @@ make_common() {
 		svm | vmx) echo "export VMMU_GUEST_KIND=$VMMU_GUEST_KIND" ;;
 		esac
 		for v in SEED SECONDS EPOCH THREADS; do
-			eval "val=\${VMMU_FUZZ_$v:-}"
+			val=$(printenv "VMMU_FUZZ_$v" || true)
 			case $val in
 			'' | *[!0-9xXa-fA-F]*) ;;
 			*) echo "export VMMU_FUZZ_$v=$val" ;;
