@@ -215,6 +215,9 @@ static bool fz_peek(void *dst, const void *src, size_t len)
 	       (ssize_t)len;
 }
 
+/* fail-nth is armed for this thread's operation (see fz_arm()). */
+static __thread bool fz_armed;
+
 /* Fire SIGUSR1 at this thread after @ns, then every 2 ms; 0 disarms. */
 static void fz_timer(struct fz_thread *t, long ns)
 {
@@ -232,6 +235,8 @@ static long fz_ioctl_timed(struct fz_thread *t, int fd, unsigned long cmd,
 {
 	long r;
 
+	if (cmd == KVM_RUN && fz_armed)
+		return -EINTR;
 	if (cmd == KVM_RUN)
 		fz_count(&fz.st->runs);
 	fz_timer(t, 200000 + fz_below(&t->rng, 3000000));
@@ -1021,25 +1026,32 @@ static void fz_op_runstate(struct fz_thread *t)
 		 (unsigned long)&cfg);
 }
 
+/*
+ * Operations, their weights, and whether fail-nth may be armed around
+ * them: not around vCPU creation (the kernel's FPU helper allocates the
+ * guest FPU state without __GFP_NOWARN, and the report of its failure is
+ * not vmmu's), guests (KVM_RUN needs the timer signal) or fork.
+ */
 static const struct fz_op {
 	void (*fn)(struct fz_thread *t);
 	unsigned int weight;
+	bool inject;
 } fz_ops[FZ_NR_CLASSES] = {
-	[FZ_OP_VM_CREATE] = { fz_op_vm_create, 4 },
-	[FZ_OP_SET_MMU] = { fz_op_set_mmu, 4 },
-	[FZ_OP_VCPU_CREATE] = { fz_op_vcpu_create, 6 },
-	[FZ_OP_MEMSLOT] = { fz_op_memslot, 10 },
-	[FZ_OP_IOCTL] = { fz_op_ioctl, 20 },
-	[FZ_OP_RANDOM_IOCTL] = { fz_op_random_ioctl, 6 },
-	[FZ_OP_GUEST] = { fz_op_guest, 12 },
-	[FZ_OP_CLOSE] = { fz_op_close, 4 },
-	[FZ_OP_DUP] = { fz_op_dup, 2 },
-	[FZ_OP_FORK] = { fz_op_fork, 1 },
-	[FZ_OP_MEM] = { fz_op_mem, 8 },
-	[FZ_OP_RUN_MAP] = { fz_op_run_map, 3 },
-	[FZ_OP_ZAP] = { fz_op_zap, 2 },
-	[FZ_OP_PFNCACHE] = { fz_op_pfncache, 5 },
-	[FZ_OP_RUNSTATE] = { fz_op_runstate, 3 },
+	[FZ_OP_VM_CREATE] = { fz_op_vm_create, 4, true },
+	[FZ_OP_SET_MMU] = { fz_op_set_mmu, 4, true },
+	[FZ_OP_VCPU_CREATE] = { fz_op_vcpu_create, 6, false },
+	[FZ_OP_MEMSLOT] = { fz_op_memslot, 10, true },
+	[FZ_OP_IOCTL] = { fz_op_ioctl, 20, true },
+	[FZ_OP_RANDOM_IOCTL] = { fz_op_random_ioctl, 6, true },
+	[FZ_OP_GUEST] = { fz_op_guest, 12, false },
+	[FZ_OP_CLOSE] = { fz_op_close, 4, true },
+	[FZ_OP_DUP] = { fz_op_dup, 2, true },
+	[FZ_OP_FORK] = { fz_op_fork, 1, false },
+	[FZ_OP_MEM] = { fz_op_mem, 8, true },
+	[FZ_OP_RUN_MAP] = { fz_op_run_map, 3, true },
+	[FZ_OP_ZAP] = { fz_op_zap, 2, true },
+	[FZ_OP_PFNCACHE] = { fz_op_pfncache, 5, true },
+	[FZ_OP_RUNSTATE] = { fz_op_runstate, 3, true },
 };
 
 static enum fz_class fz_pick_op(struct fz_rng *r)
@@ -1077,6 +1089,36 @@ static void fz_on_crash(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 }
 
+/*
+ * fail-nth for the next operation.  SIGUSR1 stays blocked meanwhile: an
+ * injected failure while the kernel sets up a signal frame makes it force
+ * SIGSEGV on the task (epoch children died so, without fz_on_crash()
+ * running), which is no finding of vmmu's.  So KVM_RUN, which only the
+ * signal ends, is left out while armed.
+ */
+static void fz_arm(struct fz_thread *t)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	fz_armed = true;
+	fz_count(&fz.st->faults_armed);
+	fail_arm(1 + fz_below(&t->rng, 20));
+}
+
+static void fz_disarm(void)
+{
+	sigset_t set;
+
+	fail_disarm();
+	fz_armed = false;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static void *fz_thread_fn(void *arg)
 {
 	struct fz_thread *t = arg;
@@ -1094,21 +1136,14 @@ static void *fz_thread_fn(void *arg)
 	pthread_barrier_wait(&fz.start);
 	for (i = 0; i < fz.ep->nr_ops; i++) {
 		c = fz_pick_op(&t->rng);
-		/*
-		 * Not around vCPU creation: the kernel's FPU helper allocates
-		 * the guest FPU state without __GFP_NOWARN, and the report of
-		 * its failure is not vmmu's.
-		 */
 		armed = fz.ep->inject && fz_chance(&t->rng, 5) &&
-			c != FZ_OP_VCPU_CREATE;
-		if (armed) {
-			fz_count(&fz.st->faults_armed);
-			fail_arm(1 + fz_below(&t->rng, 20));
-		}
+			fz_ops[c].inject;
+		if (armed)
+			fz_arm(t);
 		fz_current_op = c;
 		fz_ops[c].fn(t);
 		if (armed)
-			fail_disarm();
+			fz_disarm();
 		fz_count(&fz.st->ops[c]);
 		__atomic_fetch_add(&fz.ops_done, 1, __ATOMIC_RELAXED);
 	}
