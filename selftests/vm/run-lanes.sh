@@ -47,6 +47,9 @@
 #   VMMU_TOOLS          directory of tools for /tools (default tools/build)
 #   VMMU_GUEST_KIND     svm or vmx: the guest tests try only that kind of
 #                       hardware vCPU (selftests/lib/guest_util.h)
+#   VMMU_FUZZ_SEED, VMMU_FUZZ_SECONDS, VMMU_FUZZ_EPOCH, VMMU_FUZZ_THREADS
+#                       passed on to the guest: defaults of the fuzz
+#                       program's -s, -d, -e, -t (selftests/fuzz.c)
 #   VMMU_KVM_LANE=0     leave the kvm lane out of a full run
 #   VMMU_STATE          --kvm only: the TAP count file of a run-lanes.sh that
 #                       runs this one as its kvm lane (it holds the lock):
@@ -300,6 +303,13 @@ make_common() {
 		case ${VMMU_GUEST_KIND:-} in
 		svm | vmx) echo "export VMMU_GUEST_KIND=$VMMU_GUEST_KIND" ;;
 		esac
+		for v in SEED SECONDS EPOCH THREADS; do
+			val=$(printenv "VMMU_FUZZ_$v" || true)
+			case $val in
+			'' | *[!0-9xXa-fA-F]*) ;;
+			*) echo "export VMMU_FUZZ_$v=$val" ;;
+			esac
+		done
 	} >"$out/$name.conf"
 	python3 "$vm/mkinitramfs.py" "$out/$name.cpio.gz" <"$out/$name.list" ||
 		die "cannot build the initramfs"
