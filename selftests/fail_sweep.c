@@ -586,10 +586,38 @@ static bool pc_inactive(void)
 	return pc_read(sw.vm_fd, 0, 0, buf, PC_LEN) == -EINVAL;
 }
 
-static const struct sweep_op pc_op = {
-	.name = "VMMU_TEST_PFNCACHE activate", .errnos = fault_errnos,
-	.reset = pc_reset, .call = pc_activate_call,
-	.check = pc_activate_check, .unchanged = pc_inactive,
+/* A write through the active cache after its page went: refresh, bounce. */
+static u8 pc_buf[PC_LEN];
+
+static void pc_write_reset(void)
+{
+	madvise(sw.mem + (PC_GPA & ~0xfffULL), PAGE_SIZE, MADV_DONTNEED);
+}
+
+static long pc_write_call(void)
+{
+	return pc_write(sw.vm_fd, 0, 0, pc_buf, PC_LEN);
+}
+
+static bool pc_write_check(long r)
+{
+	return r == 0 && mmu_pattern_check(sw.mem + PC_GPA, PC_GPA, PC_LEN, 10,
+					   "the VMM");
+}
+
+static bool pc_not_written(void)
+{
+	return mmu_is_zero(sw.mem + PC_GPA, PC_LEN);
+}
+
+static const struct sweep_op pc_ops[] = {
+	{ .name = "VMMU_TEST_PFNCACHE activate", .errnos = fault_errnos,
+	  .reset = pc_reset, .call = pc_activate_call,
+	  .check = pc_activate_check, .unchanged = pc_inactive },
+	{ .name = "VMMU_TEST_PFNCACHE write (refresh of a dropped page)",
+	  .errnos = fault_errnos, .reset = pc_write_reset,
+	  .call = pc_write_call, .check = pc_write_check,
+	  .unchanged = pc_not_written },
 };
 
 /* KVM_CREATE_IRQCHIP, VMMU_SET_MMU and KVM_CREATE_VCPU: a new VM each step. */
@@ -619,6 +647,19 @@ static long irqchip_call(void)
 static bool irqchip_check(long r)
 {
 	return r == 0 && irqchip_call() == -EEXIST;
+}
+
+/* The first use of a test cache allocates it. */
+static long pc_first_call(void)
+{
+	struct vmmu_test_pfncache st;
+
+	return pc_stats(fresh_vm, 1, &st);
+}
+
+static bool pc_first_check(long r)
+{
+	return r == 0 && pc_read(fresh_vm, 1, 0, pc_buf, 8) == -EINVAL;
 }
 
 static long set_hw_call(void)
@@ -669,6 +710,9 @@ static const struct sweep_op fresh_vm_ops[] = {
 	{ .name = "KVM_CREATE_IRQCHIP", .errnos = no_errnos,
 	  .reset = fresh_vm_reset, .call = irqchip_call,
 	  .check = irqchip_check },
+	{ .name = "VMMU_TEST_PFNCACHE first use of a cache",
+	  .errnos = no_errnos, .reset = fresh_vm_reset, .call = pc_first_call,
+	  .check = pc_first_check },
 	{ .name = "VMMU_SET_MMU (hardware vCPUs: enables the backend)",
 	  .errnos = no_errnos, .reset = fresh_vm_reset, .call = set_hw_call,
 	  .check = set_hw_check },
@@ -900,7 +944,9 @@ static void sweep_vm_ioctls(void)
 	for (i = 0; i < ARRAY_SIZE(slot_ops); i++)
 		sweep(&slot_ops[i]);
 	slot_delete_undo(0);
-	sweep(&pc_op);
+	mmu_pattern_fill(pc_buf, PC_GPA, PC_LEN, 10);
+	for (i = 0; i < ARRAY_SIZE(pc_ops); i++)
+		sweep(&pc_ops[i]);
 	pc_deactivate(sw.vm_fd, 0);
 	for (i = 0; i < ARRAY_SIZE(sw_fault_ops); i++)
 		sweep(&sw_fault_ops[i]);
@@ -1132,7 +1178,7 @@ static void test_backend_off(void)
 }
 
 #define NR_SYSTEM	4
-#define NR_VM		(1 + 5 + ARRAY_SIZE(slot_ops) + 1 + \
+#define NR_VM		(1 + 5 + ARRAY_SIZE(slot_ops) + ARRAY_SIZE(pc_ops) + \
 			 ARRAY_SIZE(sw_fault_ops) + 1)
 #define NR_HW		(ARRAY_SIZE(fresh_vm_ops) + 1 + 1 + 7 + 1 + 1)
 #define NR_TESTS	(NR_SYSTEM + 1 + NR_VM + NR_HW + 3)
