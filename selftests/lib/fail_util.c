@@ -32,8 +32,13 @@ static struct fail_knob {
 	{ .path = FAIL_PAGE "verbose", .value = "0" },
 };
 
-/* The calling thread's fail-nth file, opened once per thread. */
+/*
+ * The calling thread's fail-nth file, opened once per thread.  A child
+ * made by fork() inherits the parent thread's fd and must open its own:
+ * nth_tid says whose file nth_fd is.
+ */
 static __thread int nth_fd = -1;
+static __thread pid_t nth_tid;
 
 bool fail_available(void)
 {
@@ -108,8 +113,14 @@ void fail_arm(unsigned int nth)
 	char buf[16];
 	int len = snprintf(buf, sizeof(buf), "%u", nth);
 
-	if (nth_fd < 0)
+	if (nth_fd >= 0 && nth_tid != gettid()) {
+		close(nth_fd);
+		nth_fd = -1;
+	}
+	if (nth_fd < 0) {
 		nth_fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+		nth_tid = gettid();
+	}
 	if (nth_fd < 0 || pwrite(nth_fd, buf, len, 0) != len)
 		bail_out("cannot write %s: %s", FAIL_NTH, strerror(errno));
 }
@@ -119,7 +130,7 @@ bool fail_disarm(void)
 	char buf[16] = "";
 	ssize_t n;
 
-	if (nth_fd < 0)
+	if (nth_fd < 0 || nth_tid != gettid())
 		return false;
 	/* Reading does not allocate: the count is what the call left. */
 	n = pread(nth_fd, buf, sizeof(buf) - 1, 0);

@@ -8,6 +8,7 @@
  * /proc/thread-self/fail-nth, so that the n-th allocation this thread makes
  * from then on fails (slab and page allocator together), and fail_disarm()
  * tells whether that happened.  Nothing else in the machine is affected.
+ * A child made by fork() arms its own thread, not its parent's.
  *
  * fail_setup() configures failslab and fail_page_alloc so that fail-nth
  * really fires: sleeping allocations are not exempt (ignore-gfp-wait=N),

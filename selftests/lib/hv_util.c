@@ -54,8 +54,7 @@ int hv_open_vmmu(void)
 	return -ENOENT;
 }
 
-/* The kernel log after the last @mark line, malloc()ed, or NULL. */
-static char *log_since_mark(const char *mark)
+char *hv_log_since_mark(const char *mark)
 {
 	int size = klogctl(SYSLOG_SIZE, NULL, 0);
 	char *buf, *p, *last = NULL;
@@ -123,7 +122,7 @@ static const char *find_line(char *log, const char *needle,
 
 bool hv_test_log_clean(const char *mark, const char *desc)
 {
-	char *log = log_since_mark(mark);
+	char *log = hv_log_since_mark(mark);
 	const char *splat = find_line(log, NULL, NULL);
 	bool cond = log && !splat;
 
@@ -136,7 +135,7 @@ bool hv_test_log_clean(const char *mark, const char *desc)
 void hv_test_log(const char *mark, const char *what)
 {
 	const char * const more[] = { what, "another hypervisor", NULL };
-	char *log = log_since_mark(mark);
+	char *log = hv_log_since_mark(mark);
 	const char *why = find_line(log, "vmmu: ", more);
 
 	if (why)

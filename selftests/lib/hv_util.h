@@ -20,6 +20,8 @@ int hv_open_vmmu(void);
 
 /* Write @mark to the kernel log (bails out if it cannot). */
 void hv_mark_log(const char *mark);
+/* The kernel log after the last @mark line, malloc()ed, or NULL. */
+char *hv_log_since_mark(const char *mark);
 /*
  * Two tests on the kernel log since the last @mark: vmmu said why it
  * refused @what ("SVM", "VMX": a "vmmu: " line naming it and "another

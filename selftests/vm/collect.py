@@ -30,6 +30,13 @@ LOAD_MARK = "vmmu-lanes: loading vmmu.ko"
 KERNEL_BAD = re.compile(r"\bWARNING\b|\bBUG\b|\bOops\b|Kernel panic|KASAN|lockdep|"
                         r"circular locking|RCU stall|rcu:.*detected|"
                         r"kmemleak|hung_task|general protection")
+# A frame of a stack dump ("? lockdep_hardirqs_on+0x1/0x2") names a function,
+# it reports nothing: every report that comes with a dump has a header line
+# of its own, except an allocation-failure report (warn_alloc), which the
+# kernel prints for its own allocations when fault injection fails them.
+STACK_FRAME = re.compile(r"^(\[[ \d.]+\])?\s+(\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+")
+# kmemleak's own metadata allocation failed (fault injection): not a leak.
+KERNEL_NOTE = re.compile(r"kmemleak: Cannot allocate a scan area")
 TAP_RESULT = re.compile(r"^(not ok|ok)\b[ \t]*(\d+)?[ \t]*(?:-[ \t]*)?(.*)$")
 TAP_PLAN = re.compile(r"^1\.\.(\d+)[ \t]*(?:#[ \t]*(.*))?$")
 DIRECTIVE = re.compile(r"#\s*(SKIP|TODO)", re.IGNORECASE)
@@ -139,7 +146,9 @@ def kernel_problems(run, console):
                 log = console[i + 1:]
         if not any(LOAD_MARK in line for line in console):
             log = []
-    return [line for line in log if KERNEL_BAD.search(line)], log, where
+    return [line for line in log if KERNEL_BAD.search(line) and
+            not STACK_FRAME.search(line) and not KERNEL_NOTE.search(line)], \
+        log, where
 
 
 class Tap:
