@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fork() while hardware vCPUs write guest memory: copy-on-write must move
+ * the guest to the parent's new pages.
+ *
+ * Guest memory is the VMM's private anonymous memory.  Two vCPUs in two
+ * threads run a 64-bit guest that makes pass after pass over its own
+ * region: in every page it checks the word the VMM wrote there after the
+ * previous pass, writes the pass number into another word and reads it
+ * back.  After each pass (an IN exit) the vCPU thread checks that its own
+ * view of the region holds the guest's writes of that pass, then writes the
+ * VMM's word of every page, which breaks copy-on-write in the parent.
+ *
+ * Meanwhile the main thread forks again and again.  fork() write-protects
+ * the parent's pages, so vmmu must drop its translations; the guest's next
+ * writes must reach the parent's new copies.  The child copies the guest
+ * memory right away, tries the VM fd and a vCPU fd it inherited (every
+ * ioctl fails with EIO: the VM belongs to the parent's mm), waits until
+ * both vCPUs made two more passes and compares again: its memory must not
+ * have changed (a guest write there means vmmu kept a translation to a page
+ * the parent no longer owns).  It reports through a pipe.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest_util.h"
+#include "stress_util.h"
+
+#define NR_VCPUS	2
+#define NR_TESTS	(7 + 3 * NR_VCPUS + 1)
+#define MEM_SIZE	(4ULL << 20)
+#define CODE_GPA	0x1000ULL
+#define STACK_GPA	0x9000ULL
+#define REGION_GPA	(1ULL << 20)
+#define REGION_PAGES	128
+#define REGION_SIZE	(REGION_PAGES * PAGE_SIZE)
+#define VCPU_REGION(i)	(REGION_GPA + (i) * REGION_SIZE)
+#define ALL_SIZE	(NR_VCPUS * REGION_SIZE)
+#define GUEST_MARK	BIT_ULL(63)
+#define PORT_ASK	0x31
+#define PORT_BAD	0x32
+/* Passes of every vCPU between the child's two looks at its memory. */
+#define CHILD_PASSES	2
+
+/*
+ * Pass r8 over the pages of [rdi, rsi): word 1 must be (r8 - 1) << 32 |
+ * gfn (the VMM's write after the previous pass); word 0 gets GUEST_MARK |
+ * r8 << 32 | gfn and is read back.  A mismatch is an OUT to PORT_BAD with
+ * rcx on the page.  IN from PORT_ASK after a pass: 0 goes on.
+ */
+GUEST_CODE(fork_passes, ".code64",
+	   "0:	inc %r8\n"
+	   "	mov %rdi, %rcx\n"
+	   "1:	mov %rcx, %rdx\n"
+	   "	shr $12, %rdx\n"
+	   "	lea -1(%r8), %rax\n"
+	   "	shl $32, %rax\n"
+	   "	or %rdx, %rax\n"
+	   "	cmp 8(%rcx), %rax\n"
+	   "	jne 3f\n"
+	   "	mov %r8, %rax\n"
+	   "	shl $32, %rax\n"
+	   "	or %rdx, %rax\n"
+	   "	bts $63, %rax\n"
+	   "	mov %rax, (%rcx)\n"
+	   "	cmp (%rcx), %rax\n"
+	   "	jne 3f\n"
+	   "	add $4096, %rcx\n"
+	   "	cmp %rsi, %rcx\n"
+	   "	jb 1b\n"
+	   "	in $0x31, %al\n"
+	   "	test %al, %al\n"
+	   "	jz 0b\n"
+	   "	hlt\n"
+	   "3:	out %al, $0x32\n"
+	   "	hlt\n");
+
+struct vcpu_thread {
+	pthread_t thread;
+	int index;
+	int vcpu_fd;
+	struct kvm_run *run;
+	atomic_int result;	/* 0, -errno of KVM_RUN, or -EPROTO */
+	u32 bad_exit;
+	u64 bad_gpa;		/* the guest's or the VMM's mismatch */
+	u64 bad_val;
+	atomic_ulong passes;
+	u64 words_checked;
+};
+
+/* What a child saw: ioctl results and changed words. */
+struct child_report {
+	long run;
+	long get_regs;
+	long set_region;
+	long get_stats;
+	long changed;		/* words that differ from the first copy */
+	u64 first_gpa;
+};
+
+static struct guest g;
+static struct vcpu_thread threads[NR_VCPUS];
+static atomic_bool stop;
+static u64 *snapshot;
+static unsigned int nr_forks = 30;
+
+static u64 guest_word(u64 gfn, u64 pass)
+{
+	return GUEST_MARK | pass << 32 | gfn;
+}
+
+static u64 vmm_word(u64 gfn, u64 pass)
+{
+	return pass << 32 | gfn;
+}
+
+/* The VMM's view after pass @pass: check word 0, then write word 1. */
+static bool vmm_pass(struct vcpu_thread *t, u64 pass)
+{
+	u64 gpa;
+
+	for (gpa = VCPU_REGION(t->index);
+	     gpa < VCPU_REGION(t->index) + REGION_SIZE; gpa += PAGE_SIZE) {
+		u64 *w = (u64 *)(g.mem + gpa);
+
+		if (w[0] != guest_word(gpa >> 12, pass)) {
+			t->bad_gpa = gpa;
+			t->bad_val = w[0];
+			return false;
+		}
+		t->words_checked++;
+		w[1] = vmm_word(gpa >> 12, pass);
+	}
+	return true;
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct vcpu_thread *t = arg;
+	bool last_pass = false;
+	struct kvm_regs regs;
+	u8 *data;
+	int r;
+
+	for (;;) {
+		r = vmmu_ioctl(t->vcpu_fd, KVM_RUN, 0);
+		if (r) {
+			t->result = r;
+			return NULL;
+		}
+		if (t->run->exit_reason == KVM_EXIT_HLT)
+			return NULL;
+		if (t->run->exit_reason != KVM_EXIT_IO ||
+		    t->run->io.port != PORT_ASK)
+			break;
+		if (!vmm_pass(t, atomic_load(&t->passes) + 1)) {
+			t->result = -EPROTO;
+			return NULL;
+		}
+		atomic_fetch_add(&t->passes, 1);
+		data = (u8 *)t->run + t->run->io.data_offset;
+		/* One full pass after the last fork, then stop. */
+		*data = atomic_load(&stop) && last_pass;
+		last_pass = atomic_load(&stop);
+	}
+	t->result = -EPROTO;
+	t->bad_exit = t->run->exit_reason;
+	if (!vmmu_ioctl(t->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs)) {
+		t->bad_gpa = regs.rcx;
+		t->bad_val = *(u64 *)(g.mem + (regs.rcx & ~(PAGE_SIZE - 1)));
+	}
+	return NULL;
+}
+
+static void vcpu_start(struct vcpu_thread *t, int index)
+{
+	struct kvm_regs regs;
+
+	t->index = index;
+	if (index) {
+		t->vcpu_fd = guest_vcpu_add(&g, index, &t->run);
+	} else {
+		t->vcpu_fd = g.vcpu_fd;
+		t->run = g.run;
+	}
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = CODE_GPA;
+	regs.rsp = STACK_GPA - 0x100 * index;
+	regs.rflags = 2;
+	regs.rdi = VCPU_REGION(index);
+	regs.rsi = VCPU_REGION(index) + REGION_SIZE;
+	if (vmmu_ioctl(t->vcpu_fd, KVM_SET_REGS, (unsigned long)&regs))
+		bail_out("KVM_SET_REGS on vCPU %d", index);
+	if (pthread_create(&t->thread, NULL, vcpu_main, t))
+		bail_out("pthread_create");
+}
+
+/* Has every vCPU made @n passes since @since, or stopped? */
+static bool vcpus_passed(const unsigned long *since, unsigned long n)
+{
+	int v;
+
+	for (v = 0; v < NR_VCPUS; v++)
+		if (!atomic_load(&threads[v].result) &&
+		    atomic_load(&threads[v].passes) < since[v] + n)
+			return false;
+	return true;
+}
+
+static void vcpus_wait(unsigned long n)
+{
+	unsigned long since[NR_VCPUS];
+	int v;
+
+	for (v = 0; v < NR_VCPUS; v++)
+		since[v] = atomic_load(&threads[v].passes);
+	while (!vcpus_passed(since, n))
+		sched_yield();
+}
+
+/* The child: copy, try the inherited fds, wait for @go_fd, compare. */
+static noreturn void child_main(int go_fd, int report_fd)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 1, .guest_phys_addr = 64ULL << 20,
+		.memory_size = PAGE_SIZE, .userspace_addr = (u64)g.mem,
+	};
+	struct child_report rep = { 0 };
+	const u64 *mem = (const u64 *)(g.mem + REGION_GPA);
+	struct vmmu_stats st;
+	struct kvm_regs regs;
+	size_t i;
+	char c;
+
+	memcpy(snapshot, mem, ALL_SIZE);
+	rep.run = vmmu_ioctl(threads[1].vcpu_fd, KVM_RUN, 0);
+	rep.get_regs = vmmu_ioctl(threads[0].vcpu_fd, KVM_GET_REGS,
+				  (unsigned long)&regs);
+	rep.set_region = vmmu_set_region_struct(g.vm_fd, &region);
+	rep.get_stats = st_stats(g.vm_fd, &st);
+	if (read(go_fd, &c, 1) != 1)
+		_exit(2);
+	for (i = 0; i < ALL_SIZE / 8; i++) {
+		if (mem[i] == snapshot[i])
+			continue;
+		if (!rep.changed++)
+			rep.first_gpa = REGION_GPA + i * 8;
+	}
+	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(2);
+	_exit(0);
+}
+
+struct fork_totals {
+	unsigned int forks;
+	unsigned int reports;
+	unsigned int eio;		/* children whose four ioctls gave EIO */
+	unsigned int unchanged;		/* children whose memory stayed */
+	unsigned int clean_exits;
+	bool have_bad;
+	struct child_report bad;	/* the first report that was not clean */
+};
+
+static bool report_clean(const struct child_report *rep)
+{
+	return rep->run == -EIO && rep->get_regs == -EIO &&
+	       rep->set_region == -EIO && rep->get_stats == -EIO &&
+	       !rep->changed;
+}
+
+static void fork_one(struct fork_totals *tot)
+{
+	struct child_report rep;
+	int go[2], report[2], status;
+	pid_t pid;
+
+	if (pipe(go) || pipe(report))
+		bail_out("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (!pid)
+		child_main(go[0], report[1]);
+	tot->forks++;
+	close(go[0]);
+	close(report[1]);
+	vcpus_wait(CHILD_PASSES);
+	if (write(go[1], "g", 1) != 1)
+		bail_out("write to the child: %s", strerror(errno));
+	if (read(report[0], &rep, sizeof(rep)) == sizeof(rep)) {
+		tot->reports++;
+		tot->eio += rep.run == -EIO && rep.get_regs == -EIO &&
+			    rep.set_region == -EIO && rep.get_stats == -EIO;
+		tot->unchanged += !rep.changed;
+		if (!report_clean(&rep) && !tot->have_bad) {
+			tot->bad = rep;
+			tot->have_bad = true;
+		}
+	}
+	close(go[1]);
+	close(report[0]);
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    !WEXITSTATUS(status))
+		tot->clean_exits++;
+}
+
+static void check_forks(const struct fork_totals *tot,
+			const struct vmmu_stats *st0,
+			const struct vmmu_stats *st1)
+{
+	const struct child_report *bad = &tot->bad;
+
+	ok(atomic_load(&stop), "%u forks while %d vCPUs wrote", tot->forks,
+	   NR_VCPUS);
+	is_int(tot->reports, tot->forks, "every child reported");
+	is_int(tot->clean_exits, tot->forks, "every child exited with 0");
+	if (!is_int(tot->eio, tot->forks,
+		    "children: KVM_RUN, KVM_GET_REGS, KVM_SET_USER_MEMORY_REGION and VMMU_GET_STATS on inherited fds fail with EIO"))
+		diag("  KVM_RUN %ld, KVM_GET_REGS %ld, set region %ld, stats %ld",
+		     bad->run, bad->get_regs, bad->set_region, bad->get_stats);
+	if (!is_int(tot->unchanged, tot->forks,
+		    "children: guest memory unchanged after %d more passes",
+		    CHILD_PASSES))
+		diag("  %ld words changed, the first at gpa %#llx",
+		     bad->changed, (unsigned long long)bad->first_gpa);
+	ok(st1->invalidations > st0->invalidations,
+	   "forks invalidated the guest's memory (%llu invalidations)",
+	   (unsigned long long)(st1->invalidations - st0->invalidations));
+	ok(st1->leaves_zapped > st0->leaves_zapped,
+	   "and zapped its translations (%llu leaves)",
+	   (unsigned long long)(st1->leaves_zapped - st0->leaves_zapped));
+}
+
+static void check_vcpu(struct vcpu_thread *t)
+{
+	unsigned long passes = atomic_load(&t->passes);
+	int v = t->index;
+
+	if (!is_errno(t->result, 0, "vCPU %d: every pass as expected", v))
+		diag("  exit %s, gpa %#llx holds %#llx",
+		     guest_exit_name(t->bad_exit),
+		     (unsigned long long)t->bad_gpa,
+		     (unsigned long long)t->bad_val);
+	ok(passes > 2 * nr_forks, "vCPU %d made %lu passes", v, passes);
+	diag("vCPU %d: %llu guest writes verified in the VMM's view", v,
+	     (unsigned long long)t->words_checked);
+	ok(vmm_pass(t, passes) || t->result,
+	   "vCPU %d: the VMM sees the last pass in every page", v);
+}
+
+int main(void)
+{
+	struct vmmu_stats st0, st1;
+	struct fork_totals tot = { 0 };
+	struct vmmu_objects before;
+	unsigned int i;
+	int sys_fd, v;
+
+	tap_plan(NR_TESTS);
+	sys_fd = vmmu_open();
+	if (guest_hw_available(sys_fd)) {
+		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
+		return tap_finish();
+	}
+	nr_forks = st_scale(nr_forks, 3, 8);
+	if (guest_slow_emulator())
+		nr_forks = 8;
+	vmmu_objects_read_or_die(&before);
+	snapshot = vmmu_alloc_guest_memory(ALL_SIZE);
+	guest_create(&g, sys_fd, MEM_SIZE);
+	guest_load(&g, CODE_GPA, fork_passes, GUEST_CODE_SIZE(fork_passes));
+	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
+	for (i = 0; i < REGION_PAGES * NR_VCPUS; i++) {
+		u64 gpa = REGION_GPA + i * PAGE_SIZE;
+
+		((u64 *)(g.mem + gpa))[1] = vmm_word(gpa >> 12, 0);
+	}
+	st_stats_or_die(g.vm_fd, &st0);
+	for (v = 0; v < NR_VCPUS; v++)
+		vcpu_start(&threads[v], v);
+	for (i = 0; i < nr_forks; i++) {
+		vcpus_wait(1);
+		fork_one(&tot);
+	}
+	st_stats_or_die(g.vm_fd, &st1);
+	atomic_store(&stop, true);
+	for (v = 0; v < NR_VCPUS; v++)
+		pthread_join(threads[v].thread, NULL);
+	diag("%u forks, %u child checks", tot.forks, tot.reports);
+	check_forks(&tot, &st0, &st1);
+	for (v = 0; v < NR_VCPUS; v++)
+		check_vcpu(&threads[v]);
+	for (v = 1; v < NR_VCPUS; v++) {
+		munmap(threads[v].run, g.mmap_size);
+		close(threads[v].vcpu_fd);
+	}
+	guest_destroy(&g);
+	munmap(snapshot, ALL_SIZE);
+	ok_objects(&before, "every object is gone after close");
+	close(sys_fd);
+	return tap_finish();
+}
