@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "guest_util.h"
+#include "pass_util.h"
 #include "stress_util.h"
 
 #define NR_VCPUS	2
@@ -38,13 +39,12 @@
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
 #define STACK_GPA	0x9000ULL
-#define REGION_GPA	(1ULL << 20)
+#define REGION_GPA	BIT_ULL(20)
 #define REGION_PAGES	128
 #define REGION_SIZE	(REGION_PAGES * PAGE_SIZE)
 #define VCPU_REGION(i)	(REGION_GPA + (i) * REGION_SIZE)
 #define ALL_SIZE	(NR_VCPUS * REGION_SIZE)
 #define GUEST_MARK	BIT_ULL(63)
-#define PORT_ASK	0x31
 #define PORT_BAD	0x32
 /* Passes of every vCPU between the child's two looks at its memory. */
 #define CHILD_PASSES	2
@@ -53,7 +53,7 @@
  * Pass r8 over the pages of [rdi, rsi): word 1 must be (r8 - 1) << 32 |
  * gfn (the VMM's write after the previous pass); word 0 gets GUEST_MARK |
  * r8 << 32 | gfn and is read back.  A mismatch is an OUT to PORT_BAD with
- * rcx on the page.  IN from PORT_ASK after a pass: 0 goes on.
+ * rcx on the page.  IN from PASS_PORT_ASK after a pass: 0 goes on.
  */
 GUEST_CODE(fork_passes, ".code64",
 	   "0:	inc %r8\n"
@@ -72,26 +72,12 @@ GUEST_CODE(fork_passes, ".code64",
 	   "	mov %rax, (%rcx)\n"
 	   "	cmp (%rcx), %rax\n"
 	   "	jne 3f\n"
-	   "	add $4096, %rcx\n"
-	   "	cmp %rsi, %rcx\n"
-	   "	jb 1b\n"
-	   "	in $0x31, %al\n"
-	   "	test %al, %al\n"
-	   "	jz 0b\n"
-	   "	hlt\n"
+	   PASS_GUEST_NEXT_PAGE
 	   "3:	out %al, $0x32\n"
 	   "	hlt\n");
 
-struct vcpu_thread {
-	pthread_t thread;
-	int index;
-	int vcpu_fd;
-	struct kvm_run *run;
-	atomic_int result;	/* 0, -errno of KVM_RUN, or -EPROTO */
-	u32 bad_exit;
-	u64 bad_gpa;		/* the guest's or the VMM's mismatch */
-	u64 bad_val;
-	atomic_ulong passes;
+/* What the VMM saw of each vCPU's passes. */
+struct vcpu_view {
 	u64 words_checked;
 };
 
@@ -106,8 +92,8 @@ struct child_report {
 };
 
 static struct guest g;
-static struct vcpu_thread threads[NR_VCPUS];
-static atomic_bool stop;
+static struct pass_vcpu vcpus[NR_VCPUS];
+static struct vcpu_view views[NR_VCPUS];
 static u64 *snapshot;
 static unsigned int nr_forks = 30;
 
@@ -122,107 +108,37 @@ static u64 vmm_word(u64 gfn, u64 pass)
 }
 
 /* The VMM's view after pass @pass: check word 0, then write word 1. */
-static bool vmm_pass(struct vcpu_thread *t, u64 pass)
+static bool vmm_pass(struct pass_vcpu *v, u64 pass)
 {
+	struct vcpu_view *view = &views[v->index];
 	u64 gpa;
 
-	for (gpa = VCPU_REGION(t->index);
-	     gpa < VCPU_REGION(t->index) + REGION_SIZE; gpa += PAGE_SIZE) {
+	for (gpa = VCPU_REGION(v->index);
+	     gpa < VCPU_REGION(v->index) + REGION_SIZE; gpa += PAGE_SIZE) {
 		u64 *w = (u64 *)(g.mem + gpa);
 
 		if (w[0] != guest_word(gpa >> 12, pass)) {
-			t->bad_gpa = gpa;
-			t->bad_val = w[0];
+			snprintf(v->why, sizeof(v->why),
+				 "pass %llu: gpa %#llx holds %#llx",
+				 (unsigned long long)pass,
+				 (unsigned long long)gpa,
+				 (unsigned long long)w[0]);
 			return false;
 		}
-		t->words_checked++;
+		view->words_checked++;
 		w[1] = vmm_word(gpa >> 12, pass);
 	}
 	return true;
 }
 
-static void *vcpu_main(void *arg)
-{
-	struct vcpu_thread *t = arg;
-	bool last_pass = false;
-	struct kvm_regs regs;
-	u8 *data;
-	int r;
-
-	for (;;) {
-		r = vmmu_ioctl(t->vcpu_fd, KVM_RUN, 0);
-		if (r) {
-			t->result = r;
-			return NULL;
-		}
-		if (t->run->exit_reason == KVM_EXIT_HLT)
-			return NULL;
-		if (t->run->exit_reason != KVM_EXIT_IO ||
-		    t->run->io.port != PORT_ASK)
-			break;
-		if (!vmm_pass(t, atomic_load(&t->passes) + 1)) {
-			t->result = -EPROTO;
-			return NULL;
-		}
-		atomic_fetch_add(&t->passes, 1);
-		data = (u8 *)t->run + t->run->io.data_offset;
-		/* One full pass after the last fork, then stop. */
-		*data = atomic_load(&stop) && last_pass;
-		last_pass = atomic_load(&stop);
-	}
-	t->result = -EPROTO;
-	t->bad_exit = t->run->exit_reason;
-	if (!vmmu_ioctl(t->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs)) {
-		t->bad_gpa = regs.rcx;
-		t->bad_val = *(u64 *)(g.mem + (regs.rcx & ~(PAGE_SIZE - 1)));
-	}
-	return NULL;
-}
-
-static void vcpu_start(struct vcpu_thread *t, int index)
+static void vcpu_start(int index)
 {
 	struct kvm_regs regs;
 
-	t->index = index;
-	if (index) {
-		t->vcpu_fd = guest_vcpu_add(&g, index, &t->run);
-	} else {
-		t->vcpu_fd = g.vcpu_fd;
-		t->run = g.run;
-	}
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE_GPA;
-	regs.rsp = STACK_GPA - 0x100 * index;
-	regs.rflags = 2;
-	regs.rdi = VCPU_REGION(index);
-	regs.rsi = VCPU_REGION(index) + REGION_SIZE;
-	if (vmmu_ioctl(t->vcpu_fd, KVM_SET_REGS, (unsigned long)&regs))
-		bail_out("KVM_SET_REGS on vCPU %d", index);
-	if (pthread_create(&t->thread, NULL, vcpu_main, t))
-		bail_out("pthread_create");
-}
-
-/* Has every vCPU made @n passes since @since, or stopped? */
-static bool vcpus_passed(const unsigned long *since, unsigned long n)
-{
-	int v;
-
-	for (v = 0; v < NR_VCPUS; v++)
-		if (!atomic_load(&threads[v].result) &&
-		    atomic_load(&threads[v].passes) < since[v] + n)
-			return false;
-	return true;
-}
-
-static void vcpus_wait(unsigned long n)
-{
-	unsigned long since[NR_VCPUS];
-	int v;
-
-	for (v = 0; v < NR_VCPUS; v++)
-		since[v] = atomic_load(&threads[v].passes);
-	while (!vcpus_passed(since, n))
-		sched_yield();
+	pass_regs_init(&regs, CODE_GPA, STACK_GPA, VCPU_REGION(index),
+		       VCPU_REGION(index) + REGION_SIZE);
+	vcpus[index].on_pass = vmm_pass;
+	pass_vcpu_start(&g, &vcpus[index], index, &regs);
 }
 
 /* The child: copy, try the inherited fds, wait for @go_fd, compare. */
@@ -240,8 +156,8 @@ static noreturn void child_main(int go_fd, int report_fd)
 	char c;
 
 	memcpy(snapshot, mem, ALL_SIZE);
-	rep.run = vmmu_ioctl(threads[1].vcpu_fd, KVM_RUN, 0);
-	rep.get_regs = vmmu_ioctl(threads[0].vcpu_fd, KVM_GET_REGS,
+	rep.run = vmmu_ioctl(vcpus[1].vcpu_fd, KVM_RUN, 0);
+	rep.get_regs = vmmu_ioctl(vcpus[0].vcpu_fd, KVM_GET_REGS,
 				  (unsigned long)&regs);
 	rep.set_region = vmmu_set_region_struct(g.vm_fd, &region);
 	rep.get_stats = st_stats(g.vm_fd, &st);
@@ -291,7 +207,7 @@ static void fork_one(struct fork_totals *tot)
 	tot->forks++;
 	close(go[0]);
 	close(report[1]);
-	vcpus_wait(CHILD_PASSES);
+	pass_wait(vcpus, NR_VCPUS, CHILD_PASSES);
 	if (write(go[1], "g", 1) != 1)
 		bail_out("write to the child: %s", strerror(errno));
 	if (read(report[0], &rep, sizeof(rep)) == sizeof(rep)) {
@@ -317,12 +233,12 @@ static void check_forks(const struct fork_totals *tot,
 {
 	const struct child_report *bad = &tot->bad;
 
-	ok(atomic_load(&stop), "%u forks while %d vCPUs wrote", tot->forks,
-	   NR_VCPUS);
+	is_int(tot->forks, nr_forks, "%u forks while %d vCPUs wrote",
+	       tot->forks, NR_VCPUS);
 	is_int(tot->reports, tot->forks, "every child reported");
 	is_int(tot->clean_exits, tot->forks, "every child exited with 0");
 	if (!is_int(tot->eio, tot->forks,
-		    "children: KVM_RUN, KVM_GET_REGS, KVM_SET_USER_MEMORY_REGION and VMMU_GET_STATS on inherited fds fail with EIO"))
+		    "children: ioctls on the inherited VM and vCPU fds fail with EIO"))
 		diag("  KVM_RUN %ld, KVM_GET_REGS %ld, set region %ld, stats %ld",
 		     bad->run, bad->get_regs, bad->set_region, bad->get_stats);
 	if (!is_int(tot->unchanged, tot->forks,
@@ -338,21 +254,19 @@ static void check_forks(const struct fork_totals *tot,
 	   (unsigned long long)(st1->leaves_zapped - st0->leaves_zapped));
 }
 
-static void check_vcpu(struct vcpu_thread *t)
+static void check_vcpu(struct pass_vcpu *v)
 {
-	unsigned long passes = atomic_load(&t->passes);
-	int v = t->index;
+	unsigned long passes = atomic_load(&v->passes);
+	int i = v->index;
 
-	if (!is_errno(t->result, 0, "vCPU %d: every pass as expected", v))
-		diag("  exit %s, gpa %#llx holds %#llx",
-		     guest_exit_name(t->bad_exit),
-		     (unsigned long long)t->bad_gpa,
-		     (unsigned long long)t->bad_val);
-	ok(passes > 2 * nr_forks, "vCPU %d made %lu passes", v, passes);
-	diag("vCPU %d: %llu guest writes verified in the VMM's view", v,
-	     (unsigned long long)t->words_checked);
-	ok(vmm_pass(t, passes) || t->result,
-	   "vCPU %d: the VMM sees the last pass in every page", v);
+	if (!is_errno(v->result, 0, "vCPU %d: every pass as expected", i))
+		diag("  %s", v->why);
+	ok(passes > 2 * nr_forks, "vCPU %d made %lu passes", i, passes);
+	diag("vCPU %d: %llu guest writes verified in the VMM's view", i,
+	     (unsigned long long)views[i].words_checked);
+	if (!ok(!v->result && vmm_pass(v, passes),
+		"vCPU %d: the VMM sees the last pass in every page", i))
+		diag("  %s", v->why);
 }
 
 int main(void)
@@ -384,23 +298,19 @@ int main(void)
 	}
 	st_stats_or_die(g.vm_fd, &st0);
 	for (v = 0; v < NR_VCPUS; v++)
-		vcpu_start(&threads[v], v);
+		vcpu_start(v);
 	for (i = 0; i < nr_forks; i++) {
-		vcpus_wait(1);
+		pass_wait(vcpus, NR_VCPUS, 1);
 		fork_one(&tot);
 	}
 	st_stats_or_die(g.vm_fd, &st1);
-	atomic_store(&stop, true);
-	for (v = 0; v < NR_VCPUS; v++)
-		pthread_join(threads[v].thread, NULL);
+	pass_stop();
+	pass_join(vcpus, NR_VCPUS);
 	diag("%u forks, %u child checks", tot.forks, tot.reports);
 	check_forks(&tot, &st0, &st1);
 	for (v = 0; v < NR_VCPUS; v++)
-		check_vcpu(&threads[v]);
-	for (v = 1; v < NR_VCPUS; v++) {
-		munmap(threads[v].run, g.mmap_size);
-		close(threads[v].vcpu_fd);
-	}
+		check_vcpu(&vcpus[v]);
+	pass_vcpu_close(&g, vcpus, NR_VCPUS);
 	guest_destroy(&g);
 	munmap(snapshot, ALL_SIZE);
 	ok_objects(&before, "every object is gone after close");

@@ -24,7 +24,6 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include <unistd.h>
 
 #include "guest_util.h"
+#include "pass_util.h"
 #include "stress_util.h"
 
 #define NR_TESTS	12
@@ -234,8 +234,10 @@ static void *vcpu_main(void *arg)
 		if (g.run->exit_reason == KVM_EXIT_HLT || !window_exit(g.run, &epoch))
 			break;
 		atomic_fetch_add(&exits, 1);
+		pass_wake();
 	}
 	atomic_store(&exits, ULONG_MAX / 2);
+	pass_wake();
 	return NULL;
 }
 
@@ -247,6 +249,11 @@ struct churn {
 	int errors;
 	u8 away[2 * WRITE_OFF];
 };
+
+static bool exits_reached(void *arg)
+{
+	return atomic_load(&exits) >= *(unsigned long *)arg;
+}
 
 /*
  * Change slot 1 (size 0 without @mem: delete), then let the vCPU exit
@@ -266,8 +273,8 @@ static void churn_set(struct churn *c, u32 flags, u64 gpa, u8 *mem,
 	if (away)
 		memcpy(c->away, mem_a, sizeof(c->away));
 	c->changes++;
-	while (atomic_load(&exits) < since + EXITS_PER_CHANGE)
-		sched_yield();
+	since += EXITS_PER_CHANGE;
+	pass_wait_for(exits_reached, &since);
 }
 
 /* A is about to return to the window: it must be as it left. */
@@ -320,7 +327,7 @@ int main(void)
 		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
 		return tap_finish();
 	}
-	rounds = st_scale(rounds, 4, 20);
+	rounds = st_scale(rounds, 2, 20);
 	if (guest_slow_emulator())
 		rounds = 20;
 	vmmu_objects_read_or_die(&before);

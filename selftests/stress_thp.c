@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include <unistd.h>
 
 #include "guest_util.h"
+#include "pass_util.h"
 #include "stress_util.h"
 
 #ifndef MADV_COLLAPSE
@@ -52,7 +52,6 @@
 #define SLOT_GPA(i)	((8ULL + 8 * (i)) << 20)
 #define SLOT_OFFSET(i)	((i) ? 0 : PAGE_SIZE)
 #define PATTERN		0x7e57000000000000ULL
-#define PORT_ASK	0x31
 #define PORT_ZERO	0x32
 #define PORT_BAD	0x33
 #define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/enabled"
@@ -78,13 +77,7 @@ GUEST_CODE(thp_passes, ".code64",
 	   "	shr $12, %rdx\n"
 	   "	or %rdx, %rax\n"
 	   "	mov %rax, 8(%rcx)\n"
-	   "	add $4096, %rcx\n"
-	   "	cmp %rsi, %rcx\n"
-	   "	jb 1b\n"
-	   "	in $0x31, %al\n"
-	   "	test %al, %al\n"
-	   "	jz 0b\n"
-	   "	hlt\n"
+	   PASS_GUEST_NEXT_PAGE
 	   "4:	out %al, $0x32\n"
 	   "	jmp 2b\n"
 	   "5:	out %al, $0x33\n"
@@ -100,15 +93,10 @@ struct slot_mem {
 	atomic_ulong drop[SLOT_PAGES];
 };
 
-struct vcpu_thread {
-	pthread_t thread;
-	int index;
-	int vcpu_fd;
-	struct kvm_run *run;
-	atomic_int result;	/* 0, -errno of KVM_RUN, or -EPROTO */
-	char why[128];
-	atomic_ulong passes;
-	unsigned long window[SLOT_PAGES];
+/* What the VMM saw of each vCPU's passes. */
+struct vcpu_view {
+	unsigned long window[SLOT_PAGES];	/* drop[] at the last pass */
+	unsigned long ro_before;		/* ro_window before KVM_RUN */
 	u64 words_checked;
 	u64 zeros;		/* zero patterns seen in dropped pages */
 	u64 lost;		/* passes lost in dropped pages */
@@ -117,32 +105,33 @@ struct vcpu_thread {
 
 static struct guest g;
 static struct slot_mem slots[NR_VCPUS];
-static struct vcpu_thread threads[NR_VCPUS];
+static struct pass_vcpu vcpus[NR_VCPUS];
+static struct vcpu_view views[NR_VCPUS];
 static atomic_ulong ro_window;
-static atomic_bool stop;
 
 static u64 pattern(u64 gpa)
 {
 	return PATTERN ^ gpa;
 }
 
-/* Pass @pass of @t in the VMM's view; false (and t->why) on a mismatch. */
-static bool vmm_pass(struct vcpu_thread *t, u64 pass)
+/* Pass @pass of @v in the VMM's view; false (and v->why) on a mismatch. */
+static bool vmm_pass(struct pass_vcpu *v, u64 pass)
 {
-	struct slot_mem *s = &slots[t->index];
+	struct vcpu_view *view = &views[v->index];
+	struct slot_mem *s = &slots[v->index];
 	unsigned long i;
 
 	for (i = 0; i < SLOT_PAGES; i++) {
-		u64 gpa = SLOT_GPA(t->index) + i * PAGE_SIZE;
+		u64 gpa = SLOT_GPA(v->index) + i * PAGE_SIZE;
 		u64 *w = (u64 *)(s->hva + i * PAGE_SIZE);
 		u64 w0 = w[0], w1 = w[1];
 		unsigned long now = atomic_load(&s->drop[i]);
-		bool dropped = st_window_hit(t->window[i], now);
+		bool dropped = st_window_hit(view->window[i], now);
 
-		t->window[i] = now;
+		view->window[i] = now;
 		if ((w0 != pattern(gpa) || w1 != (pass << 32 | gpa >> 12)) &&
 		    !(dropped && (!w0 || !w1))) {
-			snprintf(t->why, sizeof(t->why),
+			snprintf(v->why, sizeof(v->why),
 				 "pass %llu: gpa %#llx holds %#llx %#llx",
 				 (unsigned long long)pass,
 				 (unsigned long long)gpa,
@@ -150,79 +139,46 @@ static bool vmm_pass(struct vcpu_thread *t, u64 pass)
 				 (unsigned long long)w1);
 			return false;
 		}
-		t->lost += w1 != (pass << 32 | gpa >> 12);
-		t->words_checked++;
+		view->lost += w1 != (pass << 32 | gpa >> 12);
+		view->words_checked++;
 	}
 	return true;
+}
+
+static void vcpu_before_run(struct pass_vcpu *v)
+{
+	views[v->index].ro_before = atomic_load(&ro_window);
+}
+
+static bool ro_changed(void *arg)
+{
+	unsigned long seen = *(unsigned long *)arg;
+
+	return !(seen & 1) || atomic_load(&ro_window) != seen;
 }
 
 /* KVM_RUN -EFAULT: fine while a page is read-only; wait until it is not. */
-static bool vcpu_efault(struct vcpu_thread *t, unsigned long before)
+static bool vcpu_error(struct pass_vcpu *v, int r)
 {
+	struct vcpu_view *view = &views[v->index];
 	unsigned long after = atomic_load(&ro_window);
 
-	if (!st_window_hit(before, after))
+	if (r != -EFAULT || !st_window_hit(view->ro_before, after))
 		return false;
-	t->efaults++;
-	while (atomic_load(&ro_window) == after && (after & 1))
-		sched_yield();
+	view->efaults++;
+	pass_wake();
+	pass_wait_for(ro_changed, &after);
 	return true;
 }
 
-static bool vcpu_exit(struct vcpu_thread *t, bool *last_pass)
+/* The guest found a zero pattern: a page being dropped (checked later). */
+static bool vcpu_exit(struct pass_vcpu *v)
 {
-	struct kvm_run *run = t->run;
-	struct kvm_regs regs;
-	u8 *data;
-
-	if (run->exit_reason == KVM_EXIT_IO && run->io.port == PORT_ZERO) {
-		t->zeros++;
-		return true;
-	}
-	if (run->exit_reason != KVM_EXIT_IO || run->io.port != PORT_ASK) {
-		if (!vmmu_ioctl(t->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs))
-			snprintf(t->why, sizeof(t->why),
-				 "exit %s, rcx %#llx, rax %#llx",
-				 guest_exit_name(run->exit_reason),
-				 (unsigned long long)regs.rcx,
-				 (unsigned long long)regs.rax);
+	if (v->run->exit_reason != KVM_EXIT_IO ||
+	    v->run->io.port != PORT_ZERO)
 		return false;
-	}
-	if (!vmm_pass(t, atomic_load(&t->passes) + 1))
-		return false;
-	atomic_fetch_add(&t->passes, 1);
-	data = (u8 *)run + run->io.data_offset;
-	/* One full pass after the last change, then stop. */
-	*data = atomic_load(&stop) && *last_pass;
-	*last_pass = atomic_load(&stop);
+	views[v->index].zeros++;
 	return true;
-}
-
-static void *vcpu_main(void *arg)
-{
-	struct vcpu_thread *t = arg;
-	bool last_pass = false;
-	unsigned long before;
-	int r;
-
-	for (;;) {
-		before = atomic_load(&ro_window);
-		r = vmmu_ioctl(t->vcpu_fd, KVM_RUN, 0);
-		if (r == -EFAULT && vcpu_efault(t, before))
-			continue;
-		if (r) {
-			snprintf(t->why, sizeof(t->why), "KVM_RUN: %s",
-				 errno_name(-r));
-			t->result = r;
-			return NULL;
-		}
-		if (t->run->exit_reason == KVM_EXIT_HLT)
-			return NULL;
-		if (!vcpu_exit(t, &last_pass))
-			break;
-	}
-	t->result = -EPROTO;
-	return NULL;
 }
 
 /* Both slots' memory: 2 MiB aligned, MADV_HUGEPAGE, filled, in slots 1-2. */
@@ -254,42 +210,19 @@ static void slots_setup(void)
 	}
 }
 
-static void vcpu_start(struct vcpu_thread *t, int index)
+static void vcpu_start(int index)
 {
+	struct pass_vcpu *v = &vcpus[index];
 	struct kvm_regs regs;
 
-	t->index = index;
-	if (index) {
-		t->vcpu_fd = guest_vcpu_add(&g, index, &t->run);
-	} else {
-		t->vcpu_fd = g.vcpu_fd;
-		t->run = g.run;
-	}
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE_GPA;
-	regs.rsp = STACK_GPA;
-	regs.rflags = 2;
-	regs.rdi = SLOT_GPA(index);
-	regs.rsi = SLOT_GPA(index) + SLOT_SIZE;
+	pass_regs_init(&regs, CODE_GPA, STACK_GPA, SLOT_GPA(index),
+		       SLOT_GPA(index) + SLOT_SIZE);
 	regs.r9 = PATTERN;
-	if (vmmu_ioctl(t->vcpu_fd, KVM_SET_REGS, (unsigned long)&regs))
-		bail_out("KVM_SET_REGS on vCPU %d", index);
-	if (pthread_create(&t->thread, NULL, vcpu_main, t))
-		bail_out("pthread_create");
-}
-
-/* Wait until every vCPU that still runs made one more pass. */
-static void vcpus_wait(void)
-{
-	unsigned long since[NR_VCPUS];
-	int v;
-
-	for (v = 0; v < NR_VCPUS; v++)
-		since[v] = atomic_load(&threads[v].passes);
-	for (v = 0; v < NR_VCPUS; v++)
-		while (!atomic_load(&threads[v].result) &&
-		       atomic_load(&threads[v].passes) <= since[v] + 1)
-			sched_yield();
+	v->on_pass = vmm_pass;
+	v->on_exit = vcpu_exit;
+	v->on_error = vcpu_error;
+	v->before_run = vcpu_before_run;
+	pass_vcpu_start(&g, v, index, &regs);
 }
 
 /* AnonHugePages (kB) of the mappings overlapping both areas. */
@@ -356,23 +289,33 @@ static void thp_collapse(struct thp_ops *o, u8 *huge)
 		thp_call(o, -1, "MADV_COLLAPSE");
 }
 
-/*
- * A page of @t's slot is read-only: wait until its guest wrote there and
- * got -EFAULT.  Two passes without one mean that the write went through.
- */
-static void ro_wait(struct thp_ops *o, struct vcpu_thread *t)
-{
-	unsigned long efaults = atomic_load(&t->efaults);
-	unsigned long passes = atomic_load(&t->passes);
+/* What ro_wait() waits for. */
+struct ro_target {
+	struct pass_vcpu *v;
+	unsigned long efaults;
+	unsigned long passes;
+};
 
-	while (atomic_load(&t->efaults) == efaults &&
-	       !atomic_load(&t->result)) {
-		if (atomic_load(&t->passes) > passes + 1) {
-			o->ro_passed++;
-			break;
-		}
-		sched_yield();
-	}
+static bool ro_faulted(void *arg)
+{
+	struct ro_target *t = arg;
+
+	return atomic_load(&views[t->v->index].efaults) > t->efaults ||
+	       atomic_load(&t->v->passes) > t->passes + 1 ||
+	       atomic_load(&t->v->halted);
+}
+
+/*
+ * A page of @t->v's slot is read-only: wait until its guest wrote there
+ * and got -EFAULT.  Two passes without one mean that the write went
+ * through.
+ */
+static void ro_wait(struct thp_ops *o, struct ro_target *t)
+{
+	pass_wait_for(ro_faulted, t);
+	if (atomic_load(&views[t->v->index].efaults) == t->efaults &&
+	    !atomic_load(&t->v->halted))
+		o->ro_passed++;
 }
 
 /* One round on slot @i: split three ways, collapse, look at smaps. */
@@ -382,16 +325,23 @@ static void thp_round(struct thp_ops *o, int i, u64 *seed)
 	unsigned long page = st_rand(seed) % SLOT_PAGES;
 	u8 *hva = s->hva + page * PAGE_SIZE;
 	u8 *huge = (u8 *)((u64)hva & ~(HUGE_SIZE - 1));
+	struct ro_target ro;
 
+	/* -EFAULTs counted before the page is read-only: the guest is quick. */
+	ro.v = &vcpus[i];
+	ro.efaults = atomic_load(&views[i].efaults);
 	st_window_open(&ro_window);
 	thp_call(o, mprotect(hva, PAGE_SIZE, PROT_READ), "mprotect");
-	ro_wait(o, &threads[i]);
+	/* Passes from here on must meet the read-only page. */
+	ro.passes = atomic_load(&vcpus[i].passes);
+	ro_wait(o, &ro);
 	thp_call(o, mprotect(hva, PAGE_SIZE, PROT_READ | PROT_WRITE),
 		 "mprotect back");
 	st_window_close(&ro_window);
+	pass_wake();
 	o->splits++;
 	thp_collapse(o, huge);
-	vcpus_wait();
+	pass_wait(vcpus, NR_VCPUS, 2);
 
 	page = st_rand(seed) % SLOT_PAGES;
 	hva = s->hva + page * PAGE_SIZE;
@@ -400,19 +350,19 @@ static void thp_round(struct thp_ops *o, int i, u64 *seed)
 	*(u64 *)hva = pattern(SLOT_GPA(i) + page * PAGE_SIZE);
 	st_window_close(&s->drop[page]);
 	o->splits++;
-	vcpus_wait();
+	pass_wait(vcpus, NR_VCPUS, 2);
 	thp_huge(o);
 	thp_collapse(o, huge);
 	thp_huge(o);
 
 	thp_call(o, madvise(huge, HUGE_SIZE, MADV_NOHUGEPAGE),
 		 "MADV_NOHUGEPAGE");
-	vcpus_wait();
+	pass_wait(vcpus, NR_VCPUS, 2);
 	thp_call(o, madvise(huge, HUGE_SIZE, MADV_HUGEPAGE), "MADV_HUGEPAGE");
 	o->splits++;
 	thp_collapse(o, huge);
 	thp_huge(o);
-	vcpus_wait();
+	pass_wait(vcpus, NR_VCPUS, 2);
 }
 
 /* Why THP cannot be tested here, or NULL. */
@@ -433,22 +383,25 @@ static const char *thp_unavailable(void)
 	return NULL;
 }
 
-static void check_vcpu(struct vcpu_thread *t)
+static void check_vcpu(struct pass_vcpu *v)
 {
-	unsigned long passes = atomic_load(&t->passes);
-	int v = t->index;
+	unsigned long passes = atomic_load(&v->passes);
+	struct vcpu_view *view = &views[v->index];
+	int i = v->index;
 
-	if (!is_errno(t->result, 0, "vCPU %d: every page as expected", v))
-		diag("  %s", t->why);
-	ok(passes > 2, "vCPU %d made %lu passes", v, passes);
-	diag("vCPU %d: %llu pages verified, %llu zero patterns and %llu lost passes in dropped pages, %llu -EFAULTs in read-only pages",
-	     v, (unsigned long long)t->words_checked,
-	     (unsigned long long)t->zeros, (unsigned long long)t->lost,
-	     (unsigned long long)t->efaults);
-	t->lost = 0;
-	if (!ok(!t->result && vmm_pass(t, passes) && !t->lost,
-		"vCPU %d: the pattern and the last pass in every page", v))
-		diag("  %s", t->why);
+	if (!is_errno(v->result, 0, "vCPU %d: every page as expected", i))
+		diag("  %s", v->why);
+	ok(passes > 2, "vCPU %d made %lu passes", i, passes);
+	diag("vCPU %d: %llu pages verified; in dropped pages %llu zero patterns, %llu lost passes",
+	     i, (unsigned long long)view->words_checked,
+	     (unsigned long long)view->zeros, (unsigned long long)view->lost);
+	diag("vCPU %d: %lu -EFAULTs in read-only pages", i,
+	     atomic_load(&view->efaults));
+	/* Nothing is dropped any more: the last pass must be everywhere. */
+	view->lost = 0;
+	if (!ok(!v->result && vmm_pass(v, passes) && !view->lost,
+		"vCPU %d: the pattern and the last pass in every page", i))
+		diag("  %s", v->why);
 }
 
 int main(void)
@@ -472,7 +425,7 @@ int main(void)
 		skip(NR_TESTS, "%s", why);
 		return tap_finish();
 	}
-	rounds = st_scale(rounds, 4, 8);
+	rounds = st_scale(rounds, 3, 8);
 	if (guest_slow_emulator())
 		rounds = 8;
 	vmmu_objects_read_or_die(&before);
@@ -483,13 +436,12 @@ int main(void)
 	thp_huge(&ops);
 	st_stats_or_die(g.vm_fd, &st0);
 	for (v = 0; v < NR_VCPUS; v++)
-		vcpu_start(&threads[v], v);
+		vcpu_start(v);
 	for (i = 0; i < rounds; i++)
 		thp_round(&ops, i % NR_VCPUS, &seed);
 	st_stats_or_die(g.vm_fd, &st1);
-	atomic_store(&stop, true);
-	for (v = 0; v < NR_VCPUS; v++)
-		pthread_join(threads[v].thread, NULL);
+	pass_stop();
+	pass_join(vcpus, NR_VCPUS);
 
 	diag("%u splits, %u collapses (%u EINVAL, %u EAGAIN), up to %ld kB AnonHugePages",
 	     ops.splits, ops.collapses, ops.collapse_einval,
@@ -513,12 +465,8 @@ int main(void)
 	is_int(ops.ro_passed, 0,
 	       "no guest went past a read-only page without -EFAULT");
 	for (v = 0; v < NR_VCPUS; v++)
-		check_vcpu(&threads[v]);
-
-	for (v = 1; v < NR_VCPUS; v++) {
-		munmap(threads[v].run, g.mmap_size);
-		close(threads[v].vcpu_fd);
-	}
+		check_vcpu(&vcpus[v]);
+	pass_vcpu_close(&g, vcpus, NR_VCPUS);
 	guest_destroy(&g);
 	for (v = 0; v < NR_VCPUS; v++)
 		munmap(slots[v].area, AREA_SIZE);
