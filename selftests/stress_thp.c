@@ -406,7 +406,7 @@ static void check_vcpu(struct pass_vcpu *v)
 
 int main(void)
 {
-	unsigned int rounds = 40, i;
+	unsigned int rounds = 30, i;
 	struct vmmu_stats st0, st1;
 	struct thp_ops ops = { 0 };
 	struct vmmu_objects before;
