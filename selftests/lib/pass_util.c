@@ -104,6 +104,20 @@ static void *pass_vcpu_main(void *arg)
 	return NULL;
 }
 
+int pass_open(unsigned int nr_tests)
+{
+	int sys_fd;
+
+	tap_plan(nr_tests);
+	sys_fd = vmmu_open();
+	if (guest_hw_available(sys_fd)) {
+		skip(nr_tests, "no hardware vCPUs here (%s)", guest_hw_why());
+		close(sys_fd);
+		return -1;
+	}
+	return sys_fd;
+}
+
 void pass_vcpu_start(struct guest *g, struct pass_vcpu *v, int index,
 		     const struct kvm_regs *regs)
 {

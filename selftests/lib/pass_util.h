@@ -75,6 +75,13 @@ struct pass_vcpu {
 };
 
 /*
+ * tap_plan(@nr_tests), open /dev/vmmu and find the kind of hardware vCPU
+ * (guest_hw_available()): the fd, or -1 after skipping every test because
+ * there is none here.
+ */
+int pass_open(unsigned int nr_tests);
+
+/*
  * vCPU @index of @g (0: g's own vCPU, else a new one in vCPU 0's segment
  * state) with registers @regs, and its thread.  The callbacks must be set.
  * Bails out on failure.
