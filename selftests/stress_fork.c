@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fork() while hardware vCPUs write guest memory: copy-on-write must move
+ * the guest to the parent's new pages.
+ *
+ * Guest memory is the VMM's private anonymous memory.  Two vCPUs in two
+ * threads run a 64-bit guest that makes pass after pass over its own
+ * region: in every page it checks the word the VMM wrote there after the
+ * previous pass, writes the pass number into another word and reads it
+ * back.  After each pass (an IN exit) the vCPU thread checks that its own
+ * view of the region holds the guest's writes of that pass, then writes the
+ * VMM's word of every page, which breaks copy-on-write in the parent.
+ *
+ * Meanwhile the main thread forks again and again.  fork() write-protects
+ * the parent's pages, so vmmu must drop its translations; the guest's next
+ * writes must reach the parent's new copies.  The child copies the guest
+ * memory right away, tries the VM fd and the vCPU fds it inherited (every
+ * ioctl fails with EIO: the VM belongs to the parent's mm), tells the
+ * parent, waits until both vCPUs made two more passes and compares again:
+ * its memory must not have changed (a guest write there means vmmu kept a
+ * translation to a page the parent no longer owns).  It reports through a
+ * pipe.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest_util.h"
+#include "pass_util.h"
+#include "stress_util.h"
+
+#define NR_VCPUS	2
+#define NR_TESTS	(7 + 3 * NR_VCPUS + 1)
+#define MEM_SIZE	(4ULL << 20)
+#define CODE_GPA	0x1000ULL
+#define STACK_GPA	0x9000ULL
+#define REGION_GPA	BIT_ULL(20)
+#define REGION_PAGES	128
+#define REGION_SIZE	(REGION_PAGES * PAGE_SIZE)
+#define VCPU_REGION(i)	(REGION_GPA + (i) * REGION_SIZE)
+#define ALL_SIZE	(NR_VCPUS * REGION_SIZE)
+#define GUEST_MARK	BIT_ULL(63)
+#define PORT_BAD	0x32
+/* Passes of every vCPU between the child's two looks at its memory. */
+#define CHILD_PASSES	2
+
+/*
+ * Pass r8 over the pages of [rdi, rsi): word 1 must be (r8 - 1) << 32 |
+ * gfn (the VMM's write after the previous pass); word 0 gets GUEST_MARK |
+ * r8 << 32 | gfn and is read back.  A mismatch is an OUT to PORT_BAD with
+ * rcx on the page.  IN from PASS_PORT_ASK after a pass: 0 goes on.
+ */
+GUEST_CODE(fork_passes, ".code64",
+	   "0:	inc %r8\n"
+	   "	mov %rdi, %rcx\n"
+	   "1:	mov %rcx, %rdx\n"
+	   "	shr $12, %rdx\n"
+	   "	lea -1(%r8), %rax\n"
+	   "	shl $32, %rax\n"
+	   "	or %rdx, %rax\n"
+	   "	cmp 8(%rcx), %rax\n"
+	   "	jne 3f\n"
+	   "	mov %r8, %rax\n"
+	   "	shl $32, %rax\n"
+	   "	or %rdx, %rax\n"
+	   "	bts $63, %rax\n"
+	   "	mov %rax, (%rcx)\n"
+	   "	cmp (%rcx), %rax\n"
+	   "	jne 3f\n"
+	   PASS_GUEST_NEXT_PAGE
+	   "3:	out %al, $0x32\n"
+	   "	hlt\n");
+
+/* What the VMM saw of each vCPU's passes. */
+struct vcpu_view {
+	u64 words_checked;
+};
+
+/* What a child saw: ioctl results and changed words. */
+struct child_report {
+	long run;
+	long get_regs;
+	long set_region;
+	long get_stats;
+	long changed;		/* words that differ from the first copy */
+	u64 first_gpa;
+};
+
+static struct guest g;
+static struct pass_vcpu vcpus[NR_VCPUS];
+static struct vcpu_view views[NR_VCPUS];
+static u64 *snapshot;
+static unsigned int nr_forks = 12;
+
+static u64 guest_word(u64 gfn, u64 pass)
+{
+	return GUEST_MARK | pass << 32 | gfn;
+}
+
+static u64 vmm_word(u64 gfn, u64 pass)
+{
+	return pass << 32 | gfn;
+}
+
+/* The VMM's view after pass @pass: check word 0, then write word 1. */
+static bool vmm_pass(struct pass_vcpu *v, u64 pass)
+{
+	struct vcpu_view *view = &views[v->index];
+	u64 gpa;
+
+	for (gpa = VCPU_REGION(v->index);
+	     gpa < VCPU_REGION(v->index) + REGION_SIZE; gpa += PAGE_SIZE) {
+		u64 *w = (u64 *)(g.mem + gpa);
+
+		if (w[0] != guest_word(gpa >> 12, pass)) {
+			snprintf(v->why, sizeof(v->why),
+				 "pass %llu: gpa %#llx holds %#llx",
+				 (unsigned long long)pass,
+				 (unsigned long long)gpa,
+				 (unsigned long long)w[0]);
+			return false;
+		}
+		view->words_checked++;
+		w[1] = vmm_word(gpa >> 12, pass);
+	}
+	return true;
+}
+
+static void vcpu_start(int index)
+{
+	struct kvm_regs regs;
+
+	pass_regs_init(&regs, CODE_GPA, STACK_GPA, VCPU_REGION(index),
+		       VCPU_REGION(index) + REGION_SIZE);
+	vcpus[index].on_pass = vmm_pass;
+	pass_vcpu_start(&g, &vcpus[index], index, &regs);
+}
+
+/* The child: copy, try the inherited fds, wait for @go_fd, compare. */
+static noreturn void child_main(int go_fd, int report_fd)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 1, .guest_phys_addr = 64ULL << 20,
+		.memory_size = PAGE_SIZE, .userspace_addr = (u64)g.mem,
+	};
+	struct child_report rep = { 0 };
+	const u64 *mem = (const u64 *)(g.mem + REGION_GPA);
+	struct vmmu_stats st;
+	struct kvm_regs regs;
+	size_t i;
+	char c;
+
+	memcpy(snapshot, mem, ALL_SIZE);
+	rep.run = vmmu_ioctl(vcpus[1].vcpu_fd, KVM_RUN, 0);
+	rep.get_regs = vmmu_ioctl(vcpus[0].vcpu_fd, KVM_GET_REGS,
+				  (unsigned long)&regs);
+	rep.set_region = vmmu_set_region_struct(g.vm_fd, &region);
+	rep.get_stats = st_stats(g.vm_fd, &st);
+	if (write(report_fd, "c", 1) != 1 || read(go_fd, &c, 1) != 1)
+		_exit(2);
+	for (i = 0; i < ALL_SIZE / 8; i++) {
+		if (mem[i] == snapshot[i])
+			continue;
+		if (!rep.changed++)
+			rep.first_gpa = REGION_GPA + i * 8;
+	}
+	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(2);
+	_exit(0);
+}
+
+struct fork_totals {
+	unsigned int forks;
+	unsigned int reports;
+	unsigned int eio;		/* children whose four ioctls gave EIO */
+	unsigned int unchanged;		/* children whose memory stayed */
+	unsigned int clean_exits;
+	bool have_bad;
+	struct child_report bad;	/* the first report that was not clean */
+};
+
+static bool report_eio(const struct child_report *rep)
+{
+	return rep->run == -EIO && rep->get_regs == -EIO &&
+	       rep->set_region == -EIO && rep->get_stats == -EIO;
+}
+
+static void fork_one(struct fork_totals *tot)
+{
+	struct child_report rep;
+	int go[2], report[2], status;
+	pid_t pid;
+	char c;
+
+	if (pipe(go) || pipe(report))
+		bail_out("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (!pid)
+		child_main(go[0], report[1]);
+	tot->forks++;
+	close(go[0]);
+	close(report[1]);
+	/* The child has its first copy: now the guests write on. */
+	if (read(report[0], &c, 1) == 1)
+		pass_wait(vcpus, NR_VCPUS, CHILD_PASSES);
+	if (write(go[1], "g", 1) != 1)
+		bail_out("write to the child: %s", strerror(errno));
+	if (read(report[0], &rep, sizeof(rep)) == sizeof(rep)) {
+		tot->reports++;
+		tot->eio += report_eio(&rep);
+		tot->unchanged += !rep.changed;
+		if ((!report_eio(&rep) || rep.changed) && !tot->have_bad) {
+			tot->bad = rep;
+			tot->have_bad = true;
+		}
+	}
+	close(go[1]);
+	close(report[0]);
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    !WEXITSTATUS(status))
+		tot->clean_exits++;
+}
+
+static void check_forks(const struct fork_totals *tot,
+			const struct vmmu_stats *st0,
+			const struct vmmu_stats *st1)
+{
+	const struct child_report *bad = &tot->bad;
+
+	is_int(tot->forks, nr_forks, "%u forks while %d vCPUs wrote",
+	       tot->forks, NR_VCPUS);
+	is_int(tot->reports, tot->forks, "every child reported");
+	is_int(tot->clean_exits, tot->forks, "every child exited with 0");
+	if (!is_int(tot->eio, tot->forks,
+		    "children: ioctls on the inherited VM and vCPU fds fail with EIO"))
+		diag("  KVM_RUN %ld, KVM_GET_REGS %ld, set region %ld, stats %ld",
+		     bad->run, bad->get_regs, bad->set_region, bad->get_stats);
+	if (!is_int(tot->unchanged, tot->forks,
+		    "children: guest memory unchanged after %d more passes",
+		    CHILD_PASSES))
+		diag("  %ld words changed, the first at gpa %#llx",
+		     bad->changed, (unsigned long long)bad->first_gpa);
+	ok(st1->invalidations > st0->invalidations,
+	   "forks invalidated the guest's memory (%llu invalidations)",
+	   (unsigned long long)(st1->invalidations - st0->invalidations));
+	ok(st1->leaves_zapped > st0->leaves_zapped,
+	   "and zapped its translations (%llu leaves)",
+	   (unsigned long long)(st1->leaves_zapped - st0->leaves_zapped));
+}
+
+static void check_vcpu(struct pass_vcpu *v)
+{
+	unsigned long passes = atomic_load(&v->passes);
+	int i = v->index;
+
+	if (!is_errno(v->result, 0, "vCPU %d: every pass as expected", i))
+		diag("  %s", v->why);
+	ok(passes > 2 * nr_forks, "vCPU %d made %lu passes", i, passes);
+	diag("vCPU %d: %llu guest writes verified in the VMM's view", i,
+	     (unsigned long long)views[i].words_checked);
+	if (!ok(!v->result && vmm_pass(v, passes),
+		"vCPU %d: the VMM sees the last pass in every page", i))
+		diag("  %s", v->why);
+}
+
+int main(void)
+{
+	struct vmmu_stats st0, st1;
+	struct fork_totals tot = { 0 };
+	struct vmmu_objects before;
+	unsigned int i;
+	int sys_fd, v;
+
+	sys_fd = pass_open(NR_TESTS);
+	if (sys_fd < 0)
+		return tap_finish();
+	nr_forks = st_scale(nr_forks, 2, 8);
+	if (guest_slow_emulator())
+		nr_forks = 8;
+	vmmu_objects_read_or_die(&before);
+	snapshot = vmmu_alloc_guest_memory(ALL_SIZE);
+	guest_create(&g, sys_fd, MEM_SIZE);
+	guest_load(&g, CODE_GPA, fork_passes, GUEST_CODE_SIZE(fork_passes));
+	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
+	for (i = 0; i < REGION_PAGES * NR_VCPUS; i++) {
+		u64 gpa = REGION_GPA + i * PAGE_SIZE;
+
+		((u64 *)(g.mem + gpa))[1] = vmm_word(gpa >> 12, 0);
+	}
+	st_stats_or_die(g.vm_fd, &st0);
+	for (v = 0; v < NR_VCPUS; v++)
+		vcpu_start(v);
+	for (i = 0; i < nr_forks; i++) {
+		pass_wait(vcpus, NR_VCPUS, 1);
+		fork_one(&tot);
+	}
+	st_stats_or_die(g.vm_fd, &st1);
+	pass_stop();
+	pass_join(vcpus, NR_VCPUS);
+	diag("%u forks, %u child checks", tot.forks, tot.reports);
+	check_forks(&tot, &st0, &st1);
+	for (v = 0; v < NR_VCPUS; v++)
+		check_vcpu(&vcpus[v]);
+	pass_vcpu_close(&g, vcpus, NR_VCPUS);
+	guest_destroy(&g);
+	munmap(snapshot, ALL_SIZE);
+	ok_objects(&before, "every object is gone after close");
+	close(sys_fd);
+	return tap_finish();
+}
