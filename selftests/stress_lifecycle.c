@@ -453,8 +453,9 @@ static bool lc_all_progress(struct lc_vm *vm)
 	unsigned int i, n;
 
 	for (i = 0; i < vm->nr_vcpus; i++)
-		for (n = 0; !*(volatile u32 *)(vm->g.mem + PROGRESS_GPA +
-					       i * 64); n++) {
+		for (n = 0; !__atomic_load_n((u32 *)(vm->g.mem + PROGRESS_GPA +
+						     i * 64), __ATOMIC_RELAXED);
+		     n++) {
 			if (n == WAIT_MS)
 				return false;
 			usleep(1000);
@@ -705,9 +706,9 @@ static void round_d(unsigned int round, struct lc_holder_report *rep,
 	    sec - sec_base <= kept * 4 && rep->tables > kept)
 		res->released++;
 	else
-		diag("  round %u: %ld page-table pages (%ld while the creator lived), %ld roots, SecPageTables +%lld kB",
+		diag("  round %u: %ld tables (%ld before), %ld roots, %s +%lld kB",
 		     round, now.pt_pages - base.pt_pages, rep->tables,
-		     now.roots - base.roots, sec - sec_base);
+		     now.roots - base.roots, "SecPageTables", sec - sec_base);
 
 	if (write(go[1], &c, 1) != 1)
 		diag("  round %u: cannot wake the holder", round);
@@ -720,7 +721,7 @@ static void round_d(unsigned int round, struct lc_holder_report *rep,
 	    rep->mmap_size > 0)
 		res->eio++;
 	else
-		diag("  round %u: RUN %ld GET_REGS %ld SET_REGS %ld CREATE_VCPU %ld SET_REGION %ld MMAP_SIZE %ld",
+		diag("  round %u: RUN %ld REGS %ld %ld CREATE_VCPU %ld slot %ld %ld",
 		     round, rep->run, rep->get_regs, rep->set_regs,
 		     rep->create_vcpu, rep->set_region, rep->mmap_size);
 	res->clean += lc_at_base(sec_base, "(d) after the holder");
@@ -755,11 +756,9 @@ int main(void)
 	int sys_fd;
 
 	tap_plan(NR_TESTS);
-	sys_fd = vmmu_open();
-	if (guest_hw_available(sys_fd)) {
-		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
+	sys_fd = guest_open_or_skip(NR_TESTS);
+	if (sys_fd < 0)
 		return tap_finish();
-	}
 	/* Reap the orphaned holders of (d). */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);

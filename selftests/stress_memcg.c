@@ -110,7 +110,7 @@ static u32 mc_expected_sum(void)
 
 static u32 mc_progress(struct guest *g)
 {
-	return *(volatile u32 *)(g->mem + PROGRESS_GPA);
+	return __atomic_load_n((u32 *)(g->mem + PROGRESS_GPA), __ATOMIC_RELAXED);
 }
 
 /* Set memory.max of the VM's cgroup to @pages above memory.current. */
@@ -272,7 +272,7 @@ static bool mc_data_ok(const u8 *mem)
 
 static void mc_diag(const char *what, const struct mc_report *rep)
 {
-	diag("%s: %u guest writes before -ENOMEM, %u ENOMEMs, %ld page-table pages, sec_pagetables %ld kB",
+	diag("%s: %u guest writes before -ENOMEM, %u ENOMEMs, %ld tables, sec_pagetables %ld kB",
 	     what, rep->at_enomem, rep->enomems, rep->pt_pages,
 	     rep->sec_pagetables / 1024);
 	diag("%s: memory.current %ld kB of max %ld kB; memory.events max %ld oom %ld oom_kill %ld",
@@ -374,11 +374,9 @@ int main(void)
 	int sys_fd;
 
 	tap_plan(NR_TESTS);
-	sys_fd = vmmu_open();
-	if (guest_hw_available(sys_fd)) {
-		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
+	sys_fd = guest_open_or_skip(NR_TESTS);
+	if (sys_fd < 0)
 		return tap_finish();
-	}
 	close(sys_fd);
 	if (cg_find_base(base)) {
 		skip(NR_TESTS, "no cgroup2 hierarchy");
