@@ -12,10 +12,16 @@
  *
  *  (a) The child is exempt from the OOM killer (oom_score_adj -1000): the
  *      memcg OOM path finds nothing to kill, the charge fails and KVM_RUN
- *      returns -ENOMEM, again on a retry, with sec_pagetables in
+ *      returns -ENOMEM (retries are counted: the vCPU's cache keeps what it
+ *      could allocate and the charge path drains other CPUs' charge stock,
+ *      so a retry may get further), with sec_pagetables in
  *      memory.stat at what vmmu holds.  After memory.max is raised, the
  *      same vCPU carries on and the guest finishes with the right sum and
  *      data.
+ *  (c) As (a) with a software vCPU that maps one page in every 2 MiB with
+ *      KVM_PRE_FAULT_MEMORY: -ENOMEM at the limit with the range left as it
+ *      was; after the limit is raised every page is mapped and reads, through
+ *      the vCPU, what the guest of (a) wrote.
  *  (b) The child may be killed: the memcg OOM killer kills it, and after
  *      the reap every object of the module is gone.
  */
@@ -53,7 +59,7 @@
 #define ENOMEM_RETRIES	3
 #define WAIT_MS		60000
 
-#define NR_TESTS	(11 + 4 + 1)
+#define NR_TESTS	(10 + 5 + 4 + 1)
 
 /*
  * OUT to READY_PORT; then write EDX + k to the first dword of page k of
@@ -85,6 +91,13 @@ struct mc_report {
 	long sec_pagetables;	/* the cgroup's, in bytes, at the ENOMEM */
 	long current, max;	/* memory.current, memory.max at the ENOMEM */
 	long events_max, events_oom, events_oom_kill;
+	bool range_kept;	/* a failed pre-fault left its range alone */
+};
+
+enum mc_mode {
+	MC_UNKILLABLE,		/* hardware vCPU, OOM-exempt */
+	MC_KILLABLE,		/* hardware vCPU */
+	MC_SOFTWARE,		/* software vCPU, KVM_PRE_FAULT_MEMORY, exempt */
 };
 
 enum mc_step {
@@ -123,6 +136,14 @@ static int mc_limit(long *max)
 	return cg_write(cg_vm, "memory.max", val);
 }
 
+/* Tell the parent the child is at the limit; wait until it is raised. */
+static void mc_wait_raised(struct mc_report *rep)
+{
+	__atomic_store_n(&rep->step, STEP_ENOMEM, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&rep->step, __ATOMIC_ACQUIRE) != STEP_RAISED)
+		usleep(1000);
+}
+
 /*
  * Run until KVM_RUN fails; on -ENOMEM retry, then wait for the parent to
  * take the numbers and raise the limit.  At the limit nothing in here may
@@ -142,31 +163,98 @@ static void mc_until_enomem(struct guest *g, struct mc_report *rep)
 	for (i = 0; i < ENOMEM_RETRIES; i++)
 		rep->enomems += guest_run(g) == -ENOMEM;
 	rep->enomems++;
-	__atomic_store_n(&rep->step, STEP_ENOMEM, __ATOMIC_RELEASE);
-	while (__atomic_load_n(&rep->step, __ATOMIC_ACQUIRE) != STEP_RAISED)
-		usleep(1000);
+	mc_wait_raised(rep);
 }
 
-/* The child: the steps of enum mc_step, reported in @rep. */
-static noreturn void mc_child(int mfd, bool unkillable, struct mc_report *rep)
+/*
+ * The child's start: map the memory and every page the guest uses while
+ * still in the memory's cgroup, then move to the VM's cgroup.
+ */
+static u8 *mc_child_setup(int mfd, enum mc_mode mode, struct mc_report *rep)
 {
-	struct kvm_regs regs;
-	struct guest g;
-	int sys_fd, r;
-	u8 *data;
+	u8 *data = mmu_map_fd(mfd, DATA_SIZE, 0, NULL);
 	u32 k;
+	int r;
 
-	data = mmu_map_fd(mfd, DATA_SIZE, 0, NULL);
-	/* Map every page the guest writes while still in the memory's cgroup. */
 	for (k = 0; k < NR_TOUCH; k++)
-		data[k * STRIDE] = 0;
-	if (unkillable && cg_write("/proc/self", "oom_score_adj", "-1000"))
+		__atomic_fetch_or(data + k * STRIDE, 0, __ATOMIC_RELAXED);
+	if (mode != MC_KILLABLE &&
+	    cg_write("/proc/self", "oom_score_adj", "-1000"))
 		_exit(2);
 	r = cg_enter(cg_vm);
 	if (r) {
 		rep->error = r;
 		_exit(2);
 	}
+	return data;
+}
+
+/*
+ * A software vCPU pre-faults one page in every STRIDE until
+ * KVM_PRE_FAULT_MEMORY fails at the limit; after the parent raised it, the
+ * rest, and then reads every page through the vCPU.
+ */
+static noreturn void mc_child_sw(u8 *data, struct mc_report *rep)
+{
+	struct kvm_pre_fault_memory range = { 0 };
+	int sys_fd = vmmu_open(), vcpu_fd, r, i;
+	struct mmu_vm vm;
+	u32 k, word;
+
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	mmu_set_region_or_die(vm.vm_fd, 1, 0, DATA_GPA, DATA_SIZE, data);
+	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
+	r = mc_limit(&rep->max);
+	if (r) {
+		rep->error = r;
+		_exit(2);
+	}
+	rep->step = STEP_READY;
+	for (k = 0; k < NR_TOUCH; k++) {
+		range.gpa = DATA_GPA + k * STRIDE;
+		range.size = P;
+		r = vmmu_ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY,
+			       (unsigned long)&range);
+		if (r && r != -ENOMEM && !rep->error)
+			rep->error = r;
+		if (r != -ENOMEM || rep->enomems)
+			continue;
+		rep->at_enomem = k;
+		rep->enomems++;
+		/* A failed call leaves the range as it was. */
+		rep->range_kept = range.gpa == DATA_GPA + k * STRIDE &&
+				  range.size == P;
+		/*
+		 * The vCPU's cache keeps what it could allocate, and the charge
+		 * path drains other CPUs' charge stock: a retry may succeed.
+		 */
+		for (i = 0; i < ENOMEM_RETRIES; i++) {
+			range.size = P;
+			rep->enomems += vmmu_ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY,
+						   (unsigned long)&range) ==
+					-ENOMEM;
+		}
+		mc_wait_raised(rep);
+		k--;
+	}
+	for (k = 0; k < NR_TOUCH; k++)
+		if (mmu_read(vcpu_fd, DATA_GPA + k * STRIDE, &word, 4) ==
+		    VMMU_ACCESS_DONE && word == SEED + k)
+			rep->final_progress++;
+	rep->step = STEP_DONE;
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	close(sys_fd);
+	_exit(0);
+}
+
+/* The child with a hardware vCPU: the steps of enum mc_step, in @rep. */
+static noreturn void mc_child_hw(u8 *data, struct mc_report *rep)
+{
+	struct kvm_regs regs;
+	struct guest g;
+	int sys_fd, r;
+
 	sys_fd = vmmu_open();
 	guest_create(&g, sys_fd, CODE_SIZE);
 	memset(g.mem, 0, CODE_SIZE);
@@ -231,7 +319,7 @@ static void mc_at_limit(struct mc_report *rep)
 }
 
 /* Fork mc_child(), reap it; its wait status. */
-static int mc_run_child(int mfd, bool unkillable, struct mc_report *rep)
+static int mc_run_child(int mfd, enum mc_mode mode, struct mc_report *rep)
 {
 	int status = 0, n;
 	pid_t pid;
@@ -243,8 +331,13 @@ static int mc_run_child(int mfd, bool unkillable, struct mc_report *rep)
 	pid = fork();
 	if (pid < 0)
 		bail_out("fork: %s", strerror(errno));
-	if (!pid)
-		mc_child(mfd, unkillable, rep);
+	if (!pid) {
+		u8 *data = mc_child_setup(mfd, mode, rep);
+
+		if (mode == MC_SOFTWARE)
+			mc_child_sw(data, rep);
+		mc_child_hw(data, rep);
+	}
 	for (n = 0; n < WAIT_MS; n++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return status;
@@ -282,7 +375,7 @@ static void mc_diag(const char *what, const struct mc_report *rep)
 
 static void test_unkillable(int mfd, u8 *mem, struct mc_report *rep)
 {
-	int status = mc_run_child(mfd, true, rep);
+	int status = mc_run_child(mfd, MC_UNKILLABLE, rep);
 
 	mc_diag("(a)", rep);
 	if (rep->error)
@@ -295,8 +388,6 @@ static void test_unkillable(int mfd, u8 *mem, struct mc_report *rep)
 	ok(rep->at_enomem > 0 && rep->at_enomem < NR_TOUCH,
 	   "(a) the guest wrote some pages before (%u of %u)", rep->at_enomem,
 	   NR_TOUCH);
-	is_int(rep->enomems, ENOMEM_RETRIES + 1,
-	       "(a) every retry at the limit returned -ENOMEM");
 	ok(rep->pt_pages >= MARGIN_PAGES,
 	   "(a) vmmu held at least the margin in page tables (%ld pages)",
 	   rep->pt_pages);
@@ -315,9 +406,29 @@ static void test_unkillable(int mfd, u8 *mem, struct mc_report *rep)
 	ok_objects(&objs_base, "(a) objects at the baseline after the child");
 }
 
+static void test_software(int mfd, struct mc_report *rep)
+{
+	int status = mc_run_child(mfd, MC_SOFTWARE, rep);
+
+	mc_diag("(c)", rep);
+	if (rep->error)
+		diag("(c) child failed after step %d: %s", rep->step,
+		     errno_name(-rep->error));
+	ok(WIFEXITED(status) && !WEXITSTATUS(status),
+	   "(c) the software-vCPU child ran to the end (status %#x)", status);
+	ok(rep->at_enomem > 0 && rep->at_enomem < NR_TOUCH &&
+	   rep->enomems > 0 && rep->range_kept,
+	   "(c) KVM_PRE_FAULT_MEMORY: -ENOMEM at the limit, its range left as it was");
+	is_int(rep->sec_pagetables, rep->pt_pages * (long)P,
+	       "(c) memory.stat sec_pagetables is what vmmu holds");
+	is_int(rep->final_progress, NR_TOUCH,
+	       "(c) after the limit was raised every page was mapped and reads the guest's data");
+	ok_objects(&objs_base, "(c) objects at the baseline after the child");
+}
+
 static void test_killable(int mfd, struct mc_report *rep)
 {
-	int status = mc_run_child(mfd, false, rep);
+	int status = mc_run_child(mfd, MC_KILLABLE, rep);
 	long kills = cg_read_key(cg_vm, "memory.events", "oom_kill");
 
 	diag("(b) child reached step %d, %u guest writes; oom_kill %ld",
@@ -357,6 +468,9 @@ static void run(void)
 		mem[k * STRIDE] = 1;
 
 	test_unkillable(mfd, mem, rep);
+	if (rmdir(cg_vm))
+		diag("rmdir %s: %s", cg_vm, strerror(errno));
+	test_software(mfd, rep);
 	if (rmdir(cg_vm))
 		diag("rmdir %s: %s", cg_vm, strerror(errno));
 	test_killable(mfd, rep);
