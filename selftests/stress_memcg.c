@@ -371,6 +371,9 @@ static void mc_diag(const char *what, const struct mc_report *rep)
 	diag("%s: memory.current %ld kB of max %ld kB; memory.events max %ld oom %ld oom_kill %ld",
 	     what, rep->current / 1024, rep->max / 1024, rep->events_max,
 	     rep->events_oom, rep->events_oom_kill);
+	if (rep->error)
+		diag("%s: the child failed after step %d: %s", what, rep->step,
+		     errno_name(-rep->error));
 }
 
 static void test_unkillable(int mfd, u8 *mem, struct mc_report *rep)
@@ -378,9 +381,6 @@ static void test_unkillable(int mfd, u8 *mem, struct mc_report *rep)
 	int status = mc_run_child(mfd, MC_UNKILLABLE, rep);
 
 	mc_diag("(a)", rep);
-	if (rep->error)
-		diag("(a) child failed after step %d: %s", rep->step,
-		     errno_name(-rep->error));
 	ok(WIFEXITED(status) && !WEXITSTATUS(status),
 	   "(a) the unkillable child ran to the end (status %#x)", status);
 	is_int(rep->step >= STEP_ENOMEM, 1,
@@ -411,9 +411,6 @@ static void test_software(int mfd, struct mc_report *rep)
 	int status = mc_run_child(mfd, MC_SOFTWARE, rep);
 
 	mc_diag("(c)", rep);
-	if (rep->error)
-		diag("(c) child failed after step %d: %s", rep->step,
-		     errno_name(-rep->error));
 	ok(WIFEXITED(status) && !WEXITSTATUS(status),
 	   "(c) the software-vCPU child ran to the end (status %#x)", status);
 	ok(rep->at_enomem > 0 && rep->at_enomem < NR_TOUCH &&
