@@ -63,10 +63,6 @@
 #define SEC_POLL_MAX	300
 
 #define ROUNDS_A	200
-/*
- * The debug kernel runs half the rounds of (a) (each waits for RCU in the
- * objects file) and a third of the children, which are slow to set up.
- */
 #define ROUNDS_B	12
 #define ROUNDS_C	6
 #define ROUNDS_D	6
@@ -771,11 +767,11 @@ int main(void)
 		bail_out("mmap shared: %s", strerror(errno));
 	vmmu_objects_read_or_die(&base);
 
-	part_a(sys_fd, st_scale(ROUNDS_A, 2, 100));
-	part_bc(END_KILL, st_scale(ROUNDS_B, 3, 4), shared);
-	part_bc(END_EXIT, st_scale(ROUNDS_C, 3, 2), shared);
-	part_bc(END_EXIT_GROUP, st_scale(ROUNDS_C, 3, 2), shared);
-	part_d(shared, st_scale(ROUNDS_D, 3, 2));
+	part_a(sys_fd, ROUNDS_A);
+	part_bc(END_KILL, ROUNDS_B, shared);
+	part_bc(END_EXIT, ROUNDS_C, shared);
+	part_bc(END_EXIT_GROUP, ROUNDS_C, shared);
+	part_d(shared, ROUNDS_D);
 
 	close(sys_fd);
 	diag("SecPageTables came back after a delay in %u rounds", sec_late);
