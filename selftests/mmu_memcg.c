@@ -24,90 +24,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cg_util.h"
+#include "mmu_util.h"
 #include "tap.h"
 #include "vmmu_util.h"
-#include "mmu_util.h"
 
 #define GUEST_SIZE	(64UL << 20)
-#define POLL_US		100000
-#define POLL_MAX	300		/* 30 s: memcg stats flush every 2 s */
 #define NR_TESTS	6
 
-static char base[300];
-
-/* The cgroup2 directory of this process, from /proc/self/cgroup. */
-static int cg_find_base(void)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		snprintf(base, sizeof(base), "/sys/fs/cgroup%s", line + 3);
-		r = 0;
-	}
-	fclose(f);
-	return r;
-}
-
-static int cg_write(const char *cg, const char *file, const char *val)
-{
-	char path[400];
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-static int cg_enter(const char *cg)
-{
-	char pid[24];
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return cg_write(cg, "cgroup.procs", pid);
-}
-
-/* sec_pagetables of @cg in bytes, or -1. */
-static long cg_sec_pagetables(const char *cg)
-{
-	char path[400], key[64];
-	long value, r = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/memory.stat", cg);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &value) == 2)
-		if (!strcmp(key, "sec_pagetables"))
-			r = value;
-	fclose(f);
-	return r;
-}
-
-/* Poll until @cg's sec_pagetables is @want; returns the last value read. */
-static long cg_wait_sec_pagetables(const char *cg, long want)
-{
-	long v = cg_sec_pagetables(cg);
-	int i;
-
-	for (i = 0; i < POLL_MAX && v != want && v >= 0; i++) {
-		usleep(POLL_US);
-		v = cg_sec_pagetables(cg);
-	}
-	return v;
-}
+static char base[CG_PATH_MAX];
 
 struct child_result {
 	int error;		/* -errno of the first failing step, or 0 */
@@ -148,19 +73,19 @@ static void child(int mfd, const char *a, const char *b, const char *c,
 	if (res->error)
 		return;
 	res->pt_pages = objs.pt_pages;
-	res->owner = cg_wait_sec_pagetables(b, objs.pt_pages * 4096);
-	res->memory_cg = cg_wait_sec_pagetables(a, 0);
-	res->faulter = cg_wait_sec_pagetables(c, 0);
+	res->owner = cg_wait_stat(b, "sec_pagetables", objs.pt_pages * 4096);
+	res->memory_cg = cg_wait_stat(a, "sec_pagetables", 0);
+	res->faulter = cg_wait_stat(c, "sec_pagetables", 0);
 	close(vcpu);
 	mmu_vm_close(&vm);
 	close(sys_fd);
-	res->after = cg_wait_sec_pagetables(b, 0);
+	res->after = cg_wait_stat(b, "sec_pagetables", 0);
 }
 
 static void run(void)
 {
 	struct child_result res = { .error = -EIO };
-	char a[320], b[320], c[320];
+	char a[CG_PATH_MAX + 32], b[CG_PATH_MAX + 32], c[CG_PATH_MAX + 32];
 	int pipefd[2], status, mfd;
 	void *mem;
 	pid_t pid;
@@ -221,7 +146,7 @@ static void run(void)
 int main(void)
 {
 	tap_plan(NR_TESTS);
-	if (cg_find_base() || access("/sys/fs/cgroup/cgroup.controllers", F_OK)) {
+	if (cg_find_base(base)) {
 		skip(NR_TESTS, "no cgroup2 hierarchy");
 		return tap_finish();
 	}

@@ -38,6 +38,17 @@ int guest_set_svm(int vm_fd)
 	return guest_set_kind(vm_fd, &guest_hw_kinds[0]);
 }
 
+int guest_open_or_skip(unsigned int nr_tests)
+{
+	int sys_fd = vmmu_open();
+
+	if (!guest_hw_available(sys_fd))
+		return sys_fd;
+	skip(nr_tests, "no hardware vCPUs here (%s)", guest_hw_why());
+	close(sys_fd);
+	return -1;
+}
+
 int guest_set_hw(int vm_fd)
 {
 	if (!guest_hw)

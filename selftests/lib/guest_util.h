@@ -127,6 +127,11 @@ struct guest {
  */
 int guest_hw_available(int sys_fd);
 const char *guest_hw_why(void);
+/*
+ * /dev/vmmu, opened, if guest_hw_available() finds a kind; else -1 after
+ * reporting @nr_tests tests as skipped with guest_hw_why().
+ */
+int guest_open_or_skip(unsigned int nr_tests);
 /* guest_hw is SVM / VMX. */
 bool guest_is_svm(void);
 bool guest_is_vmx(void);

@@ -279,19 +279,38 @@ bool tap_objects(const struct vmmu_objects *want, const char *file, int line,
 	return cond;
 }
 
-long long meminfo_available_kib(void)
+long long meminfo_kib(const char *field)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	long long kib = -ENOENT;
+	size_t len = strlen(field);
 	char line[128];
 
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1)
+		if (!strncmp(line, field, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%lld kB", &kib) == 1)
 			break;
 	fclose(f);
 	return kib;
+}
+
+long long meminfo_kib_exact(const char *field)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0)
+			diag("stat_refresh: %s", strerror(errno));
+		close(fd);
+	}
+	return meminfo_kib(field);
+}
+
+long long meminfo_available_kib(void)
+{
+	return meminfo_kib("MemAvailable");
 }
 
 int vmmu_try_unload(void)

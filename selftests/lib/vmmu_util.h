@@ -120,6 +120,13 @@ bool tap_objects(const struct vmmu_objects *want, const char *file, int line,
 	(tap_check_format(__VA_ARGS__), \
 	 tap_objects((want), __FILE__, __LINE__, __VA_ARGS__))
 
+/* @field ("SecPageTables" ...) of /proc/meminfo in KiB, or -errno. */
+long long meminfo_kib(const char *field);
+/*
+ * The same after writing /proc/sys/vm/stat_refresh, which folds every CPU's
+ * pending vmstat deltas into the totals: the number is exact.
+ */
+long long meminfo_kib_exact(const char *field);
 /* MemAvailable from /proc/meminfo in KiB, or -errno. */
 long long meminfo_available_kib(void);
 
