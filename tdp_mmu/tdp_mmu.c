@@ -36,12 +36,14 @@ static struct kmem_cache *vmmu_mmu_page_cache;
  * @free_list: tables removed from the tree, freed after the flush
  * @flush: a present entry was removed; vCPU TLBs must be flushed
  * @shared: mmu_lock is held for read (else for write)
+ * @leaves: leaves removed so far
  */
 struct tdp_zap {
 	struct vmmu_vm *vm;
 	struct list_head free_list;
 	bool flush;
 	bool shared;
+	unsigned long leaves;
 };
 
 static void tdp_zap_init(struct tdp_zap *z, struct vmmu_vm *vm, bool shared)
@@ -50,6 +52,7 @@ static void tdp_zap_init(struct tdp_zap *z, struct vmmu_vm *vm, bool shared)
 	INIT_LIST_HEAD(&z->free_list);
 	z->flush = false;
 	z->shared = shared;
+	z->leaves = 0;
 }
 
 static void tdp_mmu_assert_locked(struct tdp_zap *z)
@@ -131,6 +134,7 @@ static void tdp_mmu_handle_removed_spte(struct tdp_zap *z, u64 old, int level)
 		return;
 	z->flush = true;
 	if (spte_leaf(&z->vm->fmt, old, level)) {
+		z->leaves++;
 		atomic64_inc(&z->vm->stats.leaves_zapped);
 		atomic64_dec(&z->vm->stats.mapped[level - 1]);
 		return;
@@ -247,10 +251,28 @@ static bool tdp_iter_within(struct tdp_iter *iter, gfn_t start, gfn_t end)
 	       iter->gfn + vmmu_level_pages(iter->level) <= end;
 }
 
-/* Zap every entry of @root mapping [start, end). */
-static void tdp_mmu_zap_root_range(struct tdp_zap *z,
-				   struct vmmu_mmu_page *root,
-				   gfn_t start, gfn_t end, bool can_yield)
+/*
+ * A zap that may yield takes at most a 1 GiB subtree apart between two
+ * resched points (see tdp_mmu_zap_root_range()).
+ */
+static void tdp_mmu_check_zap_size(struct tdp_zap *z, int level,
+				   unsigned long leaves)
+{
+#ifdef VMMU_DEBUG
+	WARN_ONCE(level > VMMU_PG_LEVEL_1G && leaves,
+		  "vmmu: zapped %lu leaves below a level-%d entry at once\n",
+		  leaves, level);
+#endif
+}
+
+/*
+ * Zap the entries of @root mapping [start, end), taking apart at once only
+ * entries at @max_level or below: present tables above it are descended
+ * into instead.
+ */
+static void tdp_mmu_zap_root_pass(struct tdp_zap *z, struct vmmu_mmu_page *root,
+				  gfn_t start, gfn_t end, bool can_yield,
+				  int max_level)
 {
 	const struct vmmu_spte_format *fmt = &z->vm->fmt;
 	struct tdp_iter iter;
@@ -258,19 +280,40 @@ static void tdp_mmu_zap_root_range(struct tdp_zap *z,
 	tdp_mmu_assert_locked(z);
 	rcu_read_lock();
 	for_each_tdp_pte(iter, root, fmt, start, end) {
+		unsigned long leaves;
 retry:
 		if (can_yield && tdp_mmu_iter_cond_resched(z, &iter))
 			continue;
 		if (!spte_present(fmt, iter.old_spte))
 			continue;
-		/* A table only partly in the range: go down into it. */
+		/* A table only partly in the range or too large: go down. */
 		if (!spte_leaf(fmt, iter.old_spte, iter.level) &&
-		    !tdp_iter_within(&iter, start, end))
+		    (iter.level > max_level ||
+		     !tdp_iter_within(&iter, start, end)))
 			continue;
+		leaves = z->leaves;
 		if (!tdp_mmu_zap_spte(z, &iter))
 			goto retry;
+		if (can_yield)
+			tdp_mmu_check_zap_size(z, iter.level, z->leaves - leaves);
 	}
 	rcu_read_unlock();
+}
+
+/*
+ * Zap every entry of @root mapping [start, end).  A table above the 1 GiB
+ * level can hold hundreds of thousands of entries; when the caller lets the
+ * zap yield, the 1 GiB subtrees go first, each a bounded step between
+ * resched points, and only then the tables above them, emptied by then.
+ */
+static void tdp_mmu_zap_root_range(struct tdp_zap *z,
+				   struct vmmu_mmu_page *root,
+				   gfn_t start, gfn_t end, bool can_yield)
+{
+	if (can_yield)
+		tdp_mmu_zap_root_pass(z, root, start, end, true,
+				      VMMU_PG_LEVEL_1G);
+	tdp_mmu_zap_root_pass(z, root, start, end, can_yield, root->level);
 }
 
 /* Root iteration ---------------------------------------------------------- */

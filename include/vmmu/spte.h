@@ -20,6 +20,7 @@
 #define VMMU_LEVEL_BITS		9
 #define VMMU_MAX_LEVEL		5
 #define VMMU_PG_LEVEL_4K	1
+#define VMMU_PG_LEVEL_1G	3
 
 /* EPT entry bits (Intel SDM vol. 3, "EPT Paging-Structure Entries"). */
 #define EPT_READABLE		BIT_ULL(0)
