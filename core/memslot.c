@@ -2,16 +2,21 @@
 /*
  * Memslot sets: validation, copy-on-update and publication.
  *
- * An update is split in three steps so that the caller (dev/) can put the
- * MMU's work between them:
- *   prepare - check the request and build the new set (may fail);
- *   commit  - publish the new set and wait for SRCU readers of the old one;
- *   finish  - free the old set and the slot that was removed or replaced.
- * All three run under slots_lock.  Validation follows KVM's
+ * An update is split in steps so that the caller (dev/) can put the MMU's
+ * work between them:
+ *   prepare        - check the request and build the new sets (may fail);
+ *   commit_invalid - delete and move only: publish the set in which the
+ *                    slot is invalid and wait for SRCU readers of the old
+ *                    one; the caller then zaps what the slot mapped;
+ *   commit         - publish the final set and wait for SRCU readers;
+ *   finish         - free the replaced sets and slots.
+ * All of them run under slots_lock.  Validation follows KVM's
  * __kvm_set_memory_region() step by step, so that userspace sees KVM's errno
  * for every bad request.
  */
 #include <linux/mm.h>
+#include <linux/rcuwait.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -246,15 +251,72 @@ static struct vmmu_memslots *vmmu_memslots_replace(struct vmmu_memslots *old_set
 	return set;
 }
 
+/* A copy of @slot that faults retry on while it is being deleted or moved. */
+static struct vmmu_memslot *vmmu_memslot_dup_invalid(const struct vmmu_memslot *slot)
+{
+	struct vmmu_memslot *inv = kmemdup(slot, sizeof(*slot), GFP_KERNEL_ACCOUNT);
+
+	if (!inv)
+		return NULL;
+	vmmu_object_inc(VMMU_OBJ_MEMSLOT);
+	inv->invalid = true;
+	return inv;
+}
+
+/* Free what vmmu_memslot_prepare() allocated for a change never published. */
+static void vmmu_memslot_unprepare(struct vmmu_memslot_change *chg)
+{
+	if (chg->invalid_set)
+		vmmu_memslots_free(chg->invalid_set);
+	if (chg->invalid)
+		vmmu_memslot_free(chg->invalid);
+	if (chg->new_set)
+		vmmu_memslots_free(chg->new_set);
+	if (chg->new)
+		vmmu_memslot_free(chg->new);
+}
+
+/* Build the slot and sets a validated change publishes. */
+static int vmmu_memslot_build(struct vmmu_memslot_change *chg,
+			      const struct kvm_userspace_memory_region *mem)
+{
+	struct vmmu_memslot *new;
+
+	if (chg->kind == VMMU_MR_DELETE || chg->kind == VMMU_MR_MOVE) {
+		chg->invalid = vmmu_memslot_dup_invalid(chg->old);
+		if (!chg->invalid)
+			return -ENOMEM;
+		chg->invalid_set = vmmu_memslots_replace(chg->old_set, chg->old,
+							 chg->invalid);
+		if (!chg->invalid_set)
+			return -ENOMEM;
+	}
+	if (chg->kind != VMMU_MR_DELETE) {
+		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+		if (!new)
+			return -ENOMEM;
+		vmmu_object_inc(VMMU_OBJ_MEMSLOT);
+		new->id = (u16)mem->slot;
+		new->base_gfn = mem->guest_phys_addr >> PAGE_SHIFT;
+		new->npages = mem->memory_size >> PAGE_SHIFT;
+		new->userspace_addr = mem->userspace_addr;
+		new->flags = mem->flags;
+		chg->new = new;
+	}
+	chg->new_set = vmmu_memslots_replace(chg->old_set, chg->old, chg->new);
+	return chg->new_set ? 0 : -ENOMEM;
+}
+
 /**
  * vmmu_memslot_prepare() - check a KVM_SET_USER_MEMORY_REGION request and
- *	build the memslot set it asks for
+ *	build the memslot sets it asks for
  * @vm: the VM
  * @mem: the request, already copied from userspace
  * @chg: filled in with the update; chg->kind is VMMU_MR_NONE when the
  *	request changes nothing
  *
- * Nothing is published yet: on error, the VM is unchanged.
+ * Nothing is published yet: on error, the VM is unchanged.  Everything the
+ * update publishes is allocated here, so that once it starts it cannot fail.
  *
  * Return: 0, or KVM's errno for the request (-EINVAL, -EEXIST), or -ENOMEM.
  */
@@ -262,7 +324,6 @@ int vmmu_memslot_prepare(struct vmmu_vm *vm,
 			 const struct kvm_userspace_memory_region *mem,
 			 struct vmmu_memslot_change *chg)
 {
-	struct vmmu_memslot *new = NULL;
 	int r;
 
 	lockdep_assert_held(&vm->slots_lock);
@@ -277,54 +338,92 @@ int vmmu_memslot_prepare(struct vmmu_vm *vm,
 	if (r || chg->kind == VMMU_MR_NONE)
 		return r;
 
-	if (chg->kind != VMMU_MR_DELETE) {
-		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
-		if (!new)
-			return -ENOMEM;
-		vmmu_object_inc(VMMU_OBJ_MEMSLOT);
-		new->id = (u16)mem->slot;
-		new->base_gfn = mem->guest_phys_addr >> PAGE_SHIFT;
-		new->npages = mem->memory_size >> PAGE_SHIFT;
-		new->userspace_addr = mem->userspace_addr;
-		new->flags = mem->flags;
-	}
-	chg->new_set = vmmu_memslots_replace(chg->old_set, chg->old, new);
-	if (!chg->new_set) {
-		if (new)
-			vmmu_memslot_free(new);
-		return -ENOMEM;
-	}
-	chg->new = new;
-	return 0;
+	r = vmmu_memslot_build(chg, mem);
+	if (r)
+		vmmu_memslot_unprepare(chg);
+	return r;
 }
 
-/**
- * vmmu_memslot_commit() - publish a prepared memslot set
- * @vm: the VM
- * @chg: a change from vmmu_memslot_prepare() with kind != VMMU_MR_NONE
- *
- * On return no SRCU reader can still be using the old set, so the caller may
- * zap whatever the MMU mapped through a slot that was deleted or moved: no
- * page fault can map it again.
+/*
+ * Wait until no mmu_notifier invalidation is between its start and its end,
+ * then publish @new_set with vm->mn_invalidate_lock held, so that no
+ * invalidation can start meanwhile.  Start and end of one invalidation thus
+ * always see the same set, which lets the notifier skip ranges that no
+ * memslot maps (notifier/notifier.c).  An update may wait for a while under
+ * a stream of invalidations; they never wait for it.
  */
-void vmmu_memslot_commit(struct vmmu_vm *vm, struct vmmu_memslot_change *chg)
+static void vmmu_memslots_swap(struct vmmu_vm *vm, struct vmmu_memslots *new_set)
 {
-	struct vmmu_memslots *old_set = chg->old_set;
+	spin_lock(&vm->mn_invalidate_lock);
+	prepare_to_rcuwait(&vm->mn_memslots_update_rcuwait);
+	while (vm->mn_active_invalidate_count) {
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		spin_unlock(&vm->mn_invalidate_lock);
+		schedule();
+		spin_lock(&vm->mn_invalidate_lock);
+	}
+	finish_rcuwait(&vm->mn_memslots_update_rcuwait);
+	/* Pairs with srcu_dereference_check() in vmmu_memslots(). */
+	rcu_assign_pointer(vm->memslots, new_set);
+	spin_unlock(&vm->mn_invalidate_lock);
+}
 
+/*
+ * Replace @old_set by @new_set: a new generation, publication, and a wait
+ * until no SRCU reader can still use @old_set.
+ */
+static void vmmu_memslots_publish(struct vmmu_vm *vm,
+				  struct vmmu_memslots *old_set,
+				  struct vmmu_memslots *new_set)
+{
 	lockdep_assert_held(&vm->slots_lock);
-	chg->new_set->generation =
+	new_set->generation =
 		(old_set->generation & ~VMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS) + 1;
 	/* Whoever still reads the old set learns that it is outdated. */
 	WRITE_ONCE(old_set->generation,
 		   old_set->generation | VMMU_MEMSLOT_GEN_UPDATE_IN_PROGRESS);
-	/* Pairs with srcu_dereference_check() in vmmu_memslots(). */
-	rcu_assign_pointer(vm->memslots, chg->new_set);
+	vmmu_memslots_swap(vm, new_set);
 	/*
-	 * For gfn->pfn cache checks, which cannot take vm->srcu: a cache
-	 * resolved in an older set fails its check from here on.
+	 * For the checks that cannot take vm->srcu (gfn->pfn caches) and for
+	 * page faults, which compare it under mmu_lock with the generation of
+	 * the set they looked their slot up in: a fault or a cache resolved in
+	 * an older set fails its check from here on.  Pairs with READ_ONCE()
+	 * in vmmu_pfncache_check() and vmmu_fault_map().
 	 */
-	WRITE_ONCE(vm->memslots_generation, chg->new_set->generation);
+	WRITE_ONCE(vm->memslots_generation, new_set->generation);
 	synchronize_srcu_expedited(&vm->srcu);
+}
+
+/**
+ * vmmu_memslot_commit_invalid() - publish the set in which the slot being
+ *	deleted or moved is invalid
+ * @vm: the VM
+ * @chg: a delete or a move from vmmu_memslot_prepare()
+ *
+ * On return no SRCU reader can still find the slot valid: page faults on its
+ * gfns retry, while mmu_notifier invalidations of its host range still find
+ * it and zap what it mapped.  The caller zaps and flushes everything mapped
+ * through the slot, then calls vmmu_memslot_commit().
+ */
+void vmmu_memslot_commit_invalid(struct vmmu_vm *vm,
+				 struct vmmu_memslot_change *chg)
+{
+	vmmu_memslots_publish(vm, chg->old_set, chg->invalid_set);
+}
+
+/**
+ * vmmu_memslot_commit() - publish the final memslot set
+ * @vm: the VM
+ * @chg: a change from vmmu_memslot_prepare() with kind != VMMU_MR_NONE; a
+ *	delete or a move went through vmmu_memslot_commit_invalid() and the
+ *	MMU's zap first
+ *
+ * On return no SRCU reader can still be using a replaced set.
+ */
+void vmmu_memslot_commit(struct vmmu_vm *vm, struct vmmu_memslot_change *chg)
+{
+	vmmu_memslots_publish(vm, chg->invalid_set ?: chg->old_set,
+			      chg->new_set);
 }
 
 /**
@@ -337,5 +436,9 @@ void vmmu_memslot_finish(struct vmmu_vm *vm, struct vmmu_memslot_change *chg)
 	lockdep_assert_held(&vm->slots_lock);
 	if (chg->old)
 		vmmu_memslot_free(chg->old);
+	if (chg->invalid)
+		vmmu_memslot_free(chg->invalid);
+	if (chg->invalid_set)
+		vmmu_memslots_free(chg->invalid_set);
 	vmmu_memslots_free(chg->old_set);
 }

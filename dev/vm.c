@@ -43,16 +43,21 @@ static int vmmu_vm_set_memory_region(struct vmmu_vm *vm,
 
 	mutex_lock(&vm->slots_lock);
 	r = vmmu_memslot_prepare(vm, mem, &chg);
-	if (!r && chg.kind != VMMU_MR_NONE) {
-		vmmu_memslot_commit(vm, &chg);
+	if (r || chg.kind == VMMU_MR_NONE)
+		goto out;
+	if (chg.kind == VMMU_MR_DELETE || chg.kind == VMMU_MR_MOVE) {
 		/*
-		 * No fault can see the old slot any more: drop everything
-		 * mapped through it.  vCPUs start over on a new root.
+		 * Faults on the slot retry from here on, while invalidations
+		 * of its host range still find it.  Then drop and flush
+		 * everything mapped through it, before the slot disappears:
+		 * vCPUs start over on a new root.
 		 */
-		if (chg.kind == VMMU_MR_DELETE || chg.kind == VMMU_MR_MOVE)
-			vmmu_tdp_mmu_invalidate_all_roots(vm);
-		vmmu_memslot_finish(vm, &chg);
+		vmmu_memslot_commit_invalid(vm, &chg);
+		vmmu_tdp_mmu_invalidate_all_roots(vm);
 	}
+	vmmu_memslot_commit(vm, &chg);
+	vmmu_memslot_finish(vm, &chg);
+out:
 	mutex_unlock(&vm->slots_lock);
 	return r;
 }
@@ -335,6 +340,14 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 	int i;
 
 	vmmu_vm_debugfs_remove(vm);
+	/*
+	 * Every gfn->pfn cache goes while the notifier still invalidates
+	 * caches: a test cache's timer or refresh work running after the
+	 * notifier went away could publish a page nothing would invalidate.
+	 */
+	vmmu_pfncache_test_destroy(vm);
+	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++)
+		vmmu_runstate_destroy(vcpu);
 	/* After this no notifier callback runs. */
 	vmmu_notifier_unregister(vm);
 	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
@@ -343,9 +356,7 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 		vcpu->root = NULL;
 	}
 	vmmu_tdp_mmu_destroy_vm(vm);
-	vmmu_pfncache_test_destroy(vm);
 	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
-		vmmu_runstate_destroy(vcpu);
 		vmmu_vcpu_hw_destroy(vcpu);
 		vmmu_vcpu_free(vcpu);
 	}

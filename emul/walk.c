@@ -126,7 +126,7 @@ int vmmu_emul_read_gpa(struct vmmu_vm *vm, u64 gpa, void *buf,
 	int idx, r = 0;
 
 	idx = srcu_read_lock(&vm->srcu);
-	slot = vmmu_memslots_find(vmmu_memslots(vm), gfn);
+	slot = vmmu_memslots_find_valid(vmmu_memslots(vm), gfn);
 	if (!slot) {
 		r = -ENOENT;
 	} else {

@@ -48,10 +48,27 @@ static int vmmu_fault_gup(unsigned long hva, bool write, bool may_write,
 	return -EFAULT;
 }
 
+/*
+ * Must a fault that looked its slot up in a set of generation @slots_gen and
+ * its pfn up after reading @mmu_seq give up?  Yes if the pfn may be stale
+ * (an invalidation of @hva) or the memslots changed since: a slot that was
+ * being deleted, moved or changed may no longer allow the mapping.  Under
+ * mmu_lock, which the zap that follows every memslot change takes after the
+ * generation moved (Pairs with WRITE_ONCE() in vmmu_memslots_publish()):
+ * a fault that checks before that zap is undone by it.
+ */
+static bool vmmu_fault_is_stale(struct vmmu_vm *vm, unsigned long mmu_seq,
+				unsigned long hva, u64 slots_gen)
+{
+	lockdep_assert_held(&vm->mmu_lock);
+	return vmmu_mmu_invalidate_retry_hva(vm, mmu_seq, hva) ||
+	       slots_gen != READ_ONCE(vm->memslots_generation);
+}
+
 /* Look the pfn up and install it; called under vm->srcu. */
 static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 			  struct vmmu_fault *fault, bool write,
-			  unsigned long mmu_seq)
+			  unsigned long mmu_seq, u64 slots_gen)
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	bool readonly = slot->flags & KVM_MEM_READONLY;
@@ -68,7 +85,7 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 	fault->exec = true;
 
 	read_lock(&vm->mmu_lock);
-	if (vmmu_mmu_invalidate_retry_hva(vm, mmu_seq, hva))
+	if (vmmu_fault_is_stale(vm, mmu_seq, hva, slots_gen))
 		r = VMMU_RET_RETRY;
 	else
 		r = vmmu_tdp_mmu_map(vcpu, fault);
@@ -89,9 +106,11 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
  *
  * May sleep.
  *
- * Return: VMMU_RET_FIXED (retry the access), VMMU_RET_RETRY (fault again),
- * VMMU_RET_MMIO (no memory at @gpa for this access: outside every memslot,
- * or a write to a read-only one), -EFAULT (the host mapping is missing,
+ * Return: VMMU_RET_FIXED (retry the access), VMMU_RET_RETRY (fault again:
+ * raced with an invalidation, another fault or a memslot update, or the
+ * memslot is being deleted or moved; vm->srcu is not held), VMMU_RET_MMIO
+ * (no memory at @gpa for this access: outside every memslot, or a write to
+ * a read-only one), -EFAULT (the host mapping is missing,
  * not writable for a write, or has no struct page), -ENOMEM, -EINTR.
  */
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
@@ -99,8 +118,10 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	struct vmmu_vm *vm = vcpu->vm;
 	bool write = error_code & VMMU_PFERR_WRITE;
 	struct vmmu_fault fault = { .gfn = gpa >> PAGE_SHIFT };
+	struct vmmu_memslots *set;
 	struct vmmu_memslot *slot;
 	unsigned long mmu_seq;
+	u64 slots_gen;
 	int idx, r;
 
 	lockdep_assert_held(&vcpu->mutex);
@@ -119,11 +140,20 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	smp_rmb();
 
 	idx = srcu_read_lock(&vm->srcu);
-	slot = vmmu_memslots_find(vmmu_memslots(vm), fault.gfn);
-	if (!slot || (write && (slot->flags & KVM_MEM_READONLY)))
+	set = vmmu_memslots(vm);
+	slots_gen = READ_ONCE(set->generation);
+	slot = vmmu_memslots_find(set, fault.gfn);
+	if (slot && slot->invalid)
+		/*
+		 * Being deleted or moved: retry, with vm->srcu dropped so that
+		 * the update's grace period can end, until the slot is gone.
+		 */
+		r = VMMU_RET_RETRY;
+	else if (!slot || (write && (slot->flags & KVM_MEM_READONLY)))
 		r = VMMU_RET_MMIO;
 	else
-		r = vmmu_fault_map(vcpu, slot, &fault, write, mmu_seq);
+		r = vmmu_fault_map(vcpu, slot, &fault, write, mmu_seq,
+				   slots_gen);
 	srcu_read_unlock(&vm->srcu, idx);
 
 	if (r == VMMU_RET_RETRY)

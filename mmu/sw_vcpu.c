@@ -161,6 +161,9 @@ static int sw_access_page(struct vmmu_vcpu *vcpu, gpa_t gpa, unsigned int len,
 			return r;
 		if (signal_pending(current))
 			return -EINTR;
+		/* A memslot update may keep faults retrying for a while. */
+		if (r == VMMU_RET_RETRY)
+			cond_resched();
 	}
 }
 

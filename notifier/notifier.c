@@ -11,10 +11,11 @@
  * if its hva is in a range in progress or seq moved: it cannot install a pfn
  * the host is taking away.
  *
- * The range is kept in host virtual addresses, not guest frames, so start
- * and end never depend on the memslots: in_progress stays balanced whatever
- * memslot updates happen between them, and a slot created in between cannot
- * be faulted in on an hva that is being invalidated.
+ * Ranges that no memslot maps are skipped by start and end alike: every
+ * invalidation counts itself in mn_active_invalidate_count from start to end,
+ * and memslot sets are published only while that count is zero, so both
+ * callbacks of one invalidation see the same set.  The range is kept in host
+ * virtual addresses, not guest frames.
  *
  * invalidate_range_start also invalidates the gfn->pfn caches that map a
  * page of the range (pfncache/), after the range joined the invalidations
@@ -22,6 +23,7 @@
  */
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/rcuwait.h>
 #include <linux/sched/mm.h>
 #include <linux/srcu.h>
 
@@ -116,10 +118,55 @@ static bool vmmu_hva_range_op(struct vmmu_vm *vm, unsigned long start,
 	return young;
 }
 
+/* Does a memslot of the current set map part of [start, end)?  Under srcu. */
+static bool vmmu_hva_range_mapped(struct vmmu_vm *vm, unsigned long start,
+				  unsigned long end)
+{
+	struct vmmu_memslots *set = vmmu_memslots(vm);
+	int i;
+
+	for (i = 0; i < set->nr; i++) {
+		struct vmmu_memslot *slot = set->slots[i];
+		unsigned long s_start = slot->userspace_addr;
+		unsigned long s_end = s_start + (slot->npages << PAGE_SHIFT);
+
+		if (start < s_end && s_start < end)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Count an invalidation as active; memslot sets are published only while
+ * none is (vmmu_memslots_swap()), so its start and its end see one set.
+ */
+static void vmmu_mn_active_inc(struct vmmu_vm *vm)
+{
+	spin_lock(&vm->mn_invalidate_lock);
+	vm->mn_active_invalidate_count++;
+	spin_unlock(&vm->mn_invalidate_lock);
+}
+
+static void vmmu_mn_active_dec(struct vmmu_vm *vm)
+{
+	bool wake;
+
+	spin_lock(&vm->mn_invalidate_lock);
+	wake = !--vm->mn_active_invalidate_count;
+	spin_unlock(&vm->mn_invalidate_lock);
+	/* A memslot update waits in vmmu_memslots_swap(). */
+	if (wake)
+		rcuwait_wake_up(&vm->mn_memslots_update_rcuwait);
+}
+
 /*
  * Never fails and never sleeps when the range is not blockable: write_lock()
  * spins, and the zap does not yield then.  (Returning -EAGAIN would make
  * the core warn, since there is an end callback.)
+ *
+ * A range that no memslot maps changes nothing: faults and cache refreshes
+ * never see it (no in_progress, no seq bump).  The end callback decides the
+ * same way, as the set cannot change in between.
  */
 static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 					  const struct mmu_notifier_range *range)
@@ -127,19 +174,24 @@ static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 	struct vmmu_vm *vm = mn_to_vm(mn);
 	int idx;
 
-	atomic64_inc(&vm->stats.invalidations);
+	vmmu_mn_active_inc(vm);
 	idx = srcu_read_lock(&vm->srcu);
-	write_lock(&vm->mmu_lock);
-	vmmu_mmu_invalidate_begin(vm, range->start, range->end);
-	vmmu_hva_range_op(vm, range->start, range->end,
-			  mmu_notifier_range_blockable(range) ?
-			  VMMU_HVA_ZAP : VMMU_HVA_ZAP_ATOMIC);
-	write_unlock(&vm->mmu_lock);
+	if (vmmu_hva_range_mapped(vm, range->start, range->end)) {
+		atomic64_inc(&vm->stats.invalidations);
+		write_lock(&vm->mmu_lock);
+		vmmu_mmu_invalidate_begin(vm, range->start, range->end);
+		vmmu_hva_range_op(vm, range->start, range->end,
+				  mmu_notifier_range_blockable(range) ?
+				  VMMU_HVA_ZAP : VMMU_HVA_ZAP_ATOMIC);
+		write_unlock(&vm->mmu_lock);
+	}
 	srcu_read_unlock(&vm->srcu, idx);
 	/*
 	 * After in_progress went up: a cache refresh that looks at in_progress
 	 * too early to see this range is one whose hva is recorded in the
-	 * cache by now, so this marks it (see pfncache/pfncache.c).
+	 * cache by now, so this marks it (see pfncache/pfncache.c).  Caches
+	 * map pages of memslots only, but one may still hold a page of a slot
+	 * that is gone: it is marked whatever the range.
 	 */
 	vmmu_pfncache_invalidate_start(vm, range->start, range->end);
 	return 0;
@@ -149,10 +201,16 @@ static void vmmu_mn_invalidate_range_end(struct mmu_notifier *mn,
 					 const struct mmu_notifier_range *range)
 {
 	struct vmmu_vm *vm = mn_to_vm(mn);
+	int idx;
 
-	write_lock(&vm->mmu_lock);
-	vmmu_mmu_invalidate_end(vm);
-	write_unlock(&vm->mmu_lock);
+	idx = srcu_read_lock(&vm->srcu);
+	if (vmmu_hva_range_mapped(vm, range->start, range->end)) {
+		write_lock(&vm->mmu_lock);
+		vmmu_mmu_invalidate_end(vm);
+		write_unlock(&vm->mmu_lock);
+	}
+	srcu_read_unlock(&vm->srcu, idx);
+	vmmu_mn_active_dec(vm);
 }
 
 /* Age [start, end): lockless (RCU), callable in atomic context. */
@@ -234,5 +292,7 @@ int vmmu_notifier_register(struct vmmu_vm *vm)
  */
 void vmmu_notifier_unregister(struct vmmu_vm *vm)
 {
+	/* Checked by gfn->pfn caches, which are all gone by now. */
+	WRITE_ONCE(vm->mn_unregistered, true);
 	mmu_notifier_unregister(&vm->mmu_notifier, vm->mm);
 }

@@ -126,7 +126,7 @@ static int vmmu_pfncache_gpa_to_hva(struct vmmu_pfncache *gpc,
 	idx = srcu_read_lock(&vm->srcu);
 	set = vmmu_memslots(vm);
 	*generation = set->generation;
-	slot = vmmu_memslots_find(set, gfn);
+	slot = vmmu_memslots_find_valid(set, gfn);
 	if (!slot)
 		r = -ENOENT;
 	else if (slot->flags & KVM_MEM_READONLY)
@@ -213,6 +213,11 @@ static bool vmmu_pfncache_publish(struct vmmu_pfncache *gpc, struct page *page,
 		gpc->khva = page_address(page) + offset_in_page(gpc->gpa);
 		gpc->valid = true;
 		gpc->refreshes++;
+		/*
+		 * Caches go before the notifier (vmmu_dev_vm_destroy()):
+		 * nothing would invalidate a page published after it.
+		 */
+		WARN_ON_ONCE(READ_ONCE(gpc->vm->mn_unregistered));
 	}
 	write_unlock_irq(&gpc->lock);
 	return ok;

@@ -7,6 +7,11 @@
  * readers of the old set before freeing it, so a reader holding vm->srcu may
  * use a set and every slot in it without further locking.  Slots are never
  * changed in place: a move or a flags change replaces the slot object.
+ *
+ * A delete or a move publishes twice: first a set in which the slot is
+ * replaced by an invalid copy (faults on it retry, the notifier still zaps
+ * through it), then, once everything mapped through it is zapped and
+ * flushed, the final set.  See Documentation/locking.rst, "Memslot updates".
  */
 #ifndef _VMMU_MEMSLOT_H
 #define _VMMU_MEMSLOT_H
@@ -39,6 +44,9 @@ struct vmmu_vm;
  * @userspace_addr: host virtual address of the first page
  * @flags: KVM_MEM_* flags
  * @id: slot id (the low 16 bits of kvm_userspace_memory_region.slot)
+ * @invalid: the slot is being deleted or moved: page faults on it retry,
+ *	other users treat it as absent, and mmu_notifier invalidations of its
+ *	host range still zap what it mapped
  */
 struct vmmu_memslot {
 	gfn_t base_gfn;
@@ -46,6 +54,7 @@ struct vmmu_memslot {
 	unsigned long userspace_addr;
 	u32 flags;
 	u16 id;
+	bool invalid;
 };
 
 /**
@@ -76,14 +85,19 @@ enum vmmu_mr_change {
  * @kind: what the update does; VMMU_MR_NONE when there is nothing to do
  * @old: the slot deleted or replaced, or NULL for a create
  * @new: the slot created or the replacement, or NULL for a delete
+ * @invalid: delete and move: the invalid copy of @old, else NULL
  * @old_set: the set being replaced
+ * @invalid_set: delete and move: @old_set with @old replaced by @invalid,
+ *	published while the MMU zaps what @old mapped; else NULL
  * @new_set: the set being published
  */
 struct vmmu_memslot_change {
 	enum vmmu_mr_change kind;
 	struct vmmu_memslot *old;
 	struct vmmu_memslot *new;
+	struct vmmu_memslot *invalid;
 	struct vmmu_memslots *old_set;
+	struct vmmu_memslots *invalid_set;
 	struct vmmu_memslots *new_set;
 };
 
@@ -97,11 +111,33 @@ void vmmu_memslots_destroy(struct vmmu_memslots *set);
 
 struct vmmu_memslots *vmmu_memslots(struct vmmu_vm *vm);
 struct vmmu_memslot *vmmu_memslots_find(struct vmmu_memslots *set, gfn_t gfn);
+
+/**
+ * vmmu_memslots_find_valid() - the slot that maps @gfn, for users other
+ *	than page faults
+ * @set: a memslot set the caller keeps alive
+ * @gfn: the guest frame number
+ *
+ * A slot being deleted or moved is treated as absent, so nothing new is
+ * read or cached through it.
+ *
+ * Return: the slot, or NULL.
+ */
+static inline struct vmmu_memslot *
+vmmu_memslots_find_valid(struct vmmu_memslots *set, gfn_t gfn)
+{
+	struct vmmu_memslot *slot = vmmu_memslots_find(set, gfn);
+
+	return slot && !slot->invalid ? slot : NULL;
+}
+
 struct vmmu_memslot *vmmu_memslots_id(struct vmmu_memslots *set, u16 id);
 
 int vmmu_memslot_prepare(struct vmmu_vm *vm,
 			 const struct kvm_userspace_memory_region *mem,
 			 struct vmmu_memslot_change *chg);
+void vmmu_memslot_commit_invalid(struct vmmu_vm *vm,
+				 struct vmmu_memslot_change *chg);
 void vmmu_memslot_commit(struct vmmu_vm *vm, struct vmmu_memslot_change *chg);
 void vmmu_memslot_finish(struct vmmu_vm *vm, struct vmmu_memslot_change *chg);
 

@@ -10,6 +10,8 @@
  *
  *   vm->lock -> vcpu->mutex -> vm->slots_lock -> vm->mmu_lock
  *     -> vm->tdp_mmu_pages_lock
+ *   vm->slots_lock -> vm->mn_invalidate_lock (a leaf, never nested with
+ *     mmu_lock)
  *
  * and, for the gfn->pfn caches (include/vmmu/pfncache.h), which never nest
  * with mmu_lock:
@@ -27,6 +29,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/rcuwait.h>
 #include <linux/rwlock.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
@@ -107,6 +110,13 @@ struct vmmu_vm_stats {
  *	invalidations in progress
  * @mmu_invalidate_range_end: end (exclusive) of that union
  * @mmu_notifier: registered on @mm while the VM lives
+ * @mn_unregistered: set when the VM's teardown unregisters @mmu_notifier
+ * @mn_invalidate_lock: protects @mn_active_invalidate_count; memslot sets
+ *	are published under it (core/memslot.c)
+ * @mn_active_invalidate_count: mmu_notifier invalidations between their
+ *	start and their end, whether or not a memslot maps their range
+ * @mn_memslots_update_rcuwait: where a memslot update waits for
+ *	@mn_active_invalidate_count to drop to zero
  * @pfncache_list_lock: protects @pfncaches; nests outside each cache's
  *	lock; never taken in interrupt context
  * @pfncaches: the VM's gfn->pfn caches, which the notifier invalidates
@@ -141,6 +151,10 @@ struct vmmu_vm {
 	unsigned long mmu_invalidate_range_start;
 	unsigned long mmu_invalidate_range_end;
 	struct mmu_notifier mmu_notifier;
+	bool mn_unregistered;
+	spinlock_t mn_invalidate_lock;	/* @mn_active_invalidate_count */
+	unsigned long mn_active_invalidate_count;
+	struct rcuwait mn_memslots_update_rcuwait;
 
 	spinlock_t pfncache_list_lock;	/* @pfncaches */
 	struct list_head pfncaches;
