@@ -14,6 +14,11 @@
  *   mapped   the pages are mapped already (a first pass faulted them in):
  *            no fault, only the ioctl and the table walk - the cost the two
  *            others include besides the fault itself
+ *   churn    as present, while another thread of the process keeps
+ *            invalidating memory that no memslot maps (MADV_DONTNEED and
+ *            two mprotect calls on 2 MiB, over and over): what unrelated
+ *            host activity costs the fault path (the retries column shows
+ *            faults that had to start over)
  *
  * each with 1 and 2 vCPUs (of one VM, disjoint ranges), several runs; a new
  * VM and new memory for each run.  It prints per variant and vCPU count
@@ -34,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,11 +59,14 @@ typedef __u64 u64;
 #define MAX_RUNS	99
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-enum variant { FRESH, PRESENT, MAPPED, NR_VARIANTS };
+enum variant { FRESH, PRESENT, MAPPED, CHURN, NR_VARIANTS };
 
 static const char *const variant_names[NR_VARIANTS] = {
 	[FRESH] = "fresh", [PRESENT] = "present", [MAPPED] = "mapped",
+	[CHURN] = "churn",
 };
+
+#define CHURN_BYTES	(2ULL << 20)
 
 struct config {
 	const char *dev;
@@ -85,6 +94,14 @@ struct sample {
 	double per_sec;		/* accesses per second, all vCPUs */
 	double ns_per_access;	/* mean over the vCPUs */
 	u64 faults;		/* VMMU_GET_STATS faults during the pass */
+	u64 retries;		/* and fault_retries */
+};
+
+/* The churn variant's invalidating thread. */
+struct churner {
+	pthread_t thread;
+	atomic_bool stop;
+	u64 rounds;
 };
 
 static u64 now_ns(void)
@@ -132,15 +149,34 @@ static void *worker_pass(void *arg)
 	return NULL;
 }
 
-static u64 vm_faults(int vm_fd)
+static void vm_stats(int vm_fd, struct vmmu_stats *st)
 {
-	struct vmmu_stats st;
-
-	if (do_ioctl(vm_fd, VMMU_GET_STATS, (unsigned long)&st)) {
+	if (do_ioctl(vm_fd, VMMU_GET_STATS, (unsigned long)st)) {
 		perror("fault-bench: VMMU_GET_STATS");
 		exit(1);
 	}
-	return st.faults;
+}
+
+/* Invalidate memory no memslot maps until told to stop. */
+static void *churn_main(void *arg)
+{
+	struct churner *c = arg;
+	char *mem = mmap(NULL, CHURN_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (mem == MAP_FAILED) {
+		perror("fault-bench: mmap");
+		exit(1);
+	}
+	while (!atomic_load(&c->stop)) {
+		memset(mem, 1, CHURN_BYTES);
+		madvise(mem, CHURN_BYTES, MADV_DONTNEED);
+		mprotect(mem, CHURN_BYTES, PROT_READ);
+		mprotect(mem, CHURN_BYTES, PROT_READ | PROT_WRITE);
+		c->rounds++;
+	}
+	munmap(mem, CHURN_BYTES);
+	return NULL;
 }
 
 /* Every worker does one pass at the same time; false if an access failed. */
@@ -148,12 +184,13 @@ static bool timed_pass(int vm_fd, struct worker *w, unsigned int n,
 		       struct sample *s)
 {
 	pthread_barrier_t start;
-	u64 faults, t0, wall, sum_ns = 0, pages = 0;
+	u64 t0, wall, sum_ns = 0, pages = 0;
+	struct vmmu_stats before, after;
 	unsigned int i;
 	bool good = true;
 
 	pthread_barrier_init(&start, NULL, n + 1);
-	faults = vm_faults(vm_fd);
+	vm_stats(vm_fd, &before);
 	for (i = 0; i < n; i++) {
 		w[i].start = &start;
 		if (pthread_create(&w[i].thread, NULL, worker_pass, &w[i])) {
@@ -180,7 +217,9 @@ static bool timed_pass(int vm_fd, struct worker *w, unsigned int n,
 	}
 	s->per_sec = pages * 1e9 / wall;
 	s->ns_per_access = (double)sum_ns / pages;
-	s->faults = vm_faults(vm_fd) - faults;
+	vm_stats(vm_fd, &after);
+	s->faults = after.faults - before.faults;
+	s->retries = after.fault_retries - before.fault_retries;
 	return good;
 }
 
@@ -242,6 +281,7 @@ static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 		    unsigned int n, struct sample *s)
 {
+	struct churner churn = { .rounds = 0 };
 	struct worker w[MAX_VCPUS];
 	struct sample untimed;
 	int vm_fd = create_vm(sys_fd);
@@ -261,7 +301,16 @@ static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 		w[i].pages = cfg->size / PAGE_SIZE;
 	}
 	good = v != MAPPED || timed_pass(vm_fd, w, n, &untimed);
+	if (v == CHURN &&
+	    pthread_create(&churn.thread, NULL, churn_main, &churn)) {
+		fprintf(stderr, "fault-bench: pthread_create failed\n");
+		exit(1);
+	}
 	good = good && timed_pass(vm_fd, w, n, s);
+	if (v == CHURN) {
+		atomic_store(&churn.stop, true);
+		pthread_join(churn.thread, NULL);
+	}
 	for (i = 0; i < n; i++)
 		close(w[i].vcpu_fd);
 	close(vm_fd);
@@ -288,7 +337,7 @@ static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 {
 	double rate[MAX_RUNS], ns[MAX_RUNS];
 	char range[48], faults[48];
-	u64 faults_min = ~0ULL, faults_max = 0;
+	u64 faults_min = ~0ULL, faults_max = 0, retries = 0;
 	struct sample s;
 	unsigned int r;
 
@@ -301,6 +350,7 @@ static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 			faults_min = s.faults;
 		if (s.faults > faults_max)
 			faults_max = s.faults;
+		retries += s.retries;
 	}
 	qsort(rate, cfg->runs, sizeof(rate[0]), cmp_double);
 	snprintf(range, sizeof(range), "%.0f..%.0f", rate[0],
@@ -308,8 +358,9 @@ static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 	snprintf(faults, sizeof(faults), "%llu..%llu",
 		 (unsigned long long)faults_min,
 		 (unsigned long long)faults_max);
-	printf("%-8s %5u %10.0f %-19s %8.0f  %s\n", variant_names[v], n,
-	       median(rate, cfg->runs), range, median(ns, cfg->runs), faults);
+	printf("%-8s %5u %10.0f %-19s %8.0f  %-25s %llu\n", variant_names[v], n,
+	       median(rate, cfg->runs), range, median(ns, cfg->runs), faults,
+	       (unsigned long long)retries);
 	return true;
 }
 
@@ -406,8 +457,9 @@ int main(int argc, char **argv)
 	printf("fault-bench: %s, software vCPUs, %llu MiB (%llu pages) per vCPU, %u runs\n",
 	       cfg.dev, (unsigned long long)(cfg.size >> 20),
 	       (unsigned long long)(cfg.size / PAGE_SIZE), cfg.runs);
-	printf("%-8s %5s %10s %-19s %8s  %s\n", "variant", "vCPUs", "faults/s",
-	       "(min..max)", "ns/fault", "faults counted (min..max)");
+	printf("%-8s %5s %10s %-19s %8s  %-25s %s\n", "variant", "vCPUs",
+	       "faults/s", "(min..max)", "ns/fault",
+	       "faults counted (min..max)", "retries (all runs)");
 	for (v = 0; v < NR_VARIANTS; v++)
 		for (i = 0; i < cfg.nr_counts; i++)
 			if (!measure(&cfg, sys_fd, v, cfg.vcpu_counts[i]))
