@@ -11,11 +11,12 @@
  * which the handler learns from the fault message.  GUP waits for
  * userfaultfd killably, so SIGUSR1 (handler without SA_RESTART) only
  * becomes pending; the handler then makes an unrelated invalidation
- * (MADV_DONTNEED of a scratch page: the invalidation sequence moves) and
- * serves the page.  The fault finds the sequence changed, retries, sees the
- * signal and returns -EINTR with nothing mapped.  The same with the blocking
- * page second in the range gives partial progress: 0 and a written-back
- * range that starts at the page that was interrupted.
+ * (MADV_DONTNEED of a scratch page in a memslot of its own: the
+ * invalidation sequence moves) and serves the page.  The fault finds the
+ * sequence changed, retries, sees the signal and returns -EINTR with
+ * nothing mapped.  The same with the blocking page second in the range
+ * gives partial progress: 0 and a written-back range that starts at the
+ * page that was interrupted.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -46,6 +47,8 @@
 #define SLOT_UFFD	4		/* userfaultfd MISSING */
 #define GPA_UFFD	0x500000ULL
 #define NPAGES_UFFD	4
+#define SLOT_SCRATCH	5		/* one page, invalidated to move the seq */
+#define GPA_SCRATCH	0x600000ULL
 #define GPA_HOLE	0x10000000ULL	/* no memslot */
 
 #define NR_TESTS	57
@@ -223,6 +226,8 @@ static void test_eintr(int sys_fd)
 			     UFFDIO_REGISTER_MODE_MISSING))
 		bail_out("UFFDIO_REGISTER: %s", strerror(errno));
 	mmu_set_region_or_die(vm_fd, SLOT_UFFD, 0, GPA_UFFD, NPAGES_UFFD * P, mem);
+	/* Invalidations of memory no memslot maps leave the sequence alone. */
+	mmu_set_region_or_die(vm_fd, SLOT_SCRATCH, 0, GPA_SCRATCH, P, scratch);
 	vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 
 	/* Page 0 blocks first: nothing mapped yet when the signal shows. */

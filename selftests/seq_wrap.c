@@ -37,6 +37,7 @@
 #define P		PAGE_SIZE
 #define NPAGES		32
 #define GPA		0x40000000ULL
+#define GPA_SCRATCH	0x50000000ULL
 #define SEED		0x5e9
 #define BELOW		50		/* start = wrap point - BELOW */
 #define ITERS		150		/* each zaps once at least */
@@ -263,6 +264,8 @@ static void run_uffd(int sys_fd, const char *name, u64 start, u64 wrap)
 	if (st_uffd_register(uffd, mem, P, UFFDIO_REGISTER_MODE_MISSING))
 		bail_out("UFFDIO_REGISTER: %s", strerror(errno));
 	mmu_set_region_or_die(vm_fd, 0, 0, GPA, P, mem);
+	/* Invalidations of memory no memslot maps leave the sequence alone. */
+	mmu_set_region_or_die(vm_fd, 1, 0, GPA_SCRATCH, P, scratch);
 	memset(&b, 0, sizeof(b));
 	b.vcpu_fd = mmu_create_vcpu_or_die(vm_fd, 0);
 	if (pthread_create(&b.thread, NULL, blocked_read_main, &b))
