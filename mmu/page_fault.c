@@ -104,7 +104,7 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	int idx, r;
 
 	lockdep_assert_held(&vcpu->mutex);
-	atomic64_inc(&vm->stats.faults);
+	atomic64_inc(vmmu_vm_stat(vm, faults));
 	/* One table per level below the root, at most. */
 	if (vmmu_memcache_topup(&vcpu->pt_cache, vm->fmt.root_level - 1) ||
 	    vmmu_memcache_topup(&vcpu->header_cache, vm->fmt.root_level - 1))
@@ -127,7 +127,7 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	srcu_read_unlock(&vm->srcu, idx);
 
 	if (r == VMMU_RET_RETRY)
-		atomic64_inc(&vm->stats.fault_retries);
+		atomic64_inc(vmmu_vm_stat(vm, fault_retries));
 	return r;
 }
 

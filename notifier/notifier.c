@@ -127,7 +127,7 @@ static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 	struct vmmu_vm *vm = mn_to_vm(mn);
 	int idx;
 
-	atomic64_inc(&vm->stats.invalidations);
+	atomic64_inc(vmmu_vm_stat(vm, invalidations));
 	idx = srcu_read_lock(&vm->srcu);
 	write_lock(&vm->mmu_lock);
 	vmmu_mmu_invalidate_begin(vm, range->start, range->end);
