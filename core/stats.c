@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Module-wide object counters, shown in <debugfs>/vmmu/objects, and the
- * readers of the statistics descriptor tables (include/vmmu/
- * stats.h): the fill of an ioctl struct and the debugfs text.
+ * readers of the statistics descriptor tables (include/vmmu/stats.h): the
+ * fill of an ioctl struct and the debugfs text.
  */
 #include <linux/debugfs.h>
 #include <linux/rcupdate.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-VM statistics: the descriptor table of include/vmmu/stats_vm.h,
- * VMMU_GET_STATS and <debugfs>/vmmu/<pid>-<id>/stats.
+ * Per-VM and per-vCPU statistics: the descriptor tables of include/vmmu/
+ * stats.h, VMMU_GET_STATS and <debugfs>/vmmu/<pid>-<id>/{stats,vcpu<n>/stats}.
  */
 #include <linux/debugfs.h>
 #include <linux/rculist.h>
@@ -11,6 +11,7 @@
 
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
 #include "dev.h"
@@ -124,6 +125,29 @@ static_assert(-VMMU_VM_UAPI_LINES == VMMU_UAPI_NR);
 static_assert(-VMMU_VM_UAPI_BITS == BIT(VMMU_UAPI_NR) - 1);
 static_assert(-VMMU_VM_LEVEL_BITS == BIT(VMMU_MAX_LEVEL) - 1);
 
+#undef VMMU_UAPI
+/* The vCPU table has no ioctl struct: a VMMU_UAPI() there does not build. */
+#define VMMU_UAPI(member)	BUILD_BUG_ON_ZERO(1)
+
+#define VMMU_VCPU_STAT(id, kind, uapi) {				\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.offset = offsetof(struct vmmu_vcpu_stats,			\
+			   counters[VMMU_VCPU_STAT_##id]),		\
+	.uapi_index = (uapi) },
+#define VMMU_VCPU_VALUE(id, kind, uapi) {				\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.read = vmmu_vcpu_read_##id, .uapi_index = (uapi) },
+
+static const struct vmmu_stat_desc vmmu_vcpu_stats_desc[] = {
+#include <vmmu/stats_vcpu.h>
+};
+
+const struct vmmu_stats_scope vmmu_vcpu_stats_scope = {
+	.desc = vmmu_vcpu_stats_desc,
+	.nr = ARRAY_SIZE(vmmu_vcpu_stats_desc),
+	.stats_offset = offsetof(struct vmmu_vcpu, stats),
+};
+
 /**
  * vmmu_vm_fill_stats() - VMMU_GET_STATS: a VM's values, from its table
  * @vm: the VM
@@ -141,6 +165,13 @@ static int vmmu_vm_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vmmu_vm_stats);
 
+static int vmmu_vcpu_stats_show(struct seq_file *m, void *unused)
+{
+	vmmu_stats_show(m, &vmmu_vcpu_stats_scope, m->private);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vmmu_vcpu_stats);
+
 /**
  * vmmu_vm_debugfs_create() - <debugfs>/vmmu/<pid>-<id>/stats for a new VM
  * @vm: the VM
@@ -157,6 +188,23 @@ void vmmu_vm_debugfs_create(struct vmmu_vm *vm)
 	vm->debugfs_dentry = debugfs_create_dir(name, vmmu_debugfs_root());
 	debugfs_create_file("stats", 0444, vm->debugfs_dentry, vm,
 			    &vmmu_vm_stats_fops);
+}
+
+/**
+ * vmmu_vcpu_debugfs_create() - <debugfs>/vmmu/<pid>-<id>/vcpu<n>/stats
+ * @vcpu: a vCPU just published; it lives as long as its VM, whose
+ *	vmmu_vm_debugfs_remove() removes the file before the vCPU is freed
+ *
+ * Failures are ignored, as for the VM's files.
+ */
+void vmmu_vcpu_debugfs_create(struct vmmu_vcpu *vcpu)
+{
+	struct dentry *dir;
+	char name[24];
+
+	snprintf(name, sizeof(name), "vcpu%d", vcpu->vcpu_id);
+	dir = debugfs_create_dir(name, vcpu->vm->debugfs_dentry);
+	debugfs_create_file("stats", 0444, dir, vcpu, &vmmu_vcpu_stats_fops);
 }
 
 /**

@@ -131,6 +131,14 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	return r;
 }
 
+/* Every flush the vCPU performs counts in its tlb_flush. */
+static void vmmu_vcpu_flush_tlb(struct vmmu_vcpu *vcpu,
+				void (*flush_tlb)(struct vmmu_vcpu *vcpu))
+{
+	atomic64_inc(vmmu_vcpu_stat(vcpu, tlb_flush));
+	flush_tlb(vcpu);
+}
+
 /**
  * vmmu_vcpu_mmu_requests() - prepare a vCPU's MMU state before it uses
  *	translations
@@ -151,7 +159,7 @@ int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
 	int r;
 
 	if (vmmu_check_request(vcpu, VMMU_REQ_TLB_FLUSH))
-		flush_tlb(vcpu);
+		vmmu_vcpu_flush_tlb(vcpu, flush_tlb);
 	/*
 	 * Cleared before the root is looked at: an invalidation after this
 	 * sets the request again, and guest-mode entry notices.
@@ -161,7 +169,7 @@ int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
 	if (r)
 		return r;
 	if (vcpu->root != root)
-		flush_tlb(vcpu);
+		vmmu_vcpu_flush_tlb(vcpu, flush_tlb);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Module-wide object counters, and the descriptor tables of the per-VM
- * statistics (below).
+ * Module-wide object counters, and the descriptor tables of the per-VM and
+ * per-vCPU statistics (below).
  *
  * Every object that vmmu allocates on behalf of userspace is counted while it
  * lives, so that tests can prove that nothing leaks: after a test program has
@@ -47,11 +47,11 @@ void vmmu_stats_exit(void);
 /*
  * Statistics: one descriptor table per scope.
  *
- * Every value a VM reports is declared once, as one line of its scope's
- * table: include/vmmu/stats_vm.h.
+ * Every value a VM or a vCPU reports is declared once, as one line of its
+ * scope's table: include/vmmu/stats_vm.h and include/vmmu/stats_vcpu.h.
  * The tables are included several times, each time with other definitions
  * of their line macros, and generate the counters' storage (an index into
- * vm->stats.counters[]), the descriptor arrays
+ * vm->stats.counters[] or vcpu->stats.counters[]), the descriptor arrays
  * (struct vmmu_stat_desc, in dev/stats.c) and, through the descriptors,
  * VMMU_GET_STATS and the debugfs files.  The tables' header comment
  * describes their lines; Documentation/design.rst ("Statistics") how to add
@@ -83,11 +83,17 @@ void vmmu_stats_exit(void);
 /* A value that VMMU_GET_STATS has no place for. */
 #define VMMU_NO_UAPI	(-1)
 
-/* The stored counters: the STAT lines, in table order. */
+/* The stored counters of each scope: the STAT lines, in table order. */
 enum vmmu_vm_stat_id {
 #define VMMU_VM_STAT(name, kind, uapi)	VMMU_VM_STAT_##name,
 #include <vmmu/stats_vm.h>
 	VMMU_VM_NR_STATS
+};
+
+enum vmmu_vcpu_stat_id {
+#define VMMU_VCPU_STAT(name, kind, uapi)	VMMU_VCPU_STAT_##name,
+#include <vmmu/stats_vcpu.h>
+	VMMU_VCPU_NR_STATS
 };
 
 /*
@@ -95,6 +101,8 @@ enum vmmu_vm_stat_id {
  * atomic64_inc(vmmu_vm_stat(vm, faults)).
  */
 #define vmmu_vm_stat(vm, name)	(&(vm)->stats.counters[VMMU_VM_STAT_##name])
+#define vmmu_vcpu_stat(vcpu, name)					\
+	(&(vcpu)->stats.counters[VMMU_VCPU_STAT_##name])
 
 /**
  * struct vmmu_stat_desc - what one statistic is and where its value is
@@ -104,9 +112,9 @@ enum vmmu_vm_stat_id {
  * @exponent: the value counts units of base ** @exponent (-9: ns)
  * @size: number of u64 values (1: vmmu has no arrays or histograms yet)
  * @offset: STAT and LEVEL lines: offset of the atomic64_t in the scope's
- *	stats struct (struct vmmu_vm_stats)
+ *	stats struct (struct vmmu_vm_stats, struct vmmu_vcpu_stats)
  * @read: VALUE lines: computes the value from the owner (the struct
- *	vmmu_vm); NULL for the others
+ *	vmmu_vm or struct vmmu_vcpu); NULL for the others
  * @uapi_index: index of the value among the __u64s of the scope's ioctl
  *	struct (struct vmmu_stats for a VM), or VMMU_NO_UAPI
  */
@@ -133,6 +141,7 @@ struct vmmu_stats_scope {
 };
 
 extern const struct vmmu_stats_scope vmmu_vm_stats_scope;
+extern const struct vmmu_stats_scope vmmu_vcpu_stats_scope;
 
 u64 vmmu_stat_read(const struct vmmu_stats_scope *scope,
 		   const struct vmmu_stat_desc *desc, const void *owner);
