@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Module-wide object counters, shown in <debugfs>/vmmu/objects.
+ * Module-wide object counters, shown in <debugfs>/vmmu/objects, and the
+ * readers of the statistics descriptor tables (include/vmmu/stats.h): the
+ * fill of an ioctl struct and the debugfs text.
  */
 #include <linux/debugfs.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
 
 #include <vmmu/stats.h>
 
@@ -72,4 +75,63 @@ void vmmu_stats_exit(void)
 		WARN(atomic_long_read(&vmmu_objects[i]),
 		     "vmmu: %ld %s leaked\n",
 		     atomic_long_read(&vmmu_objects[i]), vmmu_object_names[i]);
+}
+
+/**
+ * vmmu_stat_read() - the value of one statistic now
+ * @scope: the table @desc belongs to
+ * @desc: the statistic
+ * @owner: the VM or vCPU whose value is read
+ *
+ * Counters are read one by one, not as one atomic snapshot.
+ *
+ * Return: the value.
+ */
+u64 vmmu_stat_read(const struct vmmu_stats_scope *scope,
+		   const struct vmmu_stat_desc *desc, const void *owner)
+{
+	const void *stats = owner + scope->stats_offset;
+
+	if (desc->read)
+		return desc->read(owner);
+	return atomic64_read(stats + desc->offset);
+}
+
+/**
+ * vmmu_stats_fill() - fill an ioctl's stats struct from a table
+ * @scope: the table
+ * @owner: the VM or vCPU
+ * @uapi: the struct, an array of u64; what no statistic fills (reserved
+ *	space) is zeroed
+ * @uapi_size: its size in bytes
+ */
+void vmmu_stats_fill(const struct vmmu_stats_scope *scope, const void *owner,
+		     void *uapi, size_t uapi_size)
+{
+	const struct vmmu_stat_desc *desc;
+	u64 *values = uapi;
+
+	memset(uapi, 0, uapi_size);
+	for (desc = scope->desc; desc < scope->desc + scope->nr; desc++) {
+		if (desc->uapi_index < 0 ||
+		    desc->uapi_index >= uapi_size / sizeof(*values))
+			continue;
+		values[desc->uapi_index] = vmmu_stat_read(scope, desc, owner);
+	}
+}
+
+/**
+ * vmmu_stats_show() - every statistic of a table as "name value" lines
+ * @m: the debugfs file
+ * @scope: the table
+ * @owner: the VM or vCPU
+ */
+void vmmu_stats_show(struct seq_file *m, const struct vmmu_stats_scope *scope,
+		     const void *owner)
+{
+	const struct vmmu_stat_desc *desc;
+
+	for (desc = scope->desc; desc < scope->desc + scope->nr; desc++)
+		seq_printf(m, "%s %llu\n", desc->name,
+			   vmmu_stat_read(scope, desc, owner));
 }

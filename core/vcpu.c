@@ -180,5 +180,5 @@ void vmmu_flush_remote_tlbs(struct vmmu_vm *vm)
 #ifndef VMMU_TEST_SKIP_FLUSH
 	vmmu_make_all_vcpus_request(vm, VMMU_REQ_TLB_FLUSH, true);
 #endif
-	atomic64_inc(&vm->stats.tlb_flushes);
+	atomic64_inc(vmmu_vm_stat(vm, remote_tlb_flush));
 }

@@ -22,6 +22,7 @@ struct vmmu_stats;
 
 void vmmu_vm_fill_stats(struct vmmu_vm *vm, struct vmmu_stats *st);
 void vmmu_vm_debugfs_create(struct vmmu_vm *vm);
+void vmmu_vcpu_debugfs_create(struct vmmu_vcpu *vcpu);
 void vmmu_vm_debugfs_remove(struct vmmu_vm *vm);
 long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap);
 int vmmu_dev_create_vm(unsigned long type);

@@ -282,6 +282,7 @@ static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 	for (;;) {
 		if (signal_pending(current)) {
 			vcpu->run->exit_reason = KVM_EXIT_INTR;
+			atomic64_inc(vmmu_vcpu_stat(vcpu, signal_exits));
 			return -EINTR;
 		}
 		cond_resched();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-VM MMU statistics: VMMU_GET_STATS and <debugfs>/vmmu/<pid>-<id>/stats.
+ * Per-VM and per-vCPU statistics: the descriptor tables of include/vmmu/
+ * stats.h, VMMU_GET_STATS and <debugfs>/vmmu/<pid>-<id>/{stats,vcpu<n>/stats}.
  */
 #include <linux/debugfs.h>
 #include <linux/rculist.h>
@@ -10,11 +11,12 @@
 
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
 #include "dev.h"
 
-static u64 vmmu_count_roots(struct list_head *head, bool valid)
+static u64 vmmu_count_roots(const struct list_head *head, bool valid)
 {
 	struct vmmu_mmu_page *root;
 	u64 n = 0;
@@ -30,60 +32,145 @@ static u64 vmmu_count_roots(struct list_head *head, bool valid)
 	return n;
 }
 
+/* The VMMU_VM_VALUE() lines of include/vmmu/stats_vm.h. */
+static u64 vmmu_vm_read_roots_valid(const void *owner)
+{
+	const struct vmmu_vm *vm = owner;
+
+	return vmmu_count_roots(&vm->valid_roots, true);
+}
+
+static u64 vmmu_vm_read_roots_invalid(const void *owner)
+{
+	const struct vmmu_vm *vm = owner;
+
+	return vmmu_count_roots(&vm->invalid_roots, false);
+}
+
+static u64 vmmu_vm_read_invalidate_seq(const void *owner)
+{
+	const struct vmmu_vm *vm = owner;
+
+	return READ_ONCE(vm->mmu_invalidate_seq);
+}
+
+static u64 vmmu_vm_read_invalidate_in_progress(const void *owner)
+{
+	const struct vmmu_vm *vm = owner;
+
+	return READ_ONCE(vm->mmu_invalidate_in_progress);
+}
+
+/* VM lines with a place in struct vmmu_stats: the index of its __u64. */
+#define VMMU_UAPI(member)						\
+	((int)(offsetof(struct vmmu_stats, member) / sizeof(__u64)))
+
+/* The VM's descriptors: one per line of the table. */
+#define VMMU_VM_STAT(id, kind, uapi) {				\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.offset = offsetof(struct vmmu_vm_stats,			\
+			   counters[VMMU_VM_STAT_##id]),		\
+	.uapi_index = (uapi) },
+#define VMMU_VM_LEVEL(level, id, kind, uapi) {			\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.offset = offsetof(struct vmmu_vm_stats, mapped[(level) - 1]),	\
+	.uapi_index = (uapi) },
+#define VMMU_VM_VALUE(id, kind, uapi) {				\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.read = vmmu_vm_read_##id, .uapi_index = (uapi) },
+
+static const struct vmmu_stat_desc vmmu_vm_stats_desc[] = {
+#include <vmmu/stats_vm.h>
+};
+
+const struct vmmu_stats_scope vmmu_vm_stats_scope = {
+	.desc = vmmu_vm_stats_desc,
+	.nr = ARRAY_SIZE(vmmu_vm_stats_desc),
+	.stats_offset = offsetof(struct vmmu_vm, stats),
+};
+
+/*
+ * The VM table and struct vmmu_stats agree: the lines with a uAPI place
+ * are as many as the struct's __u64s before @reserved, and the sum of
+ * BIT(index) over them has every one of those bits set, which n powers of
+ * two below 2^n give only when no two are the same.  Likewise every level
+ * has exactly one LEVEL line, so debugfs shows them all.
+ */
+#define VMMU_UAPI_NR	(offsetof(struct vmmu_stats, reserved) / sizeof(__u64))
+/* An int, for enum constants; 0 for VMMU_NO_UAPI. */
+#define VMMU_UAPI_BIT(index)	((1 << ((index) + 1)) >> 1)
+
+enum {
+	VMMU_VM_UAPI_LINES = 0
+#define VMMU_VM_STAT(name, kind, uapi)		-((uapi) >= 0)
+#define VMMU_VM_LEVEL(level, name, kind, uapi)	-((uapi) >= 0)
+#define VMMU_VM_VALUE(name, kind, uapi)		-((uapi) >= 0)
+#include <vmmu/stats_vm.h>
+	,
+	VMMU_VM_UAPI_BITS = 0
+#define VMMU_VM_STAT(name, kind, uapi)		-VMMU_UAPI_BIT(uapi)
+#define VMMU_VM_LEVEL(level, name, kind, uapi)	-VMMU_UAPI_BIT(uapi)
+#define VMMU_VM_VALUE(name, kind, uapi)		-VMMU_UAPI_BIT(uapi)
+#include <vmmu/stats_vm.h>
+	,
+	VMMU_VM_LEVEL_BITS = 0
+#define VMMU_VM_LEVEL(level, name, kind, uapi)	-(1 << ((level) - 1))
+#include <vmmu/stats_vm.h>
+	,
+};
+
+static_assert(VMMU_UAPI_NR < 31);
+static_assert(offsetof(struct vmmu_stats, reserved) % sizeof(__u64) == 0);
+static_assert(-VMMU_VM_UAPI_LINES == VMMU_UAPI_NR);
+static_assert(-VMMU_VM_UAPI_BITS == BIT(VMMU_UAPI_NR) - 1);
+static_assert(-VMMU_VM_LEVEL_BITS == BIT(VMMU_MAX_LEVEL) - 1);
+
+#undef VMMU_UAPI
+/* The vCPU table has no ioctl struct: a VMMU_UAPI() there does not build. */
+#define VMMU_UAPI(member)	BUILD_BUG_ON_ZERO(1)
+
+#define VMMU_VCPU_STAT(id, kind, uapi) {				\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.offset = offsetof(struct vmmu_vcpu_stats,			\
+			   counters[VMMU_VCPU_STAT_##id]),		\
+	.uapi_index = (uapi) },
+#define VMMU_VCPU_VALUE(id, kind, uapi) {				\
+	.name = #id, VMMU_STAT_KIND_##kind, .size = 1,		\
+	.read = vmmu_vcpu_read_##id, .uapi_index = (uapi) },
+
+static const struct vmmu_stat_desc vmmu_vcpu_stats_desc[] = {
+#include <vmmu/stats_vcpu.h>
+};
+
+const struct vmmu_stats_scope vmmu_vcpu_stats_scope = {
+	.desc = vmmu_vcpu_stats_desc,
+	.nr = ARRAY_SIZE(vmmu_vcpu_stats_desc),
+	.stats_offset = offsetof(struct vmmu_vcpu, stats),
+};
+
 /**
- * vmmu_vm_fill_stats() - snapshot a VM's counters
+ * vmmu_vm_fill_stats() - VMMU_GET_STATS: a VM's values, from its table
  * @vm: the VM
  * @st: filled in; counters are read one by one, not as one atomic snapshot
  */
 void vmmu_vm_fill_stats(struct vmmu_vm *vm, struct vmmu_stats *st)
 {
-	const struct vmmu_vm_stats *s = &vm->stats;
-	int i;
-
-	memset(st, 0, sizeof(*st));
-	st->faults = atomic64_read(&s->faults);
-	st->fault_retries = atomic64_read(&s->fault_retries);
-	st->pages_mapped = atomic64_read(&s->pages_mapped);
-	for (i = 0; i < ARRAY_SIZE(st->mapped); i++)
-		st->mapped[i] = atomic64_read(&s->mapped[i]);
-	st->leaves_zapped = atomic64_read(&s->leaves_zapped);
-	st->tables = atomic64_read(&s->tables);
-	st->tables_freed = atomic64_read(&s->tables_freed);
-	st->invalidations = atomic64_read(&s->invalidations);
-	st->roots_valid = vmmu_count_roots(&vm->valid_roots, true);
-	st->roots_invalid = vmmu_count_roots(&vm->invalid_roots, false);
-	st->roots_invalidated = atomic64_read(&s->roots_invalidated);
-	st->tlb_flushes = atomic64_read(&s->tlb_flushes);
-	st->young_cleared = atomic64_read(&s->young_cleared);
-	st->invalidate_seq = READ_ONCE(vm->mmu_invalidate_seq);
-	st->invalidate_in_progress = READ_ONCE(vm->mmu_invalidate_in_progress);
+	vmmu_stats_fill(&vmmu_vm_stats_scope, vm, st, sizeof(*st));
 }
 
 static int vmmu_vm_stats_show(struct seq_file *m, void *unused)
 {
-	struct vmmu_stats st;
-
-	vmmu_vm_fill_stats(m->private, &st);
-	seq_printf(m, "faults %llu\n", st.faults);
-	seq_printf(m, "fault_retries %llu\n", st.fault_retries);
-	seq_printf(m, "pages_mapped %llu\n", st.pages_mapped);
-	seq_printf(m, "mapped_4k %llu\n", st.mapped[0]);
-	seq_printf(m, "mapped_2m %llu\n", st.mapped[1]);
-	seq_printf(m, "mapped_1g %llu\n", st.mapped[2]);
-	seq_printf(m, "leaves_zapped %llu\n", st.leaves_zapped);
-	seq_printf(m, "tables %llu\n", st.tables);
-	seq_printf(m, "tables_freed %llu\n", st.tables_freed);
-	seq_printf(m, "invalidations %llu\n", st.invalidations);
-	seq_printf(m, "roots_valid %llu\n", st.roots_valid);
-	seq_printf(m, "roots_invalid %llu\n", st.roots_invalid);
-	seq_printf(m, "roots_invalidated %llu\n", st.roots_invalidated);
-	seq_printf(m, "tlb_flushes %llu\n", st.tlb_flushes);
-	seq_printf(m, "young_cleared %llu\n", st.young_cleared);
-	seq_printf(m, "invalidate_seq %llu\n", st.invalidate_seq);
-	seq_printf(m, "invalidate_in_progress %llu\n", st.invalidate_in_progress);
+	vmmu_stats_show(m, &vmmu_vm_stats_scope, m->private);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vmmu_vm_stats);
+
+static int vmmu_vcpu_stats_show(struct seq_file *m, void *unused)
+{
+	vmmu_stats_show(m, &vmmu_vcpu_stats_scope, m->private);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vmmu_vcpu_stats);
 
 /**
  * vmmu_vm_debugfs_create() - <debugfs>/vmmu/<pid>-<id>/stats for a new VM
@@ -101,6 +188,23 @@ void vmmu_vm_debugfs_create(struct vmmu_vm *vm)
 	vm->debugfs_dentry = debugfs_create_dir(name, vmmu_debugfs_root());
 	debugfs_create_file("stats", 0444, vm->debugfs_dentry, vm,
 			    &vmmu_vm_stats_fops);
+}
+
+/**
+ * vmmu_vcpu_debugfs_create() - <debugfs>/vmmu/<pid>-<id>/vcpu<n>/stats
+ * @vcpu: a vCPU just published; it lives as long as its VM, whose
+ *	vmmu_vm_debugfs_remove() removes the file before the vCPU is freed
+ *
+ * Failures are ignored, as for the VM's files.
+ */
+void vmmu_vcpu_debugfs_create(struct vmmu_vcpu *vcpu)
+{
+	struct dentry *dir;
+	char name[24];
+
+	snprintf(name, sizeof(name), "vcpu%d", vcpu->vcpu_id);
+	dir = debugfs_create_dir(name, vcpu->vm->debugfs_dentry);
+	debugfs_create_file("stats", 0444, dir, vcpu, &vmmu_vcpu_stats_fops);
 }
 
 /**

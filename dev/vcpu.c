@@ -292,6 +292,7 @@ static int vmmu_vm_install_vcpu(struct vmmu_vm *vm, unsigned long id)
 	}
 	/* Published before userspace can use it, so flushes reach it. */
 	vmmu_vm_add_vcpu(vm, vcpu);
+	vmmu_vcpu_debugfs_create(vcpu);
 	vmmu_vm_get(vm);
 	fd_install(fd, file);
 	return fd;

@@ -91,6 +91,7 @@ int vmmu_exit_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
 	struct kvm_run *run = vcpu->run;
 
 	pio->pending = true;
+	atomic64_inc(vmmu_vcpu_stat(vcpu, io_exits));
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.direction = pio->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
 	run->io.size = pio->size;
@@ -167,6 +168,7 @@ bool vmmu_exit_mmio(struct vmmu_vcpu *vcpu, struct vmmu_emul_mmio *mmio,
 	mmio->pending = !insn->write;
 	if (insn->write)
 		data = vmmu_emul_write_data(insn, reg);
+	atomic64_inc(vmmu_vcpu_stat(vcpu, mmio_exits));
 	run->exit_reason = KVM_EXIT_MMIO;
 	run->mmio.phys_addr = gpa;
 	run->mmio.len = insn->bytes;

@@ -125,7 +125,7 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	int idx, r;
 
 	lockdep_assert_held(&vcpu->mutex);
-	atomic64_inc(&vm->stats.faults);
+	atomic64_inc(vmmu_vm_stat(vm, faults));
 	/* One table per level below the root, at most. */
 	if (vmmu_memcache_topup(&vcpu->pt_cache, vm->fmt.root_level - 1) ||
 	    vmmu_memcache_topup(&vcpu->header_cache, vm->fmt.root_level - 1))
@@ -157,8 +157,16 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	srcu_read_unlock(&vm->srcu, idx);
 
 	if (r == VMMU_RET_RETRY)
-		atomic64_inc(&vm->stats.fault_retries);
+		atomic64_inc(vmmu_vm_stat(vm, fault_retries));
 	return r;
+}
+
+/* Every flush the vCPU performs counts in its tlb_flush. */
+static void vmmu_vcpu_flush_tlb(struct vmmu_vcpu *vcpu,
+				void (*flush_tlb)(struct vmmu_vcpu *vcpu))
+{
+	atomic64_inc(vmmu_vcpu_stat(vcpu, tlb_flush));
+	flush_tlb(vcpu);
 }
 
 /**
@@ -181,7 +189,7 @@ int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
 	int r;
 
 	if (vmmu_check_request(vcpu, VMMU_REQ_TLB_FLUSH))
-		flush_tlb(vcpu);
+		vmmu_vcpu_flush_tlb(vcpu, flush_tlb);
 	/*
 	 * Cleared before the root is looked at: an invalidation after this
 	 * sets the request again, and guest-mode entry notices.
@@ -191,7 +199,7 @@ int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
 	if (r)
 		return r;
 	if (vcpu->root != root)
-		flush_tlb(vcpu);
+		vmmu_vcpu_flush_tlb(vcpu, flush_tlb);
 	return 0;
 }
 

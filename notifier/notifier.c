@@ -177,7 +177,7 @@ static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 	vmmu_mn_active_inc(vm);
 	idx = srcu_read_lock(&vm->srcu);
 	if (vmmu_hva_range_mapped(vm, range->start, range->end)) {
-		atomic64_inc(&vm->stats.invalidations);
+		atomic64_inc(vmmu_vm_stat(vm, invalidations));
 		write_lock(&vm->mmu_lock);
 		vmmu_mmu_invalidate_begin(vm, range->start, range->end);
 		vmmu_hva_range_op(vm, range->start, range->end,

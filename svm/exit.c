@@ -144,6 +144,7 @@ static int svm_handle_hlt(struct vmmu_vcpu *vcpu)
 {
 	/* No interrupt can wake the guest up: userspace decides. */
 	svm_skip(to_svm(vcpu), 1);
+	atomic64_inc(vmmu_vcpu_stat(vcpu, halt_exits));
 	vcpu->run->exit_reason = KVM_EXIT_HLT;
 	return 0;
 }

@@ -251,6 +251,7 @@ int vmmu_svm_vcpu_run(struct vmmu_vcpu *vcpu)
 	vmmu_runstate_enter(vcpu);
 	svm_enter_guest(vcpu);
 	vmmu_runstate_exit(vcpu);
+	atomic64_inc(vmmu_vcpu_stat(vcpu, exits));
 	vmmu_vcpu_exit_guest_mode(vcpu);
 	local_irq_enable();
 	return vmmu_svm_handle_exit(vcpu);

@@ -135,7 +135,7 @@ static void tdp_mmu_handle_removed_spte(struct tdp_zap *z, u64 old, int level)
 	z->flush = true;
 	if (spte_leaf(&z->vm->fmt, old, level)) {
 		z->leaves++;
-		atomic64_inc(&z->vm->stats.leaves_zapped);
+		atomic64_inc(vmmu_vm_stat(z->vm, leaves_zapped));
 		atomic64_dec(&z->vm->stats.mapped[level - 1]);
 		return;
 	}
@@ -163,8 +163,8 @@ static void tdp_mmu_handle_removed_table(struct tdp_zap *z, u64 *table,
 		tdp_mmu_handle_removed_spte(z, old, level);
 	}
 	list_add_tail(&table_to_sp(table)->free_link, &z->free_list);
-	atomic64_inc(&z->vm->stats.tables_freed);
-	atomic64_dec(&z->vm->stats.tables);
+	atomic64_inc(vmmu_vm_stat(z->vm, tables_freed));
+	atomic64_dec(vmmu_vm_stat(z->vm, tables));
 }
 
 /*
@@ -435,7 +435,7 @@ void vmmu_tdp_mmu_put_root(struct vmmu_vm *vm, struct vmmu_mmu_page *root)
 	list_del_rcu(&root->invalid_link);
 	spin_unlock(&vm->tdp_mmu_pages_lock);
 	vmmu_object_dec(VMMU_OBJ_ROOT);
-	atomic64_dec(&vm->stats.tables);
+	atomic64_dec(vmmu_vm_stat(vm, tables));
 	/* RCU walkers of the invalid list may still look at it. */
 	call_rcu(&root->rcu, tdp_mmu_free_sp_rcu);
 }
@@ -465,7 +465,7 @@ void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm)
 		list_del_rcu(&root->valid_link);
 		list_add_tail_rcu(&root->invalid_link, &vm->invalid_roots);
 		list_add_tail(&root->free_link, &moved);
-		atomic64_inc(&vm->stats.roots_invalidated);
+		atomic64_inc(vmmu_vm_stat(vm, roots_invalidated));
 	}
 	spin_unlock(&vm->tdp_mmu_pages_lock);
 	vmmu_make_all_vcpus_request(vm, VMMU_REQ_RELOAD_ROOT, false);
@@ -505,7 +505,7 @@ static struct vmmu_mmu_page *tdp_mmu_get_valid_root(struct vmmu_vcpu *vcpu)
 		refcount_set(&root->root_refs, 2);
 		list_add_rcu(&root->valid_link, &vm->valid_roots);
 		vmmu_object_inc(VMMU_OBJ_ROOT);
-		atomic64_inc(&vm->stats.tables);
+		atomic64_inc(vmmu_vm_stat(vm, tables));
 	}
 	spin_unlock(&vm->tdp_mmu_pages_lock);
 	/* Only valid roots are ever handed out. */
@@ -582,7 +582,7 @@ static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter)
 		tdp_mmu_unalloc_sp(vcpu, sp);
 		return VMMU_RET_RETRY;
 	}
-	atomic64_inc(&vcpu->vm->stats.tables);
+	atomic64_inc(vmmu_vm_stat(vcpu->vm, tables));
 	return 0;
 }
 
@@ -615,7 +615,7 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 	if (!tdp_mmu_set_spte_atomic(iter, new_spte))
 		return VMMU_RET_RETRY;
 	if (!spte_present(fmt, old)) {
-		atomic64_inc(&vcpu->vm->stats.pages_mapped);
+		atomic64_inc(vmmu_vm_stat(vcpu->vm, pages_mapped));
 		atomic64_inc(&vcpu->vm->stats.mapped[iter->level - 1]);
 	}
 	return VMMU_RET_FIXED;
@@ -725,7 +725,7 @@ static bool tdp_mmu_age_root(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
 			break;
 		/* Pairs with the walker's cmpxchg64() that set the bit. */
 		if (cmpxchg64(iter.sptep, old, old & ~fmt->accessed) == old)
-			atomic64_inc(&vm->stats.young_cleared);
+			atomic64_inc(vmmu_vm_stat(vm, young_cleared));
 	}
 	return young;
 }
@@ -785,7 +785,7 @@ void vmmu_tdp_mmu_destroy_vm(struct vmmu_vm *vm)
 	WARN_ON_ONCE(!list_empty(&vm->valid_roots));
 	WARN_ON_ONCE(!list_empty(&vm->invalid_roots));
 	/* Every table and leaf went with its root. */
-	WARN_ON_ONCE(atomic64_read(&vm->stats.tables));
+	WARN_ON_ONCE(atomic64_read(vmmu_vm_stat(vm, tables)));
 	for (level = 1; level <= VMMU_MAX_LEVEL; level++)
 		WARN_ON_ONCE(atomic64_read(&vm->stats.mapped[level - 1]));
 }

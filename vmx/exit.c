@@ -174,6 +174,7 @@ static int vmx_handle_hlt(struct vmmu_vcpu *vcpu)
 {
 	/* No interrupt can wake the guest up: userspace decides. */
 	vmx_skip(to_vmx(vcpu));
+	atomic64_inc(vmmu_vcpu_stat(vcpu, halt_exits));
 	vcpu->run->exit_reason = KVM_EXIT_HLT;
 	return 0;
 }

@@ -518,6 +518,7 @@ int vmmu_vmx_vcpu_run(struct vmmu_vcpu *vcpu)
 	vmmu_runstate_enter(vcpu);
 	vmx_enter_guest(vcpu);
 	vmmu_runstate_exit(vcpu);
+	atomic64_inc(vmmu_vcpu_stat(vcpu, exits));
 	vmmu_vcpu_exit_guest_mode(vcpu);
 	local_irq_enable();
 	return vmmu_vmx_handle_exit(vcpu);

@@ -20,6 +20,7 @@
 
 #include <vmmu/memcache.h>
 #include <vmmu/pfncache.h>
+#include <vmmu/stats.h>
 #include <vmmu/sw_tlb.h>
 
 struct kvm_run;
@@ -31,6 +32,16 @@ struct vmmu_mmu_page;
 #define VMMU_REQ_TLB_FLUSH	0	/* drop every cached translation */
 #define VMMU_REQ_RELOAD_ROOT	1	/* the root was invalidated */
 #define VMMU_REQ_RUNSTATE	2	/* refresh the run-state page's cache */
+
+/**
+ * struct vmmu_vcpu_stats - per-vCPU counters
+ * @counters: the VMMU_VCPU_STAT() lines of include/vmmu/stats_vcpu.h, which
+ *	say what each counts; vmmu_vcpu_stat(vcpu, name) is one of them.
+ *	Only the vCPU's own thread changes them.
+ */
+struct vmmu_vcpu_stats {
+	atomic64_t counters[VMMU_VCPU_NR_STATS];
+};
 
 /**
  * struct vmmu_vcpu - a vCPU
@@ -57,6 +68,7 @@ struct vmmu_mmu_page;
  * @preempt_notifier: hardware vCPUs: reloads per-CPU state when the vCPU's
  *	thread is rescheduled during KVM_RUN
  * @runstate: hardware vCPUs: the run-state page (VMMU_VCPU_SET_RUNSTATE)
+ * @stats: event counters
  */
 struct vmmu_vcpu {
 	struct vmmu_vm *vm;
@@ -79,6 +91,7 @@ struct vmmu_vcpu {
 	struct preempt_notifier preempt_notifier;
 #endif
 	struct vmmu_vcpu_runstate runstate;
+	struct vmmu_vcpu_stats stats;
 };
 
 struct vmmu_vcpu *vmmu_vcpu_alloc(struct vmmu_vm *vm, int id);

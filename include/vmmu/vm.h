@@ -35,6 +35,7 @@
 #include <linux/srcu.h>
 
 #include <vmmu/spte.h>
+#include <vmmu/stats.h>
 
 struct vmmu_backend_ops;
 struct vmmu_memslots;
@@ -46,30 +47,12 @@ struct vmmu_vcpu;
 /**
  * struct vmmu_vm_stats - per-VM MMU counters
  * @mapped: present leaves now, per level (index level - 1)
- * @tables: page-table pages now in the VM's trees, roots included
- * @faults: page faults handled
- * @fault_retries: faults that had to retry (raced with an invalidation or
- *	another fault, or found their root invalid)
- * @pages_mapped: 4 KiB leaves installed
- * @leaves_zapped: present leaves removed
- * @tables_freed: page-table pages freed
- * @invalidations: mmu_notifier invalidate_range_start calls
- * @roots_invalidated: roots moved to the invalid list
- * @tlb_flushes: remote TLB flushes
- * @young_cleared: accessed bits cleared for the host's page aging
+ * @counters: the VMMU_VM_STAT() lines of include/vmmu/stats_vm.h, which
+ *	say what each counts; vmmu_vm_stat(vm, name) is one of them
  */
 struct vmmu_vm_stats {
 	atomic64_t mapped[VMMU_MAX_LEVEL];
-	atomic64_t tables;
-	atomic64_t faults;
-	atomic64_t fault_retries;
-	atomic64_t pages_mapped;
-	atomic64_t leaves_zapped;
-	atomic64_t tables_freed;
-	atomic64_t invalidations;
-	atomic64_t roots_invalidated;
-	atomic64_t tlb_flushes;
-	atomic64_t young_cleared;
+	atomic64_t counters[VMMU_VM_NR_STATS];
 };
 
 /**

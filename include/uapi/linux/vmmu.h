@@ -183,7 +183,7 @@ struct vmmu_access {
  * @leaves_zapped: present leaves removed
  * @tables: page-table pages now in use, roots included
  * @tables_freed: page-table pages freed
- * @invalidations: mmu_notifier invalidations of the VM's mm
+ * @invalidations: mmu_notifier invalidations of host ranges a memslot maps
  * @roots_valid: roots vCPUs may start to use now
  * @roots_invalid: invalidated roots still used by a vCPU now
  * @roots_invalidated: roots invalidated since the VM was created

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The per-vCPU statistics table: one line per value a vCPU reports, in the
+ * order <debugfs>/vmmu/<pid>-<n>/vcpu<id>/stats shows them.
+ *
+ * Included several times, like include/vmmu/stats_vm.h, whose comment
+ * describes the lines.  A line is:
+ *
+ *   VMMU_VCPU_STAT(name, kind, uapi)
+ *	a counter stored in vcpu->stats.counters[]: the vCPU's thread counts
+ *	with atomic64_inc(vmmu_vcpu_stat(vcpu, name))
+ *   VMMU_VCPU_VALUE(name, kind, uapi)
+ *	not stored: dev/stats.c computes it with vmmu_vcpu_read_<name>(vcpu)
+ *
+ * No ioctl struct carries vCPU values yet: @uapi is VMMU_NO_UAPI (a
+ * VMMU_UAPI() here does not build).
+ */
+#ifndef VMMU_VCPU_STAT
+#define VMMU_VCPU_STAT(name, kind, uapi)
+#endif
+#ifndef VMMU_VCPU_VALUE
+#define VMMU_VCPU_VALUE(name, kind, uapi)
+#endif
+
+/* Exits of a hardware vCPU from the guest, whatever their reason. */
+VMMU_VCPU_STAT(exits, COUNTER, VMMU_NO_UAPI)
+/* Exits to userspace: KVM_EXIT_IO, KVM_EXIT_MMIO, KVM_EXIT_HLT. */
+VMMU_VCPU_STAT(io_exits, COUNTER, VMMU_NO_UAPI)
+VMMU_VCPU_STAT(mmio_exits, COUNTER, VMMU_NO_UAPI)
+VMMU_VCPU_STAT(halt_exits, COUNTER, VMMU_NO_UAPI)
+/* KVM_RUN ended by a signal (KVM_EXIT_INTR). */
+VMMU_VCPU_STAT(signal_exits, COUNTER, VMMU_NO_UAPI)
+/* TLB flushes the vCPU performed (requests and new roots); any kind. */
+VMMU_VCPU_STAT(tlb_flush, COUNTER, VMMU_NO_UAPI)
+
+#undef VMMU_VCPU_STAT
+#undef VMMU_VCPU_VALUE
