@@ -91,7 +91,8 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
  *
  * Return: VMMU_RET_FIXED (retry the access), VMMU_RET_RETRY (fault again),
  * VMMU_RET_MMIO (no memory at @gpa for this access: outside every memslot,
- * or a write to a read-only one), -EFAULT (the host mapping is missing,
+ * beyond the VM's gpa_bits, where no memslot can be and the tables cannot
+ * map, or a write to a read-only one), -EFAULT (the host mapping is missing,
  * not writable for a write, or has no struct page), -ENOMEM, -EINTR.
  */
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
@@ -104,6 +105,8 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	int idx, r;
 
 	lockdep_assert_held(&vcpu->mutex);
+	if (!vmmu_gpa_range_in_reach(&vm->fmt, gpa, 0))
+		return VMMU_RET_MMIO;
 	atomic64_inc(&vm->stats.faults);
 	/* One table per level below the root, at most. */
 	if (vmmu_memcache_topup(&vcpu->pt_cache, vm->fmt.root_level - 1) ||
@@ -170,7 +173,7 @@ static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 {
 	int r;
 
-	if (gpa >> vmmu_gpa_bits(vcpu->vm->fmt.root_level))
+	if (!vmmu_gpa_range_in_reach(&vcpu->vm->fmt, gpa, 0))
 		return -ENOENT;
 	for (;;) {
 		r = vmmu_tdp_mmu_load_root(vcpu);

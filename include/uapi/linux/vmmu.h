@@ -87,7 +87,9 @@ struct vmmu_memslot_list {
  *	the host's paging depth, which NPT must match; EPT: 4)
  * @vcpu_kind: VMMU_VCPU_*
  * @pad: must be zero
- * @gpa_bits: out: guest-physical address bits the root can map
+ * @gpa_bits: out: guest-physical address bits the VM may use: what the
+ *	root maps (48 with 4 levels, 52 with 5), at most the host's
+ *	MAXPHYADDR; memslots end at or below 2^gpa_bits
  *
  * A VM starts with VMX vCPUs and 4-level EPT where vmmu can use VMX, with
  * SVM vCPUs and NPT (default levels) where it can use SVM, and with NPT and
