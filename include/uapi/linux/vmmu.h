@@ -235,7 +235,9 @@ struct vmmu_stats {
  * @gpa: in: the guest-physical address to look up
  * @flags: out: VMMU_TR_*
  * @level: out: level of the entry the walk ended at (1 = 4 KiB)
- * @spte: out: raw value of that entry
+ * @spte: out: raw value of that entry; for a caller without CAP_SYS_ADMIN
+ *	its address bits (51:12, a host pfn) read as 0, its permission,
+ *	attribute and software bits stay
  * @pfn: out: host page frame number; only for CAP_SYS_ADMIN (as in
  *	/proc/pid/pagemap), else 0
  *
