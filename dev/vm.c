@@ -7,6 +7,7 @@
  * with the MMU's zap in between.
  */
 #include <linux/anon_inodes.h>
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
@@ -267,6 +268,15 @@ static int vmmu_vm_create_irqchip(struct vmmu_vm *vm)
 	return r;
 }
 
+/*
+ * The test hooks reach into the MMU's and the caches' internals: they are
+ * for the privileged only, like the host pfns of VMMU_VCPU_TRANSLATE.
+ */
+static bool vmmu_vm_ioctl_is_test_hook(unsigned int ioctl)
+{
+	return ioctl == VMMU_ZAP_ALL || ioctl == VMMU_TEST_PFNCACHE;
+}
+
 static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			  unsigned long arg)
 {
@@ -276,6 +286,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 	/* A VM belongs to the address space that created it. */
 	if (vm->mm != current->mm)
 		return -EIO;
+	if (vmmu_vm_ioctl_is_test_hook(ioctl) && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
 
 	switch (ioctl) {
 	case KVM_CHECK_EXTENSION:

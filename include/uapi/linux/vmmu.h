@@ -131,7 +131,8 @@ struct vmmu_mmu_config {
 /*
  * VM fd: invalidate every root (what a memslot delete or move does): vCPUs
  * load a new root before their next access, the old roots are zapped and
- * freed when their last user drops them.
+ * freed when their last user drops them.  A test hook: CAP_SYS_ADMIN only
+ * (EPERM otherwise).
  */
 #define VMMU_ZAP_ALL		_IO(VMMUIO, 0x03)
 
@@ -309,6 +310,7 @@ struct vmmu_runstate_config {
 /*
  * VMMU_TEST_PFNCACHE: for tests only.  Drives one of a VM's test caches
  * (VMMU_TEST_PFNCACHES of them, by @id) from userspace threads.
+ * CAP_SYS_ADMIN only: EPERM otherwise, before the argument is read.
  */
 #define VMMU_TEST_PFNCACHES		4
 
