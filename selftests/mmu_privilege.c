@@ -170,10 +170,12 @@ static const struct {
 };
 
 /*
- * Every VMMU_TEST_PFNCACHE op without the cap, on 16 bytes at @words;
- * returns what the call with a NULL argument gave.
+ * Every VMMU_TEST_PFNCACHE op without the cap, on 16 bytes: WRITE from
+ * @words, READ into @back (so a WRITE that got through is not undone by
+ * writing back what a READ fetched); returns what the call with a NULL
+ * argument gave.
  */
-static int pfncache_unprivileged(int vm_fd, u64 *words, int *r)
+static int pfncache_unprivileged(int vm_fd, u64 *words, u64 *back, int *r)
 {
 	struct vmmu_test_pfncache arg;
 	unsigned int i;
@@ -185,7 +187,8 @@ static int pfncache_unprivileged(int vm_fd, u64 *words, int *r)
 		arg.op = pc_ops[i].op;
 		arg.gpa = SLOT_GPA + P;
 		arg.len = 16;
-		arg.buf = (unsigned long)words;
+		arg.buf = (unsigned long)(arg.op == VMMU_TEST_PFNCACHE_READ ?
+					  back : words);
 		arg.period_ns = 100000;
 		r[i] = pc_ioctl(vm_fd, &arg);
 	}
@@ -197,7 +200,7 @@ static int pfncache_unprivileged(int vm_fd, u64 *words, int *r)
 /* VMMU_TEST_PFNCACHE: EPERM, no cache activated, no memory written. */
 static void test_pfncache(int vm_fd, u8 *mem)
 {
-	u64 words[2] = { 0xcac4e0ffULL, 0x5eed }, got = 0;
+	u64 words[2] = { 0xcac4e0ffULL, 0x5eed }, back[2], got = 0;
 	struct vmmu_test_pfncache st;
 	u8 *copy = malloc(P);
 	int r[NR_PC_OPS], r_null;
@@ -206,7 +209,7 @@ static void test_pfncache(int vm_fd, u8 *mem)
 	if (!copy)
 		bail_out("out of memory");
 	memcpy(copy, mem + P, P);
-	r_null = pfncache_unprivileged(vm_fd, words, r);
+	r_null = pfncache_unprivileged(vm_fd, words, back, r);
 	for (i = 0; i < NR_PC_OPS; i++)
 		is_errno(r[i], EPERM,
 			 "VMMU_TEST_PFNCACHE %s without CAP_SYS_ADMIN: EPERM",
