@@ -320,10 +320,10 @@ static void cpuid_apply_fixups(struct vmmu_cpuid *table, u64 xcr0,
 	if (e)
 		e->ecx |= F(4, HYPERVISOR);
 	/*
-	 * The guest's physical addresses must fit in the VM's root, and in
-	 * the CPU's own physical-address width (its page-table walks check
-	 * reserved bits against that).  Bits 23:16, the guest physical
-	 * width for nested paging, are 0: the same as bits 7:0.
+	 * The guest's physical addresses must be ones a VM may map: within
+	 * its root and the CPU's own physical-address width (the VM's
+	 * gpa_bits; memslots end below 2^gpa_bits).  Bits 23:16, the guest
+	 * physical width for nested paging, are 0: the same as bits 7:0.
 	 */
 	e = cpuid_find(table, 0x80000008, 0);
 	if (e && (e->eax & 0xff) > gpa_bits)
@@ -333,8 +333,9 @@ static void cpuid_apply_fixups(struct vmmu_cpuid *table, u64 xcr0,
 
 /**
  * vmmu_cpuid_init() - build the supported CPUID table
- * @gpa_bits: the guest-physical address bits of a VM's default root; the
- *	table never offers more
+ * @gpa_bits: the guest-physical address bits a VM of the default
+ *	configuration may use (VMMU_GET_MMU's gpa_bits); the table never
+ *	offers more
  *
  * Called once at module init.
  *

@@ -226,6 +226,24 @@ static int vmmu_memslot_classify(struct vmmu_memslots *set,
 	return 0;
 }
 
+/*
+ * KVM's architecture check (kvm_arch_prepare_memory_region()), made after
+ * every generic one: a created or moved slot must end within what the VM's
+ * tables can map (gpa_bits), or its gfns would alias low ones in the
+ * tables.  A flags change or a delete keeps a range that passed.
+ */
+static int vmmu_memslot_check_reach(struct vmmu_vm *vm,
+				    const struct kvm_userspace_memory_region *mem,
+				    enum vmmu_mr_change kind)
+{
+	if (kind != VMMU_MR_CREATE && kind != VMMU_MR_MOVE)
+		return 0;
+	if (!vmmu_gpa_range_in_reach(&vm->fmt, mem->guest_phys_addr,
+				     mem->memory_size))
+		return -EINVAL;
+	return 0;
+}
+
 /* Copy @old_set without @old and with @new, keeping the gfn order. */
 static struct vmmu_memslots *vmmu_memslots_replace(struct vmmu_memslots *old_set,
 						   struct vmmu_memslot *old,
@@ -318,7 +336,9 @@ static int vmmu_memslot_build(struct vmmu_memslot_change *chg,
  * Nothing is published yet: on error, the VM is unchanged.  Everything the
  * update publishes is allocated here, so that once it starts it cannot fail.
  *
- * Return: 0, or KVM's errno for the request (-EINVAL, -EEXIST), or -ENOMEM.
+ * Return: 0, or KVM's errno for the request (-EINVAL, -EEXIST; -EINVAL
+ * also for a created or moved slot that ends beyond the VM's gpa_bits), or
+ * -ENOMEM.
  */
 int vmmu_memslot_prepare(struct vmmu_vm *vm,
 			 const struct kvm_userspace_memory_region *mem,
@@ -336,6 +356,9 @@ int vmmu_memslot_prepare(struct vmmu_vm *vm,
 	chg->old = vmmu_memslots_id(chg->old_set, (u16)mem->slot);
 	r = vmmu_memslot_classify(chg->old_set, mem, chg->old, &chg->kind);
 	if (r || chg->kind == VMMU_MR_NONE)
+		return r;
+	r = vmmu_memslot_check_reach(vm, mem, chg->kind);
+	if (r)
 		return r;
 
 	r = vmmu_memslot_build(chg, mem);

@@ -12,6 +12,7 @@ struct kvm_cpuid2;
 struct vmmu_cpuid;
 struct vm_area_struct;
 struct vmmu_backend_ops;
+struct vmmu_spte_format;
 struct vmmu_vcpu;
 struct vmmu_vm;
 
@@ -27,6 +28,7 @@ void vmmu_vm_debugfs_remove(struct vmmu_vm *vm);
 long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap);
 int vmmu_dev_create_vm(unsigned long type);
 int vmmu_host_levels(void);
+void vmmu_vm_default_format(struct vmmu_spte_format *fmt);
 const struct vmmu_backend_ops *vmmu_vm_get_backend(u32 vcpu_kind);
 void vmmu_dev_vm_put(struct vmmu_vm *vm);
 int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id);

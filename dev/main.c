@@ -101,30 +101,36 @@ static struct miscdevice vmmu_dev = {
 
 static int __init vmmu_init(void)
 {
+	struct vmmu_spte_format fmt;
 	int r;
 
 	r = vmmu_tdp_mmu_module_init();
 	if (r)
 		return r;
-	/* What a VM's default root maps bounds the supported CPUID. */
 	vmmu_x86_state_init();
-	r = vmmu_cpuid_init(vmmu_gpa_bits(vmmu_host_levels()));
-	if (r) {
-		vmmu_tdp_mmu_module_exit();
-		return r;
-	}
 	vmmu_stats_init();
 	vmmu_backend_init();
+	/*
+	 * What a VM of the default configuration may map (its gpa_bits)
+	 * bounds the physical-address width of the supported CPUID.
+	 */
+	vmmu_vm_default_format(&fmt);
+	r = vmmu_cpuid_init(fmt.gpa_bits);
+	if (r)
+		goto err_backend;
 	r = misc_register(&vmmu_dev);
 	if (r) {
 		pr_err("vmmu: cannot register /dev/vmmu: %d\n", r);
-		vmmu_backend_exit();
-		vmmu_stats_exit();
 		vmmu_cpuid_exit();
-		vmmu_tdp_mmu_module_exit();
-		return r;
+		goto err_backend;
 	}
 	return 0;
+
+err_backend:
+	vmmu_backend_exit();
+	vmmu_stats_exit();
+	vmmu_tdp_mmu_module_exit();
+	return r;
 }
 
 static void __exit vmmu_exit(void)

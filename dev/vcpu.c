@@ -21,14 +21,6 @@
 
 #include "dev.h"
 
-/* Is [gpa, gpa + len) inside what the VM's root can map? */
-static bool vmmu_gpa_range_ok(struct vmmu_vm *vm, u64 gpa, u64 len)
-{
-	u64 limit = 1ULL << vmmu_gpa_bits(vm->fmt.root_level);
-
-	return gpa < limit && len <= limit - gpa;
-}
-
 static int vmmu_vcpu_access(struct vmmu_vcpu *vcpu,
 			    struct vmmu_access __user *uacc)
 {
@@ -42,7 +34,7 @@ static int vmmu_vcpu_access(struct vmmu_vcpu *vcpu,
 		return -EFAULT;
 	if (acc.flags || acc.pad || acc.kind > VMMU_ACCESS_FETCH)
 		return -EINVAL;
-	if (!vmmu_gpa_range_ok(vcpu->vm, acc.gpa, acc.len))
+	if (!vmmu_gpa_range_in_reach(&vcpu->vm->fmt, acc.gpa, acc.len))
 		return -EINVAL;
 	r = vmmu_sw_vcpu_access(vcpu, &acc);
 	if (r)
@@ -57,7 +49,7 @@ static int vmmu_vcpu_translate_ioctl(struct vmmu_vcpu *vcpu,
 
 	if (copy_from_user(&tr, utr, sizeof(tr)))
 		return -EFAULT;
-	if (!vmmu_gpa_range_ok(vcpu->vm, tr.gpa, 1))
+	if (!vmmu_gpa_range_in_reach(&vcpu->vm->fmt, tr.gpa, 0))
 		return -EINVAL;
 	/* Host pfns are for the privileged only, as in /proc/pid/pagemap. */
 	vmmu_vcpu_translate(vcpu, &tr, capable(CAP_SYS_ADMIN));

@@ -7,6 +7,7 @@
  * with the MMU's zap in between.
  */
 #include <linux/anon_inodes.h>
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
@@ -137,7 +138,7 @@ static void vmmu_vm_mmu_config(struct vmmu_vm *vm, struct vmmu_mmu_config *cfg)
 						      VMMU_MMU_FORMAT_NPT;
 	cfg->levels = vm->fmt.root_level;
 	cfg->vcpu_kind = vm->vcpu_kind;
-	cfg->gpa_bits = vmmu_gpa_bits(vm->fmt.root_level);
+	cfg->gpa_bits = vm->fmt.gpa_bits;
 }
 
 /* Check a requested configuration; returns the root level or -EINVAL. */
@@ -272,6 +273,15 @@ static int vmmu_vm_create_irqchip(struct vmmu_vm *vm)
 	return r;
 }
 
+/*
+ * The test hooks reach into the MMU's and the caches' internals: they are
+ * for the privileged only, like the host pfns of VMMU_VCPU_TRANSLATE.
+ */
+static bool vmmu_vm_ioctl_is_test_hook(unsigned int ioctl)
+{
+	return ioctl == VMMU_ZAP_ALL || ioctl == VMMU_TEST_PFNCACHE;
+}
+
 static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			  unsigned long arg)
 {
@@ -281,6 +291,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 	/* A VM belongs to the address space that created it. */
 	if (vm->mm != current->mm)
 		return -EIO;
+	if (vmmu_vm_ioctl_is_test_hook(ioctl) && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
 
 	switch (ioctl) {
 	case KVM_CHECK_EXTENSION:
@@ -380,6 +392,21 @@ void vmmu_dev_vm_put(struct vmmu_vm *vm)
 		vmmu_dev_vm_destroy(vm);
 }
 
+/**
+ * vmmu_vm_default_format() - the page-table format of a VM that chose none
+ * @fmt: filled in: 4-level EPT for the VMX backend, else NPT at the host's
+ *	paging depth
+ *
+ * Called after vmmu_backend_init().
+ */
+void vmmu_vm_default_format(struct vmmu_spte_format *fmt)
+{
+	if (vmmu_backend_default_kind() == VMMU_VCPU_VMX)
+		vmmu_spte_format_init(fmt, VMMU_SPTE_EPT, 4);
+	else
+		vmmu_spte_format_init(fmt, VMMU_SPTE_NPT, vmmu_host_levels());
+}
+
 /* Set a new VM up: MMU state, default format, notifier. */
 static struct vmmu_vm *vmmu_dev_vm_new(void)
 {
@@ -392,10 +419,7 @@ static struct vmmu_vm *vmmu_dev_vm_new(void)
 	vmmu_pfncache_vm_init(vm);
 	/* The backend itself is enabled by the first KVM_CREATE_VCPU. */
 	vm->vcpu_kind = vmmu_backend_default_kind();
-	if (vm->vcpu_kind == VMMU_VCPU_VMX)
-		vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_EPT, 4);
-	else
-		vmmu_spte_format_init(&vm->fmt, VMMU_SPTE_NPT, vmmu_host_levels());
+	vmmu_vm_default_format(&vm->fmt);
 	vm->mmu_invalidate_seq = invalidate_seq_start;
 	r = vmmu_notifier_register(vm);
 	if (r) {

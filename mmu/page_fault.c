@@ -109,8 +109,9 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
  * Return: VMMU_RET_FIXED (retry the access), VMMU_RET_RETRY (fault again:
  * raced with an invalidation, another fault or a memslot update, or the
  * memslot is being deleted or moved; vm->srcu is not held), VMMU_RET_MMIO
- * (no memory at @gpa for this access: outside every memslot, or a write to
- * a read-only one), -EFAULT (the host mapping is missing,
+ * (no memory at @gpa for this access: outside every memslot, beyond the
+ * VM's gpa_bits, where no memslot can be and the tables cannot map, or a
+ * write to a read-only one), -EFAULT (the host mapping is missing,
  * not writable for a write, or has no struct page), -ENOMEM, -EINTR.
  */
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
@@ -126,6 +127,8 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 
 	lockdep_assert_held(&vcpu->mutex);
 	atomic64_inc(vmmu_vm_stat(vm, faults));
+	if (!vmmu_gpa_range_in_reach(&vm->fmt, gpa, 0))
+		return VMMU_RET_MMIO;
 	/* One table per level below the root, at most. */
 	if (vmmu_memcache_topup(&vcpu->pt_cache, vm->fmt.root_level - 1) ||
 	    vmmu_memcache_topup(&vcpu->header_cache, vm->fmt.root_level - 1))
@@ -208,7 +211,7 @@ static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 {
 	int r;
 
-	if (gpa >> vmmu_gpa_bits(vcpu->vm->fmt.root_level))
+	if (!vmmu_gpa_range_in_reach(&vcpu->vm->fmt, gpa, 0))
 		return -ENOENT;
 	for (;;) {
 		r = vmmu_tdp_mmu_load_root(vcpu);

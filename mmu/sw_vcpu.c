@@ -230,7 +230,8 @@ int vmmu_sw_vcpu_access(struct vmmu_vcpu *vcpu, struct vmmu_access *acc)
  * vmmu_vcpu_translate() - VMMU_VCPU_TRANSLATE: inspect the vCPU's root
  * @vcpu: the vCPU, whose mutex is held
  * @tr: @tr->gpa in, the rest out
- * @show_pfn: the caller may see host pfns
+ * @show_pfn: the caller may see host pfns: in @tr->pfn, and in the address
+ *	bits (51:12) of @tr->spte, which read as 0 otherwise
  */
 void vmmu_vcpu_translate(struct vmmu_vcpu *vcpu, struct vmmu_translation *tr,
 			 bool show_pfn)
@@ -251,7 +252,8 @@ void vmmu_vcpu_translate(struct vmmu_vcpu *vcpu, struct vmmu_translation *tr,
 		tr->flags |= VMMU_TR_ROOT_INVALID;
 	tr->level = vmmu_tdp_mmu_lookup(vcpu->vm, root, tr->gpa >> PAGE_SHIFT,
 					&spte);
-	tr->spte = spte;
+	/* The address field is a host pfn too: the rest is the guest's view. */
+	tr->spte = show_pfn ? spte : spte & ~VMMU_SPTE_PFN_MASK;
 	if (!spte_present(fmt, spte))
 		return;
 	tr->flags |= VMMU_TR_PRESENT;

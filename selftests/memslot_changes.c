@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "tap.h"
 #include "vmmu_util.h"
 
@@ -43,7 +44,7 @@ struct step {
 	bool changes;	/* the request changes the set */
 };
 
-static const struct step steps[] = {
+static struct step steps[] = {
 	{ "create slot 0", 0, 0, 0x100000, 16 * P, BUF, 0, true },
 	{ "create READONLY slot 5 below slot 0 (listed first)",
 	  5, RO, 0, 4 * P, BUF, 16 * P, true },
@@ -72,11 +73,12 @@ static const struct step steps[] = {
 	  9, 0, 0x100000, 16 * P, BUF, 0, true },
 	{ "create slot 10 on the same hva as slot 9",
 	  10, 0, 0x300000, 4 * P, BUF, 0, true },
-	{ "create slot 11 ending one page below 2^64",
-	  11, 0, -2 * P, P, BUF, 0, true },
+	/* Where slots 11 and 12 go (and 12's size): fix_limit_steps(). */
+	{ "create slot 11 ending at 2^gpa_bits",
+	  11, 0, 0, P, BUF, 0, true },
 	{ "delete slot 11", 11, 0, 0, 0, ABS, 0, true },
-	{ "create slot 12 of KVM_MEM_MAX_NR_PAGES pages",
-	  12, 0, 1ULL << 44, MAX_SIZE, ABS, BIG_HVA, true },
+	{ "create slot 12 of KVM_MEM_MAX_NR_PAGES pages, or up to 2^gpa_bits",
+	  12, 0, 0, P, ABS, BIG_HVA, true },
 	{ "delete slot 12", 12, 0, 0, 0, ABS, 0, true },
 	{ "create slot 13 on the highest user pages but one",
 	  13, 0, 0x10000000, P, TOP, -2 * P, true },
@@ -121,6 +123,35 @@ static void model_set(struct model *m, const struct vmmu_memslot_info *req)
 		m->e[i] = *req;
 	}
 	qsort(m->e, m->nr, sizeof(m->e[0]), cmp_gpa);
+}
+
+/*
+ * Slots reach up to 2^gpa_bits of the VM: its root's reach, at most the
+ * host's MAXPHYADDR (a 40-bit QEMU CPU has 1 TiB, less than
+ * KVM_MEM_MAX_NR_PAGES pages).  Put slot 11 on the last page below it and
+ * slot 12 on its upper half, as large as both limits allow.
+ */
+static void fix_limit_steps(int vm_fd)
+{
+	struct vmmu_mmu_config cfg;
+	u64 limit;
+	unsigned int i;
+
+	if (mmu_get_mmu(vm_fd, &cfg))
+		bail_out("VMMU_GET_MMU failed");
+	limit = 1ULL << mmu_gpa_bits(cfg.levels);
+	diag("slots end below 2^%u", mmu_gpa_bits(cfg.levels));
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		if (!steps[i].size)
+			continue;
+		if (steps[i].slot == 11) {
+			steps[i].gpa = limit - P;
+		} else if (steps[i].slot == 12) {
+			steps[i].gpa = limit / 2;
+			steps[i].size = limit / 2 > MAX_SIZE ? MAX_SIZE :
+							      limit / 2;
+		}
+	}
 }
 
 static void run_steps(int vm_fd, void *buf)
@@ -295,6 +326,7 @@ int main(void)
 	buf = vmmu_alloc_guest_memory(GUEST_PAGES * P);
 
 	vm_fd = vmmu_create_vm_or_die(sys_fd);
+	fix_limit_steps(vm_fd);
 	run_steps(vm_fd, buf);
 	close(vm_fd);
 

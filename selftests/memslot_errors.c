@@ -9,11 +9,14 @@
  * delete of an empty slot, hva / size / READONLY change of a live slot, and
  * only then overlap (-EEXIST).  Every check but the last gives -EINVAL, so
  * the order shows where an invalid request also overlaps another slot: it
- * must get -EINVAL, not -EEXIST.
+ * must get -EINVAL, not -EEXIST.  After them comes the architecture's check
+ * (kvm_arch_prepare_memory_region()): a created or moved slot must end at or
+ * below 2^gpa_bits, else -EINVAL, so there overlap wins.
  */
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "mmu_util.h"
 #include "tap.h"
 #include "vmmu_util.h"
 
@@ -306,6 +309,95 @@ static void test_empty_vm(int sys_fd)
 	close(vm_fd);
 }
 
+/* Each case fails with its errno and leaves the set as it was. */
+static void run_limit_cases(int vm_fd, const struct bad_region *cases,
+			    unsigned int n, u64 limit)
+{
+	struct vmmu_memslot_list *before = vmmu_memslots_read_or_die(vm_fd);
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		const struct bad_region *c = &cases[i];
+
+		if (!is_errno(vmmu_set_region(vm_fd, c->slot, c->flags, c->gpa,
+					      c->size, c->hva),
+			      c->err, "%s: %s", c->name, errno_name(c->err)))
+			diag("  slot %u gpa %#llx size %#llx, limit %#llx",
+			     c->slot, (unsigned long long)c->gpa,
+			     (unsigned long long)c->size,
+			     (unsigned long long)limit);
+		if (!ok_memslots_unchanged(vm_fd, before,
+					   "%s: memslot set unchanged", c->name)) {
+			free(before);
+			before = vmmu_memslots_read_or_die(vm_fd);
+		}
+	}
+	free(before);
+}
+
+/* Creates and moves beyond 2^gpa_bits, with slot 0 on [@slot0, +2 pages). */
+static void test_beyond_limit(int vm_fd, u64 hva, u64 limit, u64 slot0,
+			      unsigned int root_bits)
+{
+	const struct bad_region cases[] = {
+		{ "new slot starting at 2^gpa_bits",
+		  FREE_ID, 0, limit, P, ABS, hva, EINVAL },
+		{ "new slot crossing 2^gpa_bits",
+		  FREE_ID, 0, limit - P, 2 * P, ABS, hva, EINVAL },
+		{ "new slot at 2^(bits the root maps), an alias of gpa 0",
+		  FREE_ID, 0, 1ULL << root_bits, P, ABS, hva, EINVAL },
+		{ "new slot ending one page below 2^64",
+		  FREE_ID, 0, -2 * P, P, ABS, hva, EINVAL },
+		{ "slot 0 moved across 2^gpa_bits",
+		  0, 0, limit - P, 2 * P, ABS, hva, EINVAL },
+		{ "slot 0 moved to 2^gpa_bits",
+		  0, 0, limit, 2 * P, ABS, hva, EINVAL },
+		{ "beyond 2^gpa_bits with an unaligned size",
+		  FREE_ID, 0, limit, P + 1, ABS, hva, EINVAL },
+		{ "new slot on slot 0 and across 2^gpa_bits: overlap first",
+		  FREE_ID, 0, slot0 + P, 4 * P, ABS, hva + 4 * P, EEXIST },
+	};
+
+	run_limit_cases(vm_fd, cases, ARRAY_SIZE(cases), limit);
+}
+
+/*
+ * The end of the guest-physical space: a created or moved slot must end at
+ * or below 2^gpa_bits (what the root maps, at most the host's MAXPHYADDR),
+ * else EINVAL, as KVM's kvm_arch_prepare_memory_region() refuses a slot
+ * beyond kvm_mmu_max_gfn().  KVM makes that check after the generic ones:
+ * a request that also overlaps another slot gets EEXIST.
+ */
+static void test_gpa_limit(int sys_fd, void *buf)
+{
+	int vm_fd = vmmu_create_vm_or_die(sys_fd);
+	u64 hva = (unsigned long)buf, limit, slot0;
+	struct bad_region onto = {
+		"slot 0 moved onto slot 1 and beyond: overlap first",
+		0, 0, 0, 2 * P, ABS, hva, EEXIST };
+	struct vmmu_mmu_config cfg;
+	unsigned int bits, root_bits;
+
+	if (mmu_get_mmu(vm_fd, &cfg))
+		bail_out("VMMU_GET_MMU failed");
+	bits = mmu_gpa_bits(cfg.levels);
+	root_bits = mmu_root_gpa_bits(cfg.levels);
+	limit = 1ULL << bits;
+	slot0 = limit - 4 * P;
+	is_int(cfg.gpa_bits, bits,
+	       "gpa_bits %u: the %u-level root's %u, at most MAXPHYADDR %u",
+	       bits, cfg.levels, root_bits, mmu_host_phys_bits());
+	is_errno(vmmu_set_region(vm_fd, 0, 0, slot0, 2 * P, hva), 0,
+		 "slot 0 on the 3rd and 4th pages below 2^%u", bits);
+	test_beyond_limit(vm_fd, hva, limit, slot0, root_bits);
+
+	is_errno(vmmu_set_region(vm_fd, 1, 0, limit - P, P, hva + 8 * P), 0,
+		 "slot 1 ending exactly at 2^%u", bits);
+	onto.gpa = limit - P;
+	run_limit_cases(vm_fd, &onto, 1, limit);
+	close(vm_fd);
+}
+
 /* After all the failures the VM still takes a valid update. */
 static void test_still_usable(int vm_fd, void *buf)
 {
@@ -332,7 +424,7 @@ int main(void)
 	int sys_fd, vm_fd;
 	void *buf;
 
-	tap_plan(2 + 3 + 1 + 2 * ARRAY_SIZE(cases) + 3 + 1);
+	tap_plan(2 + 3 + 1 + 2 * ARRAY_SIZE(cases) + 3 + 3 + 2 * 9 + 1);
 
 	vmmu_objects_read_or_die(&baseline);
 	sys_fd = vmmu_open();
@@ -354,6 +446,7 @@ int main(void)
 	test_still_usable(vm_fd, buf);
 
 	close(vm_fd);
+	test_gpa_limit(sys_fd, buf);
 	close(sys_fd);
 	ok_objects(&baseline, "module objects back at baseline after close");
 	return tap_finish();

@@ -8,6 +8,9 @@
  * rejects bad requests and is refused once a
  * memslot or a vCPU exists; KVM_CREATE_VCPU follows KVM's limits and
  * errnos; VMMU_VCPU_ACCESS and VMMU_VCPU_TRANSLATE check their arguments.
+ * gpa_bits is what the root maps, at most the host's MAXPHYADDR: accesses,
+ * translations, pre-faults and memslots end there, and a slot on the last
+ * page below it is no alias of gpa 0.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,7 +26,7 @@
 #define P		PAGE_SIZE
 #define SLOT_GPA	0x100000ULL
 #define SLOT_PAGES	4
-#define NR_TESTS	84
+#define NR_TESTS	(84 + 7 * MMU_NR_CFGS)
 
 static struct vmmu_objects baseline;
 /* The vCPU kind of a VM that chose none, and its format and levels. */
@@ -86,8 +89,10 @@ static void test_defaults(int sys_fd)
 	       "default vCPU kind is %s",
 	       default_kind == VMMU_VCPU_VMX ? "VMX" :
 	       default_kind == VMMU_VCPU_SVM ? "SVM" : "the software vCPU");
-	is_int(cfg.gpa_bits, default_levels == 5 ? 52 : 48,
-	       "default gpa_bits is %d", default_levels == 5 ? 52 : 48);
+	is_int(cfg.gpa_bits, mmu_gpa_bits(default_levels),
+	       "default gpa_bits is %u: the root's %u, at most MAXPHYADDR %u",
+	       mmu_gpa_bits(default_levels), mmu_root_gpa_bits(default_levels),
+	       mmu_host_phys_bits());
 	ok(!cfg.pad && !cfg.pad2, "VMMU_GET_MMU zeroes the padding");
 	is_errno(vmmu_ioctl(vm_fd, VMMU_GET_MMU, 0), EFAULT,
 		 "VMMU_GET_MMU with a NULL argument");
@@ -405,21 +410,75 @@ static void test_vcpu_ioctls(int sys_fd)
 	munmap(mem, SLOT_PAGES * P);
 }
 
-/* The end of the guest-physical space, per configuration. */
+/* KVM_PRE_FAULT_MEMORY of one page at @gpa: 0 or -errno. */
+static int prefault_page(int vcpu_fd, u64 gpa)
+{
+	struct kvm_pre_fault_memory range = { .gpa = gpa, .size = P };
+
+	return vmmu_ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, (unsigned long)&range);
+}
+
+/*
+ * A slot whose last page is the last below the limit works, and is not an
+ * alias of gpa 0: a guest write there lands in its own memory only.
+ */
+static void test_top_slot(const struct mmu_vm *vm, int vcpu_fd, u64 limit,
+			  unsigned int bits)
+{
+	u64 *low = vmmu_alloc_guest_memory(P);
+	u64 *top = vmmu_alloc_guest_memory(P);
+	u64 w = 0x70b5107ULL, got = 0;
+	int r;
+
+	mmu_set_region_or_die(vm->vm_fd, 0, 0, 0, P, low);
+	is_errno(vmmu_set_region(vm->vm_fd, 1, 0, limit - P, P,
+				 (unsigned long)top),
+		 0, "%s: a slot ending at 2^%u is accepted", vm->name, bits);
+	r = mmu_write(vcpu_fd, limit - P + 8, &w, 8);
+	ok(r == VMMU_ACCESS_DONE && top[1] == w && low[1] == 0,
+	   "%s: a write to its last page lands there, not at gpa 0",
+	   vm->name);
+	r = mmu_read(vcpu_fd, 8, &got, 8);
+	ok(r == VMMU_ACCESS_DONE && got == 0,
+	   "%s: gpa 0 still reads its own memory", vm->name);
+	is_errno(prefault_page(vcpu_fd, limit - P), 0,
+		 "%s: KVM_PRE_FAULT_MEMORY of the page below 2^%u", vm->name,
+		 bits);
+	is_errno(prefault_page(vcpu_fd, limit), ENOENT,
+		 "%s: KVM_PRE_FAULT_MEMORY at 2^%u: ENOENT", vm->name, bits);
+	is_errno(vmmu_set_region(vm->vm_fd, 2, 0, limit, P,
+				 (unsigned long)low),
+		 EINVAL, "%s: a slot starting at 2^%u: EINVAL", vm->name, bits);
+	vmmu_delete_region(vm->vm_fd, 1);
+	vmmu_delete_region(vm->vm_fd, 0);
+	munmap(low, P);
+	munmap(top, P);
+}
+
+/*
+ * The end of the guest-physical space, per configuration: 2^gpa_bits, the
+ * smaller of what the root maps and the host's MAXPHYADDR.
+ */
 static void test_gpa_limits(int sys_fd)
 {
 	unsigned int c;
 
+	diag("host MAXPHYADDR: %u bits", mmu_host_phys_bits());
 	for (c = 0; c < MMU_NR_CFGS; c++) {
 		struct vmmu_translation tr;
 		struct vmmu_access acc;
 		struct mmu_vm vm;
+		unsigned int bits;
 		u64 limit;
 		char buf[16];
 		int vcpu_fd, r;
 
 		mmu_vm_create(sys_fd, &mmu_cfgs[c], &vm);
-		limit = 1ULL << vm.cfg.gpa_bits;
+		bits = mmu_gpa_bits(vm.cfg.levels);
+		limit = 1ULL << bits;
+		is_int(vm.cfg.gpa_bits, bits,
+		       "%s: gpa_bits %u: the root's %u, at most MAXPHYADDR",
+		       vm.name, bits, mmu_root_gpa_bits(vm.cfg.levels));
 		vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 
 		r = mmu_access(vcpu_fd, VMMU_ACCESS_READ, limit - 1, buf, 1,
@@ -427,7 +486,7 @@ static void test_gpa_limits(int sys_fd)
 		ok(r == VMMU_ACCESS_MMIO && acc.mmio_gpa == limit - 1 &&
 		   !acc.done,
 		   "%s: read of the last byte below 2^%u: MMIO there", vm.name,
-		   vm.cfg.gpa_bits);
+		   bits);
 		if (r != VMMU_ACCESS_MMIO || acc.mmio_gpa != limit - 1)
 			diag("  got %s mmio_gpa %#llx done %u",
 			     mmu_result_name(r),
@@ -435,21 +494,19 @@ static void test_gpa_limits(int sys_fd)
 		is_errno(mmu_access(vcpu_fd, VMMU_ACCESS_READ, limit - 1, buf,
 				    2, NULL),
 			 EINVAL, "%s: read crossing 2^%u: EINVAL", vm.name,
-			 vm.cfg.gpa_bits);
+			 bits);
 		is_errno(mmu_access(vcpu_fd, VMMU_ACCESS_WRITE, limit, buf, 1,
 				    NULL),
-			 EINVAL, "%s: write at 2^%u: EINVAL", vm.name,
-			 vm.cfg.gpa_bits);
+			 EINVAL, "%s: write at 2^%u: EINVAL", vm.name, bits);
 		is_errno(mmu_access(vcpu_fd, VMMU_ACCESS_READ, ~0ULL, buf, 2,
 				    NULL),
 			 EINVAL, "%s: read wrapping around 2^64: EINVAL",
 			 vm.name);
 		is_errno(mmu_translate(vcpu_fd, limit - 1, &tr), 0,
-			 "%s: translate just below 2^%u", vm.name,
-			 vm.cfg.gpa_bits);
+			 "%s: translate just below 2^%u", vm.name, bits);
 		is_errno(mmu_translate(vcpu_fd, limit, &tr), EINVAL,
-			 "%s: translate at 2^%u: EINVAL", vm.name,
-			 vm.cfg.gpa_bits);
+			 "%s: translate at 2^%u: EINVAL", vm.name, bits);
+		test_top_slot(&vm, vcpu_fd, limit, bits);
 		close(vcpu_fd);
 		mmu_vm_close(&vm);
 	}

@@ -5,7 +5,9 @@
  * KVM_GET_SUPPORTED_CPUID: -E2BIG with the number of entries written back
  * when the array is too small, -EFAULT for a bad array, a system ioctl only;
  * the table never offers SVM, VMX, x2APIC or counters, offers exactly the
- * host's XCR0, and no more physical-address bits than a VM's root maps.
+ * host's XCR0, and as many physical-address bits as a VM of the default
+ * configuration may use (its gpa_bits: what the root maps, at most the
+ * host's MAXPHYADDR).
  * A guest's CPUID is answered from the table set with KVM_SET_CPUID2:
  * exact leaf and subleaf where the subleaf counts, the subleaf ignored where
  * it does not, zeros for a leaf missing inside the range, the highest basic
@@ -160,8 +162,8 @@ static void test_supported_table(int sys_fd, struct kvm_cpuid2 *c)
 	if (mmu_get_mmu(vm_fd, &cfg))
 		bail_out("VMMU_GET_MMU failed");
 	bits = x8 ? x8->eax & 0xff : 0;
-	ok(x8 && bits <= cfg.gpa_bits && bits <= host_phys_bits(),
-	   "0x80000008: %u physical-address bits, within the root's %u and the CPU's %u",
+	ok(x8 && bits == cfg.gpa_bits && bits <= host_phys_bits(),
+	   "0x80000008: %u physical-address bits, a default VM's gpa_bits %u (the CPU's %u)",
 	   bits, cfg.gpa_bits, host_phys_bits());
 	ok(x1 && !(x1->ecx & EXT1_ECX_SVM), "no SVM in 0x80000001 ECX");
 	ok(l1 && !(l1->ecx & (LEAF1_ECX_VMX | LEAF1_ECX_X2APIC)),

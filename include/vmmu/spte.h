@@ -77,6 +77,8 @@ enum vmmu_spte_kind {
  * struct vmmu_spte_format - how one VM's tables encode entries
  * @kind: VMMU_SPTE_EPT or VMMU_SPTE_NPT
  * @root_level: 4 or 5
+ * @gpa_bits: guest-physical address bits the VM may use: what a root of
+ *	@root_level maps, but no more than the host's MAXPHYADDR
  * @present: an entry is present when any of these bits is set
  * @writable: allows writes
  * @exec: allows fetches (EPT); 0 if the format has an NX bit instead
@@ -90,6 +92,7 @@ enum vmmu_spte_kind {
 struct vmmu_spte_format {
 	enum vmmu_spte_kind kind;
 	int root_level;
+	int gpa_bits;
 	u64 present;
 	u64 writable;
 	u64 exec;
@@ -103,6 +106,7 @@ struct vmmu_spte_format {
 
 void vmmu_spte_format_init(struct vmmu_spte_format *fmt,
 			   enum vmmu_spte_kind kind, int root_level);
+int vmmu_host_phys_bits(void);
 
 /* Guest frames mapped by one entry at @level. */
 static inline u64 vmmu_level_pages(int level)
@@ -122,6 +126,25 @@ static inline int vmmu_gpa_bits(int root_level)
 	int bits = PAGE_SHIFT + root_level * VMMU_LEVEL_BITS;
 
 	return bits > 52 ? 52 : bits;
+}
+
+/**
+ * vmmu_gpa_range_in_reach() - may a VM's tables map [@gpa, @gpa + @len)?
+ * @fmt: the VM's format
+ * @gpa: first guest-physical address
+ * @len: bytes; 0 checks @gpa alone
+ *
+ * The one check every guest-physical address passes before it can reach
+ * a table walk: beyond @fmt->gpa_bits vmmu_level_index() would drop the
+ * high bits and the address would alias a low gfn.  No memslot ends beyond
+ * it, so whatever fails it is MMIO to the guest (design.rst).
+ */
+static inline bool vmmu_gpa_range_in_reach(const struct vmmu_spte_format *fmt,
+					   u64 gpa, u64 len)
+{
+	u64 limit = 1ULL << fmt->gpa_bits;
+
+	return gpa < limit && len <= limit - gpa;
 }
 
 static inline bool spte_present(const struct vmmu_spte_format *fmt, u64 spte)

@@ -3,6 +3,7 @@
  * Helpers for vmmu's MMU selftests; see mmu_util.h.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -30,11 +31,31 @@ int mmu_host_levels(void)
 	return levels;
 }
 
-unsigned int mmu_gpa_bits(unsigned int levels)
+unsigned int mmu_host_phys_bits(void)
+{
+	unsigned int eax, ebx, ecx, edx, bits;
+
+	__cpuid(0x80000000, eax, ebx, ecx, edx);
+	if (eax < 0x80000008)
+		bail_out("no CPUID leaf 0x80000008: cannot tell MAXPHYADDR");
+	__cpuid(0x80000008, eax, ebx, ecx, edx);
+	bits = eax & 0xff;
+	return bits > 52 ? 52 : bits;
+}
+
+unsigned int mmu_root_gpa_bits(unsigned int levels)
 {
 	unsigned int bits = 12 + 9 * levels;
 
 	return bits > 52 ? 52 : bits;
+}
+
+unsigned int mmu_gpa_bits(unsigned int levels)
+{
+	unsigned int root = mmu_root_gpa_bits(levels);
+	unsigned int host = mmu_host_phys_bits();
+
+	return root < host ? root : host;
 }
 
 int mmu_set_mmu(int vm_fd, struct vmmu_mmu_config *cfg)

@@ -64,7 +64,14 @@ struct mmu_vm {
 
 /* Paging levels of the host: 5 with LA57 in use, else 4. */
 int mmu_host_levels(void);
-/* Guest-physical address bits of a root with @levels levels. */
+/* The host's MAXPHYADDR: CPUID 0x80000008 EAX[7:0], as vmmu reads it. */
+unsigned int mmu_host_phys_bits(void);
+/* Guest-physical address bits a root with @levels levels maps. */
+unsigned int mmu_root_gpa_bits(unsigned int levels);
+/*
+ * The gpa_bits of a VM whose root has @levels levels: what the root maps,
+ * but no more than the host's MAXPHYADDR.  Memslots end below 2^gpa_bits.
+ */
 unsigned int mmu_gpa_bits(unsigned int levels);
 
 /* VMMU_SET_MMU / VMMU_GET_MMU: 0 or -errno. */

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "vmmu_util.h"
 
 long vmmu_ioctl(int fd, unsigned long request, unsigned long arg)
@@ -357,4 +359,39 @@ u64 vmmu_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int vmmu_caps_get(struct __user_cap_header_struct *hdr,
+			 struct __user_cap_data_struct *data)
+{
+	hdr->version = _LINUX_CAPABILITY_VERSION_3;
+	hdr->pid = 0;
+	return syscall(SYS_capget, hdr, data) ? -errno : 0;
+}
+
+int vmmu_set_sys_admin(bool on)
+{
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	struct __user_cap_header_struct hdr;
+	u32 bit = CAP_TO_MASK(CAP_SYS_ADMIN);
+	int i = CAP_TO_INDEX(CAP_SYS_ADMIN);
+	int r = vmmu_caps_get(&hdr, data);
+
+	if (r)
+		return r;
+	if (on)
+		data[i].effective |= bit;
+	else
+		data[i].effective &= ~bit;
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+bool vmmu_has_sys_admin(void)
+{
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	struct __user_cap_header_struct hdr;
+
+	return !vmmu_caps_get(&hdr, data) &&
+	       (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+		CAP_TO_MASK(CAP_SYS_ADMIN));
 }

@@ -145,4 +145,14 @@ void *vmmu_alloc_guest_memory(size_t size);
 /* CLOCK_MONOTONIC in nanoseconds. */
 u64 vmmu_now_ns(void);
 
+/*
+ * Take CAP_SYS_ADMIN out of (@on false) or put it back into (@on true) the
+ * calling thread's effective capabilities; it stays permitted, so it can
+ * come back.  Only this thread changes (raw capset(), not glibc's).  0 or
+ * -errno.
+ */
+int vmmu_set_sys_admin(bool on);
+/* Does the calling thread have CAP_SYS_ADMIN in its effective set? */
+bool vmmu_has_sys_admin(void);
+
 #endif /* VMMU_SELFTESTS_VMMU_UTIL_H */

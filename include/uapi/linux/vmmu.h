@@ -87,7 +87,9 @@ struct vmmu_memslot_list {
  *	the host's paging depth, which NPT must match; EPT: 4)
  * @vcpu_kind: VMMU_VCPU_*
  * @pad: must be zero
- * @gpa_bits: out: guest-physical address bits the root can map
+ * @gpa_bits: out: guest-physical address bits the VM may use: what the
+ *	root maps (48 with 4 levels, 52 with 5), at most the host's
+ *	MAXPHYADDR; memslots end at or below 2^gpa_bits
  *
  * A VM starts with VMX vCPUs and 4-level EPT where vmmu can use VMX, with
  * SVM vCPUs and NPT (default levels) where it can use SVM, and with NPT and
@@ -129,7 +131,8 @@ struct vmmu_mmu_config {
 /*
  * VM fd: invalidate every root (what a memslot delete or move does): vCPUs
  * load a new root before their next access, the old roots are zapped and
- * freed when their last user drops them.
+ * freed when their last user drops them.  A test hook: CAP_SYS_ADMIN only
+ * (EPERM otherwise).
  */
 #define VMMU_ZAP_ALL		_IO(VMMUIO, 0x03)
 
@@ -233,7 +236,9 @@ struct vmmu_stats {
  * @gpa: in: the guest-physical address to look up
  * @flags: out: VMMU_TR_*
  * @level: out: level of the entry the walk ended at (1 = 4 KiB)
- * @spte: out: raw value of that entry
+ * @spte: out: raw value of that entry; for a caller without CAP_SYS_ADMIN
+ *	its address bits (51:12, a host pfn) read as 0, its permission,
+ *	attribute and software bits stay
  * @pfn: out: host page frame number; only for CAP_SYS_ADMIN (as in
  *	/proc/pid/pagemap), else 0
  *
@@ -305,6 +310,7 @@ struct vmmu_runstate_config {
 /*
  * VMMU_TEST_PFNCACHE: for tests only.  Drives one of a VM's test caches
  * (VMMU_TEST_PFNCACHES of them, by @id) from userspace threads.
+ * CAP_SYS_ADMIN only: EPERM otherwise, before the argument is read.
  */
 #define VMMU_TEST_PFNCACHES		4
 
