@@ -140,7 +140,7 @@ int vmmu_vcpu_enable_cap(struct vmmu_vcpu *vcpu,
  * The limit bounds shadow pages, which vmmu does not have yet: TDP tables
  * are not counted, as in KVM, so nothing is zapped to meet it.  Once set,
  * the limit no longer follows memslot changes.  Written under slots_lock,
- * where KVM writes it.
+ * where KVM writes it; read without it.
  *
  * Return: 0, or -EINVAL for fewer than 64 pages (nothing changes).
  */
@@ -149,7 +149,8 @@ int vmmu_vm_set_nr_mmu_pages(struct vmmu_vm *vm, unsigned long nr)
 	if (nr < VMMU_MIN_ALLOC_MMU_PAGES)
 		return -EINVAL;
 	mutex_lock(&vm->slots_lock);
-	vm->n_requested_mmu_pages = nr;
+	/* One word, read locklessly by vmmu_vm_get_nr_mmu_pages(). */
+	WRITE_ONCE(vm->n_requested_mmu_pages, nr);
 	mutex_unlock(&vm->slots_lock);
 	return 0;
 }
@@ -159,6 +160,7 @@ int vmmu_vm_set_nr_mmu_pages(struct vmmu_vm *vm, unsigned long nr)
  * then one shadow page per 50 pages of memslots, at least 64.  KVM updates
  * it when a slot is created or deleted, the only changes that change the
  * number of pages; computing it from the current set gives the same value.
+ * Only the first set, which has no slot, has generation 0.
  */
 static unsigned long vmmu_default_mmu_pages(struct vmmu_memslots *set)
 {
@@ -177,18 +179,23 @@ static unsigned long vmmu_default_mmu_pages(struct vmmu_memslots *set)
  * vmmu_vm_get_nr_mmu_pages() - KVM_GET_NR_MMU_PAGES
  * @vm: the VM
  *
+ * Never waits for a memslot update, as KVM's read of its limit does not:
+ * the default comes from the set published now, under SRCU, so a read
+ * racing with an update gives the value before or after it.
+ *
  * Return: the limit set with KVM_SET_NR_MMU_PAGES, or KVM's default for the
  * current memslots.  KVM returns it as an int: so does vmmu, so a limit
  * above INT_MAX reads back truncated, as from KVM.
  */
 int vmmu_vm_get_nr_mmu_pages(struct vmmu_vm *vm)
 {
-	unsigned long nr;
+	unsigned long nr = READ_ONCE(vm->n_requested_mmu_pages);
+	int idx;
 
-	mutex_lock(&vm->slots_lock);
-	nr = vm->n_requested_mmu_pages;
-	if (!nr)
+	if (!nr) {
+		idx = srcu_read_lock(&vm->srcu);
 		nr = vmmu_default_mmu_pages(vmmu_memslots(vm));
-	mutex_unlock(&vm->slots_lock);
+		srcu_read_unlock(&vm->srcu, idx);
+	}
 	return (int)nr;
 }

@@ -97,7 +97,7 @@ struct vmmu_vm_stats {
  * @max_vcpu_ids: vCPU ids are below this if non-zero (KVM_ENABLE_CAP of
  *	KVM_CAP_MAX_VCPU_ID); under @lock
  * @n_requested_mmu_pages: the shadow-page limit of KVM_SET_NR_MMU_PAGES, 0
- *	while none was set; under @slots_lock
+ *	while none was set; written under @slots_lock, read with READ_ONCE()
  * @mmu_lock: protects the TDP tables and the invalidation state; faults take
  *	it for read and change entries with cmpxchg
  * @tdp_mmu_pages_lock: protects changes of the root lists; nests inside
