@@ -6,10 +6,12 @@
  *
  * KVM_ENABLE_CAP looks the capability up in the table of its fd kind: one
  * table for the VM fd, one for the vCPU fd.  Anything not in the table is
- * refused with -EINVAL, as KVM refuses a capability it does not know.  A
- * capability is added with one entry and a handler that checks the flags
- * and args of that capability the way KVM checks them; every capability in
- * a table must also be non-zero in vmmu_check_extension().
+ * refused with -EINVAL, as KVM refuses a capability it does not know, and
+ * so is a capability KVM_CHECK_EXTENSION reports as 0 (on this machine or
+ * for this VM), so that the two answers can never disagree.  A capability
+ * is added with one entry, a handler that checks the flags and args of
+ * that capability the way KVM checks them, and its non-zero answer in
+ * vmmu_check_extension().
  */
 #include <linux/kvm.h>
 #include <linux/uaccess.h>
@@ -100,6 +102,8 @@ int vmmu_vm_enable_cap(struct vmmu_vm *vm, struct kvm_enable_cap __user *ucap)
 
 	if (copy_from_user(&cap, ucap, sizeof(cap)))
 		return -EFAULT;
+	if (!vmmu_check_extension(vm, cap.cap))
+		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(vmmu_vm_caps); i++)
 		if (vmmu_vm_caps[i].cap == cap.cap)
 			return vmmu_vm_caps[i].enable(vm, &cap);
@@ -124,7 +128,7 @@ int vmmu_vcpu_enable_cap(struct vmmu_vcpu *vcpu,
 	lockdep_assert_held(&vcpu->mutex);
 	if (copy_from_user(&cap, ucap, sizeof(cap)))
 		return -EFAULT;
-	if (cap.flags)
+	if (cap.flags || !vmmu_check_extension(vcpu->vm, cap.cap))
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(vmmu_vcpu_caps); i++)
 		if (vmmu_vcpu_caps[i].cap == cap.cap)
@@ -189,6 +193,7 @@ static unsigned long vmmu_default_mmu_pages(struct vmmu_memslots *set)
  */
 int vmmu_vm_get_nr_mmu_pages(struct vmmu_vm *vm)
 {
+	/* Pairs with the WRITE_ONCE() in vmmu_vm_set_nr_mmu_pages(). */
 	unsigned long nr = READ_ONCE(vm->n_requested_mmu_pages);
 	int idx;
 
