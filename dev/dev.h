@@ -9,6 +9,7 @@
 
 struct file;
 struct kvm_cpuid2;
+struct kvm_enable_cap;
 struct vmmu_cpuid;
 struct vm_area_struct;
 struct vmmu_backend_ops;
@@ -32,6 +33,13 @@ void vmmu_vm_default_format(struct vmmu_spte_format *fmt);
 const struct vmmu_backend_ops *vmmu_vm_get_backend(u32 vcpu_kind);
 void vmmu_dev_vm_put(struct vmmu_vm *vm);
 int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id);
+
+/* caps.c: KVM_ENABLE_CAP and the MMU page limit */
+int vmmu_vm_enable_cap(struct vmmu_vm *vm, struct kvm_enable_cap __user *ucap);
+int vmmu_vcpu_enable_cap(struct vmmu_vcpu *vcpu,
+			 struct kvm_enable_cap __user *ucap);
+int vmmu_vm_set_nr_mmu_pages(struct vmmu_vm *vm, unsigned long nr);
+int vmmu_vm_get_nr_mmu_pages(struct vmmu_vm *vm);
 
 /* run.c: hardware vCPUs */
 void vmmu_backend_init(void);

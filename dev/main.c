@@ -47,6 +47,17 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_EXT_CPUID:
 		/* KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2, KVM_GET_CPUID2. */
 		return 1;
+	case KVM_CAP_ENABLE_CAP:
+	case KVM_CAP_ENABLE_CAP_VM:
+		/*
+		 * The ioctl exists on vCPU and VM fds with KVM's semantics;
+		 * which capabilities it enables, each answers for itself
+		 * (dev/caps.c).
+		 */
+		return 1;
+	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
+		/* KVM_SET_NR_MMU_PAGES and KVM_GET_NR_MMU_PAGES. */
+		return 1;
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), VMMU_MAX_VCPUS);
 	case KVM_CAP_MAX_VCPUS:

@@ -218,6 +218,9 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_SET_MP_STATE:
 		r = vmmu_vcpu_mp_state(vcpu, ioctl, argp);
 		break;
+	case KVM_ENABLE_CAP:
+		r = vmmu_vcpu_enable_cap(vcpu, argp);
+		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */
 		r = -EINVAL;
@@ -331,8 +334,9 @@ static bool vmmu_vm_install_backend(struct vmmu_vm *vm,
  * that kept the default (hardware) kind enables the backend, before the
  * VM's locks are taken (enabling may take CPU hotplug locks).
  *
- * Return: the vCPU fd, or -EINVAL (bad id, too many vCPUs), -EEXIST (id in
- * use), -EBUSY (another hypervisor owns the CPUs), -ENOMEM, -EMFILE.
+ * Return: the vCPU fd, or -EINVAL (bad id, too many vCPUs, an id at or
+ * above the KVM_CAP_MAX_VCPU_ID the VMM enabled), -EEXIST (id in use),
+ * -EBUSY (another hypervisor owns the CPUs), -ENOMEM, -EMFILE.
  */
 int vmmu_vm_create_vcpu(struct vmmu_vm *vm, unsigned long id)
 {
@@ -354,6 +358,8 @@ retry:
 		r = -EAGAIN;	/* the kind changed meanwhile */
 	else if (atomic_read(&vm->online_vcpus) >= VMMU_MAX_VCPUS)
 		r = -EINVAL;
+	else if (vm->max_vcpu_ids && id >= vm->max_vcpu_ids)
+		r = -EINVAL;	/* KVM_CAP_MAX_VCPU_ID */
 	else if (vmmu_vcpu_id_taken(vm, id))
 		r = -EEXIST;
 	else

@@ -317,6 +317,12 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return 0;
 	case KVM_CREATE_IRQCHIP:
 		return vmmu_vm_create_irqchip(vm);
+	case KVM_ENABLE_CAP:
+		return vmmu_vm_enable_cap(vm, argp);
+	case KVM_SET_NR_MMU_PAGES:
+		return vmmu_vm_set_nr_mmu_pages(vm, arg);
+	case KVM_GET_NR_MMU_PAGES:
+		return vmmu_vm_get_nr_mmu_pages(vm);
 	case VMMU_TEST_PFNCACHE:
 		return vmmu_pfncache_test_ioctl(vm, argp);
 	case VMMU_GET_STATS: {

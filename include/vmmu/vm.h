@@ -80,6 +80,10 @@ struct vmmu_vm_stats {
  *	enabled while it is set
  * @irqchip_created: KVM_CREATE_IRQCHIP was called (it changes nothing
  *	else: vmmu has no interrupt controller)
+ * @max_vcpu_ids: vCPU ids are below this if non-zero (KVM_ENABLE_CAP of
+ *	KVM_CAP_MAX_VCPU_ID); under @lock
+ * @n_requested_mmu_pages: the shadow-page limit of KVM_SET_NR_MMU_PAGES, 0
+ *	while none was set; written under @slots_lock, read with READ_ONCE()
  * @mmu_lock: protects the TDP tables and the invalidation state; faults take
  *	it for read and change entries with cmpxchg
  * @tdp_mmu_pages_lock: protects changes of the root lists; nests inside
@@ -124,6 +128,8 @@ struct vmmu_vm {
 	u32 vcpu_kind;
 	const struct vmmu_backend_ops *backend;
 	bool irqchip_created;
+	u32 max_vcpu_ids;
+	unsigned long n_requested_mmu_pages;
 	rwlock_t mmu_lock;
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
 	struct list_head valid_roots;

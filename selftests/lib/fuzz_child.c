@@ -417,6 +417,9 @@ static const struct fz_known {
 	{ VMMU_GET_MMU, FZ_FD_VM, false },
 	{ VMMU_ZAP_ALL, FZ_FD_VM, true },
 	{ KVM_CREATE_IRQCHIP, FZ_FD_VM, true },
+	{ KVM_ENABLE_CAP, FZ_FD_VM, false },
+	{ KVM_SET_NR_MMU_PAGES, FZ_FD_VM, true },
+	{ KVM_GET_NR_MMU_PAGES, FZ_FD_VM, true },
 	{ VMMU_TEST_PFNCACHE, FZ_FD_VM, false },
 	{ VMMU_GET_STATS, FZ_FD_VM, false },
 	{ VMMU_VCPU_ACCESS, FZ_FD_VCPU, false },
@@ -432,6 +435,7 @@ static const struct fz_known {
 	{ KVM_GET_CPUID2, FZ_FD_VCPU, false },
 	{ KVM_GET_MP_STATE, FZ_FD_VCPU, false },
 	{ KVM_SET_MP_STATE, FZ_FD_VCPU, false },
+	{ KVM_ENABLE_CAP, FZ_FD_VCPU, false },
 };
 
 static int fz_pick_fd(struct fz_rng *r, enum fz_fd_kind kind)
@@ -459,6 +463,7 @@ static void fz_shape(struct fz_thread *t, unsigned long cmd, void *buf)
 	struct vmmu_runstate_config *rs = buf;
 	struct kvm_mp_state *mp = buf;
 	struct vmmu_test_pfncache *pc = buf;
+	struct kvm_enable_cap *cap = buf;
 
 	switch (cmd) {
 	case KVM_GET_SUPPORTED_CPUID:
@@ -509,6 +514,13 @@ static void fz_shape(struct fz_thread *t, unsigned long cmd, void *buf)
 		break;
 	case KVM_SET_MP_STATE:
 		mp->mp_state = fz_below(r, 10);
+		break;
+	case KVM_ENABLE_CAP:
+		/* The one vmmu enables (on a VM), or one of KVM's others. */
+		cap->cap = fz_chance(r, 20) ? KVM_CAP_MAX_VCPU_ID :
+					      fz_below(r, 250);
+		cap->flags = fz_chance(r, 90) ? 0 : fz_value(r);
+		cap->args[0] = fz_chance(r, 80) ? fz_below(r, 70) : fz_value(r);
 		break;
 	case KVM_SET_SREGS:
 		if (fz_chance(r, 50) &&

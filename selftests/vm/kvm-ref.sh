@@ -14,7 +14,7 @@
 #                in tools/testing/selftests/kvm, e.g.
 #                'demand_paging_test -v 2 -b 64M' or x86_64/userspace_io_test
 #                (default: demand_paging_test with -v 1 -b 64M, -v 2 -b 64M
-#                and -u MISSING -b 64M)
+#                and -u MISSING -b 64M, then set_memory_region_test)
 #   --side       kvm (default), vmmu, or both (kvm first, unloaded before
 #                vmmu is loaded); every side also runs kvm-probe, which lists
 #                the ioctls the tests need that the side lacks; with both,
@@ -73,7 +73,7 @@ done
 case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$side'" ;; esac
 if [ ${#tests[@]} = 0 ]; then
 	tests=("demand_paging_test -v 1 -b 64M" "demand_paging_test -v 2 -b 64M"
-		"demand_paging_test -u MISSING -b 64M")
+		"demand_paging_test -u MISSING -b 64M" "set_memory_region_test")
 fi
 
 work=$top/build/kvm-ref
