@@ -30,6 +30,17 @@
  * delete; the new gpa after a move, without poison), then the round is
  * undone.  Every combination of change, release and userfaultfd runs.
  *
+ * The same rounds run a second time with hardware vCPUs where the lane has
+ * them (SVM under QEMU): two vCPUs run a guest that, pass after pass, reads
+ * a word of every page of the slot at both gpas into its results page and
+ * writes a tag into each (a gpa without memory is an MMIO exit, answered
+ * with zero; host memory that is gone or read-only makes KVM_RUN return
+ * EFAULT until the round is undone), and the VMM checks the results after
+ * every pass: a hardware vCPU's stale read is seen only through the data.
+ * There the reader blocked in userfaultfd is a KVM_PRE_FAULT_MEMORY of a
+ * third vCPU, and slot gpas are checked with KVM_PRE_FAULT_MEMORY (ENOENT:
+ * no memslot).
+ *
  * A write through a stale translation into a freed page is caught when the
  * page is allocated again (page_poison=1: "pagealloc: memory corruption",
  * which fails the lane); in the debug lane DEBUG_PAGEALLOC turns a
@@ -49,18 +60,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest_util.h"
 #include "mmu_util.h"
+#include "pass_util.h"
 #include "pfncache_util.h"
 #include "stress_util.h"
 
 #define P		PAGE_SIZE
 #define NPAGES		16
 #define REL_PAGES	4
-#define GPA_HOME	0x40000000ULL
-#define GPA_AWAY	0x50000000ULL
-#define GPA_UFFD	0x60000000ULL
 #define CACHE_PAGE	5
 #define NR_WORKERS	2
+
+/* Software vCPUs: gpas anywhere. */
+#define SW_HOME		0x40000000ULL
+#define SW_AWAY		0x50000000ULL
+#define SW_UFFD		0x60000000ULL
+/*
+ * Hardware vCPUs: within the 1 GiB the guest's page tables map; the slot
+ * moves to the 16 pages right above it, and the guest passes over both.
+ * Slot 0 holds the code, the tables, the stack and the results pages.
+ */
+#define HW_MEM		BIT_ULL(20)
+#define HW_CODE		0x1000ULL
+#define HW_STACK	0x9000ULL
+#define HW_RESULTS	0x10000ULL
+#define HW_HOME		0x200000ULL
+#define HW_AWAY		(HW_HOME + NPAGES * PAGE_SIZE)
+#define HW_UFFD		0x800000ULL
+#define HW_TAG		BIT_ULL(62)
 
 #define SEED_POISON	0xdead
 #define SEED_NEW	0x9e70
@@ -81,12 +109,36 @@ static const char *const release_name[] = {
 	"MADV_DONTNEED", "munmap", "mprotect", "fork",
 };
 
-#define NR_TESTS	14
+#define NR_PHASE_TESTS	13
+#define NR_TESTS	(2 * NR_PHASE_TESTS + 1)
+
+/*
+ * Read a word of every page of [rdi, rsi) (the slot's home and away gpas)
+ * into the results at r9, and write the pass number with HW_TAG into word
+ * 0 of the page; ask after each pass (pass_util.h).
+ */
+GUEST_CODE(race_passes, ".code64",
+	   "0:	inc %r8\n"
+	   "	mov %rdi, %rcx\n"
+	   "	xor %rbx, %rbx\n"
+	   "1:	mov 16(%rcx), %rax\n"
+	   "	mov %rax, (%r9,%rbx,8)\n"
+	   "	mov %r8, %rax\n"
+	   "	bts $62, %rax\n"
+	   "	mov %rax, (%rcx)\n"
+	   "	inc %rbx\n"
+	   PASS_GUEST_NEXT_PAGE);
 
 static int vm_fd;
 static u8 *mem;
 static u8 *ufmem;
 static unsigned int nr_rounds;
+static bool hw;
+static u64 gpa_home, gpa_away, gpa_uffd;
+static struct guest g;
+static struct pass_vcpu pvcpus[NR_WORKERS];
+/* The phase at each hardware vCPU's last pass end: its next pass is after. */
+static atomic_ulong pass_phase[NR_WORKERS];
 
 /* Odd from the moment a round's release returned until the round is undone. */
 static atomic_ulong phase;
@@ -97,6 +149,7 @@ static atomic_uint rel_first;
 static struct {
 	atomic_ulong reads, writes, mmio, efault, other_err;
 	atomic_ulong poison, freed;
+	atomic_ulong passes, words, mmio_exits, run_efault;
 	atomic_ulong cache_reads, cache_enoent, cache_efault, cache_other;
 	atomic_ulong cache_poison;
 	atomic_long last_bad;
@@ -167,7 +220,7 @@ static void *worker_main(void *arg)
 	while (!atomic_load(&stop)) {
 		u64 x = st_rand(&rnd);
 		unsigned int page = x % NPAGES;
-		u64 gpa = ((x >> 8) & 1 ? GPA_AWAY : GPA_HOME) + page * P;
+		u64 gpa = ((x >> 8) & 1 ? gpa_away : gpa_home) + page * P;
 		unsigned long ph = atomic_load(&phase);
 		int r;
 
@@ -192,7 +245,7 @@ static void *worker_main(void *arg)
 static void *cache_main(void *arg)
 {
 	static u64 buf[P / 8];
-	u64 gpa = GPA_HOME;
+	u64 gpa = gpa_home;
 	int r;
 
 	(void)arg;
@@ -207,7 +260,7 @@ static void *cache_main(void *arg)
 		} else if (r == -ENOENT || r == -EINVAL) {
 			/* Slot away or cache inactive: follow the slot. */
 			atomic_fetch_add(&cnt.cache_enoent, 1);
-			gpa = gpa == GPA_HOME ? GPA_AWAY : GPA_HOME;
+			gpa = gpa == gpa_home ? gpa_away : gpa_home;
 			pc_activate(vm_fd, 0, gpa + CACHE_PAGE * P, P);
 			usleep(100);
 		} else if (r == -EFAULT) {
@@ -240,11 +293,11 @@ static void *change_main(void *arg)
 		j->r = vmmu_delete_region(vm_fd, 1);
 		break;
 	case CH_MOVE:
-		j->r = vmmu_set_region(vm_fd, 1, 0, GPA_AWAY, NPAGES * P,
+		j->r = vmmu_set_region(vm_fd, 1, 0, gpa_away, NPAGES * P,
 				       (u64)(unsigned long)mem);
 		break;
 	default:
-		j->r = vmmu_set_region(vm_fd, 1, KVM_MEM_READONLY, GPA_HOME,
+		j->r = vmmu_set_region(vm_fd, 1, KVM_MEM_READONLY, gpa_home,
 				       NPAGES * P, (u64)(unsigned long)mem);
 		break;
 	}
@@ -256,9 +309,18 @@ static void *uffd_reader_main(void *arg)
 {
 	struct job *j = arg;
 
+	struct kvm_pre_fault_memory range = {
+		.gpa = gpa_uffd + j->change * P,
+		.size = P,
+	};
+
 	atomic_store(&j->tid, (int)syscall(SYS_gettid));
-	j->r = st_access(j->fd, VMMU_ACCESS_READ, GPA_UFFD + j->change * P,
-			 j->buf, P);
+	if (hw)
+		j->r = vmmu_ioctl(j->fd, KVM_PRE_FAULT_MEMORY,
+				  (unsigned long)&range);
+	else
+		j->r = st_access(j->fd, VMMU_ACCESS_READ, range.gpa, j->buf,
+				 P);
 	atomic_store(&j->finished, 1);
 	return NULL;
 }
@@ -386,13 +448,29 @@ static pid_t do_release(enum release rel, unsigned int first, int *wfd)
 	return pid;
 }
 
+/*
+ * What the checker vCPU finds at @gpa: VMMU_ACCESS_DONE (with the page in
+ * @buf for a software vCPU, nothing for a hardware one), VMMU_ACCESS_MMIO
+ * (no memslot) or -EFAULT (no host memory).
+ */
+static int checker_read(int vcpu_fd, u64 gpa, u64 *buf)
+{
+	struct kvm_pre_fault_memory range = { .gpa = gpa, .size = P };
+	int r;
+
+	if (!hw)
+		return st_access(vcpu_fd, VMMU_ACCESS_READ, gpa, buf, P);
+	memset(buf, 0, P);
+	r = vmmu_ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, (unsigned long)&range);
+	return r == -ENOENT ? VMMU_ACCESS_MMIO : r;
+}
+
 /* After the change: the slot reads as the change says (checker vCPU). */
 static void check_after(struct round_res *res, int vcpu_fd, enum change ch,
 			enum release rel, unsigned int first, int change_r)
 {
 	static u64 buf[P / 8];
 	unsigned int i, mmio = 0, good = 0;
-	u64 gpa = ch == CH_MOVE ? GPA_AWAY : GPA_HOME;
 
 	if (ch == CH_FLAGS) {
 		if (change_r == -EINVAL)
@@ -402,14 +480,12 @@ static void check_after(struct round_res *res, int vcpu_fd, enum change ch,
 	if (!change_r)
 		res->changes_ok++;
 	for (i = 0; i < NPAGES; i++) {
-		int r = st_access(vcpu_fd, VMMU_ACCESS_READ,
-				  (ch == CH_MOVE ? GPA_HOME : gpa) + i * P,
-				  buf, P);
+		int r = checker_read(vcpu_fd, gpa_home + i * P, buf);
 
 		mmio += r == VMMU_ACCESS_MMIO;
 		if (ch != CH_MOVE)
 			continue;
-		r = st_access(vcpu_fd, VMMU_ACCESS_READ, gpa + i * P, buf, P);
+		r = checker_read(vcpu_fd, gpa_away + i * P, buf);
 		if (r == VMMU_ACCESS_DONE &&
 		    !page_bad(buf, i, atomic_load(&phase)))
 			good++;
@@ -437,7 +513,7 @@ static void undo_round(enum change ch, enum release rel, unsigned int first,
 	st_fill(mem, round + 1, 0, 0, NPAGES * P);
 	atomic_fetch_add(&phase, 1);
 	if (ch == CH_DELETE || ch == CH_MOVE)
-		mmu_set_region_or_die(vm_fd, 1, 0, GPA_HOME, NPAGES * P, mem);
+		mmu_set_region_or_die(vm_fd, 1, 0, gpa_home, NPAGES * P, mem);
 }
 
 static void one_round(struct round_res *res, unsigned int round, int uffd,
@@ -491,8 +567,13 @@ static void one_round(struct round_res *res, unsigned int round, int uffd,
 		if (st_uffd_copy(uffd, ufmem + round * P, page, P))
 			bail_out("UFFDIO_COPY failed");
 		pthread_join(u.thread, NULL);
-		if (u.r == VMMU_ACCESS_DONE && !memcmp(ubuf, page, P))
+		if (hw ? u.r == 0 :
+		    u.r == VMMU_ACCESS_DONE && !memcmp(ubuf, page, P))
 			res->uffd_ok++;
+		else
+			diag("round %u: the reader blocked in userfaultfd got %s, word 0 %#llx",
+			     round, hw ? errno_name(-u.r) : mmu_result_name(u.r),
+			     (unsigned long long)ubuf[0]);
 	}
 	pthread_join(b.thread, NULL);
 	let_workers_run();
@@ -534,21 +615,209 @@ static unsigned int runs_diag(struct round_res *res)
 	return m;
 }
 
-int main(void)
+/* A hardware vCPU's pass ended: check what it read (see race_passes). */
+static bool hw_on_pass(struct pass_vcpu *v, u64 pass)
 {
+	const u64 *res = (const u64 *)(g.mem + HW_RESULTS + v->index * P);
+	unsigned long ph = atomic_load(&pass_phase[v->index]);
+	unsigned int j;
+
+	(void)pass;
+	for (j = 0; j < 2 * NPAGES; j++) {
+		unsigned int page = j % NPAGES;
+		int bad = 0;
+
+		if (res[j] == FREED_WORD)
+			bad = 2;
+		else if (res[j] == st_pattern(SEED_POISON, page, 16) &&
+			 (ph & 1) && is_released(page))
+			bad = 1;
+		count_bad(bad, &cnt.poison, res + j);
+	}
+	atomic_fetch_add(&cnt.words, 2 * NPAGES);
+	atomic_fetch_add(&cnt.passes, 1);
+	atomic_store(&pass_phase[v->index], atomic_load(&phase));
+	atomic_fetch_add(&worker_ops[v->index], 1);
+	return true;
+}
+
+/* No memory at a gpa of the passes: reads get zero. */
+static bool hw_on_exit(struct pass_vcpu *v)
+{
+	if (v->run->exit_reason != KVM_EXIT_MMIO)
+		return false;
+	if (!v->run->mmio.is_write)
+		memset(v->run->mmio.data, 0, sizeof(v->run->mmio.data));
+	atomic_fetch_add(&cnt.mmio_exits, 1);
+	return true;
+}
+
+/* Host memory gone or read-only: run again until the round is undone. */
+static bool hw_on_error(struct pass_vcpu *v, int r)
+{
+	(void)v;
+	if (r != -EFAULT)
+		return false;
+	atomic_fetch_add(&cnt.run_efault, 1);
+	usleep(200);
+	return true;
+}
+
+/* The VM and what accesses slot 1: vCPU threads, the checker, the cache. */
+struct phase {
+	const char *name;
 	struct worker workers[NR_WORKERS];
-	struct round_res res = { 0 };
-	struct vmmu_objects base;
-	unsigned int i, nr_uffd, nr_moves, nr_deletes;
 	pthread_t cache_thread;
-	int sys_fd, uffd, checker_fd, uffd_vcpu;
+	int checker_fd, uffd_vcpu;
+};
 
-	/* Every combination of change, release and userfaultfd, twice. */
-	nr_rounds = st_scale(4, 2, 2) * NR_CHANGES * NR_RELEASES;
-	tap_plan(NR_TESTS);
-	vmmu_objects_read_or_die(&base);
-	sys_fd = vmmu_open();
+static void phase_start_sw(struct phase *ph, int sys_fd)
+{
+	unsigned int i;
 
+	gpa_home = SW_HOME;
+	gpa_away = SW_AWAY;
+	gpa_uffd = SW_UFFD;
+	vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
+	mmu_set_region_or_die(vm_fd, 1, 0, gpa_home, NPAGES * P, mem);
+	mmu_set_region_or_die(vm_fd, 2, 0, gpa_uffd, nr_rounds * P, ufmem);
+	for (i = 0; i < NR_WORKERS; i++) {
+		ph->workers[i].index = i;
+		ph->workers[i].vcpu_fd = mmu_create_vcpu_or_die(vm_fd, i);
+		if (pthread_create(&ph->workers[i].thread, NULL, worker_main,
+				   &ph->workers[i]))
+			bail_out("pthread_create failed");
+	}
+	ph->checker_fd = mmu_create_vcpu_or_die(vm_fd, NR_WORKERS);
+	ph->uffd_vcpu = mmu_create_vcpu_or_die(vm_fd, NR_WORKERS + 1);
+}
+
+static void phase_start_hw(struct phase *ph, int sys_fd)
+{
+	struct kvm_run *run;
+	struct kvm_regs regs;
+	unsigned int i;
+
+	gpa_home = HW_HOME;
+	gpa_away = HW_AWAY;
+	gpa_uffd = HW_UFFD;
+	guest_create(&g, sys_fd, HW_MEM);
+	vm_fd = g.vm_fd;
+	guest_load(&g, HW_CODE, race_passes, GUEST_CODE_SIZE(race_passes));
+	guest_setup_long_mode(&g, HW_CODE, HW_STACK);
+	mmu_set_region_or_die(vm_fd, 1, 0, gpa_home, NPAGES * P, mem);
+	mmu_set_region_or_die(vm_fd, 2, 0, gpa_uffd, nr_rounds * P, ufmem);
+	for (i = 0; i < NR_WORKERS; i++) {
+		struct pass_vcpu *v = &pvcpus[i];
+
+		pass_regs_init(&regs, HW_CODE, HW_STACK - i * 0x800, gpa_home,
+			       gpa_away + NPAGES * P);
+		regs.r9 = HW_RESULTS + i * P;
+		v->on_pass = hw_on_pass;
+		v->on_exit = hw_on_exit;
+		v->on_error = hw_on_error;
+		pass_vcpu_start(&g, v, i, &regs);
+	}
+	ph->checker_fd = guest_vcpu_add(&g, NR_WORKERS, &run);
+	munmap(run, g.mmap_size);
+	ph->uffd_vcpu = guest_vcpu_add(&g, NR_WORKERS + 1, &run);
+	munmap(run, g.mmap_size);
+}
+
+static void phase_stop(struct phase *ph)
+{
+	unsigned int i;
+
+	atomic_store(&stop, 1);
+	if (hw) {
+		pass_stop();
+		pass_join(pvcpus, NR_WORKERS);
+	} else {
+		for (i = 0; i < NR_WORKERS; i++)
+			pthread_join(ph->workers[i].thread, NULL);
+	}
+	pthread_join(ph->cache_thread, NULL);
+	pc_timer_stop(vm_fd, 0);
+	close(ph->checker_fd);
+	close(ph->uffd_vcpu);
+	if (hw) {
+		pass_vcpu_close(&g, pvcpus, NR_WORKERS);
+		guest_destroy(&g);
+		return;
+	}
+	for (i = 0; i < NR_WORKERS; i++)
+		close(ph->workers[i].vcpu_fd);
+	close(vm_fd);
+}
+
+static void phase_report(const char *name, struct round_res *res)
+{
+	unsigned int per_change = nr_rounds / NR_CHANGES;
+
+	diag("%s: %u rounds, %u with a reader blocked in userfaultfd:", name,
+	     nr_rounds, res->uffd_rounds);
+	diag("  the change seen in the SRCU grace period %u, returned early %u",
+	     res->in_gp, res->early);
+	if (hw)
+		diag("vCPUs: %lu passes, %lu words checked, %lu MMIO exits, %lu KVM_RUN EFAULT",
+		     atomic_load(&cnt.passes), atomic_load(&cnt.words),
+		     atomic_load(&cnt.mmio_exits), atomic_load(&cnt.run_efault));
+	else
+		diag("vCPUs: %lu reads, %lu writes, %lu MMIO, %lu EFAULT, %lu other errors",
+		     atomic_load(&cnt.reads), atomic_load(&cnt.writes),
+		     atomic_load(&cnt.mmio), atomic_load(&cnt.efault),
+		     atomic_load(&cnt.other_err));
+	diag("cache: %lu reads, %lu ENOENT/EINVAL, %lu EFAULT, %lu other",
+	     atomic_load(&cnt.cache_reads), atomic_load(&cnt.cache_enoent),
+	     atomic_load(&cnt.cache_efault), atomic_load(&cnt.cache_other));
+	diag("stale: %lu vCPU and %lu cache reads of poison, %lu of a freed page (last word %#lx)",
+	     atomic_load(&cnt.poison), atomic_load(&cnt.cache_poison),
+	     atomic_load(&cnt.freed), atomic_load(&cnt.last_bad));
+
+	is_int(atomic_load(&cnt.poison), 0,
+	       "%s: no vCPU read the poison of a page after its release", name);
+	is_int(atomic_load(&cnt.cache_poison), 0,
+	       "%s: no cache read the poison of a page after its release", name);
+	is_int(atomic_load(&cnt.freed), 0,
+	       "%s: no vCPU or cache read a freed page (allocator poison)", name);
+	is_int(res->ro_violations, 0,
+	       "%s: no write landed in a page after mprotect(PROT_READ) returned",
+	       name);
+	is_int(res->fork_changed, 0,
+	       "%s: no fork child's copy changed after the parent broke copy-on-write",
+	       name);
+	is_int(res->fork_ok, nr_rounds / NR_RELEASES,
+	       "%s: every fork child checked", name);
+	is_int(res->changes_ok, 2 * per_change,
+	       "%s: every delete and move succeeded", name);
+	is_int(res->flags_einval, per_change,
+	       "%s: every flags change of the live slot is refused with EINVAL",
+	       name);
+	is_int(res->delete_mmio, per_change,
+	       "%s: after each delete no gpa of the slot has memory", name);
+	is_int(res->move_ok, per_change,
+	       "%s: after each move only the new gpas have memory, without poison",
+	       name);
+	is_int(atomic_load(&cnt.other_err) + atomic_load(&cnt.cache_other), 0,
+	       "%s: vCPUs and the cache saw only memory, MMIO, EFAULT (and ENOENT/EINVAL)",
+	       name);
+	is_int(res->uffd_ok, res->uffd_rounds,
+	       "%s: every reader blocked in userfaultfd completed", name);
+	ok(runs_diag(res) > 0,
+	   "%s: every combination of change, release and userfaultfd ran", name);
+}
+
+static void run_phase(int sys_fd, bool hardware)
+{
+	const char *name = hardware ? guest_hw->id : "software";
+	struct round_res res = { 0 };
+	struct phase ph = { 0 };
+	unsigned int i;
+	int uffd;
+
+	hw = hardware;
+	memset(&cnt, 0, sizeof(cnt));
+	atomic_store(&stop, 0);
 	mem = mmu_map_anon(NPAGES * P, NULL);
 	st_fill(mem, 0, 0, 0, NPAGES * P);
 	ufmem = mmu_map_anon(nr_rounds * P, NULL);
@@ -558,88 +827,44 @@ int main(void)
 	if (st_uffd_register(uffd, ufmem, nr_rounds * P,
 			     UFFDIO_REGISTER_MODE_MISSING))
 		bail_out("UFFDIO_REGISTER failed");
-
-	vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
-	mmu_set_region_or_die(vm_fd, 1, 0, GPA_HOME, NPAGES * P, mem);
-	mmu_set_region_or_die(vm_fd, 2, 0, GPA_UFFD, nr_rounds * P, ufmem);
-	for (i = 0; i < NR_WORKERS; i++) {
-		workers[i].index = i;
-		workers[i].vcpu_fd = mmu_create_vcpu_or_die(vm_fd, i);
-		if (pthread_create(&workers[i].thread, NULL, worker_main,
-				   &workers[i]))
-			bail_out("pthread_create failed");
-	}
-	checker_fd = mmu_create_vcpu_or_die(vm_fd, NR_WORKERS);
-	uffd_vcpu = mmu_create_vcpu_or_die(vm_fd, NR_WORKERS + 1);
-	if (pc_activate(vm_fd, 0, GPA_HOME + CACHE_PAGE * P, P))
+	if (hw)
+		phase_start_hw(&ph, sys_fd);
+	else
+		phase_start_sw(&ph, sys_fd);
+	if (pc_activate(vm_fd, 0, gpa_home + CACHE_PAGE * P, P))
 		bail_out("pfncache activate failed");
 	if (pc_timer_start(vm_fd, 0, 100000))
 		bail_out("pfncache timer failed");
-	if (pthread_create(&cache_thread, NULL, cache_main, NULL))
+	if (pthread_create(&ph.cache_thread, NULL, cache_main, NULL))
 		bail_out("pthread_create failed");
 
 	for (i = 0; i < nr_rounds; i++)
-		one_round(&res, i, uffd, checker_fd, uffd_vcpu);
+		one_round(&res, i, uffd, ph.checker_fd, ph.uffd_vcpu);
 
-	atomic_store(&stop, 1);
-	for (i = 0; i < NR_WORKERS; i++)
-		pthread_join(workers[i].thread, NULL);
-	pthread_join(cache_thread, NULL);
-	pc_timer_stop(vm_fd, 0);
-
-	nr_uffd = res.uffd_rounds;
-	nr_deletes = nr_rounds / NR_CHANGES;
-	nr_moves = nr_rounds / NR_CHANGES;
-	diag("%u rounds, %u with a reader blocked in userfaultfd:", nr_rounds,
-	     nr_uffd);
-	diag("  the change seen in the SRCU grace period %u, returned early %u",
-	     res.in_gp, res.early);
-	diag("vCPUs: %lu reads, %lu writes, %lu MMIO, %lu EFAULT, %lu other errors",
-	     atomic_load(&cnt.reads), atomic_load(&cnt.writes),
-	     atomic_load(&cnt.mmio), atomic_load(&cnt.efault),
-	     atomic_load(&cnt.other_err));
-	diag("cache: %lu reads, %lu ENOENT/EINVAL, %lu EFAULT, %lu other",
-	     atomic_load(&cnt.cache_reads), atomic_load(&cnt.cache_enoent),
-	     atomic_load(&cnt.cache_efault), atomic_load(&cnt.cache_other));
-	diag("stale: %lu vCPU and %lu cache reads of poison, %lu of a freed page (last word %#lx)",
-	     atomic_load(&cnt.poison), atomic_load(&cnt.cache_poison),
-	     atomic_load(&cnt.freed), atomic_load(&cnt.last_bad));
-
-	is_int(atomic_load(&cnt.poison), 0,
-	       "no vCPU read the poison of a page after its release");
-	is_int(atomic_load(&cnt.cache_poison), 0,
-	       "no cache read the poison of a page after its release");
-	is_int(atomic_load(&cnt.freed), 0,
-	       "no vCPU or cache read a freed page (allocator poison)");
-	is_int(res.ro_violations, 0,
-	       "no write landed in a page after mprotect(PROT_READ) returned");
-	is_int(res.fork_changed, 0,
-	       "no fork child's copy changed after the parent broke copy-on-write");
-	is_int(res.fork_ok, nr_rounds / NR_RELEASES, "every fork child checked");
-	is_int(res.changes_ok, nr_deletes + nr_moves,
-	       "every delete and move succeeded");
-	is_int(res.flags_einval, nr_rounds / NR_CHANGES,
-	       "every flags change of the live slot is refused with EINVAL");
-	is_int(res.delete_mmio, nr_deletes,
-	       "after each delete every gpa of the slot is MMIO");
-	is_int(res.move_ok, nr_moves,
-	       "after each move the old gpas are MMIO and the new ones hold no poison");
-	is_int(atomic_load(&cnt.other_err) + atomic_load(&cnt.cache_other), 0,
-	       "vCPUs and the cache saw only DONE, MMIO, EFAULT (and ENOENT/EINVAL)");
-	is_int(res.uffd_ok, nr_uffd,
-	       "every reader blocked in userfaultfd read what was served");
-	ok(runs_diag(&res) > 0,
-	   "every combination of change, release and userfaultfd ran");
-
-	for (i = 0; i < NR_WORKERS; i++)
-		close(workers[i].vcpu_fd);
-	close(checker_fd);
-	close(uffd_vcpu);
-	close(vm_fd);
+	phase_stop(&ph);
 	close(uffd);
-	close(sys_fd);
 	munmap(mem, NPAGES * P);
 	munmap(ufmem, nr_rounds * P);
+	phase_report(name, &res);
+}
+
+int main(void)
+{
+	struct vmmu_objects base;
+	int sys_fd;
+
+	/* Every combination of change, release and userfaultfd, once. */
+	nr_rounds = 2 * NR_CHANGES * NR_RELEASES;
+	tap_plan(NR_TESTS);
+	vmmu_objects_read_or_die(&base);
+	sys_fd = vmmu_open();
+	run_phase(sys_fd, false);
+	if (guest_hw_available(sys_fd))
+		skip(NR_PHASE_TESTS, "no hardware vCPUs here (%s)",
+		     guest_hw_why());
+	else
+		run_phase(sys_fd, true);
+	close(sys_fd);
 	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }
