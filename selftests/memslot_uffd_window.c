@@ -6,9 +6,10 @@
  *
  *  1. vCPU 1 reads page 1 of slot 0, so its root (and its TLB) maps the
  *     page's frame;
- *  2. vCPU 0 reads a userfaultfd-registered page of slot 1 and blocks in
- *     GUP, inside vmmu's fault handler, i.e. inside vm->srcu; the handler
- *     (this thread) only reads the fault message and serves nothing yet;
+ *  2. vCPU 0 reads (every other round: writes a word of) a
+ *     userfaultfd-registered page of slot 1 and blocks in GUP, inside
+ *     vmmu's fault handler, i.e. inside vm->srcu; the handler (this
+ *     thread) only reads the fault message and serves nothing yet;
  *  3. thread B deletes slot 0; the test waits until B sleeps in the SRCU
  *     grace period (its wchan names srcu; or B is still blocked after a
  *     second), which vCPU 0 keeps open;
@@ -73,18 +74,21 @@ struct job {
 	int fd;
 	u64 gpa;
 	void *buf;
+	u32 kind;
 	int r;
 	atomic_int tid;
 	atomic_int finished;
 	u64 t_start, t_end;
 };
 
-static void *vcpu_read_main(void *arg)
+/* A read of a page, or with j->kind VMMU_ACCESS_WRITE a write of a word. */
+static void *vcpu_access_main(void *arg)
 {
 	struct job *j = arg;
+	bool write = j->kind == VMMU_ACCESS_WRITE;
 
 	atomic_store(&j->tid, (int)syscall(SYS_gettid));
-	j->r = st_access(j->fd, VMMU_ACCESS_READ, j->gpa, j->buf, P);
+	j->r = st_access(j->fd, j->kind, j->gpa, j->buf, write ? 8 : P);
 	atomic_store(&j->finished, 1);
 	return NULL;
 }
@@ -102,9 +106,10 @@ static void *delete_main(void *arg)
 }
 
 static void job_start(struct job *j, void *(*fn)(void *), int fd, u64 gpa,
-		      void *buf)
+		      void *buf, u32 kind)
 {
 	memset(j, 0, sizeof(*j));
+	j->kind = kind;
 	j->fd = fd;
 	j->gpa = gpa;
 	j->buf = buf;
@@ -237,7 +242,8 @@ static void release_and_read(struct counts *c, int vcpu1, u8 *mem0,
 	st_fill(victim, SEED_NEW, gfn, 0, P);
 	new_pfn = mmu_pagemap_pfn(victim);
 
-	job_start(j1, vcpu_read_main, vcpu1, GPA0 + VICTIM * P, buf1);
+	job_start(j1, vcpu_access_main, vcpu1, GPA0 + VICTIM * P, buf1,
+		  VMMU_ACCESS_READ);
 	if (!wait_finished(j1, WAIT_MS)) {
 		c->waited++;
 		return;
@@ -270,6 +276,8 @@ static void one_round(int sys_fd, struct counts *c)
 	struct uffd_msg msg;
 	struct pollfd pfd;
 	bool in_gp, j1_started = false;
+	/* vCPU 0 blocks in a read fault, or in a write fault every other round. */
+	bool vcpu0_write = c->rounds & 1;
 	u8 *mem0, *mem1;
 
 	mem0 = mmu_map_anon(SLOT0_PAGES * P, NULL);
@@ -292,7 +300,9 @@ static void one_round(int sys_fd, struct counts *c)
 		bail_out("round %u: vCPU 1 cannot read slot 0", c->rounds);
 
 	/* 2. vCPU 0 blocks in userfaultfd, inside vm->srcu. */
-	job_start(&j0, vcpu_read_main, vcpu0, GPA1, buf0);
+	buf0[0] = st_pattern(SEED_UFFD, c->rounds, 0) ^ 1;
+	job_start(&j0, vcpu_access_main, vcpu0, GPA1, buf0,
+		  vcpu0_write ? VMMU_ACCESS_WRITE : VMMU_ACCESS_READ);
 	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
 	if (poll(&pfd, 1, GP_WAIT_MS) != 1 || st_uffd_read(uffd, &msg) ||
 	    msg.event != UFFD_EVENT_PAGEFAULT)
@@ -302,7 +312,7 @@ static void one_round(int sys_fd, struct counts *c)
 		c->blocked++;
 
 	/* 3. B deletes slot 0 and waits in the grace period. */
-	job_start(&del, delete_main, vm_fd, 0, NULL);
+	job_start(&del, delete_main, vm_fd, 0, NULL, 0);
 	in_gp = wait_for_wchan(&del, "srcu");
 	if (in_gp && !atomic_load(&j0.finished)) {
 		c->in_gp++;
@@ -321,7 +331,9 @@ static void one_round(int sys_fd, struct counts *c)
 	if (st_uffd_copy(uffd, mem1, page, P))
 		bail_out("UFFDIO_COPY failed");
 	pthread_join(j0.thread, NULL);
-	if (j0.r == VMMU_ACCESS_DONE && !memcmp(buf0, page, P))
+	if (j0.r == VMMU_ACCESS_DONE && vcpu0_write ?
+	    ((u64 *)mem1)[0] == buf0[0] && !memcmp(mem1 + 8, page + 1, P - 8) :
+	    !memcmp(buf0, page, P))
 		c->uffd_done++;
 	pthread_join(del.thread, NULL);
 	if (!del.r)
@@ -377,7 +389,8 @@ int main(void)
 	is_int(c.after_mmio, c.in_gp,
 	       "vCPU 1's read ends with MMIO once the delete completed");
 	is_int(c.final_mmio, c.rounds, "slot 0's gpa is MMIO after the delete");
-	is_int(c.uffd_done, c.rounds, "vCPU 0 read the page the handler served");
+	is_int(c.uffd_done, c.rounds,
+	       "vCPU 0's read or write completed on the page the handler served");
 	is_int(c.deletes_ok, c.rounds, "every delete succeeded");
 	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
