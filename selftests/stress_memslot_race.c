@@ -165,12 +165,24 @@ static bool is_released(unsigned int page)
 }
 
 /*
- * Check a page read at @phase_before: words from 2 on (0 and 1 carry the
- * vCPUs' and the timer's writes).  Returns 0, or 1 for poison, 2 for a
- * freed page.
+ * Is poison in @page stale for an access that began at phase @before and
+ * ended at @after?  Only if the page's release had returned before the
+ * access began and the round was not undone before it ended (the next
+ * round poisons its own pages before releasing them).
+ */
+static bool poison_stale(unsigned int page, unsigned long before,
+			 unsigned long after)
+{
+	return (before & 1) && before == after && is_released(page);
+}
+
+/*
+ * Check a page read between @phase_before and @phase_after: words from 2
+ * on (0 and 1 carry the vCPUs' and the timer's writes).  Returns 0, or 1
+ * for stale poison, 2 for a freed page.
  */
 static int page_bad(const u64 *buf, unsigned int page,
-		    unsigned long phase_before)
+		    unsigned long phase_before, unsigned long phase_after)
 {
 	unsigned int i, poison = 0, freed = 0;
 
@@ -182,7 +194,7 @@ static int page_bad(const u64 *buf, unsigned int page,
 	}
 	if (freed > 1)
 		return 2;
-	if (poison && (phase_before & 1) && is_released(page))
+	if (poison && poison_stale(page, phase_before, phase_after))
 		return 1;
 	return 0;
 }
@@ -232,8 +244,9 @@ static void *worker_main(void *arg)
 			r = st_access(w->vcpu_fd, VMMU_ACCESS_READ, gpa, buf, P);
 			atomic_fetch_add(&cnt.reads, 1);
 			if (r == VMMU_ACCESS_DONE)
-				count_bad(page_bad(buf, page, ph), &cnt.poison,
-					  buf);
+				count_bad(page_bad(buf, page, ph,
+						   atomic_load(&phase)),
+					  &cnt.poison, buf);
 		}
 		count_result(r);
 		atomic_fetch_add(&worker_ops[w->index], 1);
@@ -255,7 +268,8 @@ static void *cache_main(void *arg)
 		r = pc_read(vm_fd, 0, 0, buf, P);
 		atomic_fetch_add(&cnt.cache_reads, 1);
 		if (!r) {
-			count_bad(page_bad(buf, CACHE_PAGE, ph),
+			count_bad(page_bad(buf, CACHE_PAGE, ph,
+					   atomic_load(&phase)),
 				  &cnt.cache_poison, buf);
 		} else if (r == -ENOENT || r == -EINVAL) {
 			/* Slot away or cache inactive: follow the slot. */
@@ -487,7 +501,7 @@ static void check_after(struct round_res *res, int vcpu_fd, enum change ch,
 			continue;
 		r = checker_read(vcpu_fd, gpa_away + i * P, buf);
 		if (r == VMMU_ACCESS_DONE &&
-		    !page_bad(buf, i, atomic_load(&phase)))
+		    !page_bad(buf, i, atomic_load(&phase), atomic_load(&phase)))
 			good++;
 		else if (r == -EFAULT && rel == REL_MUNMAP &&
 			 i >= first && i < first + REL_PAGES)
@@ -620,6 +634,7 @@ static bool hw_on_pass(struct pass_vcpu *v, u64 pass)
 {
 	const u64 *res = (const u64 *)(g.mem + HW_RESULTS + v->index * P);
 	unsigned long ph = atomic_load(&pass_phase[v->index]);
+	unsigned long now = atomic_load(&phase);
 	unsigned int j;
 
 	(void)pass;
@@ -630,13 +645,13 @@ static bool hw_on_pass(struct pass_vcpu *v, u64 pass)
 		if (res[j] == FREED_WORD)
 			bad = 2;
 		else if (res[j] == st_pattern(SEED_POISON, page, 16) &&
-			 (ph & 1) && is_released(page))
+			 poison_stale(page, ph, now))
 			bad = 1;
 		count_bad(bad, &cnt.poison, res + j);
 	}
 	atomic_fetch_add(&cnt.words, 2 * NPAGES);
 	atomic_fetch_add(&cnt.passes, 1);
-	atomic_store(&pass_phase[v->index], atomic_load(&phase));
+	atomic_store(&pass_phase[v->index], now);
 	atomic_fetch_add(&worker_ops[v->index], 1);
 	return true;
 }
@@ -732,6 +747,13 @@ static void phase_stop(struct phase *ph)
 	if (hw) {
 		pass_stop();
 		pass_join(pvcpus, NR_WORKERS);
+		/* A vCPU thread that stopped on an error is an error too. */
+		for (i = 0; i < NR_WORKERS; i++) {
+			if (!atomic_load(&pvcpus[i].result))
+				continue;
+			atomic_fetch_add(&cnt.other_err, 1);
+			diag("vCPU %u stopped: %s", i, pvcpus[i].why);
+		}
 	} else {
 		for (i = 0; i < NR_WORKERS; i++)
 			pthread_join(ph->workers[i].thread, NULL);
@@ -803,8 +825,10 @@ static void phase_report(const char *name, struct round_res *res)
 	       name);
 	is_int(res->uffd_ok, res->uffd_rounds,
 	       "%s: every reader blocked in userfaultfd completed", name);
-	ok(runs_diag(res) > 0,
-	   "%s: every combination of change, release and userfaultfd ran", name);
+	ok(runs_diag(res) > 0 && atomic_load(hw ? &cnt.passes : &cnt.reads) &&
+	   atomic_load(&cnt.cache_reads),
+	   "%s: every combination of change, release and userfaultfd ran, with vCPU and cache accesses",
+	   name);
 }
 
 static void run_phase(int sys_fd, bool hardware)
