@@ -98,6 +98,7 @@
 
 /* Bounds of the waits; none of them is a check. */
 #define GP_WAIT_MS	3000
+#define BLOCKED_MS	300
 #define WINDOW_MS	100
 #define WINDOW_OPS	4
 
@@ -563,7 +564,8 @@ static void one_round(struct round_res *res, unsigned int round, int uffd,
 	if (with_uffd && ch != CH_FLAGS) {
 		unsigned int ms;
 
-		for (ms = 0; ms < GP_WAIT_MS; ms++) {
+		/* In the grace period, or blocked elsewhere for a while. */
+		for (ms = 0; ms < BLOCKED_MS; ms++) {
 			if (atomic_load(&b.finished) ||
 			    task_in(atomic_load(&b.tid), "srcu"))
 				break;
