@@ -26,10 +26,14 @@ import sys
 MARK = "@@VMMU "
 LOAD_MARK = "vmmu-lanes: loading vmmu.ko"
 # Kernel reports that fail a lane.  WARNING and BUG are matched as words so
-# that e.g. "DEBUG" is not a report.
+# that e.g. "DEBUG" is not a report.  "pagealloc: memory corruption" (or
+# "single bit error") is page_poison=1 finding that a freed page was written
+# after it was freed: the only report of a write through a stale mapping,
+# and it comes with a bare stack dump, no WARNING or BUG line.
 KERNEL_BAD = re.compile(r"\bWARNING\b|\bBUG\b|\bOops\b|Kernel panic|KASAN|lockdep|"
                         r"circular locking|RCU stall|rcu:.*detected|"
-                        r"kmemleak|hung_task|general protection")
+                        r"kmemleak|hung_task|general protection|"
+                        r"pagealloc: (memory corruption|single bit error)")
 # A frame of a stack dump ("? lockdep_hardirqs_on+0x1/0x2") names a function,
 # it reports nothing: every report that comes with a dump has a header line
 # of its own, except an allocation-failure report (warn_alloc), which the
