@@ -89,14 +89,24 @@ static int svm_inject_gp(struct vmmu_svm_vcpu *svm)
 	return svm_inject(svm, X86_TRAP_GP, true, 0);
 }
 
+/*
+ * KVM's two words (exit code, CPU), then what tells an exit vmmu does not
+ * expect apart: its exit info (an NPF's error code and gpa) and the event
+ * that was being delivered.
+ */
 static int svm_unexpected_exit(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	const struct vmcb_control_area *c = &svm->vmcb->control;
+	struct kvm_run *run = vcpu->run;
 
-	return vmmu_exit_internal_error(vcpu,
-					KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
-					2, svm_exit_code(&svm->vmcb->control),
-					svm->asid_cpu, 0);
+	vmmu_exit_internal_error(vcpu, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
+				 2, svm_exit_code(c), svm->asid_cpu, 0);
+	run->internal.data[2] = c->exit_info_1;
+	run->internal.data[3] = c->exit_info_2;
+	run->internal.data[4] = c->exit_int_info;
+	run->internal.ndata = 5;
+	return 0;
 }
 
 /* IN and OUT: userspace does the access; KVM_RUN completes it. */
