@@ -390,11 +390,12 @@ prep_lane() { # dir
 }
 
 # Stop boot $2 (the timeout(1) process that runs the emulator) once
-# neither console of lane directory $1 has grown for $3 seconds, and leave
-# the number of seconds in $1/silent for collect.py.  A kernel that is stuck
-# reports it on the console first (soft lockups panic, see boot_lane), so
-# silence means a hang nothing else caught: a program or the kernel waiting
-# forever.
+# neither console of lane directory $1 has grown for $3 seconds since they
+# first printed something, and leave the number of seconds in $1/silent for
+# collect.py.  A kernel that is stuck reports it on the console first (soft
+# lockups panic, see boot_lane), and /init speaks for a program that
+# computes without printing (@@VMMU ALIVE), so silence means a hang nothing
+# else caught: a program or the kernel waiting forever.
 watch_silence() { # dir pid seconds
 	local dir=$1 pid=$2 limit=$3 size last='' since spid=''
 	trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; exit 0' TERM
@@ -405,7 +406,10 @@ watch_silence() { # dir pid seconds
 		wait $spid
 		spid=
 		size=$(cat "$dir/console.log" "$dir/results.log" 2>/dev/null | wc -c)
-		if [ "$size" != "$last" ]; then
+		# Silence counts from the first line: Bochs boots quietly for
+		# a minute or more (several when the machine is loaded), and
+		# the boot timeout bounds a boot that never prints anything.
+		if [ "$size" = 0 ] || [ "$size" != "$last" ]; then
 			last=$size
 			since=$(date +%s)
 		elif [ $(($(date +%s) - since)) -ge "$limit" ]; then
