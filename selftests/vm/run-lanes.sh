@@ -37,7 +37,8 @@
 #                       this many seconds (default 120); its running step
 #                       and last console lines are reported as a failure
 #   VMMU_BOCHS_SILENCE  the same for the Bochs lane (default 300: its quiet
-#                       boot prints little for a minute or more)
+#                       boot can print nothing for minutes on a loaded
+#                       machine); silence counts from the first line
 #   VMMU_TEST_TIMEOUT   seconds per test program inside the guest (default 300)
 #   VMMU_BOCHS_TIMEOUT  seconds for the Bochs lane's boot (default 600)
 #   VMMU_BOCHS_TEST_TIMEOUT  seconds per test program under Bochs, in the
