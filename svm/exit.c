@@ -14,7 +14,9 @@
  */
 #include <linux/kvm.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/smp.h>
+#include <linux/string.h>
 #include <asm/fpu/xcr.h>
 #include <asm/msr-index.h>
 #include <asm/processor.h>
@@ -89,14 +91,24 @@ static int svm_inject_gp(struct vmmu_svm_vcpu *svm)
 	return svm_inject(svm, X86_TRAP_GP, true, 0);
 }
 
+/*
+ * KVM's two words (exit code, CPU), then what tells an exit vmmu does not
+ * expect apart: its exit info (an NPF's error code and gpa) and the event
+ * that was being delivered.
+ */
 static int svm_unexpected_exit(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	const struct vmcb_control_area *c = &svm->vmcb->control;
+	struct kvm_run *run = vcpu->run;
 
-	return vmmu_exit_internal_error(vcpu,
-					KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
-					2, svm_exit_code(&svm->vmcb->control),
-					svm->asid_cpu, 0);
+	vmmu_exit_internal_error(vcpu, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
+				 2, svm_exit_code(c), svm->asid_cpu, 0);
+	run->internal.data[2] = c->exit_info_1;
+	run->internal.data[3] = c->exit_info_2;
+	run->internal.data[4] = c->exit_int_info;
+	run->internal.ndata = 5;
+	return 0;
 }
 
 /* IN and OUT: userspace does the access; KVM_RUN completes it. */
@@ -433,6 +445,43 @@ static int svm_handle_invalid(struct vmmu_vcpu *vcpu)
 }
 
 /*
+ * Did the exit save the host's state in the save area instead of the
+ * guest's?  QEMU (7.2, TCG) was seen to do so under load: right after a
+ * #VMEXIT it took a second one, an NPF on the host's own page-table walk
+ * (error code with the guest-page bit, gpa in host RAM), and saved the host
+ * state of that moment over the guest's: RIP just past VMRUN, RAX the
+ * VMCB's address, the host's CR3.  No guest can be there with the host's
+ * page tables.
+ */
+static bool svm_save_holds_host(const struct vmcb_save_area *save)
+{
+	unsigned long vmexit_rip = (unsigned long)vmmu_svm_vmrun +
+				   vmmu_svm_vmexit_offset;
+
+	return save->rip == vmexit_rip &&
+	       (save->cr3 & PHYSICAL_PAGE_MASK) == __pa(current->mm->pgd);
+}
+
+/*
+ * The guest's state of this exit is lost.  Never show the host's (kernel
+ * addresses, a physical address) through KVM_GET_REGS: the vCPU goes back
+ * to its state before the VMRUN, and userspace gets an internal error with
+ * the exit that was reported.
+ */
+static int svm_handle_host_save(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	const struct vmcb_control_area *c = &svm->vmcb->control;
+
+	pr_warn_ratelimited("vmmu: CPU %d: the VMCB held host state after #VMEXIT %#llx (info %#llx %#llx): an emulator fault; the vCPU is back at its state before that VMRUN\n",
+			    svm->asid_cpu, svm_exit_code(c), c->exit_info_1,
+			    c->exit_info_2);
+	svm->vmcb->save = svm->save_backup;
+	memcpy(svm->regs, svm->regs_backup, sizeof(svm->regs));
+	return svm_unexpected_exit(vcpu);
+}
+
+/*
  * An exit in the middle of delivering an exception (an NPF on the IDT or
  * the stack) loses the exception unless it is injected again.  #BP and #OF
  * come from their instruction, which runs again instead; vmmu injects no
@@ -466,6 +515,8 @@ int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu)
 
 	if (svm_exit_invalid(c))
 		return svm_handle_invalid(vcpu);
+	if (unlikely(svm_save_holds_host(&svm->vmcb->save)))
+		return svm_handle_host_save(vcpu);
 	svm_requeue_event(c);
 	/* Every exit code vmmu handles fits in the low half. */
 	if (c->exit_code_hi)

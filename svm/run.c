@@ -23,6 +23,7 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
+#include <linux/string.h>
 #include <asm/debugreg.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/xcr.h>
@@ -194,6 +195,7 @@ static void svm_enter_guest(struct vmmu_vcpu *vcpu)
 	svm_set_nested_cr3(vcpu);
 	svm_assign_asid(svm, smp_processor_id());
 	svm->save_backup = svm->vmcb->save;
+	memcpy(svm->regs_backup, svm->regs, sizeof(svm->regs));
 
 	vmmu_svm_vmrun(svm->vmcb_pa, svm->regs, sc->host_save_pa);
 

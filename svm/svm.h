@@ -65,6 +65,8 @@ extern bool vmmu_svm_rebooting;
  *	VMCB); indexed by __VCPU_REGS_*
  * @save_backup: the save area as it was before the last VMRUN; a failed
  *	VMRUN (VMEXIT_INVALID) may leave host state in the VMCB
+ * @regs_backup: @regs as they were before the last VMRUN, for the exit
+ *	that left host state in the VMCB although VMRUN succeeded
  * @guest_fpu: the guest's FPU/SSE/AVX state
  * @asid: the ASID on @asid_cpu
  * @asid_cpu: the CPU @asid belongs to, -1 if none
@@ -81,6 +83,7 @@ struct vmmu_svm_vcpu {
 	unsigned long vmcb_pa;
 	unsigned long regs[VMMU_SVM_NR_REGS];
 	struct vmcb_save_area save_backup;
+	unsigned long regs_backup[VMMU_SVM_NR_REGS];
 	struct fpu_guest guest_fpu;
 	u32 asid;
 	int asid_cpu;
@@ -99,6 +102,8 @@ static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
 }
 
 /* vmenter.S */
+/* Where the host resumes after VMRUN: vmmu_svm_vmrun + this offset. */
+extern const u64 vmmu_svm_vmexit_offset;
 void vmmu_svm_vmrun(unsigned long vmcb_pa, unsigned long *regs,
 		    unsigned long host_save_pa);
 

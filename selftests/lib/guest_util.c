@@ -388,11 +388,43 @@ const char *guest_exit_name(u32 reason)
 	return "?";
 }
 
+static const char *guest_suberror_name(u32 suberror)
+{
+	switch (suberror) {
+	case KVM_INTERNAL_ERROR_EMULATION:
+		return "EMULATION";
+	case KVM_INTERNAL_ERROR_SIMUL_EX:
+		return "SIMUL_EX";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV:
+		return "DELIVERY_EV";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
+		return "UNEXPECTED_EXIT_REASON";
+	default:
+		return "?";
+	}
+}
+
+void guest_internal_error_str(const struct kvm_run *run, char *buf,
+			      size_t size)
+{
+	u32 i, ndata = run->internal.ndata;
+	size_t n;
+
+	n = snprintf(buf, size, "suberror %u (%s), ndata %u:",
+		     run->internal.suberror,
+		     guest_suberror_name(run->internal.suberror), ndata);
+	if (ndata > ARRAY_SIZE(run->internal.data))
+		ndata = ARRAY_SIZE(run->internal.data);
+	for (i = 0; i < ndata && n < size; i++)
+		n += snprintf(buf + n, size - n, " %#llx",
+			      (unsigned long long)run->internal.data[i]);
+}
+
 void guest_exit_diag(struct guest *g)
 {
 	struct kvm_run *run = g->run;
 	struct kvm_regs regs;
-	unsigned int i;
+	char buf[512];
 
 	diag("  exit_reason %u (%s)", run->exit_reason,
 	     guest_exit_name(run->exit_reason));
@@ -413,11 +445,8 @@ void guest_exit_diag(struct guest *g)
 		     run->fail_entry.cpu);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		diag("  internal: suberror %u ndata %u", run->internal.suberror,
-		     run->internal.ndata);
-		for (i = 0; i < run->internal.ndata && i < 4; i++)
-			diag("  data[%u] %#llx", i,
-			     (unsigned long long)run->internal.data[i]);
+		guest_internal_error_str(run, buf, sizeof(buf));
+		diag("  internal: %s", buf);
 		break;
 	}
 	if (!vmmu_ioctl(g->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs))

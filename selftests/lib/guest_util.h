@@ -201,6 +201,12 @@ u8 *guest_io_data(struct guest *g);
 
 /* "IO", "HLT", "SHUTDOWN" ... for a KVM_EXIT_* reason. */
 const char *guest_exit_name(u32 reason);
+/*
+ * The detail of a KVM_EXIT_INTERNAL_ERROR in @run, into @buf: "suberror 1
+ * (EMULATION), ndata 7: 0x1 0x4 ...", every data word the exit has.
+ */
+void guest_internal_error_str(const struct kvm_run *run, char *buf,
+			      size_t size);
 /* Print the last exit as "# " diagnostics. */
 void guest_exit_diag(struct guest *g);
 

@@ -49,17 +49,23 @@ static bool pass_answer(struct pass_vcpu *v, bool *last_pass)
 	return true;
 }
 
+/* The exit the thread stopped at, its registers and, if any, its data. */
 static void pass_describe(struct pass_vcpu *v)
 {
 	struct kvm_regs regs;
+	char detail[300] = "";
 
 	if (v->why[0])
 		return;
 	memset(&regs, 0, sizeof(regs));
 	vmmu_ioctl(v->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs);
-	snprintf(v->why, sizeof(v->why), "exit %s, rcx %#llx, rax %#llx",
+	if (v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+		guest_internal_error_str(v->run, detail, sizeof(detail));
+	snprintf(v->why, sizeof(v->why),
+		 "exit %s, rip %#llx, rcx %#llx, rax %#llx%s%s",
 		 guest_exit_name(v->run->exit_reason),
-		 (unsigned long long)regs.rcx, (unsigned long long)regs.rax);
+		 (unsigned long long)regs.rip, (unsigned long long)regs.rcx,
+		 (unsigned long long)regs.rax, detail[0] ? "; " : "", detail);
 }
 
 static void *pass_vcpu_main(void *arg)

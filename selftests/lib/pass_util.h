@@ -67,7 +67,7 @@ struct pass_vcpu {
 	atomic_int result;
 	atomic_ulong passes;
 	atomic_bool halted;
-	char why[160];
+	char why[400];
 	bool (*on_pass)(struct pass_vcpu *v, u64 pass);
 	bool (*on_exit)(struct pass_vcpu *v);
 	bool (*on_error)(struct pass_vcpu *v, int r);

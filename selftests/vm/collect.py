@@ -13,7 +13,9 @@
   collect.py demo --dir LANEDIR [options]
       Report what went wrong around the demo; exit with the demo's status.
 
-LANEDIR holds results.log (ttyS1), console.log (ttyS0) and qemu.log.
+LANEDIR holds results.log (ttyS1), console.log (ttyS0) and qemu.log, and
+silent when run-lanes.sh ended the boot because neither console had printed
+anything for the number of seconds it holds (VMMU_SILENCE).
 """
 
 import argparse
@@ -81,6 +83,9 @@ class Run:
         self.dmesg = None
         self.demo = None
         self.done = False
+        # What the guest was doing when it last reported: a program, or a
+        # step of /init around them.
+        self.step = "booting to /init"
         pending = []
         cur = None
         in_dmesg = False
@@ -88,6 +93,7 @@ class Run:
             if line.startswith(MARK):
                 w = line.split()
                 tag = w[1] if len(w) > 1 else ""
+                self.step = self.next_step(tag, w)
                 if tag == "BOOT":
                     self.boot = w[2:]
                     pending = []
@@ -130,6 +136,21 @@ class Run:
                 cur.lines.append(line)
             elif line.strip():
                 pending.append(line)
+
+    def next_step(self, tag, w):
+        """What /init does after the marker TAG (words W)."""
+        arg = w[2] if len(w) > 2 else "?"
+        return {
+            "BOOT": "insmod vmmu.ko (or the first step of kvm mode)",
+            "INSMOD": "the first program",
+            "BEGIN": "program " + arg,
+            "END": "the accounting check after program " + arg,
+            "LEAK": "whatever follows program " + arg,
+            "STEP": arg,
+            "RMMOD": "the dump of the kernel log",
+            "DMESG-END": "power-off",
+            "DONE": "power-off",
+        }.get(tag, self.step)
 
 
 def signame(n):
@@ -192,7 +213,7 @@ def split_directive(desc):
     return desc[:m.start()].rstrip(), desc[m.start():].lstrip("#").strip()
 
 
-def program_report(tap, lane, prog, verbose, results_path):
+def program_report(tap, lane, prog, verbose, results_path, silent=None):
     results = []
     plans = []
     bail = None
@@ -214,7 +235,10 @@ def program_report(tap, lane, prog, verbose, results_path):
 
     reasons = []
     skip = None
-    if prog.rc is None:
+    if prog.rc is None and silent is not None:
+        reasons.append("ended: no console output for %d s while it ran "
+                       "(VMMU_SILENCE)" % silent)
+    elif prog.rc is None:
         reasons.append("no end marker: the guest died or hung while it ran")
     elif prog.timed_out:
         reasons.append("timed out: still running after %s s, killed" % prog.timed_out)
@@ -272,7 +296,21 @@ def program_report(tap, lane, prog, verbose, results_path):
                  ("SKIP " + skip) if skip else None)
 
 
-def incomplete_reason(args):
+def silent_secs(lane_dir):
+    """Seconds of silence after which run-lanes.sh ended the boot, or None."""
+    try:
+        with open(os.path.join(lane_dir, "silent")) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def incomplete_reason(args, run=None):
+    silent = silent_secs(args.dir) if args.dir else None
+    if silent is not None:
+        return ("no output on either console for %d s (VMMU_SILENCE), "
+                "ended while running: %s" %
+                (silent, run.step if run else "?"))
     if args.qemu_rc == 124:
         return "timed out after %d s (VMMU_TIMEOUT)" % args.timeout
     if args.qemu_rc not in (0, None):
@@ -294,7 +332,7 @@ def do_lane(args):
     try:
         if not run.boot:
             tap.line(False, "%s boot: the guest never reached /init" % lane)
-            console_diag(console, qemu_log, incomplete_reason(args) +
+            console_diag(console, qemu_log, incomplete_reason(args, run) +
                          "; console: " + con_path)
             return
         release = run.boot[0]
@@ -312,11 +350,13 @@ def do_lane(args):
                 for line in run.insmod_out:
                     Tap.diag("  " + line)
 
+        silent = silent_secs(args.dir)
         for prog in run.programs:
-            program_report(tap, lane, prog, args.verbose, res_path)
+            program_report(tap, lane, prog, args.verbose, res_path, silent)
 
         if not run.done:
-            tap.line(False, "%s run complete: %s" % (lane, incomplete_reason(args)))
+            tap.line(False, "%s run complete: %s" %
+                     (lane, incomplete_reason(args, run)))
             console_diag(console, qemu_log, "console: " + con_path)
 
         if run.rmmod is not None:
@@ -382,11 +422,13 @@ def do_demo(args):
     console = read_lines(con_path)
     err = sys.stderr
     if not run.boot:
-        print("vmmu: the guest never reached /init: %s" % incomplete_reason(args), file=err)
+        print("vmmu: the guest never reached /init: %s" %
+              incomplete_reason(args, run), file=err)
     elif run.insmod != "0":
         print("vmmu: insmod vmmu.ko failed (status %s)" % run.insmod, file=err)
     elif run.demo is None:
-        print("vmmu: the demo did not finish: %s" % incomplete_reason(args), file=err)
+        print("vmmu: the demo did not finish: %s" % incomplete_reason(args, run),
+              file=err)
     bad, _, where = kernel_problems(run, console)
     for line in bad:
         print("vmmu: kernel log (%s): %s" % (where, line), file=err)

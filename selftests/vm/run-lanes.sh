@@ -33,6 +33,12 @@
 #   T="a b"             run only these programs of selftests/build
 #   V=1                 show the guest console live, and every program's output
 #   VMMU_TIMEOUT        seconds per boot (default 900)
+#   VMMU_SILENCE        end a QEMU lane whose two consoles stayed silent
+#                       this many seconds (default 120); its running step
+#                       and last console lines are reported as a failure
+#   VMMU_BOCHS_SILENCE  the same for the Bochs lane (default 300: its quiet
+#                       boot can print nothing for minutes on a loaded
+#                       machine); silence counts from the first line
 #   VMMU_TEST_TIMEOUT   seconds per test program inside the guest (default 300)
 #   VMMU_BOCHS_TIMEOUT  seconds for the Bochs lane's boot (default 600)
 #   VMMU_BOCHS_TEST_TIMEOUT  seconds per test program under Bochs, in the
@@ -71,6 +77,8 @@ modules=${VMMU_MODULES:-$top/build}
 tests_dir=${VMMU_TESTS:-$top/selftests/build}
 tools_dir=${VMMU_TOOLS:-$top/tools/build}
 boot_timeout=${VMMU_TIMEOUT:-900}
+silence=${VMMU_SILENCE:-120}
+bochs_silence=${VMMU_BOCHS_SILENCE:-300}
 test_timeout=${VMMU_TEST_TIMEOUT:-300}
 jobs=${VMMU_JOBS:-1}
 verbose=${V:-0}
@@ -377,16 +385,62 @@ done
 
 prep_lane() { # dir
 	rm -f "$1"/console.log "$1"/results.log "$1"/qemu.log "$1"/qemu.rc "$1"/secs \
-		"$1"/bochs.out "$1"/bochs.log
+		"$1"/bochs.out "$1"/bochs.log "$1"/silent
 	: >"$1/console.log"
 	: >"$1/results.log"
 }
 
+# Stop boot $2 (the timeout(1) process that runs the emulator) once
+# neither console of lane directory $1 has grown for $3 seconds since they
+# first printed something, and leave the number of seconds in $1/silent for
+# collect.py.  A kernel that is stuck reports it on the console first (soft
+# lockups panic, see boot_lane), and /init speaks for a program that
+# computes without printing (@@VMMU ALIVE), so silence means a hang nothing
+# else caught: a program or the kernel waiting forever.
+watch_silence() { # dir pid seconds
+	local dir=$1 pid=$2 limit=$3 size last='' since spid=''
+	trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; exit 0' TERM
+	since=$(date +%s)
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5 &
+		spid=$!
+		wait $spid
+		spid=
+		size=$(cat "$dir/console.log" "$dir/results.log" 2>/dev/null | wc -c)
+		# Silence counts from the first line: Bochs boots quietly for
+		# a minute or more (several when the machine is loaded), and
+		# the boot timeout bounds a boot that never prints anything.
+		if [ "$size" = 0 ] || [ "$size" != "$last" ]; then
+			last=$size
+			since=$(date +%s)
+		elif [ $(($(date +%s) - since)) -ge "$limit" ]; then
+			echo "$limit" >"$dir/silent"
+			kill -TERM "$pid" 2>/dev/null
+			return
+		fi
+	done
+}
+
+# The kernel's own watchdogs, so that a stuck kernel ends the boot with a
+# report instead of hanging until the boot timeout: a soft lockup (a CPU in
+# the kernel for 20 s without scheduling) panics after every CPU's
+# backtrace is printed (NMI IPIs, which QEMU's TCG and Bochs deliver), and
+# so does a task blocked in D state for 90 s (looked for every 10 s, so
+# that the kernel reports it before the lane's 120 s of silence); panic=-1
+# then ends the emulator.  The NMI watchdog (hard lockups) needs a PMU, which neither
+# emulator offers: the kernel says "Perf NMI watchdog permanently disabled"
+# and the soft-lockup detector is all there is.
+watchdog_append="softlockup_panic=1 softlockup_all_cpu_backtrace=1"
+watchdog_append="$watchdog_append hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=90"
+watchdog_append="$watchdog_append sysctl.kernel.hung_task_check_interval_secs=10"
+
 # Boot one lane; leaves console.log, results.log, qemu.log (or bochs.out),
-# qemu.rc (the emulator's status; 124: timed out), secs.
+# qemu.rc (the emulator's status; 124: timed out), secs, and silent if
+# watch_silence ended it.
 boot_lane() { # name release append-extra dir [kernel image]
 	local rel=$2 extra=$3 dir=$4 image=${5:-/boot/vmlinuz-$2} start rc append tpid
-	append="console=ttyS0 panic=-1 log_buf_len=4M"
+	local wpid quiet=$silence
+	append="console=ttyS0 panic=-1 log_buf_len=4M $watchdog_append"
 	# Extra arguments are comma-separated in the lane table.
 	[ "$extra" = - ] || append="$append ${extra//,/ }"
 	[ -z "${VMMU_APPEND:-}" ] || append="$append $VMMU_APPEND"
@@ -410,8 +464,13 @@ boot_lane() { # name release append-extra dir [kernel image]
 	esac
 	tpid=$!
 	echo $tpid >"$dir/timeout.pid"
+	case $1 in bochs-*) quiet=$bochs_silence ;; esac
+	watch_silence "$dir" $tpid "$quiet" &
+	wpid=$!
 	wait $tpid
 	rc=$?
+	kill -TERM $wpid 2>/dev/null
+	wait $wpid
 	rm -f "$dir/timeout.pid"
 	echo $rc >"$dir/qemu.rc"
 	echo $(($(date +%s) - start)) >"$dir/secs"
