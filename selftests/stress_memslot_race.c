@@ -885,7 +885,14 @@ int main(void)
 	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
 	run_phase(sys_fd, false);
-	if (guest_hw_available(sys_fd))
+	/*
+	 * Opt-in until its sporadic failures under QEMU's SVM (a guest that
+	 * triple-faults, an exit with host state in the VMCB) are understood:
+	 * Documentation/testing.rst, "Hostile interleavings".
+	 */
+	if (!getenv("VMMU_STRESS_HW") || strcmp(getenv("VMMU_STRESS_HW"), "1"))
+		skip(NR_PHASE_TESTS, "hardware vCPUs: set VMMU_STRESS_HW=1");
+	else if (guest_hw_available(sys_fd))
 		skip(NR_PHASE_TESTS, "no hardware vCPUs here (%s)",
 		     guest_hw_why());
 	else

@@ -56,6 +56,9 @@
 #   VMMU_FUZZ_SEED, VMMU_FUZZ_SECONDS, VMMU_FUZZ_EPOCH, VMMU_FUZZ_THREADS
 #                       passed on to the guest: defaults of the fuzz
 #                       program's -s, -d, -e, -t (selftests/fuzz.c)
+#   VMMU_STRESS_HW=1    passed on to the guest: stress_memslot_race also
+#                       runs its hardware-vCPU half (off by default: see
+#                       Documentation/testing.rst, "Hostile interleavings")
 #   VMMU_KVM_LANE=0     leave the kvm lane out of a full run
 #   VMMU_STATE          --kvm only: the TAP count file of a run-lanes.sh that
 #                       runs this one as its kvm lane (it holds the lock):
@@ -311,6 +314,7 @@ make_common() {
 		case ${VMMU_GUEST_KIND:-} in
 		svm | vmx) echo "export VMMU_GUEST_KIND=$VMMU_GUEST_KIND" ;;
 		esac
+		[ "${VMMU_STRESS_HW:-}" = 1 ] && echo "export VMMU_STRESS_HW=1"
 		for v in SEED SECONDS EPOCH THREADS; do
 			val=$(printenv "VMMU_FUZZ_$v" || true)
 			case $val in
