@@ -462,23 +462,34 @@ static bool svm_save_holds_host(const struct vmcb_save_area *save)
 	       (save->cr3 & PHYSICAL_PAGE_MASK) == __pa(current->mm->pgd);
 }
 
+/* Back-to-back host-state exits before vmmu gives up on the vCPU. */
+#define SVM_HOST_SAVE_REPLAYS	8
+
 /*
  * The guest's state of this exit is lost.  Never show the host's (kernel
  * addresses, a physical address) through KVM_GET_REGS: the vCPU goes back
- * to its state before the VMRUN, and userspace gets an internal error with
- * the exit that was reported.
+ * to its state before the VMRUN, event to inject included, and runs again
+ * from there.  The guest repeats what it did since that VMRUN, which only
+ * ever was the few instructions up to its next exit.  No CPU can leave the
+ * host's RIP and CR3 in the guest's save area, so this never runs outside
+ * an emulator; should it keep happening, KVM_RUN ends with
+ * UNEXPECTED_EXIT_REASON rather than loop.
  */
 static int svm_handle_host_save(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
-	const struct vmcb_control_area *c = &svm->vmcb->control;
+	struct vmcb_control_area *c = &svm->vmcb->control;
 
-	pr_warn_ratelimited("vmmu: CPU %d: the VMCB held host state after #VMEXIT %#llx (info %#llx %#llx): an emulator fault; the vCPU is back at its state before that VMRUN\n",
+	pr_warn_ratelimited("vmmu: CPU %d: the VMCB held host state after #VMEXIT %#llx (info %#llx %#llx): an emulator fault; the vCPU runs again from its state before that VMRUN\n",
 			    svm->asid_cpu, svm_exit_code(c), c->exit_info_1,
 			    c->exit_info_2);
 	svm->vmcb->save = svm->save_backup;
 	memcpy(svm->regs, svm->regs_backup, sizeof(svm->regs));
-	return svm_unexpected_exit(vcpu);
+	c->event_inj = svm->event_inj_backup;
+	c->event_inj_err = svm->event_inj_err_backup;
+	if (++svm->host_save_replays > SVM_HOST_SAVE_REPLAYS)
+		return svm_unexpected_exit(vcpu);
+	return 1;
 }
 
 /*
@@ -517,6 +528,7 @@ int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu)
 		return svm_handle_invalid(vcpu);
 	if (unlikely(svm_save_holds_host(&svm->vmcb->save)))
 		return svm_handle_host_save(vcpu);
+	svm->host_save_replays = 0;
 	svm_requeue_event(c);
 	/* Every exit code vmmu handles fits in the low half. */
 	if (c->exit_code_hi)

@@ -196,6 +196,8 @@ static void svm_enter_guest(struct vmmu_vcpu *vcpu)
 	svm_assign_asid(svm, smp_processor_id());
 	svm->save_backup = svm->vmcb->save;
 	memcpy(svm->regs_backup, svm->regs, sizeof(svm->regs));
+	svm->event_inj_backup = svm->vmcb->control.event_inj;
+	svm->event_inj_err_backup = svm->vmcb->control.event_inj_err;
 
 	vmmu_svm_vmrun(svm->vmcb_pa, svm->regs, sc->host_save_pa);
 

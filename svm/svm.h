@@ -67,6 +67,9 @@ extern bool vmmu_svm_rebooting;
  *	VMRUN (VMEXIT_INVALID) may leave host state in the VMCB
  * @regs_backup: @regs as they were before the last VMRUN, for the exit
  *	that left host state in the VMCB although VMRUN succeeded
+ * @event_inj_backup: the VMCB's EVENTINJ before the last VMRUN, likewise
+ * @event_inj_err_backup: its error code
+ * @host_save_replays: such exits in a row, each replayed
  * @guest_fpu: the guest's FPU/SSE/AVX state
  * @asid: the ASID on @asid_cpu
  * @asid_cpu: the CPU @asid belongs to, -1 if none
@@ -84,6 +87,9 @@ struct vmmu_svm_vcpu {
 	unsigned long regs[VMMU_SVM_NR_REGS];
 	struct vmcb_save_area save_backup;
 	unsigned long regs_backup[VMMU_SVM_NR_REGS];
+	u32 event_inj_backup;
+	u32 event_inj_err_backup;
+	unsigned int host_save_replays;
 	struct fpu_guest guest_fpu;
 	u32 asid;
 	int asid_cpu;
