@@ -449,16 +449,14 @@ static int svm_handle_invalid(struct vmmu_vcpu *vcpu)
  * guest's?  QEMU (7.2, TCG) was seen to do so under load: right after a
  * #VMEXIT it took a second one, an NPF on the host's own page-table walk
  * (error code with the guest-page bit, gpa in host RAM), and saved the host
- * state of that moment over the guest's: RIP just past VMRUN, RAX the
- * VMCB's address, the host's CR3.  No guest can be there with the host's
- * page tables.
+ * state of that moment over the guest's: RIP just past VMRUN (or further
+ * on in the host's code), RAX the VMCB's address, the host's CR3.  A guest
+ * is never there with the host's page tables and a RIP in the kernel's
+ * text, unless it set both on purpose, and then the replay only hurts it.
  */
 static bool svm_save_holds_host(const struct vmcb_save_area *save)
 {
-	unsigned long vmexit_rip = (unsigned long)vmmu_svm_vmrun +
-				   vmmu_svm_vmexit_offset;
-
-	return save->rip == vmexit_rip &&
+	return save->rip >= __START_KERNEL_map &&
 	       (save->cr3 & PHYSICAL_PAGE_MASK) == __pa(current->mm->pgd);
 }
 

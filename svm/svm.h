@@ -108,8 +108,6 @@ static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
 }
 
 /* vmenter.S */
-/* Where the host resumes after VMRUN: vmmu_svm_vmrun + this offset. */
-extern const u64 vmmu_svm_vmexit_offset;
 void vmmu_svm_vmrun(unsigned long vmcb_pa, unsigned long *regs,
 		    unsigned long host_save_pa);
 

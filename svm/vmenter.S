@@ -82,7 +82,6 @@ SYM_FUNC_START(vmmu_svm_vmrun)
 	/* RAX still holds the VMCB address. */
 7:	vmrun %rax
 8:
-.Lvmmu_svm_vmexit:
 	/* #VMEXIT: GIF=0, RSP and RAX are the host's again. */
 	mov SP_REGS(%rsp), %rax
 	mov %rcx, GPR(RCX)(%rax)
@@ -168,13 +167,3 @@ SYM_FUNC_START(vmmu_svm_vmrun)
 	_ASM_EXTABLE(11b, 110b)
 	_ASM_EXTABLE(13b, 130b)
 SYM_FUNC_END(vmmu_svm_vmrun)
-
-/*
- * Where the host resumes after VMRUN, as an offset into vmmu_svm_vmrun:
- * the RIP a save area holds if the host's state was saved there (see
- * svm_save_holds_host()).  An offset, not a code address, so that C takes
- * the address of the function's entry only.
- */
-	.pushsection .rodata
-SYM_DATA(vmmu_svm_vmexit_offset, .quad .Lvmmu_svm_vmexit - vmmu_svm_vmrun)
-	.popsection
