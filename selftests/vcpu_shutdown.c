@@ -79,6 +79,14 @@ GUEST_CODE(rm_out, ".code16",
 	   "	out %al, $0x80\n"
 	   "	hlt\n");
 
+/* Where every vector of the real-mode IVT points in test_runs_again(). */
+#define RM_TRAP_GPA	0x500ULL
+
+GUEST_CODE(rm_trap, ".code16",
+	   "	mov $0xee, %al\n"
+	   "	out %al, $0x80\n"
+	   "	hlt\n");
+
 static void run_long_mode(struct guest *g, const u8 *code, size_t size)
 {
 	guest_load(g, CODE_GPA, code, size);
@@ -228,15 +236,28 @@ static void test_xsetbv(struct guest *g)
 	test_reset_state(g);
 }
 
+/*
+ * The exception that made the triple fault must not outlive the RESET: a
+ * vCPU that still injected it would take it through this IVT, whose every
+ * vector leads to an OUT of 0xee, before its first instruction.
+ */
 static void test_runs_again(struct guest *g)
 {
+	u16 ivt[256][2];
+	unsigned int i;
 	int r;
 
+	for (i = 0; i < 256; i++) {
+		ivt[i][0] = RM_TRAP_GPA;	/* offset */
+		ivt[i][1] = 0;			/* segment */
+	}
+	guest_load(g, 0, ivt, sizeof(ivt));
+	guest_load(g, RM_TRAP_GPA, rm_trap, GUEST_CODE_SIZE(rm_trap));
 	guest_load(g, CODE_GPA, rm_out, GUEST_CODE_SIZE(rm_out));
 	guest_setup_real_mode(g, CODE_GPA);
 	r = guest_run(g);
 	ok_guest_io(g, r, KVM_EXIT_IO_OUT, 1, 0x80, 0x99,
-		    "after the SHUTDOWNs a real-mode guest runs again");
+		    "after the SHUTDOWNs a real-mode guest runs again, with no event left over");
 	r = guest_run(g);
 	ok_guest_exit(g, r, KVM_EXIT_HLT, "and halts");
 }
