@@ -32,7 +32,8 @@
 # Environment:
 #   T="a b"             run only these programs of selftests/build
 #   V=1                 show the guest console live, and every program's output
-#   VMMU_TIMEOUT        seconds per boot (default 900)
+#   VMMU_TIMEOUT        seconds per boot (default 1800: an outer bound for a
+#                       slow machine; the watchdogs below catch hangs)
 #   VMMU_SILENCE        end a QEMU lane whose two consoles stayed silent
 #                       this many seconds (default 120; the kvm lane: at
 #                       least 300); its running step and last console lines
@@ -41,7 +42,7 @@
 #                       boot can print nothing for minutes on a loaded
 #                       machine); silence counts from the first line
 #   VMMU_TEST_TIMEOUT   seconds per test program inside the guest (default 300)
-#   VMMU_BOCHS_TIMEOUT  seconds for the Bochs lane's boot (default 600)
+#   VMMU_BOCHS_TIMEOUT  seconds for the Bochs lane's boot (default 1200)
 #   VMMU_BOCHS_TEST_TIMEOUT  seconds per test program under Bochs, in the
 #                       guest's (emulated) time (default 150)
 #   VMMU_LANES="..."    run only these lanes (names as above)
@@ -80,7 +81,7 @@ out=$top/build/lanes
 modules=${VMMU_MODULES:-$top/build}
 tests_dir=${VMMU_TESTS:-$top/selftests/build}
 tools_dir=${VMMU_TOOLS:-$top/tools/build}
-boot_timeout=${VMMU_TIMEOUT:-900}
+boot_timeout=${VMMU_TIMEOUT:-1800}
 silence=${VMMU_SILENCE:-120}
 bochs_silence=${VMMU_BOCHS_SILENCE:-300}
 test_timeout=${VMMU_TEST_TIMEOUT:-300}
@@ -108,7 +109,7 @@ if [ $mode = demo ] && [ "${2:-}" = --bochs ]; then
 elif [ -n "${2:-}" ]; then
 	die "usage: $0 [--quick|--demo [--bochs]|--kvm]"
 fi
-bochs_timeout=${VMMU_BOCHS_TIMEOUT:-600}
+bochs_timeout=${VMMU_BOCHS_TIMEOUT:-1200}
 bochs_test_timeout=${VMMU_BOCHS_TEST_TIMEOUT:-150}
 have_bochs=0
 command -v bochs >/dev/null && command -v genisoimage >/dev/null && have_bochs=1
