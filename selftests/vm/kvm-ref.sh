@@ -17,8 +17,8 @@
 #                and -u MISSING -b 64M, then set_memory_region_test)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
 #                kvm is loaded: a hang of the reference under the emulator
-#                then costs none of vmmu's results); every side also runs kvm-probe, which lists
-#                the ioctls the tests need that the side lacks; with both,
+#                then costs none of vmmu's results); every side also runs
+#                kvm-probe, which lists the ioctls the tests need that the side lacks; with both,
 #                the kvm side ends with vmmu's svm_busy (SVM shared with
 #                kvm_amd: EBUSY, then SVME left clear)
 #   --plan FILE  run the steps of FILE (format: selftests/vm/kvm-guest.sh)
