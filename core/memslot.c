@@ -48,6 +48,47 @@ static void vmmu_memslot_free(struct vmmu_memslot *slot)
 	vmmu_object_dec(VMMU_OBJ_MEMSLOT);
 }
 
+static void vmmu_dirty_bitmap_free(unsigned long *bitmap)
+{
+	if (!bitmap)
+		return;
+	kvfree(bitmap);
+	vmmu_object_dec(VMMU_OBJ_DIRTY_BITMAP);
+}
+
+/*
+ * The dirty bitmap of @new, which logs dirty pages: @old's if it logged
+ * too (a move or a flags change keeps what was logged and not harvested),
+ * else a new one, all set with KVM_DIRTY_LOG_INITIALLY_SET (every page
+ * counts as dirty until KVM_CLEAR_DIRTY_LOG says otherwise).
+ */
+static int vmmu_memslot_dirty_bitmap(struct vmmu_vm *vm,
+				     struct vmmu_memslot *new,
+				     const struct vmmu_memslot *old)
+{
+	unsigned long bytes = vmmu_dirty_bitmap_bytes(new);
+
+	if (old && old->dirty_bitmap) {
+		new->dirty_bitmap = old->dirty_bitmap;
+		return 0;
+	}
+	/* The log, and the scratch half for GET and CLEAR. */
+	new->dirty_bitmap = kvzalloc(2 * bytes, GFP_KERNEL_ACCOUNT);
+	if (!new->dirty_bitmap)
+		return -ENOMEM;
+	vmmu_object_inc(VMMU_OBJ_DIRTY_BITMAP);
+	if (READ_ONCE(vm->manual_dirty_log_protect) & KVM_DIRTY_LOG_INITIALLY_SET)
+		bitmap_set(new->dirty_bitmap, 0, new->npages);
+	return 0;
+}
+
+/* Did @chg's new slot bring a bitmap of its own (not @old's)? */
+static bool vmmu_memslot_new_bitmap(const struct vmmu_memslot_change *chg)
+{
+	return chg->new && chg->new->dirty_bitmap &&
+	       (!chg->old || chg->new->dirty_bitmap != chg->old->dirty_bitmap);
+}
+
 /* Rebuild the id -> index map after @set->slots was filled in. */
 static void vmmu_memslots_index(struct vmmu_memslots *set)
 {
@@ -81,8 +122,10 @@ void vmmu_memslots_destroy(struct vmmu_memslots *set)
 {
 	int i;
 
-	for (i = 0; i < set->nr; i++)
+	for (i = 0; i < set->nr; i++) {
+		vmmu_dirty_bitmap_free(set->slots[i]->dirty_bitmap);
 		vmmu_memslot_free(set->slots[i]);
+	}
 	vmmu_memslots_free(set);
 }
 
@@ -144,6 +187,40 @@ struct vmmu_memslot *vmmu_memslots_id(struct vmmu_memslots *set, u16 id)
 	int i = set->id_to_index[id];
 
 	return i < 0 ? NULL : set->slots[i];
+}
+
+/**
+ * vmmu_mark_page_dirty_in_slot() - log a write to a page
+ * @slot: the slot that maps @gfn, from a set the caller keeps alive
+ * @gfn: the page written
+ *
+ * Nothing if the slot does not log dirty pages.  Called after the write,
+ * or after the leaf that lets a vCPU write was installed: a harvest that
+ * runs in between finds the bit set only at its next round, and the page
+ * is copied by the harvest that reports it (locking.rst, "Dirty logging").
+ * Never sleeps.
+ */
+void vmmu_mark_page_dirty_in_slot(const struct vmmu_memslot *slot, gfn_t gfn)
+{
+	if (slot && slot->dirty_bitmap)
+		set_bit_le(gfn - slot->base_gfn, slot->dirty_bitmap);
+}
+
+/**
+ * vmmu_mark_page_dirty() - log a write the kernel made to guest memory
+ * @vm: the VM
+ * @gfn: the page written
+ *
+ * For writers that hold no memslot (gfn->pfn caches).  Takes vm->srcu;
+ * never sleeps, callable in atomic context.
+ */
+void vmmu_mark_page_dirty(struct vmmu_vm *vm, gfn_t gfn)
+{
+	int idx = srcu_read_lock(&vm->srcu);
+
+	vmmu_mark_page_dirty_in_slot(vmmu_memslots_find_valid(vmmu_memslots(vm),
+							      gfn), gfn);
+	srcu_read_unlock(&vm->srcu, idx);
 }
 
 /* Does [start, end) overlap a slot other than @id? */
@@ -290,15 +367,19 @@ static void vmmu_memslot_unprepare(struct vmmu_memslot_change *chg)
 		vmmu_memslot_free(chg->invalid);
 	if (chg->new_set)
 		vmmu_memslots_free(chg->new_set);
+	if (vmmu_memslot_new_bitmap(chg))
+		vmmu_dirty_bitmap_free(chg->new->dirty_bitmap);
 	if (chg->new)
 		vmmu_memslot_free(chg->new);
 }
 
 /* Build the slot and sets a validated change publishes. */
-static int vmmu_memslot_build(struct vmmu_memslot_change *chg,
+static int vmmu_memslot_build(struct vmmu_vm *vm,
+			      struct vmmu_memslot_change *chg,
 			      const struct kvm_userspace_memory_region *mem)
 {
 	struct vmmu_memslot *new;
+	int r;
 
 	if (chg->kind == VMMU_MR_DELETE || chg->kind == VMMU_MR_MOVE) {
 		chg->invalid = vmmu_memslot_dup_invalid(chg->old);
@@ -320,6 +401,11 @@ static int vmmu_memslot_build(struct vmmu_memslot_change *chg,
 		new->userspace_addr = mem->userspace_addr;
 		new->flags = mem->flags;
 		chg->new = new;
+		if (new->flags & KVM_MEM_LOG_DIRTY_PAGES) {
+			r = vmmu_memslot_dirty_bitmap(vm, new, chg->old);
+			if (r)
+				return r;
+		}
 	}
 	chg->new_set = vmmu_memslots_replace(chg->old_set, chg->old, chg->new);
 	return chg->new_set ? 0 : -ENOMEM;
@@ -361,7 +447,7 @@ int vmmu_memslot_prepare(struct vmmu_vm *vm,
 	if (r)
 		return r;
 
-	r = vmmu_memslot_build(chg, mem);
+	r = vmmu_memslot_build(vm, chg, mem);
 	if (r)
 		vmmu_memslot_unprepare(chg);
 	return r;
@@ -457,6 +543,10 @@ void vmmu_memslot_commit(struct vmmu_vm *vm, struct vmmu_memslot_change *chg)
 void vmmu_memslot_finish(struct vmmu_vm *vm, struct vmmu_memslot_change *chg)
 {
 	lockdep_assert_held(&vm->slots_lock);
+	/* Unless the new slot took it over, the log goes with @old. */
+	if (chg->old && (!chg->new ||
+			 chg->new->dirty_bitmap != chg->old->dirty_bitmap))
+		vmmu_dirty_bitmap_free(chg->old->dirty_bitmap);
 	if (chg->old)
 		vmmu_memslot_free(chg->old);
 	if (chg->invalid)

@@ -20,6 +20,7 @@ static const char * const vmmu_object_names[VMMU_NR_OBJECTS] = {
 	[VMMU_OBJ_VCPU] = "vcpus",
 	[VMMU_OBJ_ROOT] = "roots",
 	[VMMU_OBJ_PT_PAGE] = "pt_pages",
+	[VMMU_OBJ_DIRTY_BITMAP] = "dirty_bitmaps",
 };
 
 static struct dentry *vmmu_debugfs_dir;

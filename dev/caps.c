@@ -16,6 +16,7 @@
 #include <linux/kvm.h>
 #include <linux/uaccess.h>
 
+#include <vmmu/dirty_log.h>
 #include <vmmu/memslot.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -75,8 +76,31 @@ static int vmmu_vm_enable_max_vcpu_id(struct vmmu_vm *vm,
 	return r;
 }
 
+/*
+ * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: args[0] is the new set of
+ * KVM_DIRTY_LOG_* flags, replacing the old one, at any time (a slot that
+ * logs already keeps its bitmap).  As in KVM, INITIALLY_SET is accepted
+ * only together with MANUAL_PROTECT_ENABLE.
+ */
+static int vmmu_vm_enable_manual_dirty_log(struct vmmu_vm *vm,
+					   const struct kvm_enable_cap *cap)
+{
+	u64 allowed = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+
+	if (cap->args[0] & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)
+		allowed = VMMU_DIRTY_LOG_MANUAL_CAPS;
+	if (cap->flags || (cap->args[0] & ~allowed))
+		return -EINVAL;
+	/* Read under slots_lock by harvests and memslot updates. */
+	mutex_lock(&vm->slots_lock);
+	WRITE_ONCE(vm->manual_dirty_log_protect, cap->args[0]);
+	mutex_unlock(&vm->slots_lock);
+	return 0;
+}
+
 static const struct vmmu_vm_cap vmmu_vm_caps[] = {
 	{ KVM_CAP_MAX_VCPU_ID, vmmu_vm_enable_max_vcpu_id },
+	{ KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, vmmu_vm_enable_manual_dirty_log },
 };
 
 /*

@@ -297,11 +297,32 @@ static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 	}
 }
 
+/*
+ * The mask of KVM_SET_SIGNAL_MASK replaces the thread's for the length of
+ * KVM_RUN; the thread's own is kept in real_blocked, as KVM keeps it, which
+ * only the thread itself changes.  A signal that arrives during KVM_RUN and
+ * is blocked again afterwards stays pending for the VMM to take.
+ */
+static void vmmu_sigset_activate(struct vmmu_vcpu *vcpu)
+{
+	if (vcpu->sigset_active)
+		sigprocmask(SIG_SETMASK, &vcpu->sigset, &current->real_blocked);
+}
+
+static void vmmu_sigset_deactivate(struct vmmu_vcpu *vcpu)
+{
+	if (!vcpu->sigset_active)
+		return;
+	sigprocmask(SIG_SETMASK, &current->real_blocked, NULL);
+	sigemptyset(&current->real_blocked);
+}
+
 /**
  * vmmu_vcpu_run() - KVM_RUN
  * @vcpu: the vCPU, whose mutex is held
  *
- * First completes what userspace handled at the last exit (the data of a
+ * Runs with the signal mask of KVM_SET_SIGNAL_MASK, if one was set.  First
+ * completes what userspace handled at the last exit (the data of a
  * port read); then, unless kvm_run.immediate_exit is set, runs the guest
  * until an exit userspace must see.
  *
@@ -318,6 +339,7 @@ int vmmu_vcpu_run(struct vmmu_vcpu *vcpu)
 	if (!ops)
 		return -EINVAL;
 #ifdef CONFIG_PREEMPT_NOTIFIERS
+	vmmu_sigset_activate(vcpu);
 	vcpu->run->flags = 0;
 	vmmu_vcpu_load(vcpu);
 	r = ops->vcpu_run_begin(vcpu);
@@ -327,6 +349,7 @@ int vmmu_vcpu_run(struct vmmu_vcpu *vcpu)
 		r = vmmu_vcpu_run_loop(vcpu);
 	ops->vcpu_run_end(vcpu);
 	vmmu_vcpu_put(vcpu);
+	vmmu_sigset_deactivate(vcpu);
 #else
 	r = -EINVAL;
 #endif

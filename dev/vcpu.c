@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <linux/kvm.h>
 #include <linux/sched.h>
+#include <linux/signal.h>
 #include <linux/uaccess.h>
 #include <linux/vmmu.h>
 
@@ -169,6 +170,36 @@ static int vmmu_vcpu_set_runstate(struct vmmu_vcpu *vcpu,
 	return vmmu_runstate_set(vcpu, cfg.gpa, cfg.flags);
 }
 
+/*
+ * KVM_SET_SIGNAL_MASK: the signals to block while the thread is in
+ * KVM_RUN (a NULL argument: the thread's own mask).  A VMM leaves a signal
+ * blocked outside KVM_RUN and unblocked inside it to kick a vCPU out of the
+ * guest without a signal handler racing with the ioctl.  KVM's checks:
+ * len must be the kernel's sigset_t size; SIGKILL and SIGSTOP are never
+ * blocked.
+ */
+static int vmmu_vcpu_set_sigmask(struct vmmu_vcpu *vcpu,
+				 struct kvm_signal_mask __user *umask)
+{
+	struct kvm_signal_mask mask;
+	sigset_t set;
+
+	if (!umask) {
+		vcpu->sigset_active = false;
+		return 0;
+	}
+	if (copy_from_user(&mask, umask, sizeof(mask)))
+		return -EFAULT;
+	if (mask.len != sizeof(set))
+		return -EINVAL;
+	if (copy_from_user(&set, umask->sigset, sizeof(set)))
+		return -EFAULT;
+	sigdelsetmask(&set, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	vcpu->sigset = set;
+	vcpu->sigset_active = true;
+	return 0;
+}
+
 static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			    unsigned long arg)
 {
@@ -220,6 +251,9 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		break;
 	case KVM_ENABLE_CAP:
 		r = vmmu_vcpu_enable_cap(vcpu, argp);
+		break;
+	case KVM_SET_SIGNAL_MASK:
+		r = vmmu_vcpu_set_sigmask(vcpu, argp);
 		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */

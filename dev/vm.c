@@ -18,6 +18,7 @@
 #include <linux/vmmu.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/dirty_log.h>
 #include <vmmu/memslot.h>
 #include <vmmu/notifier.h>
 #include <vmmu/pfncache.h>
@@ -57,6 +58,8 @@ static int vmmu_vm_set_memory_region(struct vmmu_vm *vm,
 		vmmu_tdp_mmu_invalidate_all_roots(vm);
 	}
 	vmmu_memslot_commit(vm, &chg);
+	if (chg.kind == VMMU_MR_FLAGS_ONLY)
+		vmmu_dirty_log_slot_changed(vm, chg.old, chg.new);
 	vmmu_memslot_finish(vm, &chg);
 out:
 	mutex_unlock(&vm->slots_lock);
@@ -306,6 +309,20 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 	}
 	case VMMU_GET_MEMSLOTS:
 		return vmmu_vm_get_memslots(vm, argp);
+	case KVM_GET_DIRTY_LOG: {
+		struct kvm_dirty_log log;
+
+		if (copy_from_user(&log, argp, sizeof(log)))
+			return -EFAULT;
+		return vmmu_get_dirty_log(vm, &log);
+	}
+	case KVM_CLEAR_DIRTY_LOG: {
+		struct kvm_clear_dirty_log log;
+
+		if (copy_from_user(&log, argp, sizeof(log)))
+			return -EFAULT;
+		return vmmu_clear_dirty_log(vm, &log);
+	}
 	case KVM_CREATE_VCPU:
 		return vmmu_vm_create_vcpu(vm, arg);
 	case VMMU_SET_MMU:

@@ -65,7 +65,12 @@ static bool vmmu_fault_is_stale(struct vmmu_vm *vm, unsigned long mmu_seq,
 	       slots_gen != READ_ONCE(vm->memslots_generation);
 }
 
-/* Look the pfn up and install it; called under vm->srcu. */
+/*
+ * Look the pfn up and install it; called under vm->srcu.  In a slot that
+ * logs dirty pages only a write maps the page writable, and the page is
+ * logged once the writable leaf is in place; a read maps it read-only, so
+ * that a page never written is never logged.
+ */
 static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 			  struct vmmu_fault *fault, bool write,
 			  unsigned long mmu_seq, u64 slots_gen)
@@ -78,7 +83,8 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 
 	hva = slot->userspace_addr +
 	      ((fault->gfn - slot->base_gfn) << PAGE_SHIFT);
-	r = vmmu_fault_gup(hva, write, !readonly, &page, &fault->writable);
+	r = vmmu_fault_gup(hva, write, !readonly && (write || !slot->dirty_bitmap),
+			   &page, &fault->writable);
 	if (r)
 		return r;
 	fault->pfn = page_to_pfn(page);
@@ -91,11 +97,34 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 		r = vmmu_tdp_mmu_map(vcpu, fault);
 	read_unlock(&vm->mmu_lock);
 
-	/* Writes through a writable mapping must reach shmem and files. */
-	if (r == VMMU_RET_FIXED && fault->writable)
+	if (r == VMMU_RET_FIXED && fault->writable) {
+		vmmu_mark_page_dirty_in_slot(slot, fault->gfn);
+		/* Writes through a writable mapping must reach shmem and files. */
 		set_page_dirty_lock(page);
+	}
 	put_page(page);
 	return r;
+}
+
+/*
+ * A write fault on a present leaf that dirty logging write-protected: make
+ * it writable without mmu_lock and GUP, then log the page.  The host page
+ * was marked dirty when the leaf was first installed writable, and stays
+ * so while the leaf exists (VMMU_SPTE_HOST_WRITABLE).
+ */
+static bool vmmu_fast_page_fault(struct vmmu_vcpu *vcpu,
+				 struct vmmu_memslot *slot, gfn_t gfn,
+				 u32 error_code)
+{
+	u32 wp = VMMU_PFERR_PRESENT | VMMU_PFERR_WRITE;
+
+	if ((error_code & wp) != wp || READ_ONCE(vcpu->root->root_invalid))
+		return false;
+	if (!vmmu_tdp_mmu_fast_unprotect(vcpu, gfn))
+		return false;
+	vmmu_mark_page_dirty_in_slot(slot, gfn);
+	atomic64_inc(vmmu_vm_stat(vcpu->vm, pf_fast));
+	return true;
 }
 
 /**
@@ -154,6 +183,8 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 		r = VMMU_RET_RETRY;
 	else if (!slot || (write && (slot->flags & KVM_MEM_READONLY)))
 		r = VMMU_RET_MMIO;
+	else if (vmmu_fast_page_fault(vcpu, slot, fault.gfn, error_code))
+		r = VMMU_RET_FIXED;
 	else
 		r = vmmu_fault_map(vcpu, slot, &fault, write, mmu_seq,
 				   slots_gen);

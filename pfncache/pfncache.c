@@ -101,6 +101,20 @@ bool vmmu_pfncache_check(struct vmmu_pfncache *gpc, unsigned long len)
 	return gpc->generation == READ_ONCE(gpc->vm->memslots_generation);
 }
 
+/**
+ * vmmu_pfncache_mark_dirty() - log a write through the cache
+ * @gpc: the cache, whose lock the caller holds and whose check passed
+ *
+ * Every writer calls it after it wrote through gpc->khva, so that dirty
+ * logging sees writes that no vCPU made.  Never sleeps: callable with
+ * interrupts off and from a timer.
+ */
+void vmmu_pfncache_mark_dirty(struct vmmu_pfncache *gpc)
+{
+	lockdep_assert_held(&gpc->lock);
+	vmmu_mark_page_dirty(gpc->vm, gpc->gpa >> PAGE_SHIFT);
+}
+
 /* Clear the mapping; the cache's lock is held for write. */
 static void vmmu_pfncache_unmap(struct vmmu_pfncache *gpc)
 {

@@ -54,6 +54,7 @@ static void vmmu_runstate_write(struct vmmu_vcpu_runstate *rs)
 	/* Pairs with the reader's barrier between its first seq and fields. */
 	smp_wmb();
 	WRITE_ONCE(p->seq, ++rs->seq);
+	vmmu_pfncache_mark_dirty(&rs->cache);
 }
 
 /*

@@ -75,6 +75,7 @@ static enum hrtimer_restart vmmu_pfncache_test_timer(struct hrtimer *timer)
 		n = atomic64_inc_return(&t->timer_writes);
 		WRITE_ONCE(p[0], n);
 		WRITE_ONCE(p[1], ~n);
+		vmmu_pfncache_mark_dirty(&t->cache);
 	} else {
 		atomic64_inc(&t->timer_skips);
 		/* Never wait here: a work item refreshes. */
@@ -182,12 +183,14 @@ static int vmmu_pfncache_test_copy(struct vmmu_pfncache_test *t,
 			goto out;
 		read_lock_irqsave(&t->cache.lock, flags);
 	}
-	if (write)
+	if (write) {
 		vmmu_pfncache_test_memcpy(t->cache.khva + arg->offset, bounce,
 					  arg->len);
-	else
+		vmmu_pfncache_mark_dirty(&t->cache);
+	} else {
 		vmmu_pfncache_test_memcpy(bounce, t->cache.khva + arg->offset,
 					  arg->len);
+	}
 	read_unlock_irqrestore(&t->cache.lock, flags);
 	if (!write && copy_to_user(ubuf, bounce, arg->len))
 		r = -EFAULT;

@@ -20,7 +20,7 @@
 # Progress goes to stderr.
 set -eu
 
-default_progs="demand_paging_test dirty_log_perf_test kvm_create_max_vcpus
+default_progs="demand_paging_test dirty_log_perf_test dirty_log_test kvm_create_max_vcpus
 	set_memory_region_test memslot_modification_stress_test kvm_page_table_test"
 
 self=$(readlink -f "$0")

@@ -72,9 +72,11 @@ static const struct {
 	UAPI(young_cleared, "young_cleared"),
 	UAPI(invalidate_seq, "invalidate_seq"),
 	UAPI(invalidate_in_progress, "invalidate_in_progress"),
+	UAPI(leaves_wrprot, "leaves_wrprot"),
+	UAPI(pf_fast, "pf_fast"),
 };
 
-#define NR_UAPI		19
+#define NR_UAPI		21
 static_assert(ARRAY_SIZE(uapi_stats) == NR_UAPI, "NR_UAPI");
 static_assert(NR_UAPI * sizeof(__u64) ==
 	      offsetof(struct vmmu_stats, reserved),

@@ -603,7 +603,9 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 		 */
 		if (WARN_ON_ONCE(spte_pfn(old) != fault->pfn))
 			return -EIO;
-		new_spte |= old & (fmt->accessed | fmt->dirty);
+		new_spte |= old & (fmt->accessed | fmt->dirty |
+				   VMMU_SPTE_HOST_WRITABLE |
+				   VMMU_SPTE_MMU_WRITABLE);
 		if ((old | new_spte) == old)
 			return VMMU_RET_FIXED;	/* another vCPU was faster */
 #ifdef VMMU_DEBUG
@@ -697,6 +699,153 @@ int vmmu_tdp_mmu_lookup(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
 	}
 	rcu_read_unlock();
 	return level;
+}
+
+/* Write protection for dirty logging ----------------------------------------- */
+
+/*
+ * Clear the writable bit of the leaves of @root mapping [start, end): all of
+ * them if @mask is NULL, else those of the gfns start + i for the bits i set
+ * in @mask.  VMMU_SPTE_HOST_WRITABLE and VMMU_SPTE_MMU_WRITABLE stay, so the
+ * next write is fixed by the fast path, which logs it.  A and D bits stay.
+ */
+static void tdp_mmu_wrprot_root(struct tdp_zap *z, struct vmmu_mmu_page *root,
+				gfn_t start, gfn_t end, const unsigned long *mask,
+				bool can_yield)
+{
+	const struct vmmu_spte_format *fmt = &z->vm->fmt;
+	struct tdp_iter iter;
+
+	tdp_mmu_assert_locked(z);
+	rcu_read_lock();
+	for_each_tdp_pte(iter, root, fmt, start, end) {
+retry:
+		if (can_yield && tdp_mmu_iter_cond_resched(z, &iter))
+			continue;
+		if (!spte_present(fmt, iter.old_spte) ||
+		    !spte_leaf(fmt, iter.old_spte, iter.level) ||
+		    !spte_writable(fmt, iter.old_spte))
+			continue;
+		if (mask && !test_bit(iter.gfn - start, mask))
+			continue;
+		/* Lost to a fault, a zap or the walker's A/D update: again. */
+		if (!tdp_mmu_set_spte_atomic(&iter,
+					     iter.old_spte & ~fmt->writable))
+			goto retry;
+		z->flush = true;
+		atomic64_inc(vmmu_vm_stat(z->vm, leaves_wrprot));
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * Write-protect in every root, valid or invalid: a vCPU may still run on an
+ * invalid root until its zap is over, and its writes must fault too.
+ */
+static bool tdp_mmu_wrprot(struct vmmu_vm *vm, gfn_t start, gfn_t end,
+			   const unsigned long *mask, bool can_yield)
+{
+	struct vmmu_mmu_page *root;
+	struct tdp_zap z;
+
+	tdp_zap_init(&z, vm, true);
+	read_lock(&vm->mmu_lock);
+	for (root = tdp_mmu_next_valid_root(vm, NULL); root;
+	     root = tdp_mmu_next_valid_root(vm, root))
+		tdp_mmu_wrprot_root(&z, root, start, end, mask, can_yield);
+	for (root = tdp_mmu_next_invalid_root(vm, NULL); root;
+	     root = tdp_mmu_next_invalid_root(vm, root))
+		tdp_mmu_wrprot_root(&z, root, start, end, mask, can_yield);
+	read_unlock(&vm->mmu_lock);
+	/* Nothing was removed, so nothing waits for a flush but the caller. */
+	WARN_ON_ONCE(!list_empty(&z.free_list));
+	return z.flush;
+}
+
+/**
+ * vmmu_tdp_mmu_wrprot_range() - write-protect every leaf mapping a range
+ * @vm: the VM
+ * @start: first gfn
+ * @end: end gfn (exclusive)
+ *
+ * For a memslot whose dirty logging was just enabled.  Takes mmu_lock for
+ * read and yields on the way (flushing before each yield); on return every
+ * vCPU TLB is flushed, so each write from then on faults and is logged.
+ * May sleep.
+ */
+void vmmu_tdp_mmu_wrprot_range(struct vmmu_vm *vm, gfn_t start, gfn_t end)
+{
+	if (tdp_mmu_wrprot(vm, start, end, NULL, true))
+		vmmu_flush_remote_tlbs(vm);
+}
+
+/**
+ * vmmu_tdp_mmu_wrprot_mask() - write-protect the leaves of up to 64 gfns
+ * @vm: the VM
+ * @base: the gfn of bit 0 of @mask
+ * @mask: bit i set: write-protect gfn @base + i
+ *
+ * For the pages a dirty-log harvest reports.  Takes mmu_lock for read.  The
+ * caller flushes every vCPU's TLB (vmmu_flush_remote_tlbs()) before it
+ * reports the pages if this returned true, once for all its calls.
+ *
+ * Return: true if a leaf was writable: a vCPU may still write through its
+ * TLB until the flush.
+ */
+bool vmmu_tdp_mmu_wrprot_mask(struct vmmu_vm *vm, gfn_t base,
+			      unsigned long mask)
+{
+	unsigned long first;
+
+	if (!mask)
+		return false;
+	/* Walk only from the first gfn to the last, with bit 0 the first. */
+	first = __ffs(mask);
+	mask >>= first;
+	return tdp_mmu_wrprot(vm, base + first, base + first + __fls(mask) + 1,
+			      &mask, false);
+}
+
+/**
+ * vmmu_tdp_mmu_fast_unprotect() - the lockless write-fault fast path
+ * @vcpu: the vCPU, whose mutex is held; its root is loaded
+ * @gfn: the gfn of a write fault on a present entry
+ *
+ * If the vCPU's root maps @gfn with a leaf that dirty logging
+ * write-protected over a host-writable page, set its writable bit with one
+ * cmpxchg64(), without mmu_lock: RCU keeps the tables alive, and a zap or
+ * an A/D update racing with the cmpxchg makes it fail.  A present leaf still
+ * maps the page GUP returned with write access: the host write-protects or
+ * replaces a page only after an invalidation removed the leaf.  The caller
+ * marks the page dirty afterwards (harvests tolerate the order: see
+ * locking.rst, "Dirty logging").
+ *
+ * Return: true if the leaf is writable now (the access can be retried).
+ */
+bool vmmu_tdp_mmu_fast_unprotect(struct vmmu_vcpu *vcpu, gfn_t gfn)
+{
+	const struct vmmu_spte_format *fmt = &vcpu->vm->fmt;
+	struct tdp_iter iter;
+	bool fixed = false;
+
+	rcu_read_lock();
+	for_each_tdp_pte(iter, vcpu->root, fmt, gfn, gfn + 1) {
+		u64 old = iter.old_spte;
+
+		if (!spte_present(fmt, old) ||
+		    !spte_leaf(fmt, old, iter.level))
+			continue;
+		if (spte_writable(fmt, old))
+			fixed = true;	/* another vCPU was faster */
+		else if (spte_can_fast_unprotect(fmt, old) &&
+			 iter.level == VMMU_PG_LEVEL_4K)
+			/* Pairs with the cmpxchg64() of zaps and A/D updates. */
+			fixed = cmpxchg64(iter.sptep, old,
+					  old | fmt->writable) == old;
+		break;
+	}
+	rcu_read_unlock();
+	return fixed;
 }
 
 /* Aging -------------------------------------------------------------------- */

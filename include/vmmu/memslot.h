@@ -29,7 +29,7 @@ struct vmmu_vm;
 /* Largest slot, in pages, as in KVM. */
 #define VMMU_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
 /* Flags KVM_SET_USER_MEMORY_REGION accepts. */
-#define VMMU_MEM_FLAGS_VALID	KVM_MEM_READONLY
+#define VMMU_MEM_FLAGS_VALID	(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)
 
 /*
  * Set in a memslot set's generation once a newer set has been published:
@@ -43,6 +43,12 @@ struct vmmu_vm;
  * @npages: number of pages
  * @userspace_addr: host virtual address of the first page
  * @flags: KVM_MEM_* flags
+ * @dirty_bitmap: with KVM_MEM_LOG_DIRTY_PAGES, one bit per page (set:
+ *	written since the last harvest), then as many bits of scratch space
+ *	for KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG (under slots_lock);
+ *	else NULL.  The only part of a slot that changes after publication:
+ *	bits are set and cleared atomically.  A move or a flags change that
+ *	keeps logging hands it to the new slot.
  * @id: slot id (the low 16 bits of kvm_userspace_memory_region.slot)
  * @invalid: the slot is being deleted or moved: page faults on it retry,
  *	other users treat it as absent, and mmu_notifier invalidations of its
@@ -53,6 +59,7 @@ struct vmmu_memslot {
 	unsigned long npages;
 	unsigned long userspace_addr;
 	u32 flags;
+	unsigned long *dirty_bitmap;
 	u16 id;
 	bool invalid;
 };
@@ -106,6 +113,12 @@ static inline gfn_t vmmu_memslot_end(const struct vmmu_memslot *slot)
 	return slot->base_gfn + slot->npages;
 }
 
+/* Bytes of one half of @slot's dirty bitmap: whole longs, as in KVM. */
+static inline unsigned long vmmu_dirty_bitmap_bytes(const struct vmmu_memslot *slot)
+{
+	return ALIGN(slot->npages, BITS_PER_LONG) / 8;
+}
+
 struct vmmu_memslots *vmmu_memslots_alloc_empty(void);
 void vmmu_memslots_destroy(struct vmmu_memslots *set);
 
@@ -132,6 +145,9 @@ vmmu_memslots_find_valid(struct vmmu_memslots *set, gfn_t gfn)
 }
 
 struct vmmu_memslot *vmmu_memslots_id(struct vmmu_memslots *set, u16 id);
+
+void vmmu_mark_page_dirty_in_slot(const struct vmmu_memslot *slot, gfn_t gfn);
+void vmmu_mark_page_dirty(struct vmmu_vm *vm, gfn_t gfn);
 
 int vmmu_memslot_prepare(struct vmmu_vm *vm,
 			 const struct kvm_userspace_memory_region *mem,

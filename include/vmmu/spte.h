@@ -64,9 +64,31 @@
 			 EPT_SUPPRESS_VE)
 #define NPT_HW_MASK	(GENMASK_ULL(8, 0) | VMMU_SPTE_PFN_MASK | NPT_NX)
 
+/*
+ * A leaf that was installed writable: GUP gave the page with write access
+ * and the page was marked dirty for the host (set_page_dirty_lock()).  A
+ * write fault on it, while it is write-protected for dirty logging, may be
+ * fixed without asking the host again: the host cannot take write access
+ * back, or clean the page, without an mmu_notifier invalidation, which
+ * removes the leaf first.  (A leaf a read fault maps read-only does not
+ * have it, even over a host-writable page: its page was never marked
+ * dirty for the host, so its first write takes the slow path.)
+ */
+#define VMMU_SPTE_HOST_WRITABLE	BIT_ULL(57)
+/*
+ * A leaf the MMU itself allows writes to.  Dirty logging clears only the
+ * hardware writable bit and keeps this one, so the lockless fast path may
+ * restore the write; whatever must not be written behind the MMU's back
+ * (a guest page table under shadow paging) clears this bit too.  Set only
+ * together with VMMU_SPTE_HOST_WRITABLE.
+ */
+#define VMMU_SPTE_MMU_WRITABLE	BIT_ULL(56)
+
 static_assert(!(VMMU_SPTE_SW_MASK & EPT_HW_MASK));
 static_assert(!(VMMU_SPTE_SW_MASK & NPT_HW_MASK));
 static_assert(VMMU_SPTE_FROZEN & VMMU_SPTE_SW_MASK);
+static_assert((VMMU_SPTE_HOST_WRITABLE | VMMU_SPTE_MMU_WRITABLE) &
+	      VMMU_SPTE_SW_MASK);
 
 enum vmmu_spte_kind {
 	VMMU_SPTE_EPT = 1,
@@ -201,12 +223,27 @@ static inline u64 spte_make_table(const struct vmmu_spte_format *fmt,
 	return fmt->table_base | __pa(table);
 }
 
+/*
+ * May a write fault on @spte be fixed by setting the writable bit alone?
+ * True for a present leaf that was writable and that dirty logging
+ * write-protected.
+ */
+static inline bool spte_can_fast_unprotect(const struct vmmu_spte_format *fmt,
+					   u64 spte)
+{
+	u64 both = VMMU_SPTE_HOST_WRITABLE | VMMU_SPTE_MMU_WRITABLE;
+
+	return spte_present(fmt, spte) && !spte_writable(fmt, spte) &&
+	       (spte & both) == both;
+}
+
 /**
  * spte_make_leaf() - a leaf entry mapping @pfn
  * @fmt: the VM's format
  * @pfn: host page frame
  * @level: level of the entry (1 = 4 KiB)
- * @writable: allow writes
+ * @writable: allow writes; sets VMMU_SPTE_HOST_WRITABLE and
+ *	VMMU_SPTE_MMU_WRITABLE too
  * @exec: allow fetches
  */
 static inline u64 spte_make_leaf(const struct vmmu_spte_format *fmt,
@@ -216,7 +253,8 @@ static inline u64 spte_make_leaf(const struct vmmu_spte_format *fmt,
 	u64 spte = fmt->leaf_base | ((u64)pfn << PAGE_SHIFT);
 
 	if (writable)
-		spte |= fmt->writable;
+		spte |= fmt->writable | VMMU_SPTE_HOST_WRITABLE |
+			VMMU_SPTE_MMU_WRITABLE;
 	spte |= exec ? fmt->exec : fmt->nx;
 	if (level > VMMU_PG_LEVEL_4K)
 		spte |= fmt->large;

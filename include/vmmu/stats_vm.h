@@ -63,6 +63,10 @@ VMMU_VM_VALUE(roots_invalid, ICOUNTER, VMMU_UAPI(roots_invalid))
 VMMU_VM_STAT(roots_invalidated, COUNTER, VMMU_UAPI(roots_invalidated))
 /* vmmu_flush_remote_tlbs() calls: every vCPU's TLB flushed. */
 VMMU_VM_STAT(remote_tlb_flush, COUNTER, VMMU_UAPI(tlb_flushes))
+/* Leaves write-protected for dirty logging. */
+VMMU_VM_STAT(leaves_wrprot, COUNTER, VMMU_UAPI(leaves_wrprot))
+/* Write faults fixed by the lockless fast path (no mmu_lock, no GUP). */
+VMMU_VM_STAT(pf_fast, COUNTER, VMMU_UAPI(pf_fast))
 /* Accessed bits cleared for the host's page aging. */
 VMMU_VM_STAT(young_cleared, COUNTER, VMMU_UAPI(young_cleared))
 /* The invalidation sequence, and invalidations between start and end. */

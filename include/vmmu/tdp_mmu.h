@@ -55,7 +55,7 @@ struct vmmu_mmu_page {
  * struct vmmu_fault - a page fault being resolved
  * @gfn: faulting guest frame
  * @pfn: host frame to map
- * @writable: map it writable
+ * @writable: map it writable (GUP gave the page with write access)
  * @exec: map it executable
  */
 struct vmmu_fault {
@@ -76,6 +76,10 @@ void vmmu_tdp_mmu_zap_all(struct vmmu_vm *vm);
 bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool clear);
 void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);
+void vmmu_tdp_mmu_wrprot_range(struct vmmu_vm *vm, gfn_t start, gfn_t end);
+bool vmmu_tdp_mmu_wrprot_mask(struct vmmu_vm *vm, gfn_t base,
+			      unsigned long mask);
+bool vmmu_tdp_mmu_fast_unprotect(struct vmmu_vcpu *vcpu, gfn_t gfn);
 int vmmu_tdp_mmu_module_init(void);
 void vmmu_tdp_mmu_module_exit(void);
 struct kmem_cache *vmmu_tdp_mmu_header_cache(void);

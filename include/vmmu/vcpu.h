@@ -16,6 +16,7 @@
 #include <linux/bitops.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
+#include <linux/signal_types.h>
 #include <linux/types.h>
 
 #include <vmmu/memcache.h>
@@ -68,6 +69,8 @@ struct vmmu_vcpu_stats {
  * @preempt_notifier: hardware vCPUs: reloads per-CPU state when the vCPU's
  *	thread is rescheduled during KVM_RUN
  * @runstate: hardware vCPUs: the run-state page (VMMU_VCPU_SET_RUNSTATE)
+ * @sigset_active: KVM_SET_SIGNAL_MASK gave @sigset; under @mutex
+ * @sigset: the signal mask of the thread while it is in KVM_RUN
  * @stats: event counters
  */
 struct vmmu_vcpu {
@@ -91,6 +94,8 @@ struct vmmu_vcpu {
 	struct preempt_notifier preempt_notifier;
 #endif
 	struct vmmu_vcpu_runstate runstate;
+	bool sigset_active;
+	sigset_t sigset;
 	struct vmmu_vcpu_stats stats;
 };
 

@@ -82,6 +82,12 @@ struct vmmu_vm_stats {
  *	else: vmmu has no interrupt controller)
  * @max_vcpu_ids: vCPU ids are below this if non-zero (KVM_ENABLE_CAP of
  *	KVM_CAP_MAX_VCPU_ID); under @lock
+ * @manual_dirty_log_protect: KVM_DIRTY_LOG_* flags enabled with
+ *	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: with MANUAL_PROTECT_ENABLE,
+ *	KVM_GET_DIRTY_LOG neither clears nor protects and KVM_CLEAR_DIRTY_LOG
+ *	does both; with INITIALLY_SET, a slot's log starts all set and
+ *	enabling logging protects nothing.  Written with WRITE_ONCE(), read
+ *	with READ_ONCE()
  * @n_requested_mmu_pages: the shadow-page limit of KVM_SET_NR_MMU_PAGES, 0
  *	while none was set; written under @slots_lock, read with READ_ONCE()
  * @mmu_lock: protects the TDP tables and the invalidation state; faults take
@@ -129,6 +135,7 @@ struct vmmu_vm {
 	const struct vmmu_backend_ops *backend;
 	bool irqchip_created;
 	u32 max_vcpu_ids;
+	u64 manual_dirty_log_protect;
 	unsigned long n_requested_mmu_pages;
 	rwlock_t mmu_lock;
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */

@@ -217,6 +217,7 @@ int vmmu_objects_read(struct vmmu_objects *objs)
 		{ "vcpus", offsetof(struct vmmu_objects, vcpus) },
 		{ "roots", offsetof(struct vmmu_objects, roots) },
 		{ "pt_pages", offsetof(struct vmmu_objects, pt_pages) },
+		{ "dirty_bitmaps", offsetof(struct vmmu_objects, dirty_bitmaps) },
 	};
 	unsigned int i, found = 0;
 	char name[64];
@@ -253,9 +254,10 @@ bool vmmu_objects_equal(const struct vmmu_objects *a,
 
 void vmmu_objects_diag(const char *label, const struct vmmu_objects *o)
 {
-	diag("  %s: vms %ld memslot_sets %ld memslots %ld vcpus %ld roots %ld pt_pages %ld",
-	     label, o->vms, o->memslot_sets, o->memslots, o->vcpus, o->roots,
-	     o->pt_pages);
+	diag("  %s: vms %ld memslot_sets %ld memslots %ld vcpus %ld",
+	     label, o->vms, o->memslot_sets, o->memslots, o->vcpus);
+	diag("  %s: roots %ld pt_pages %ld dirty_bitmaps %ld", label, o->roots,
+	     o->pt_pages, o->dirty_bitmaps);
 }
 
 bool tap_objects(const struct vmmu_objects *want, const char *file, int line,

@@ -44,6 +44,7 @@ struct vmmu_objects {
 	long vcpus;
 	long roots;
 	long pt_pages;
+	long dirty_bitmaps;
 };
 
 /* An ioctl returning its result, or -errno. */

@@ -194,6 +194,8 @@ struct vmmu_access {
  * @young_cleared: accessed bits cleared for the host's page aging
  * @invalidate_seq: the invalidation sequence count
  * @invalidate_in_progress: invalidations between start and end now
+ * @leaves_wrprot: leaves write-protected for dirty logging
+ * @pf_fast: write faults fixed by the lockless fast path
  * @reserved: zero
  */
 struct vmmu_stats {
@@ -212,7 +214,9 @@ struct vmmu_stats {
 	__u64 young_cleared;
 	__u64 invalidate_seq;
 	__u64 invalidate_in_progress;
-	__u64 reserved[8];
+	__u64 leaves_wrprot;
+	__u64 pf_fast;
+	__u64 reserved[6];
 };
 
 /* VM fd: read the MMU counters. */

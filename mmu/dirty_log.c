@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dirty logging, the MMU's side: write-protecting a slot whose logging was
+ * turned on, and the harvests KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG,
+ * with KVM's arguments, errnos and semantics.
+ *
+ * vmmu logs by write protection on every vCPU kind: a logged page is mapped
+ * read-only until its first write, whose fault marks it.  The CPU's dirty
+ * bits are not used for logging: without a hardware log of the pages they
+ * were set on (Intel's PML), a harvest would have to scan every leaf of the
+ * slot, and a dirty ring could not be fed at all.
+ *
+ * A harvest clears bits, then write-protects the pages of exactly those
+ * bits, then flushes every vCPU's TLB, then returns: a write after the
+ * return faults and is logged for the next harvest.  The harvest holds
+ * mmu_lock only for read: a fault marks its page after the writable leaf is
+ * in place, so a harvest that runs in between either protects the leaf
+ * after the bit was cleared (and the bit is set again by the fault, for the
+ * next round) or finds the bit set.  See locking.rst, "Dirty logging".
+ */
+#include <linux/bitmap.h>
+#include <linux/kvm.h>
+#include <linux/mm.h>
+#include <linux/uaccess.h>
+
+#include <vmmu/dirty_log.h>
+#include <vmmu/memslot.h>
+#include <vmmu/tdp_mmu.h>
+#include <vmmu/vcpu.h>
+#include <vmmu/vm.h>
+
+/**
+ * vmmu_dirty_log_slot_changed() - the MMU's part of a published flags change
+ * @vm: the VM; slots_lock is held
+ * @old: the slot before the change
+ * @new: the slot after it, published and the old one no longer in use
+ *
+ * Turning logging on write-protects every leaf of the slot (not with
+ * KVM_DIRTY_LOG_INITIALLY_SET: the log already says every page is dirty,
+ * and KVM_CLEAR_DIRTY_LOG protects what it clears).  A fault that looked
+ * the old slot up cannot install afterwards: the memslot generation moved
+ * before the old set's readers were waited for.  Turning it off changes
+ * nothing now: the fast path makes each protected leaf writable again at
+ * its next write.
+ */
+void vmmu_dirty_log_slot_changed(struct vmmu_vm *vm,
+				 const struct vmmu_memslot *old,
+				 const struct vmmu_memslot *new)
+{
+	lockdep_assert_held(&vm->slots_lock);
+	if (!(new->flags & KVM_MEM_LOG_DIRTY_PAGES) ||
+	    (old->flags & KVM_MEM_LOG_DIRTY_PAGES))
+		return;
+	if (READ_ONCE(vm->manual_dirty_log_protect) & KVM_DIRTY_LOG_INITIALLY_SET)
+		return;
+	vmmu_tdp_mmu_wrprot_range(vm, new->base_gfn, vmmu_memslot_end(new));
+}
+
+/* The logged slot @id names, under slots_lock; KVM's errnos. */
+static int vmmu_dirty_log_slot(struct vmmu_vm *vm, u32 id,
+			       struct vmmu_memslot **slot)
+{
+	lockdep_assert_held(&vm->slots_lock);
+	/* vmmu has one address space (no SMM): as_id must be 0. */
+	if ((id >> 16) || (u16)id >= VMMU_NR_MEMSLOTS)
+		return -EINVAL;
+	*slot = vmmu_memslots_id(vmmu_memslots(vm), (u16)id);
+	if (!*slot || !(*slot)->dirty_bitmap)
+		return -ENOENT;
+	return 0;
+}
+
+static int vmmu_get_dirty_log_locked(struct vmmu_vm *vm,
+				     struct kvm_dirty_log *log)
+{
+	struct vmmu_memslot *slot;
+	unsigned long *bitmap, *buf;
+	unsigned long i, n;
+	bool flush = false;
+	int r;
+
+	r = vmmu_dirty_log_slot(vm, log->slot, &slot);
+	if (r)
+		return r;
+	bitmap = slot->dirty_bitmap;
+	n = vmmu_dirty_bitmap_bytes(slot);
+	if (READ_ONCE(vm->manual_dirty_log_protect) &
+	    KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) {
+		/* A snapshot; KVM_CLEAR_DIRTY_LOG clears and protects. */
+		buf = bitmap;
+	} else {
+		buf = bitmap + n / sizeof(long);
+		memset(buf, 0, n);
+		for (i = 0; i < n / sizeof(long); i++) {
+			unsigned long mask;
+
+			if (!READ_ONCE(bitmap[i]))
+				continue;
+			/* Pairs with set_bit_le() in the marking paths. */
+			mask = xchg(&bitmap[i], 0);
+			buf[i] = mask;
+			flush |= vmmu_tdp_mmu_wrprot_mask(vm, slot->base_gfn +
+							  i * BITS_PER_LONG,
+							  mask);
+			cond_resched();
+		}
+	}
+	/* No write after the return may go unlogged. */
+	if (flush)
+		vmmu_flush_remote_tlbs(vm);
+	if (copy_to_user(log->dirty_bitmap, buf, n))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * vmmu_get_dirty_log() - KVM_GET_DIRTY_LOG
+ * @vm: the VM
+ * @log: the slot and the user buffer, one bit per page, rounded up to a
+ *	multiple of 64 bits
+ *
+ * Without manual protection: report and clear the log, write-protect the
+ * pages reported; every vCPU TLB is flushed before the bitmap is copied
+ * out.  With KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE: report only.
+ *
+ * Return: 0; -EINVAL (address space or slot id out of range), -ENOENT (no
+ * such slot, or it does not log), -EFAULT (the buffer: the log was
+ * cleared and protected nonetheless, as in KVM).
+ */
+int vmmu_get_dirty_log(struct vmmu_vm *vm, struct kvm_dirty_log *log)
+{
+	int r;
+
+	mutex_lock(&vm->slots_lock);
+	r = vmmu_get_dirty_log_locked(vm, log);
+	mutex_unlock(&vm->slots_lock);
+	return r;
+}
+
+static int vmmu_clear_dirty_log_locked(struct vmmu_vm *vm,
+				       struct kvm_clear_dirty_log *log)
+{
+	struct vmmu_memslot *slot;
+	unsigned long *bitmap, *buf;
+	unsigned long i, words;
+	u64 first = log->first_page, num = log->num_pages;
+	bool flush = false;
+	int r;
+
+	r = vmmu_dirty_log_slot(vm, log->slot, &slot);
+	/* KVM checks the alignment before it looks for the slot. */
+	if (r != -EINVAL && (first & 63))
+		return -EINVAL;
+	if (r)
+		return r;
+	/*
+	 * Whole words of the log, except that the range may end at the
+	 * slot's end with a partial one.
+	 */
+	if (first > slot->npages || num > slot->npages - first ||
+	    (num < slot->npages - first && (num & 63)))
+		return -EINVAL;
+	bitmap = slot->dirty_bitmap;
+	buf = bitmap + vmmu_dirty_bitmap_bytes(slot) / sizeof(long);
+	words = DIV_ROUND_UP(num, BITS_PER_LONG);
+	if (copy_from_user(buf, log->dirty_bitmap, words * sizeof(long)))
+		return -EFAULT;
+	for (i = 0; i < words; i++) {
+		atomic_long_t *p = (atomic_long_t *)&bitmap[first / BITS_PER_LONG + i];
+		unsigned long mask = buf[i];
+
+		if (!mask)
+			continue;
+		/*
+		 * The bits that were set and are now clear: never a page
+		 * beyond the slot, whose bits are never set.
+		 */
+		mask &= atomic_long_fetch_andnot(mask, p);
+		flush |= vmmu_tdp_mmu_wrprot_mask(vm, slot->base_gfn + first +
+						  i * BITS_PER_LONG, mask);
+		cond_resched();
+	}
+	if (flush)
+		vmmu_flush_remote_tlbs(vm);
+	return 0;
+}
+
+/**
+ * vmmu_clear_dirty_log() - KVM_CLEAR_DIRTY_LOG
+ * @vm: the VM
+ * @log: the slot, the range [first_page, first_page + num_pages) of its
+ *	pages and a user bitmap of that range (bit 0: first_page)
+ *
+ * Clears the log's bits that are set in the user bitmap and write-protects
+ * those pages; every vCPU TLB is flushed before it returns.  Meant for
+ * KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, but, as in KVM, works without it.
+ *
+ * Return: 0; -EINVAL (address space or slot id out of range, first_page
+ * not a multiple of 64, a range past the slot's end, or num_pages not a
+ * multiple of 64 unless the range ends at the slot's end), -ENOENT (no such
+ * slot, or it does not log), -EFAULT (the buffer; nothing cleared).
+ */
+int vmmu_clear_dirty_log(struct vmmu_vm *vm, struct kvm_clear_dirty_log *log)
+{
+	int r;
+
+	mutex_lock(&vm->slots_lock);
+	r = vmmu_clear_dirty_log_locked(vm, log);
+	mutex_unlock(&vm->slots_lock);
+	return r;
+}
