@@ -396,12 +396,15 @@ static long slot_delete_call(void)
 	return vmmu_delete_region(slot_vm, 1);
 }
 
-/* Slot 0 (the software VM's memory) and slot 1 at @gpa, if not 0. */
-static bool slots_are(u64 gpa)
+/*
+ * Slot 0 (the software VM's memory) and slot 1 at @gpa with @flags, if
+ * @gpa is not 0.
+ */
+static bool slots_are_flags(u64 gpa, u32 flags)
 {
 	struct vmmu_memslot_info want[2] = {
 		{ .slot = 0, .memory_size = SW_MEM_SIZE },
-		{ .slot = 1, .guest_phys_addr = gpa,
+		{ .slot = 1, .flags = flags, .guest_phys_addr = gpa,
 		  .memory_size = PAGE_SIZE * 4, .userspace_addr = (u64)slot_mem },
 	};
 	struct vmmu_memslot_list *list = vmmu_memslots_read_or_die(slot_vm);
@@ -417,6 +420,11 @@ static bool slots_are(u64 gpa)
 	}
 	free(list);
 	return good;
+}
+
+static bool slots_are(u64 gpa)
+{
+	return slots_are_flags(gpa, 0);
 }
 
 static bool slot_created_check(long r)
@@ -448,6 +456,18 @@ static void slot_create_undo(long r)
 		bail_out("cannot create slot 1");
 }
 
+/* Dirty logging turned on: a new slot object and its bitmap. */
+static long slot_log_call(void)
+{
+	return vmmu_set_region(slot_vm, 1, KVM_MEM_LOG_DIRTY_PAGES, SW_SLOT_GPA,
+			       PAGE_SIZE * 4, (u64)slot_mem);
+}
+
+static bool slot_log_check(long r)
+{
+	return r == 0 && slots_are_flags(SW_SLOT_GPA, KVM_MEM_LOG_DIRTY_PAGES);
+}
+
 static const struct sweep_op slot_ops[] = {
 	{ .name = "KVM_SET_USER_MEMORY_REGION create", .errnos = no_errnos,
 	  .call = slot_create_call, .check = slot_created_check,
@@ -457,6 +477,9 @@ static const struct sweep_op slot_ops[] = {
 	  .undo = slot_create_undo },
 	{ .name = "KVM_SET_USER_MEMORY_REGION delete", .errnos = no_errnos,
 	  .call = slot_delete_call, .check = slot_deleted_check,
+	  .undo = slot_create_undo },
+	{ .name = "KVM_SET_USER_MEMORY_REGION logging on", .errnos = no_errnos,
+	  .call = slot_log_call, .check = slot_log_check,
 	  .undo = slot_create_undo },
 };
 

@@ -8,9 +8,8 @@
  * request; after every step the listed set must equal the model, and the
  * generation must have grown exactly when the set changed.
  *
- * vmmu implements no flag that may change on a live slot (KVM_MEM_READONLY
- * cannot be toggled, KVM_MEM_LOG_DIRTY_PAGES is not supported), so there is
- * no flags-only change to test yet.
+ * The one flag that may change on a live slot, KVM_MEM_LOG_DIRTY_PAGES, is
+ * tested with its logs in dirty_log (KVM_MEM_READONLY cannot be toggled).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -64,19 +64,17 @@ struct bad_region {
 };
 
 static const struct bad_region cases[] = {
-	/* Flags: only KVM_MEM_READONLY is implemented. */
-	{ "KVM_MEM_LOG_DIRTY_PAGES on a new slot",
-	  FREE_ID, LOG, FREE_GPA, P, BUF, 0, EINVAL },
+	/* Flags: KVM_MEM_LOG_DIRTY_PAGES and KVM_MEM_READONLY only. */
 	{ "unknown flag bit 2",
 	  FREE_ID, 1U << 2, FREE_GPA, P, BUF, 0, EINVAL },
 	{ "unknown flag bit 31",
 	  FREE_ID, 1U << 31, FREE_GPA, P, BUF, 0, EINVAL },
-	{ "KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY",
-	  FREE_ID, LOG | RO, FREE_GPA, P, BUF, 0, EINVAL },
-	{ "KVM_MEM_LOG_DIRTY_PAGES added to a live slot",
-	  0, LOG, SLOT0_GPA, SLOT0_SIZE, BUF, SLOT0_HVA, EINVAL },
-	{ "delete of a live slot with KVM_MEM_LOG_DIRTY_PAGES",
-	  0, LOG, 0, 0, ABS, 0, EINVAL },
+	{ "KVM_MEM_LOG_DIRTY_PAGES with unknown flag bit 2",
+	  FREE_ID, LOG | (1U << 2), FREE_GPA, P, BUF, 0, EINVAL },
+	{ "KVM_MEM_LOG_DIRTY_PAGES on a live slot, with a new size",
+	  0, LOG, SLOT0_GPA, SLOT0_SIZE + P, BUF, SLOT0_HVA, EINVAL },
+	{ "live READONLY slot given KVM_MEM_LOG_DIRTY_PAGES instead",
+	  1, LOG, SLOT1_GPA, SLOT1_SIZE, BUF, SLOT1_HVA, EINVAL },
 
 	/* Slot id: below KVM_CAP_NR_MEMSLOTS. */
 	{ "slot id 512", 512, 0, FREE_GPA, P, BUF, 0, EINVAL },
@@ -202,8 +200,8 @@ static const struct bad_region cases[] = {
 	  1, RO, SLOT0_GPA, SLOT1_SIZE, BUF, SLOT1_HVA, EEXIST },
 
 	/* Invalid and overlapping: -EINVAL wins, every check precedes overlap. */
-	{ "overlap + KVM_MEM_LOG_DIRTY_PAGES",
-	  FREE_ID, LOG, SLOT0_GPA, P, BUF, 24 * P, EINVAL },
+	{ "overlap + KVM_MEM_LOG_DIRTY_PAGES with unknown flag bit 2",
+	  FREE_ID, LOG | (1U << 2), SLOT0_GPA, P, BUF, 24 * P, EINVAL },
 	{ "overlap + unknown flag",
 	  FREE_ID, 1U << 2, SLOT0_GPA, P, BUF, 24 * P, EINVAL },
 	{ "overlap + slot id 512",
@@ -224,8 +222,8 @@ static const struct bad_region cases[] = {
 	  0, 0, SLOT1_GPA, SLOT0_SIZE + P, BUF, SLOT0_HVA, EINVAL },
 	{ "live READONLY slot made writable, moved onto another slot",
 	  1, 0, SLOT0_GPA, SLOT1_SIZE, BUF, SLOT1_HVA, EINVAL },
-	{ "live slot + KVM_MEM_LOG_DIRTY_PAGES, moved onto another slot",
-	  7, LOG, SLOT1_GPA, SLOT7_SIZE, BUF, SLOT7_HVA, EINVAL },
+	{ "live slot + KVM_MEM_LOG_DIRTY_PAGES + unknown flag, moved onto another slot",
+	  7, LOG | (1U << 2), SLOT1_GPA, SLOT7_SIZE, BUF, SLOT7_HVA, EINVAL },
 };
 
 static u64 case_hva(const struct bad_region *c, void *buf, u64 task_size_max)

@@ -30,13 +30,13 @@ static const struct cap_case caps[] = {
 	CAP(KVM_CAP_READONLY_MEM, 1),
 	CAP(KVM_CAP_DESTROY_MEMORY_REGION_WORKS, 1),
 	CAP(KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, 1),
+	/* Dirty logging: the KVM_DIRTY_LOG_* flags KVM_ENABLE_CAP takes. */
+	CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, 3),
 	/*
 	 * Not implemented: an honest 0.  One address space only (as_id must
-	 * be 0), no dirty logging (KVM_MEM_LOG_DIRTY_PAGES is refused), no
-	 * in-kernel irqchip.
+	 * be 0), no dirty ring yet, no in-kernel irqchip.
 	 */
 	CAP(KVM_CAP_MULTI_ADDRESS_SPACE, 0),
-	CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, 0),
 	CAP(KVM_CAP_DIRTY_LOG_RING, 0),
 	CAP(KVM_CAP_IRQCHIP, 0),
 	{ "unknown capability 0xffff", 0xffff, 0 },

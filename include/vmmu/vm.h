@@ -18,6 +18,7 @@
  *
  *   vcpu->mutex -> pfncache refresh_lock -> (vm->srcu, vm->mmu_lock)
  *   vm->pfncache_list_lock -> pfncache lock
+ *   pfncache lock -> vm->srcu (read: a writer logs the page it wrote)
  */
 #ifndef _VMMU_VM_H
 #define _VMMU_VM_H

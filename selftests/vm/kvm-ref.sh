@@ -14,7 +14,10 @@
 #                in tools/testing/selftests/kvm, e.g.
 #                'demand_paging_test -v 2 -b 64M' or x86_64/userspace_io_test
 #                (default: demand_paging_test with -v 1 -b 64M, -v 2 -b 64M
-#                and -u MISSING -b 64M, then set_memory_region_test)
+#                and -u MISSING -b 64M, set_memory_region_test,
+#                dirty_log_test, dirty_log_perf_test with -v 1 and -v 2,
+#                -b 64M, with manual protection and without it (-g), and
+#                kvm_page_table_test -b 64M)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
 #                kvm is loaded: a hang of the reference under the emulator
 #                then costs none of vmmu's results); every side also runs
@@ -85,7 +88,11 @@ case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$sid
 [ $svm_busy = 0 ] || [ "$side" = vmmu ] || die "--svm-busy goes with --side vmmu (both runs svm_busy anyway)"
 if [ ${#tests[@]} = 0 ]; then
 	tests=("demand_paging_test -v 1 -b 64M" "demand_paging_test -v 2 -b 64M"
-		"demand_paging_test -u MISSING -b 64M" "set_memory_region_test")
+		"demand_paging_test -u MISSING -b 64M" "set_memory_region_test"
+		"dirty_log_test" "dirty_log_perf_test -v 1 -b 64M"
+		"dirty_log_perf_test -v 1 -b 64M -g"
+		"dirty_log_perf_test -v 2 -b 64M"
+		"dirty_log_perf_test -v 2 -b 64M -g" "kvm_page_table_test -b 64M")
 fi
 
 work=$top/build/kvm-ref
