@@ -22,6 +22,7 @@
 
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
+#include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
 static struct vmmu_memslots *vmmu_memslots_alloc(int nr)
@@ -191,34 +192,50 @@ struct vmmu_memslot *vmmu_memslots_id(struct vmmu_memslots *set, u16 id)
 
 /**
  * vmmu_mark_page_dirty_in_slot() - log a write to a page
+ * @vcpu: the vCPU that wrote it (its mutex is held), or NULL for a write
+ *	no vCPU made
  * @slot: the slot that maps @gfn, from a set the caller keeps alive
  * @gfn: the page written
  *
- * Nothing if the slot does not log dirty pages.  Called after the write,
- * or after the leaf that lets a vCPU write was installed: a harvest that
- * runs in between finds the bit set only at its next round, and the page
- * is copied by the harvest that reports it (locking.rst, "Dirty logging").
- * Never sleeps.
+ * Nothing if the slot does not log dirty pages.  A vCPU's write goes to
+ * its dirty ring if the VM uses rings, every other write to the slot's
+ * bitmap, if it has one: a VM with rings but without
+ * KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP has no place for a write no vCPU
+ * made (only the test caches make such writes; Documentation/uapi.rst).
+ * Called after the write, or after the leaf that lets a vCPU write was
+ * installed: a harvest that runs in between finds the page only at its
+ * next round, and the page is copied by the harvest that reports it
+ * (locking.rst, "Dirty logging").  Never sleeps.
  */
-void vmmu_mark_page_dirty_in_slot(const struct vmmu_memslot *slot, gfn_t gfn)
+void vmmu_mark_page_dirty_in_slot(struct vmmu_vcpu *vcpu,
+				  const struct vmmu_memslot *slot, gfn_t gfn)
 {
-	if (slot && slot->dirty_bitmap)
+	if (!slot || !(slot->flags & KVM_MEM_LOG_DIRTY_PAGES))
+		return;
+	if (vcpu && vcpu->dirty_ring.size)
+		vmmu_dirty_ring_push(&vcpu->dirty_ring, slot->id,
+				     gfn - slot->base_gfn);
+	else if (slot->dirty_bitmap)
 		set_bit_le(gfn - slot->base_gfn, slot->dirty_bitmap);
 }
 
 /**
  * vmmu_mark_page_dirty() - log a write the kernel made to guest memory
  * @vm: the VM
+ * @vcpu: the vCPU on whose behalf (and on whose thread) it was made, or
+ *	NULL
  * @gfn: the page written
  *
  * For writers that hold no memslot (gfn->pfn caches).  Takes vm->srcu;
  * never sleeps, callable in atomic context.
  */
-void vmmu_mark_page_dirty(struct vmmu_vm *vm, gfn_t gfn)
+void vmmu_mark_page_dirty(struct vmmu_vm *vm, struct vmmu_vcpu *vcpu,
+			  gfn_t gfn)
 {
 	int idx = srcu_read_lock(&vm->srcu);
 
-	vmmu_mark_page_dirty_in_slot(vmmu_memslots_find_valid(vmmu_memslots(vm),
+	vmmu_mark_page_dirty_in_slot(vcpu,
+				     vmmu_memslots_find_valid(vmmu_memslots(vm),
 							      gfn), gfn);
 	srcu_read_unlock(&vm->srcu, idx);
 }
@@ -401,7 +418,8 @@ static int vmmu_memslot_build(struct vmmu_vm *vm,
 		new->userspace_addr = mem->userspace_addr;
 		new->flags = mem->flags;
 		chg->new = new;
-		if (new->flags & KVM_MEM_LOG_DIRTY_PAGES) {
+		if ((new->flags & KVM_MEM_LOG_DIRTY_PAGES) &&
+		    vmmu_vm_uses_dirty_bitmap(vm)) {
 			r = vmmu_memslot_dirty_bitmap(vm, new, chg->old);
 			if (r)
 				return r;

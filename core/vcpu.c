@@ -51,6 +51,7 @@ void vmmu_vcpu_free(struct vmmu_vcpu *vcpu)
 	vmmu_memcache_free(&vcpu->pt_cache);
 	vmmu_memcache_free(&vcpu->header_cache);
 	free_page((unsigned long)vcpu->bounce);
+	vmmu_dirty_ring_free(&vcpu->dirty_ring);
 	mutex_destroy(&vcpu->mutex);
 	kfree(vcpu);
 	vmmu_object_dec(VMMU_OBJ_VCPU);

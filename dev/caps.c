@@ -15,8 +15,10 @@
  */
 #include <linux/kvm.h>
 #include <linux/uaccess.h>
+#include <linux/vmmu.h>
 
 #include <vmmu/dirty_log.h>
+#include <vmmu/dirty_ring.h>
 #include <vmmu/memslot.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
@@ -98,9 +100,65 @@ static int vmmu_vm_enable_manual_dirty_log(struct vmmu_vm *vm,
 	return 0;
 }
 
+/*
+ * KVM_CAP_DIRTY_LOG_RING and KVM_CAP_DIRTY_LOG_RING_ACQ_REL: args[0] is the
+ * size in bytes of every vCPU's ring.  KVM's checks and order: the size
+ * (a power of two, at least a page and the reserved entries: -EINVAL;
+ * above the largest ring: -E2BIG), set once (-EINVAL), only before the
+ * first vCPU (-EINVAL).  The two differ only in what the VMM promises
+ * about its own accesses (acquire/release on each entry's flags): vmmu
+ * publishes entries with release stores and reads their flags with
+ * acquire loads either way.  KVM ignores cap->flags here; so does vmmu.
+ */
+static int vmmu_vm_enable_dirty_ring(struct vmmu_vm *vm,
+				     const struct kvm_enable_cap *cap)
+{
+	int r;
+
+	if (cap->args[0] > U32_MAX)
+		return -E2BIG;
+	r = vmmu_dirty_ring_check_size((u32)cap->args[0]);
+	if (r)
+		return r;
+	if (READ_ONCE(vm->dirty_ring_size))
+		return -EINVAL;
+	mutex_lock(&vm->lock);
+	if (atomic_read(&vm->online_vcpus))
+		r = -EINVAL;
+	else
+		WRITE_ONCE(vm->dirty_ring_size, (u32)cap->args[0]);
+	mutex_unlock(&vm->lock);
+	return r;
+}
+
+/*
+ * KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: logged slots keep a bitmap beside the
+ * rings, for writes no vCPU makes, harvested with KVM_GET_DIRTY_LOG.  As in
+ * KVM: only with rings enabled and while no memslot exists (so that every
+ * logged slot gets its bitmap), flags 0; else -EINVAL.
+ */
+static int vmmu_vm_enable_dirty_ring_bitmap(struct vmmu_vm *vm,
+					    const struct kvm_enable_cap *cap)
+{
+	int r = -EINVAL;
+
+	if (cap->flags || !READ_ONCE(vm->dirty_ring_size))
+		return -EINVAL;
+	mutex_lock(&vm->slots_lock);
+	if (!vmmu_memslots(vm)->nr) {
+		WRITE_ONCE(vm->dirty_ring_with_bitmap, true);
+		r = 0;
+	}
+	mutex_unlock(&vm->slots_lock);
+	return r;
+}
+
 static const struct vmmu_vm_cap vmmu_vm_caps[] = {
 	{ KVM_CAP_MAX_VCPU_ID, vmmu_vm_enable_max_vcpu_id },
 	{ KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, vmmu_vm_enable_manual_dirty_log },
+	{ KVM_CAP_DIRTY_LOG_RING, vmmu_vm_enable_dirty_ring },
+	{ KVM_CAP_DIRTY_LOG_RING_ACQ_REL, vmmu_vm_enable_dirty_ring },
+	{ KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP, vmmu_vm_enable_dirty_ring_bitmap },
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <vmmu/backend.h>
 #include <vmmu/cpuid.h>
 #include <vmmu/dirty_log.h>
+#include <vmmu/dirty_ring.h>
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
@@ -59,6 +60,12 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
 		/* The KVM_DIRTY_LOG_* flags KVM_ENABLE_CAP accepts. */
 		return VMMU_DIRTY_LOG_MANUAL_CAPS;
+	case KVM_CAP_DIRTY_LOG_RING:
+	case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+		/* The largest ring, in bytes. */
+		return VMMU_DIRTY_RING_MAX_BYTES;
+	case KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP:
+		return 1;
 	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
 		/* KVM_SET_NR_MMU_PAGES and KVM_GET_NR_MMU_PAGES. */
 		return 1;

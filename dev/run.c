@@ -236,17 +236,24 @@ void vmmu_vcpu_hw_destroy(struct vmmu_vcpu *vcpu)
 	vmmu_vcpu_free_cpuid(vcpu);
 }
 
-/* The kvm_run page at offset 0, the port I/O data page after it. */
+/*
+ * The kvm_run page at offset 0, the port I/O data page after it (hardware
+ * vCPUs), the dirty ring from page KVM_DIRTY_LOG_PAGE_OFFSET (any vCPU of a
+ * VM with rings).
+ */
 static vm_fault_t vmmu_vcpu_fault(struct vm_fault *vmf)
 {
 	struct vmmu_vcpu *vcpu = vmf->vma->vm_file->private_data;
-	struct page *page;
+	struct page *page = NULL;
 
-	if (vmf->pgoff == 0)
+	if (vmf->pgoff == 0 && vcpu->run)
 		page = virt_to_page(vcpu->run);
-	else if (vmf->pgoff == VMMU_RUN_PIO_PAGE)
+	else if (vmf->pgoff == VMMU_RUN_PIO_PAGE && vcpu->pio_data)
 		page = virt_to_page(vcpu->pio_data);
-	else
+	else if (vmf->pgoff >= KVM_DIRTY_LOG_PAGE_OFFSET)
+		page = vmmu_dirty_ring_page(&vcpu->dirty_ring,
+					    vmf->pgoff - KVM_DIRTY_LOG_PAGE_OFFSET);
+	if (!page)
 		return VM_FAULT_SIGBUS;
 	get_page(page);
 	vmf->page = page;
@@ -257,18 +264,39 @@ static const struct vm_operations_struct vmmu_vcpu_vm_ops = {
 	.fault = vmmu_vcpu_fault,
 };
 
+/* Does [@pgoff, @pgoff + @pages) touch the dirty ring's pages? */
+static bool vmmu_vcpu_mmap_in_ring(struct vmmu_vcpu *vcpu,
+				   unsigned long pgoff, unsigned long pages)
+{
+	unsigned long first = KVM_DIRTY_LOG_PAGE_OFFSET;
+	unsigned long end = first + vcpu->dirty_ring.size *
+				    sizeof(struct kvm_dirty_gfn) / PAGE_SIZE;
+
+	return vcpu->dirty_ring.size && pgoff < end && pgoff + pages > first;
+}
+
 /**
- * vmmu_vcpu_mmap() - mmap of a vCPU fd: struct kvm_run and the I/O page
+ * vmmu_vcpu_mmap() - mmap of a vCPU fd: struct kvm_run, the I/O page and the
+ *	dirty ring
  * @file: the vCPU file
  * @vma: the new mapping
  *
- * Return: 0, or -ENODEV for a software vCPU, which has no kvm_run.
+ * The ring may be mapped only shared and not executable, as in KVM: the
+ * VMM writes the entries' flags, and a private copy would never reach vmmu.
+ * Pages are inserted at fault time; an offset that maps nothing gives
+ * SIGBUS there.
+ *
+ * Return: 0; -EINVAL (the ring mapped private or executable); -ENODEV (a
+ * software vCPU of a VM without rings: nothing to map).
  */
 int vmmu_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct vmmu_vcpu *vcpu = file->private_data;
 
-	if (!vcpu->run)
+	if (vmmu_vcpu_mmap_in_ring(vcpu, vma->vm_pgoff, vma_pages(vma)) &&
+	    ((vma->vm_flags & VM_EXEC) || !(vma->vm_flags & VM_SHARED)))
+		return -EINVAL;
+	if (!vcpu->run && !vcpu->dirty_ring.size)
 		return -ENODEV;
 	vma->vm_ops = &vmmu_vcpu_vm_ops;
 	return 0;
@@ -291,6 +319,16 @@ static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 		r = vmmu_vcpu_mmu_requests(vcpu, ops->flush_tlb);
 		if (r)
 			return r;
+		/*
+		 * Before every entry: one entry and exit log at most a few
+		 * pages (a fault, the run-state page), well within the
+		 * reserve above the soft limit.
+		 */
+		if (vmmu_dirty_ring_soft_full(&vcpu->dirty_ring)) {
+			vcpu->run->exit_reason = KVM_EXIT_DIRTY_RING_FULL;
+			atomic64_inc(vmmu_vcpu_stat(vcpu, dirty_ring_full_exits));
+			return 0;
+		}
 		r = ops->vcpu_run(vcpu);
 		if (r <= 0)
 			return r;

@@ -306,6 +306,9 @@ static int vmmu_vm_install_vcpu(struct vmmu_vm *vm, unsigned long id)
 	vcpu->header_cache.kmem = vmmu_tdp_mmu_header_cache();
 	vmmu_runstate_init(vcpu);
 	fd = vmmu_vcpu_hw_init(vcpu);
+	if (!fd && vm->dirty_ring_size)
+		fd = vmmu_dirty_ring_alloc(&vcpu->dirty_ring,
+					   vm->dirty_ring_size);
 	if (fd)
 		goto err_free;
 

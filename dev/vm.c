@@ -316,6 +316,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			return -EFAULT;
 		return vmmu_get_dirty_log(vm, &log);
 	}
+	case KVM_RESET_DIRTY_RINGS:
+		return vmmu_reset_dirty_rings(vm);
 	case KVM_CLEAR_DIRTY_LOG: {
 		struct kvm_clear_dirty_log log;
 

@@ -26,6 +26,7 @@
 #include <vmmu/dirty_log.h>
 #include <vmmu/memslot.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/dirty_ring.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -79,6 +80,9 @@ static int vmmu_get_dirty_log_locked(struct vmmu_vm *vm,
 	bool flush = false;
 	int r;
 
+	/* The rings log the vCPUs' writes; the bitmaps, if any, the rest. */
+	if (!vmmu_vm_uses_dirty_bitmap(vm))
+		return -ENXIO;
 	r = vmmu_dirty_log_slot(vm, log->slot, &slot);
 	if (r)
 		return r;
@@ -123,9 +127,10 @@ static int vmmu_get_dirty_log_locked(struct vmmu_vm *vm,
  * pages reported; every vCPU TLB is flushed before the bitmap is copied
  * out.  With KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE: report only.
  *
- * Return: 0; -EINVAL (address space or slot id out of range), -ENOENT (no
- * such slot, or it does not log), -EFAULT (the buffer: the log was
- * cleared and protected nonetheless, as in KVM).
+ * Return: 0; -ENXIO (the VM uses dirty rings without
+ * KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP), -EINVAL (address space or slot id
+ * out of range), -ENOENT (no such slot, or it does not log), -EFAULT (the
+ * buffer: the log was cleared and protected nonetheless, as in KVM).
  */
 int vmmu_get_dirty_log(struct vmmu_vm *vm, struct kvm_dirty_log *log)
 {
@@ -147,6 +152,8 @@ static int vmmu_clear_dirty_log_locked(struct vmmu_vm *vm,
 	bool flush = false;
 	int r;
 
+	if (!vmmu_vm_uses_dirty_bitmap(vm))
+		return -ENXIO;
 	r = vmmu_dirty_log_slot(vm, log->slot, &slot);
 	/* KVM checks the alignment before it looks for the slot. */
 	if (r != -EINVAL && (first & 63))
@@ -195,8 +202,8 @@ static int vmmu_clear_dirty_log_locked(struct vmmu_vm *vm,
  * those pages; every vCPU TLB is flushed before it returns.  Meant for
  * KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, but, as in KVM, works without it.
  *
- * Return: 0; -EINVAL (address space or slot id out of range, first_page
- * not a multiple of 64, a range past the slot's end, or num_pages not a
+ * Return: 0; -ENXIO (as for KVM_GET_DIRTY_LOG), -EINVAL (address space or
+ * slot id out of range, first_page not a multiple of 64, a range past the slot's end, or num_pages not a
  * multiple of 64 unless the range ends at the slot's end), -ENOENT (no such
  * slot, or it does not log), -EFAULT (the buffer; nothing cleared).
  */
@@ -208,4 +215,101 @@ int vmmu_clear_dirty_log(struct vmmu_vm *vm, struct kvm_clear_dirty_log *log)
 	r = vmmu_clear_dirty_log_locked(vm, log);
 	mutex_unlock(&vm->slots_lock);
 	return r;
+}
+
+/*
+ * Write-protect the pages of @mask (bit 0: page @offset) of slot @id, as
+ * a reset entry names them: the VMM wrote the slot and offset, so a slot
+ * that is gone, or pages past its end, are skipped.
+ */
+static bool vmmu_reset_dirty_gfns(struct vmmu_vm *vm, u32 id, u64 offset,
+				  u64 mask)
+{
+	struct vmmu_memslot *slot;
+
+	if (!mask || (id >> 16) || (u16)id >= VMMU_NR_MEMSLOTS)
+		return false;
+	slot = vmmu_memslots_id(vmmu_memslots(vm), (u16)id);
+	/* offset < npages <= 2^31: the sum cannot wrap. */
+	if (!slot || offset >= slot->npages ||
+	    offset + __fls(mask) >= slot->npages)
+		return false;
+	return vmmu_tdp_mmu_wrprot_mask(vm, slot->base_gfn + offset, mask);
+}
+
+/*
+ * Reset the entries of @vcpu's ring that the VMM harvested (flags RESET),
+ * in order, up to the first that is not, and never past the last entry
+ * the vCPU published.  Pages of one slot within 64 of each other are
+ * write-protected together.
+ */
+static u32 vmmu_reset_dirty_ring(struct vmmu_vm *vm, struct vmmu_dirty_ring *ring,
+				 bool *flush)
+{
+	/* Pairs with the release store in vmmu_dirty_ring_push(). */
+	u32 end = smp_load_acquire(&ring->dirty_index);
+	u32 cur_slot = 0, count = 0;
+	u64 cur_offset = 0, mask = 0;
+
+	while (ring->reset_index != end) {
+		struct kvm_dirty_gfn *e =
+			&ring->gfns[ring->reset_index & (ring->size - 1)];
+		u32 slot;
+		u64 offset;
+		s64 delta;
+
+		/* Pairs with the VMM's release store of RESET. */
+		if (!(smp_load_acquire(&e->flags) & KVM_DIRTY_GFN_F_RESET))
+			break;
+		slot = READ_ONCE(e->slot);
+		offset = READ_ONCE(e->offset);
+		/* The VMM may reuse the entry once it reads 0. */
+		smp_store_release(&e->flags, 0);
+		/* Pairs with READ_ONCE() in the vCPU's full checks. */
+		WRITE_ONCE(ring->reset_index, ring->reset_index + 1);
+		count++;
+		delta = (s64)(offset - cur_offset);
+		if (mask && slot == cur_slot && delta >= 0 &&
+		    delta < BITS_PER_LONG) {
+			mask |= 1ULL << delta;
+			continue;
+		}
+		*flush |= vmmu_reset_dirty_gfns(vm, cur_slot, cur_offset, mask);
+		cur_slot = slot;
+		cur_offset = offset;
+		mask = 1;
+		if (!(count % 1024))
+			cond_resched();
+	}
+	*flush |= vmmu_reset_dirty_gfns(vm, cur_slot, cur_offset, mask);
+	return count;
+}
+
+/**
+ * vmmu_reset_dirty_rings() - KVM_RESET_DIRTY_RINGS
+ * @vm: the VM
+ *
+ * For every vCPU, resets the entries the VMM harvested (see
+ * vmmu_reset_dirty_ring()): their pages are write-protected again, and
+ * every vCPU's TLB is flushed before the call returns, so that the next
+ * write to each of them is logged again.  vCPUs keep running.
+ *
+ * Return: the number of entries reset, or -EINVAL if the VM has no rings.
+ */
+int vmmu_reset_dirty_rings(struct vmmu_vm *vm)
+{
+	struct vmmu_vcpu *vcpu;
+	bool flush = false;
+	u32 count = 0;
+	int i;
+
+	if (!READ_ONCE(vm->dirty_ring_size))
+		return -EINVAL;
+	mutex_lock(&vm->slots_lock);
+	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++)
+		count += vmmu_reset_dirty_ring(vm, &vcpu->dirty_ring, &flush);
+	mutex_unlock(&vm->slots_lock);
+	if (flush)
+		vmmu_flush_remote_tlbs(vm);
+	return min_t(u32, count, INT_MAX);
 }

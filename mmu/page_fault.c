@@ -77,14 +77,15 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	bool readonly = slot->flags & KVM_MEM_READONLY;
+	bool logged = slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
 	unsigned long hva;
 	struct page *page;
 	int r;
 
 	hva = slot->userspace_addr +
 	      ((fault->gfn - slot->base_gfn) << PAGE_SHIFT);
-	r = vmmu_fault_gup(hva, write, !readonly && (write || !slot->dirty_bitmap),
-			   &page, &fault->writable);
+	r = vmmu_fault_gup(hva, write, !readonly && (write || !logged), &page,
+			   &fault->writable);
 	if (r)
 		return r;
 	fault->pfn = page_to_pfn(page);
@@ -98,7 +99,7 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 	read_unlock(&vm->mmu_lock);
 
 	if (r == VMMU_RET_FIXED && fault->writable) {
-		vmmu_mark_page_dirty_in_slot(slot, fault->gfn);
+		vmmu_mark_page_dirty_in_slot(vcpu, slot, fault->gfn);
 		/* Writes through a writable mapping must reach shmem and files. */
 		set_page_dirty_lock(page);
 	}
@@ -122,7 +123,7 @@ static bool vmmu_fast_page_fault(struct vmmu_vcpu *vcpu,
 		return false;
 	if (!vmmu_tdp_mmu_fast_unprotect(vcpu, gfn))
 		return false;
-	vmmu_mark_page_dirty_in_slot(slot, gfn);
+	vmmu_mark_page_dirty_in_slot(vcpu, slot, gfn);
 	atomic64_inc(vmmu_vm_stat(vcpu->vm, pf_fast));
 	return true;
 }

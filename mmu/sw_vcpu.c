@@ -208,6 +208,12 @@ int vmmu_sw_vcpu_access(struct vmmu_vcpu *vcpu, struct vmmu_access *acc)
 			acc->result = VMMU_ACCESS_INTR;
 			break;
 		}
+		/* A write logs at most one page: stop at the soft limit. */
+		if (write && vmmu_dirty_ring_soft_full(&vcpu->dirty_ring)) {
+			acc->result = VMMU_ACCESS_DIRTY_RING_FULL;
+			atomic64_inc(vmmu_vcpu_stat(vcpu, dirty_ring_full_exits));
+			break;
+		}
 		if (write && copy_from_user(vcpu->bounce, buf + acc->done, len))
 			return -EFAULT;
 		r = sw_access_page(vcpu, gpa, len, ec);

@@ -104,15 +104,18 @@ bool vmmu_pfncache_check(struct vmmu_pfncache *gpc, unsigned long len)
 /**
  * vmmu_pfncache_mark_dirty() - log a write through the cache
  * @gpc: the cache, whose lock the caller holds and whose check passed
+ * @vcpu: the vCPU on whose thread the write was made for it (its dirty
+ *	ring logs it), or NULL
  *
  * Every writer calls it after it wrote through gpc->khva, so that dirty
  * logging sees writes that no vCPU made.  Never sleeps: callable with
  * interrupts off and from a timer.
  */
-void vmmu_pfncache_mark_dirty(struct vmmu_pfncache *gpc)
+void vmmu_pfncache_mark_dirty(struct vmmu_pfncache *gpc,
+			      struct vmmu_vcpu *vcpu)
 {
 	lockdep_assert_held(&gpc->lock);
-	vmmu_mark_page_dirty(gpc->vm, gpc->gpa >> PAGE_SHIFT);
+	vmmu_mark_page_dirty(gpc->vm, vcpu, gpc->gpa >> PAGE_SHIFT);
 }
 
 /* Clear the mapping; the cache's lock is held for write. */

@@ -54,7 +54,9 @@ static void vmmu_runstate_write(struct vmmu_vcpu_runstate *rs)
 	/* Pairs with the reader's barrier between its first seq and fields. */
 	smp_wmb();
 	WRITE_ONCE(p->seq, ++rs->seq);
-	vmmu_pfncache_mark_dirty(&rs->cache);
+	/* Written on the vCPU's thread, for it: its dirty ring logs it. */
+	vmmu_pfncache_mark_dirty(&rs->cache,
+				 container_of(rs, struct vmmu_vcpu, runstate));
 }
 
 /*
@@ -163,7 +165,9 @@ void vmmu_runstate_run_start(struct vmmu_vcpu *vcpu)
  *
  * Return: 0, -EINVAL (bad flags, unaligned or crossing a page), -ENOENT
  * (no memslot at @gpa), -EPERM (read-only memslot), -EFAULT (host memory
- * that cannot be mapped), -EINTR, -ENOMEM.
+ * that cannot be mapped), -EBUSY (enabling while the vCPU's dirty ring is
+ * at its soft limit: the first record could not be logged), -EINTR,
+ * -ENOMEM.
  */
 int vmmu_runstate_set(struct vmmu_vcpu *vcpu, u64 gpa, u32 flags)
 {
@@ -182,6 +186,9 @@ int vmmu_runstate_set(struct vmmu_vcpu *vcpu, u64 gpa, u32 flags)
 	if (!IS_ALIGNED(gpa, 8) ||
 	    offset_in_page(gpa) + sizeof(struct vmmu_runstate) > PAGE_SIZE)
 		return -EINVAL;
+	/* Outside KVM_RUN nothing else stops the vCPU at the soft limit. */
+	if (vmmu_dirty_ring_soft_full(&vcpu->dirty_ring))
+		return -EBUSY;
 	/* A failed activation leaves the cache inactive: restore the old. */
 	r = vmmu_pfncache_activate(&rs->cache, gpa,
 				   sizeof(struct vmmu_runstate));

@@ -75,7 +75,7 @@ static enum hrtimer_restart vmmu_pfncache_test_timer(struct hrtimer *timer)
 		n = atomic64_inc_return(&t->timer_writes);
 		WRITE_ONCE(p[0], n);
 		WRITE_ONCE(p[1], ~n);
-		vmmu_pfncache_mark_dirty(&t->cache);
+		vmmu_pfncache_mark_dirty(&t->cache, NULL);
 	} else {
 		atomic64_inc(&t->timer_skips);
 		/* Never wait here: a work item refreshes. */
@@ -186,7 +186,7 @@ static int vmmu_pfncache_test_copy(struct vmmu_pfncache_test *t,
 	if (write) {
 		vmmu_pfncache_test_memcpy(t->cache.khva + arg->offset, bounce,
 					  arg->len);
-		vmmu_pfncache_mark_dirty(&t->cache);
+		vmmu_pfncache_mark_dirty(&t->cache, NULL);
 	} else {
 		vmmu_pfncache_test_memcpy(bounce, t->cache.khva + arg->offset,
 					  arg->len);

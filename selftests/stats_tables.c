@@ -85,7 +85,7 @@ static_assert(NR_UAPI * sizeof(__u64) ==
 /* The vCPU table's names, in its order. */
 static const char *const vcpu_stats[] = {
 	"exits", "io_exits", "mmio_exits", "halt_exits", "signal_exits",
-	"tlb_flush",
+	"tlb_flush", "dirty_ring_full_exits",
 };
 
 #define MAX_LINES	64

@@ -32,5 +32,6 @@ void vmmu_dirty_log_slot_changed(struct vmmu_vm *vm,
 				 const struct vmmu_memslot *new);
 int vmmu_get_dirty_log(struct vmmu_vm *vm, struct kvm_dirty_log *log);
 int vmmu_clear_dirty_log(struct vmmu_vm *vm, struct kvm_clear_dirty_log *log);
+int vmmu_reset_dirty_rings(struct vmmu_vm *vm);
 
 #endif /* _VMMU_DIRTY_LOG_H */

@@ -146,8 +146,12 @@ vmmu_memslots_find_valid(struct vmmu_memslots *set, gfn_t gfn)
 
 struct vmmu_memslot *vmmu_memslots_id(struct vmmu_memslots *set, u16 id);
 
-void vmmu_mark_page_dirty_in_slot(const struct vmmu_memslot *slot, gfn_t gfn);
-void vmmu_mark_page_dirty(struct vmmu_vm *vm, gfn_t gfn);
+struct vmmu_vcpu;
+
+void vmmu_mark_page_dirty_in_slot(struct vmmu_vcpu *vcpu,
+				  const struct vmmu_memslot *slot, gfn_t gfn);
+void vmmu_mark_page_dirty(struct vmmu_vm *vm, struct vmmu_vcpu *vcpu,
+			  gfn_t gfn);
 
 int vmmu_memslot_prepare(struct vmmu_vm *vm,
 			 const struct kvm_userspace_memory_region *mem,

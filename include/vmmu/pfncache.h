@@ -80,7 +80,8 @@ int vmmu_pfncache_activate(struct vmmu_pfncache *gpc, gpa_t gpa,
 			   unsigned long len);
 void vmmu_pfncache_deactivate(struct vmmu_pfncache *gpc);
 bool vmmu_pfncache_check(struct vmmu_pfncache *gpc, unsigned long len);
-void vmmu_pfncache_mark_dirty(struct vmmu_pfncache *gpc);
+void vmmu_pfncache_mark_dirty(struct vmmu_pfncache *gpc,
+			      struct vmmu_vcpu *vcpu);
 int vmmu_pfncache_refresh(struct vmmu_pfncache *gpc, unsigned long len);
 void vmmu_pfncache_invalidate_start(struct vmmu_vm *vm, unsigned long start,
 				    unsigned long end);

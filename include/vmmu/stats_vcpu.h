@@ -32,6 +32,11 @@ VMMU_VCPU_STAT(halt_exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(signal_exits, COUNTER, VMMU_NO_UAPI)
 /* TLB flushes the vCPU performed (requests and new roots); any kind. */
 VMMU_VCPU_STAT(tlb_flush, COUNTER, VMMU_NO_UAPI)
+/*
+ * Stops because the dirty ring reached its soft limit: KVM_EXIT_DIRTY_RING_FULL,
+ * or a software vCPU's VMMU_ACCESS_DIRTY_RING_FULL.
+ */
+VMMU_VCPU_STAT(dirty_ring_full_exits, COUNTER, VMMU_NO_UAPI)
 
 #undef VMMU_VCPU_STAT
 #undef VMMU_VCPU_VALUE

@@ -19,6 +19,7 @@
 #include <linux/signal_types.h>
 #include <linux/types.h>
 
+#include <vmmu/dirty_ring.h>
 #include <vmmu/memcache.h>
 #include <vmmu/pfncache.h>
 #include <vmmu/stats.h>
@@ -69,6 +70,8 @@ struct vmmu_vcpu_stats {
  * @preempt_notifier: hardware vCPUs: reloads per-CPU state when the vCPU's
  *	thread is rescheduled during KVM_RUN
  * @runstate: hardware vCPUs: the run-state page (VMMU_VCPU_SET_RUNSTATE)
+ * @dirty_ring: the pages this vCPU wrote in logged slots, while the VM
+ *	uses dirty rings (include/vmmu/dirty_ring.h)
  * @sigset_active: KVM_SET_SIGNAL_MASK gave @sigset; under @mutex
  * @sigset: the signal mask of the thread while it is in KVM_RUN
  * @stats: event counters
@@ -94,6 +97,7 @@ struct vmmu_vcpu {
 	struct preempt_notifier preempt_notifier;
 #endif
 	struct vmmu_vcpu_runstate runstate;
+	struct vmmu_dirty_ring dirty_ring;
 	bool sigset_active;
 	sigset_t sigset;
 	struct vmmu_vcpu_stats stats;

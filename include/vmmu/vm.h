@@ -89,6 +89,12 @@ struct vmmu_vm_stats {
  *	does both; with INITIALLY_SET, a slot's log starts all set and
  *	enabling logging protects nothing.  Written with WRITE_ONCE(), read
  *	with READ_ONCE()
+ * @dirty_ring_size: bytes of each vCPU's dirty ring, 0 without rings;
+ *	set once, before the first vCPU, under @lock (KVM_ENABLE_CAP of
+ *	KVM_CAP_DIRTY_LOG_RING or _ACQ_REL)
+ * @dirty_ring_with_bitmap: KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: logged
+ *	slots keep a bitmap beside the rings, for the writes no vCPU makes;
+ *	set before the first memslot, under @slots_lock
  * @n_requested_mmu_pages: the shadow-page limit of KVM_SET_NR_MMU_PAGES, 0
  *	while none was set; written under @slots_lock, read with READ_ONCE()
  * @mmu_lock: protects the TDP tables and the invalidation state; faults take
@@ -137,6 +143,8 @@ struct vmmu_vm {
 	bool irqchip_created;
 	u32 max_vcpu_ids;
 	u64 manual_dirty_log_protect;
+	u32 dirty_ring_size;
+	bool dirty_ring_with_bitmap;
 	unsigned long n_requested_mmu_pages;
 	rwlock_t mmu_lock;
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
@@ -207,6 +215,16 @@ static inline bool vmmu_mmu_invalidate_retry_hva(struct vmmu_vm *vm,
 	 */
 	smp_rmb();
 	return vm->mmu_invalidate_seq != mmu_seq;
+}
+
+/*
+ * Do the VM's logged slots keep a dirty bitmap?  Always without dirty
+ * rings; with rings only if KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP asked for it.
+ */
+static inline bool vmmu_vm_uses_dirty_bitmap(struct vmmu_vm *vm)
+{
+	return !READ_ONCE(vm->dirty_ring_size) ||
+	       READ_ONCE(vm->dirty_ring_with_bitmap);
 }
 
 #endif /* _VMMU_VM_H */

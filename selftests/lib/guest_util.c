@@ -127,6 +127,15 @@ bool guest_slow_emulator(void)
 
 void guest_create(struct guest *g, int sys_fd, size_t mem_size)
 {
+	guest_create_ring(g, sys_fd, mem_size, 0);
+}
+
+void guest_create_ring(struct guest *g, int sys_fd, size_t mem_size,
+		       u32 ring_bytes)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_DIRTY_LOG_RING, .args = { ring_bytes },
+	};
 	long size;
 	int r;
 
@@ -137,6 +146,11 @@ void guest_create(struct guest *g, int sys_fd, size_t mem_size)
 	if (r)
 		bail_out("VMMU_SET_MMU with %s vCPUs: %s", guest_hw->name,
 			 errno_name(-r));
+	if (ring_bytes) {
+		r = (int)vmmu_ioctl(g->vm_fd, KVM_ENABLE_CAP, (unsigned long)&cap);
+		if (r)
+			bail_out("KVM_CAP_DIRTY_LOG_RING: %s", errno_name(-r));
+	}
 	g->mem = vmmu_alloc_guest_memory(mem_size);
 	g->mem_size = mem_size;
 	r = vmmu_set_region(g->vm_fd, 0, 0, 0, mem_size, (u64)g->mem);

@@ -160,6 +160,9 @@ bool guest_slow_emulator(void);
  * failure.
  */
 void guest_create(struct guest *g, int sys_fd, size_t mem_size);
+/* The same, with dirty rings of @ring_bytes (KVM_CAP_DIRTY_LOG_RING). */
+void guest_create_ring(struct guest *g, int sys_fd, size_t mem_size,
+		       u32 ring_bytes);
 /* Close everything guest_create() opened and unmap its memory. */
 void guest_destroy(struct guest *g);
 

@@ -14,6 +14,14 @@
 #include <linux/kvm.h>
 
 /*
+ * KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP is KVM's (6.3 and later); defined here
+ * for programs built against older <linux/kvm.h>.
+ */
+#ifndef KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP
+#define KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP	225
+#endif
+
+/*
  * KVM_PRE_FAULT_MEMORY is KVM's (6.10 and later: same struct, number and
  * semantics); defined here for programs built against older <linux/kvm.h>.
  */
@@ -145,6 +153,8 @@ struct vmmu_mmu_config {
 #define VMMU_ACCESS_DONE	0	/* all @len bytes were accessed */
 #define VMMU_ACCESS_MMIO	1	/* stopped at @mmio_gpa: no memory there */
 #define VMMU_ACCESS_INTR	2	/* a signal stopped it after @done bytes */
+/* A write stopped after @done bytes: the vCPU's dirty ring is soft-full. */
+#define VMMU_ACCESS_DIRTY_RING_FULL	3
 
 /**
  * struct vmmu_access - argument of VMMU_VCPU_ACCESS
@@ -153,7 +163,8 @@ struct vmmu_mmu_config {
  * @len: bytes to access
  * @kind: VMMU_ACCESS_READ, _WRITE or _FETCH
  * @flags: must be zero
- * @result: out: VMMU_ACCESS_DONE, VMMU_ACCESS_MMIO or VMMU_ACCESS_INTR
+ * @result: out: VMMU_ACCESS_DONE, VMMU_ACCESS_MMIO, VMMU_ACCESS_INTR or
+ *	VMMU_ACCESS_DIRTY_RING_FULL
  * @pad: must be zero
  * @done: out: bytes accessed before the access stopped
  * @mmio_gpa: out: with VMMU_ACCESS_MMIO, the address that has no memory
