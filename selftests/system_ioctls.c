@@ -30,14 +30,19 @@ static const struct cap_case caps[] = {
 	CAP(KVM_CAP_READONLY_MEM, 1),
 	CAP(KVM_CAP_DESTROY_MEMORY_REGION_WORKS, 1),
 	CAP(KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, 1),
-	/* Dirty logging: the KVM_DIRTY_LOG_* flags KVM_ENABLE_CAP takes. */
+	/*
+	 * Dirty logging: the KVM_DIRTY_LOG_* flags KVM_ENABLE_CAP takes; the
+	 * largest dirty ring in bytes.
+	 */
 	CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, 3),
+	CAP(KVM_CAP_DIRTY_LOG_RING, 1 << 20),
+	CAP(KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 1 << 20),
+	CAP(KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP, 1),
 	/*
 	 * Not implemented: an honest 0.  One address space only (as_id must
-	 * be 0), no dirty ring yet, no in-kernel irqchip.
+	 * be 0), no in-kernel irqchip.
 	 */
 	CAP(KVM_CAP_MULTI_ADDRESS_SPACE, 0),
-	CAP(KVM_CAP_DIRTY_LOG_RING, 0),
 	CAP(KVM_CAP_IRQCHIP, 0),
 	{ "unknown capability 0xffff", 0xffff, 0 },
 	{ "capability -1", -1, 0 },

@@ -71,7 +71,6 @@ struct refused_cap {
  * is EINVAL whatever its args, and reported 0 by KVM_CHECK_EXTENSION.
  */
 static const struct refused_cap vm_refused[] = {
-	CAP(KVM_CAP_DIRTY_LOG_RING),
 	CAP(KVM_CAP_HALT_POLL),
 	CAP(KVM_CAP_SPLIT_IRQCHIP),
 	CAP(KVM_CAP_X86_DISABLE_EXITS),
@@ -92,6 +91,7 @@ static const struct refused_cap vcpu_refused[] = {
 	/* A VM capability is not a vCPU capability. */
 	CAP(KVM_CAP_MAX_VCPU_ID),
 	CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2),
+	CAP(KVM_CAP_DIRTY_LOG_RING),
 	{ "capability 0", 0 },
 	{ "capability 0xffff", 0xffff },
 };
@@ -218,6 +218,9 @@ static void test_vcpu(int sys_fd)
 			       MAX_VCPU_IDS, "%s is a VM capability", c->name);
 		else if (c->cap == KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)
 			is_int(vmmu_check_extension(vm_fd, c->cap), 3,
+			       "%s is a VM capability", c->name);
+		else if (c->cap == KVM_CAP_DIRTY_LOG_RING)
+			is_int(vmmu_check_extension(vm_fd, c->cap), 1 << 20,
 			       "%s is a VM capability", c->name);
 		else
 			is_int(vmmu_check_extension(vm_fd, c->cap), 0,

@@ -15,7 +15,7 @@
 #                'demand_paging_test -v 2 -b 64M' or x86_64/userspace_io_test
 #                (default: demand_paging_test with -v 1 -b 64M, -v 2 -b 64M
 #                and -u MISSING -b 64M, set_memory_region_test,
-#                dirty_log_test, dirty_log_perf_test with -v 1 and -v 2,
+#                dirty_log_test -c 4096, dirty_log_perf_test with -v 1 and -v 2,
 #                -b 64M, with manual protection and without it (-g), and
 #                kvm_page_table_test -b 64M)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
@@ -89,7 +89,7 @@ case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$sid
 if [ ${#tests[@]} = 0 ]; then
 	tests=("demand_paging_test -v 1 -b 64M" "demand_paging_test -v 2 -b 64M"
 		"demand_paging_test -u MISSING -b 64M" "set_memory_region_test"
-		"dirty_log_test" "dirty_log_perf_test -v 1 -b 64M"
+		"dirty_log_test -c 4096" "dirty_log_perf_test -v 1 -b 64M"
 		"dirty_log_perf_test -v 1 -b 64M -g"
 		"dirty_log_perf_test -v 2 -b 64M"
 		"dirty_log_perf_test -v 2 -b 64M -g" "kvm_page_table_test -b 64M")
