@@ -203,9 +203,10 @@ static int vmmu_clear_dirty_log_locked(struct vmmu_vm *vm,
  * KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, but, as in KVM, works without it.
  *
  * Return: 0; -ENXIO (as for KVM_GET_DIRTY_LOG), -EINVAL (address space or
- * slot id out of range, first_page not a multiple of 64, a range past the slot's end, or num_pages not a
- * multiple of 64 unless the range ends at the slot's end), -ENOENT (no such
- * slot, or it does not log), -EFAULT (the buffer; nothing cleared).
+ * slot id out of range, first_page not a multiple of 64, a range past the
+ * slot's end, or num_pages not a multiple of 64 unless the range ends at
+ * the slot's end), -ENOENT (no such slot, or it does not log), -EFAULT
+ * (the buffer; nothing cleared).
  */
 int vmmu_clear_dirty_log(struct vmmu_vm *vm, struct kvm_clear_dirty_log *log)
 {

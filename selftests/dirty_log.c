@@ -27,6 +27,8 @@
  *     path.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -437,6 +439,63 @@ struct race_arg {
 	int t;
 };
 
+/* Print the kernel stack and state of every thread of this process. */
+static void dump_threads(void)
+{
+	char path[300], buf[2048];
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+
+	while (dir && (d = readdir(dir))) {
+		static const char * const files[] = { "stat", "stack" };
+		unsigned int f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		for (f = 0; f < ARRAY_SIZE(files); f++) {
+			ssize_t n;
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/self/task/%s/%s",
+				 d->d_name, files[f]);
+			fd = open(path, O_RDONLY);
+			n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+			if (fd >= 0)
+				close(fd);
+			buf[n > 0 ? n : 0] = 0;
+			diag("thread %s %s:\n%s", d->d_name, files[f], buf);
+		}
+	}
+	if (dir)
+		closedir(dir);
+}
+
+/*
+ * Watch a race: if neither writes nor harvests advance for 20 s, say so
+ * with every thread's kernel stack, so that a stuck run is reported with
+ * where it is stuck instead of by the lane's silence watchdog.
+ */
+static void *race_monitor(void *p)
+{
+	struct race *rc = p;
+	unsigned long last = ~0UL, now;
+	int still = 0, t;
+
+	while (!atomic_load(&rc->stop)) {
+		sleep(1);
+		now = atomic_load(&rc->harvests);
+		for (t = 0; t < RACE_THREADS; t++)
+			now += rc->nr_writes[t];
+		still = now == last ? still + 1 : 0;
+		last = now;
+		if (still == 20) {
+			diag("race: no progress for 20 s (%lu)", now);
+			dump_threads();
+		}
+	}
+	return NULL;
+}
+
 static void *race_writer(void *p)
 {
 	struct race_arg *a = p;
@@ -498,7 +557,7 @@ static long race_run(int sys_fd, bool manual, bool toggle, unsigned int ms,
 {
 	static struct race rc;
 	struct race_arg args[RACE_THREADS];
-	pthread_t th[RACE_THREADS];
+	pthread_t th[RACE_THREADS], mon;
 	unsigned int h, toggles = 0;
 	struct mmu_vm vm;
 	long checked = 0;
@@ -527,6 +586,7 @@ static long race_run(int sys_fd, bool manual, bool toggle, unsigned int ms,
 		args[t] = (struct race_arg){ &rc, t };
 		pthread_create(&th[t], NULL, race_writer, &args[t]);
 	}
+	pthread_create(&mon, NULL, race_monitor, &rc);
 
 	for (i = 0; i < ms; i += 2) {
 		race_harvest(&rc);
@@ -547,6 +607,7 @@ static long race_run(int sys_fd, bool manual, bool toggle, unsigned int ms,
 	atomic_store(&rc.stop, true);
 	for (t = 0; t < RACE_THREADS; t++)
 		pthread_join(th[t], NULL);
+	pthread_join(mon, NULL);
 	atomic_fetch_add(&rc.epoch, 1);
 	race_harvest(&rc);
 	h = atomic_load(&rc.harvests);
