@@ -39,8 +39,11 @@ int vmmu_dirty_ring_check_size(u32 bytes)
  */
 int vmmu_dirty_ring_alloc(struct vmmu_dirty_ring *ring, u32 bytes)
 {
-	/* Whole pages, zeroed: they are mapped into the VMM as they are. */
-	ring->gfns = vzalloc(bytes);
+	/*
+	 * Whole pages, zeroed (they are mapped into the VMM as they are),
+	 * charged to the VMM's memory cgroup like the VM's other memory.
+	 */
+	ring->gfns = __vmalloc(bytes, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!ring->gfns)
 		return -ENOMEM;
 	ring->size = bytes / sizeof(struct kvm_dirty_gfn);
