@@ -422,6 +422,9 @@ static const struct fz_known {
 	{ KVM_GET_NR_MMU_PAGES, FZ_FD_VM, true },
 	{ VMMU_TEST_PFNCACHE, FZ_FD_VM, false },
 	{ VMMU_GET_STATS, FZ_FD_VM, false },
+	{ KVM_GET_DIRTY_LOG, FZ_FD_VM, false },
+	{ KVM_CLEAR_DIRTY_LOG, FZ_FD_VM, false },
+	{ KVM_RESET_DIRTY_RINGS, FZ_FD_VM, true },
 	{ VMMU_VCPU_ACCESS, FZ_FD_VCPU, false },
 	{ VMMU_VCPU_TRANSLATE, FZ_FD_VCPU, false },
 	{ KVM_PRE_FAULT_MEMORY, FZ_FD_VCPU, false },
@@ -436,6 +439,7 @@ static const struct fz_known {
 	{ KVM_GET_MP_STATE, FZ_FD_VCPU, false },
 	{ KVM_SET_MP_STATE, FZ_FD_VCPU, false },
 	{ KVM_ENABLE_CAP, FZ_FD_VCPU, false },
+	{ KVM_SET_SIGNAL_MASK, FZ_FD_VCPU, false },
 };
 
 static int fz_pick_fd(struct fz_rng *r, enum fz_fd_kind kind)
@@ -464,6 +468,9 @@ static void fz_shape(struct fz_thread *t, unsigned long cmd, void *buf)
 	struct kvm_mp_state *mp = buf;
 	struct vmmu_test_pfncache *pc = buf;
 	struct kvm_enable_cap *cap = buf;
+	struct kvm_clear_dirty_log *clr = buf;
+	struct kvm_dirty_log *log = buf;
+	struct kvm_signal_mask *sig = buf;
 
 	switch (cmd) {
 	case KVM_GET_SUPPORTED_CPUID:
@@ -515,9 +522,33 @@ static void fz_shape(struct fz_thread *t, unsigned long cmd, void *buf)
 	case KVM_SET_MP_STATE:
 		mp->mp_state = fz_below(r, 10);
 		break;
+	case KVM_GET_DIRTY_LOG:
+		log->slot = fz_chance(r, 80) ? fz_below(r, 12) : fz_value(r);
+		/*
+		 * The log is as long as the slot, which may be far longer
+		 * than any buffer here: never let it land in the fuzzer's
+		 * own memory.  Unmapped, or NULL: the harvest runs, then
+		 * EFAULT.
+		 */
+		log->dirty_bitmap = fz_chance(r, 80) ?
+			(void *)(FZ_FAR + fz_below(r, 1 << 20)) : NULL;
+		break;
+	case KVM_CLEAR_DIRTY_LOG:
+		clr->slot = fz_chance(r, 80) ? fz_below(r, 12) : fz_value(r);
+		clr->first_page = fz_chance(r, 70) ? fz_below(r, 4) * 64 :
+						     fz_value(r);
+		clr->num_pages = fz_chance(r, 70) ? fz_below(r, 4) * 64 :
+						    fz_value(r);
+		clr->dirty_bitmap = fz_pointer(t, FZ_SCRATCH);
+		break;
+	case KVM_SET_SIGNAL_MASK:
+		sig->len = fz_chance(r, 80) ? 8 : fz_value(r);
+		break;
 	case KVM_ENABLE_CAP:
 		/* The one vmmu enables (on a VM), or one of KVM's others. */
 		cap->cap = fz_chance(r, 20) ? KVM_CAP_MAX_VCPU_ID :
+			   fz_chance(r, 10) ? KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 :
+			   fz_chance(r, 10) ? KVM_CAP_DIRTY_LOG_RING :
 					      fz_below(r, 250);
 		cap->flags = fz_chance(r, 90) ? 0 : fz_value(r);
 		cap->args[0] = fz_chance(r, 80) ? fz_below(r, 70) : fz_value(r);
