@@ -7,13 +7,16 @@ One QEMU boot (selftests/vm/kvm-ref.sh --plan):
      second through the software vCPU), then a quick attempt at the
      side-by-side test (kvm-probe, then a small demand_paging_test);
   2. ROUNDS rounds of
-       load kvm, demand_paging_test -v N -b SIZE for each N, unload kvm,
+       load kvm, demand_paging_test -v N -b SIZE for each N,
+       dirty_log_perf_test -v N -b DL_SIZE -i 3 for each N, unload kvm,
        load vmmu, the same runs, unload vmmu
      where the vmmu part is left out when its quick attempt failed.
 Prints fault-bench's table, then per side and vCPU count the median guest
 execution time and demand-paging rate over the rounds, and the ratio
-vmmu/kvm; for a side without results, why.  Timings under TCG are
-comparable only within one boot; they are reported, never asserted.
+vmmu/kvm; then the same for each phase of dirty_log_perf_test (populate,
+enable logging, a dirtying pass, get and clear dirty log, disable); for a
+side without results, why.  Timings under TCG are comparable only within
+one boot; they are reported, never asserted.
 
 The rate is computed here as pages / guest execution time: the rate the
 6.1 demand_paging_test prints divides nanoseconds by 1e8 instead of 1e9.
@@ -21,6 +24,7 @@ The rate is computed here as pages / guest execution time: the rate the
 Environment:
   BENCH_ROUNDS      rounds of the side-by-side test (default 3)
   BENCH_SIZE        demand_paging_test -b, per vCPU (default 256M)
+  BENCH_DL_SIZE     dirty_log_perf_test -b, per vCPU (default 64M)
   BENCH_VCPUS       vCPU counts, for both programs (default "1 2")
   BENCH_FAULT_SIZE  fault-bench -b, per vCPU (default 64M)
   BENCH_FAULT_RUNS  fault-bench -r, runs per variant (default 5)
@@ -47,6 +51,19 @@ FAULT_BENCH = "vmmu:fault-bench"
 ATTEMPT = "-v 1 -b 4M"
 TIME_RE = re.compile(r"Total guest execution time: ([0-9.]+)s")
 NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),-b,[^\]]*\]$" % TEST)
+DL_TEST = "dirty_log_perf_test"
+DL_ITERS = 3
+DL_NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),.*\]$" % DL_TEST)
+# The phases of dirty_log_perf_test: (name, regex of its line, one value
+# per iteration or one in all).
+DL_PHASES = [
+    ("populate", re.compile(r"^Populate memory time: ([0-9.]+)s")),
+    ("enable logging", re.compile(r"^Enabling dirty logging time: ([0-9.]+)s")),
+    ("dirtying pass", re.compile(r"^Iteration \d+ dirty memory time: ([0-9.]+)s")),
+    ("get dirty log", re.compile(r"^Iteration \d+ get dirty log time: ([0-9.]+)s")),
+    ("clear dirty log", re.compile(r"^Iteration \d+ clear dirty log time: ([0-9.]+)s")),
+    ("disable logging", re.compile(r"^Disabling dirty logging time: ([0-9.]+)s")),
+]
 
 
 def size_bytes(s):
@@ -56,12 +73,12 @@ def size_bytes(s):
     return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m.group(2)]
 
 
-def step(side, tag, args):
-    name = "%s:%s:%s[%s]" % (side, tag, TEST, ",".join(args.split()))
-    return "run %s %s %s" % (name, TEST, args)
+def step(side, tag, args, test=TEST):
+    name = "%s:%s:%s[%s]" % (side, tag, test, ",".join(args.split()))
+    return "run %s %s %s" % (name, test, args)
 
 
-def make_plan(rounds, size, vcpus, fault_args):
+def make_plan(rounds, size, vcpus, fault_args, dl_size):
     # fault-bench comes before the quick attempt: a failed "probe" step
     # turns the vmmu side off for the rest of the plan.
     lines = ["load vmmu",
@@ -74,6 +91,9 @@ def make_plan(rounds, size, vcpus, fault_args):
             lines.append("load " + side)
             for v in vcpus:
                 lines.append(step(side, "r%d" % r, "-v %d -b %s" % (v, size)))
+            for v in vcpus:
+                lines.append(step(side, "r%d" % r, "-v %d -b %s -i %d" %
+                                  (v, dl_size, DL_ITERS), DL_TEST))
             lines.append("unload " + side)
     return "\n".join(lines) + "\n"
 
@@ -189,6 +209,45 @@ def collect_times(run):
     return times, failures
 
 
+def collect_dl_times(run):
+    """(side, vcpus, phase) -> [seconds, one per run (per-iteration phases:
+    the mean over the iterations after the first)]; failed runs."""
+    times, failures = {}, []
+    for p in run.programs:
+        m = DL_NAME_RE.match(p.name)
+        if not m:
+            continue
+        if not passed(p):
+            failures.append("%s: %s" % (p.name, status(p)))
+            continue
+        for phase, rx in DL_PHASES:
+            vals = [float(x.group(1)) for x in map(rx.search, body(p)) if x]
+            if not vals:
+                continue
+            # The first dirtying pass after enabling faults every page in.
+            if len(vals) > 1:
+                vals = vals[1:]
+            times.setdefault((m.group(1), int(m.group(3)), phase), []).append(
+                statistics.mean(vals))
+    return times, failures
+
+
+def print_dl(times, vcpus, size):
+    print("\nDirty logging next to kvm_amd: %s -b %s per vCPU -i %d; medians "
+          "(a dirtying pass, get and clear: the mean after the first iteration)"
+          % (DL_TEST, size, DL_ITERS))
+    print("%-6s %-16s %-22s %-22s %s" % ("vCPUs", "phase", "kvm_amd", "vmmu", "vmmu/kvm"))
+    for v in vcpus:
+        for phase, _ in DL_PHASES:
+            k, m = times.get(("kvm", v, phase)), times.get(("vmmu", v, phase))
+            if not k and not m:
+                continue
+            print("%-6d %-16s %-22s %-22s %s" % (
+                v, phase, fmt_time(k) if k else "no result",
+                fmt_time(m) if m else "no result",
+                ratio(m and statistics.median(m), k and statistics.median(k))))
+
+
 def ratio(vmmu, kvm):
     return "%.2f" % (vmmu / kvm) if vmmu and kvm else "-"
 
@@ -221,23 +280,26 @@ def main():
     lane = os.environ.get("BENCH_LANE", "qemu-6.1")
     fault_size = os.environ.get("BENCH_FAULT_SIZE", "64M")
     fault_runs = int(os.environ.get("BENCH_FAULT_RUNS", "5"))
+    dl_size = os.environ.get("BENCH_DL_SIZE", "64M")
     if rounds < 1 or fault_runs < 1 or not vcpus:
         sys.exit("bench: BENCH_ROUNDS, BENCH_FAULT_RUNS >= 1 and BENCH_VCPUS non-empty, please")
     nbytes = size_bytes(size)
     size_bytes(fault_size)
+    size_bytes(dl_size)
     fault_args = "-r %d -b %s -v %s" % (fault_runs, fault_size, ",".join(map(str, vcpus)))
 
     outdir = os.path.join(TOP, "build", "bench")
     os.makedirs(outdir, exist_ok=True)
-    plan = make_plan(rounds, size, vcpus, fault_args)
+    plan = make_plan(rounds, size, vcpus, fault_args, dl_size)
     with tempfile.NamedTemporaryFile("w", dir=outdir, prefix="plan.", delete=False) as f:
         f.write(plan)
         plan_path = f.name
     tap_path = os.path.join(outdir, "tap.log")
     env = dict(os.environ, VMMU_LANE_PREFIX=PREFIX, VMMU_LANES=lane)
-    print("bench: one boot of lane %s: fault-bench %s; %d round(s) of %s -v {%s} -b %s, "
-          "kvm_amd then vmmu" % (lane, fault_args, rounds, TEST, ",".join(map(str, vcpus)), size),
-          flush=True)
+    print("bench: one boot of lane %s: fault-bench %s; %d round(s) of %s -v {%s} -b %s "
+          "and %s -b %s, kvm_amd then vmmu" % (lane, fault_args, rounds, TEST,
+                                                ",".join(map(str, vcpus)), size, DL_TEST,
+                                                dl_size), flush=True)
     try:
         with open(tap_path, "w") as tap:
             cmd = [os.path.join(TOP, "selftests", "vm", "kvm-ref.sh"), "--plan", plan_path]
@@ -257,6 +319,8 @@ def main():
         return 1
     progs = {p.name: p for p in run.programs}
     times, failures = collect_times(run)
+    dl_times, dl_failures = collect_dl_times(run)
+    failures += dl_failures
     for name in ("load:kvm", "unload:kvm", "unload:vmmu"):
         for p in run.programs:
             if p.name == name and not passed(p):
@@ -276,6 +340,7 @@ def main():
           % (TEST, size, rounds))
     vmmu_ran = any(side == "vmmu" for side, _ in times)
     print_side_by_side(times, vcpus, nbytes, "no result" if vmmu_ran else "did not run")
+    print_dl(dl_times, vcpus, dl_size)
     if not any(side == "kvm" for side, _ in times):
         short, lines = kvm_reason(run, progs)
         print("kvm_amd: no result (%s)" % short)
