@@ -5,7 +5,7 @@
  * A VM with software vCPUs (VMMU_SET_MMU: NPT tables, VMMU_VCPU_SOFTWARE)
  * and one memslot; each vCPU is a thread that writes 8 bytes to every
  * 4 KiB page of its own range with VMMU_VCPU_ACCESS, one ioctl per page.
- * Three variants:
+ * Six variants:
  *
  *   fresh    the host pages do not exist yet: every access is a vmmu fault
  *            that also allocates and zeroes a host page (GUP faults it in)
@@ -19,6 +19,12 @@
  *            two mprotect calls on 2 MiB, over and over): what unrelated
  *            host activity costs the fault path (the retries column shows
  *            faults that had to start over)
+ *   wp-fast  the slot logs dirty pages; a first pass wrote every page and
+ *            KVM_GET_DIRTY_LOG write-protected them all: every access is
+ *            a write fault that the lockless fast path fixes
+ *   wp-lock  the slot logs dirty pages; a first pass only read every page,
+ *            which maps it read-only: every access is a write fault that
+ *            takes the locked path (GUP, mmu_lock, cmpxchg)
  *
  * each with 1 and 2 vCPUs (of one VM, disjoint ranges), several runs; a new
  * VM and new memory for each run.  It prints per variant and vCPU count
@@ -59,11 +65,11 @@ typedef __u64 u64;
 #define MAX_RUNS	99
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-enum variant { FRESH, PRESENT, MAPPED, CHURN, NR_VARIANTS };
+enum variant { FRESH, PRESENT, MAPPED, CHURN, WP_FAST, WP_LOCK, NR_VARIANTS };
 
 static const char *const variant_names[NR_VARIANTS] = {
 	[FRESH] = "fresh", [PRESENT] = "present", [MAPPED] = "mapped",
-	[CHURN] = "churn",
+	[CHURN] = "churn", [WP_FAST] = "wp-fast", [WP_LOCK] = "wp-lock",
 };
 
 #define CHURN_BYTES	(2ULL << 20)
@@ -83,6 +89,7 @@ struct worker {
 	int vcpu_fd;
 	u64 gpa;		/* first byte of its range */
 	u64 pages;
+	unsigned int kind;	/* VMMU_ACCESS_WRITE, or _READ */
 	u64 ns;			/* out: time of its pass */
 	long err;		/* out: 0, or -errno of the failed access */
 	u64 err_gpa;
@@ -119,7 +126,10 @@ static long do_ioctl(int fd, unsigned long request, unsigned long arg)
 	return r < 0 ? -errno : r;
 }
 
-/* Write 8 bytes to every page of the worker's range; stop at a failure. */
+/*
+ * Write (or read) 8 bytes of every page of the worker's range; stop at a
+ * failure.
+ */
 static void *worker_pass(void *arg)
 {
 	struct worker *w = arg;
@@ -133,7 +143,7 @@ static void *worker_pass(void *arg)
 			.gpa = w->gpa + i * PAGE_SIZE,
 			.buf = (unsigned long)&value,
 			.len = sizeof(value),
-			.kind = VMMU_ACCESS_WRITE,
+			.kind = w->kind,
 		};
 		w->err = do_ioctl(w->vcpu_fd, VMMU_VCPU_ACCESS,
 				  (unsigned long)&acc);
@@ -267,6 +277,8 @@ static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 	if (v != FRESH)
 		memset(mem, 1, bytes);
 	region.userspace_addr = (unsigned long)mem;
+	if (v == WP_FAST || v == WP_LOCK)
+		region.flags = KVM_MEM_LOG_DIRTY_PAGES;
 	r = do_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION,
 		     (unsigned long)&region);
 	if (r) {
@@ -275,6 +287,23 @@ static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 		exit(1);
 	}
 	return mem;
+}
+
+/* KVM_GET_DIRTY_LOG of slot 0: every page written is write-protected. */
+static bool protect_all(int vm_fd, u64 bytes)
+{
+	u64 *bitmap = calloc(bytes / PAGE_SIZE / 64 + 1, sizeof(u64));
+	struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = bitmap };
+	long r;
+
+	if (!bitmap)
+		return false;
+	r = do_ioctl(vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&log);
+	if (r)
+		fprintf(stderr, "fault-bench: KVM_GET_DIRTY_LOG: %s\n",
+			strerror((int)-r));
+	free(bitmap);
+	return !r;
 }
 
 /* One run: a new VM, @n vCPUs, one timed pass of variant @v. */
@@ -299,8 +328,14 @@ static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 		}
 		w[i].gpa = i * cfg->size;
 		w[i].pages = cfg->size / PAGE_SIZE;
+		w[i].kind = v == WP_LOCK ? VMMU_ACCESS_READ : VMMU_ACCESS_WRITE;
 	}
-	good = v != MAPPED || timed_pass(vm_fd, w, n, &untimed);
+	good = (v != MAPPED && v != WP_FAST && v != WP_LOCK) ||
+	       timed_pass(vm_fd, w, n, &untimed);
+	if (good && v == WP_FAST)
+		good = protect_all(vm_fd, n * cfg->size);
+	for (i = 0; i < n; i++)
+		w[i].kind = VMMU_ACCESS_WRITE;
 	if (v == CHURN &&
 	    pthread_create(&churn.thread, NULL, churn_main, &churn)) {
 		fprintf(stderr, "fault-bench: pthread_create failed\n");
