@@ -129,8 +129,12 @@ def median_range(vals):
 
 
 def fmt_time(vals):
+    """Median (min..max), in s, ms or us as the median's size asks."""
     med, lo, hi = median_range(vals)
-    return "%.3f s (%.3f..%.3f)" % (med, lo, hi)
+    for unit, scale in (("s", 1), ("ms", 1e3), ("us", 1e6)):
+        if med * scale >= 1 or unit == "us":
+            break
+    return "%.3f %s (%.3f..%.3f)" % (med * scale, unit, lo * scale, hi * scale)
 
 
 def vmmu_reason(progs):
@@ -236,13 +240,13 @@ def print_dl(times, vcpus, size):
     print("\nDirty logging next to kvm_amd: %s -b %s per vCPU -i %d; medians "
           "(a dirtying pass, get and clear: the mean after the first iteration)"
           % (DL_TEST, size, DL_ITERS))
-    print("%-6s %-16s %-22s %-22s %s" % ("vCPUs", "phase", "kvm_amd", "vmmu", "vmmu/kvm"))
+    print("%-6s %-16s %-30s %-30s %s" % ("vCPUs", "phase", "kvm_amd", "vmmu", "vmmu/kvm"))
     for v in vcpus:
         for phase, _ in DL_PHASES:
             k, m = times.get(("kvm", v, phase)), times.get(("vmmu", v, phase))
             if not k and not m:
                 continue
-            print("%-6d %-16s %-22s %-22s %s" % (
+            print("%-6d %-16s %-30s %-30s %s" % (
                 v, phase, fmt_time(k) if k else "no result",
                 fmt_time(m) if m else "no result",
                 ratio(m and statistics.median(m), k and statistics.median(k))))
