@@ -374,6 +374,33 @@ static struct vmmu_mmu_page *tdp_mmu_next_invalid_root(struct vmmu_vm *vm,
 	return root;
 }
 
+/*
+ * The next root of a walk over every root a vCPU may still use: the valid
+ * ones, then the invalid ones whose zap is not over.  *@invalid (false at
+ * the start) says which list the walk is on.  Same reference rules as above.
+ */
+static struct vmmu_mmu_page *tdp_mmu_next_root(struct vmmu_vm *vm,
+					       struct vmmu_mmu_page *prev,
+					       bool *invalid)
+{
+	struct vmmu_mmu_page *root;
+
+	if (!*invalid) {
+		root = tdp_mmu_next_valid_root(vm, prev);
+		if (root)
+			return root;
+		/* tdp_mmu_next_valid_root() dropped @prev. */
+		*invalid = true;
+		prev = NULL;
+	}
+	return tdp_mmu_next_invalid_root(vm, prev);
+}
+
+/* Walk every valid root, then every live invalid one; see above. */
+#define for_each_tdp_mmu_root(vm, root, invalid)				\
+	for ((invalid) = false, (root) = tdp_mmu_next_root(vm, NULL, &(invalid)); \
+	     (root); (root) = tdp_mmu_next_root(vm, root, &(invalid)))
+
 /**
  * vmmu_tdp_mmu_zap_gfn_range() - remove every mapping of [start, end)
  * @vm: the VM
@@ -390,14 +417,11 @@ void vmmu_tdp_mmu_zap_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 {
 	struct vmmu_mmu_page *root;
 	struct tdp_zap z;
+	bool invalid;
 
 	lockdep_assert_held_write(&vm->mmu_lock);
 	tdp_zap_init(&z, vm, false);
-	for (root = tdp_mmu_next_valid_root(vm, NULL); root;
-	     root = tdp_mmu_next_valid_root(vm, root))
-		tdp_mmu_zap_root_range(&z, root, start, end, can_yield);
-	for (root = tdp_mmu_next_invalid_root(vm, NULL); root;
-	     root = tdp_mmu_next_invalid_root(vm, root))
+	for_each_tdp_mmu_root(vm, root, invalid)
 		tdp_mmu_zap_root_range(&z, root, start, end, can_yield);
 	tdp_zap_finish(&z);
 }
@@ -747,14 +771,11 @@ static bool tdp_mmu_wrprot(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 {
 	struct vmmu_mmu_page *root;
 	struct tdp_zap z;
+	bool invalid;
 
 	tdp_zap_init(&z, vm, true);
 	read_lock(&vm->mmu_lock);
-	for (root = tdp_mmu_next_valid_root(vm, NULL); root;
-	     root = tdp_mmu_next_valid_root(vm, root))
-		tdp_mmu_wrprot_root(&z, root, start, end, mask, can_yield);
-	for (root = tdp_mmu_next_invalid_root(vm, NULL); root;
-	     root = tdp_mmu_next_invalid_root(vm, root))
+	for_each_tdp_mmu_root(vm, root, invalid)
 		tdp_mmu_wrprot_root(&z, root, start, end, mask, can_yield);
 	read_unlock(&vm->mmu_lock);
 	/* Nothing was removed, so nothing waits for a flush but the caller. */
