@@ -20,8 +20,11 @@
  *     bracketed by the harvest count before and after it; it must appear
  *     in a harvest between the two (or the one after): a write after a
  *     harvest is never lost, and a page never written never appears.  Then
- *     the same while logging is turned off and on: a write made entirely
- *     within a logging period must be in that period's last harvest;
+ *     the same while logging is turned off and on, or the slot is deleted
+ *     and created again: a write made entirely within a logging period (a
+ *     slot's life) must be in that period's harvests; and while the slot
+ *     is moved away and back (the log is kept): a write that landed (not
+ *     MMIO) is in a harvest between its bounds;
  *  4. hardware vCPUs: a 64-bit guest writes a list of pages; the log is the
  *     list, and a second round's writes to protected pages take the fast
  *     path.
@@ -55,7 +58,7 @@
 
 #define NR_ERRNO_TESTS	29
 #define NR_EXACT_TESTS	37
-#define NR_RACE_TESTS	6
+#define NR_RACE_TESTS	10
 #define NR_HW_TESTS	6
 #define NR_TESTS	(NR_ERRNO_TESTS + MMU_NR_CFGS * NR_EXACT_TESTS + \
 			 NR_RACE_TESTS + NR_HW_TESTS + 1)
@@ -419,10 +422,18 @@ struct race_write {
 	u32 h0, h1;	/* harvests begun before and after the write */
 };
 
+/* What the main thread does to the slot every 10 harvests. */
+enum race_churn {
+	CHURN_NONE,
+	CHURN_TOGGLE,	/* logging off, then on: a new log */
+	CHURN_DELETE,	/* delete, create again: a new log */
+	CHURN_MOVE,	/* move to GPA2 and back: the log is kept */
+};
+
 struct race {
 	int vm_fd;
 	bool manual;
-	bool toggle;
+	enum race_churn churn;
 	atomic_uint harvests;	/* harvests begun */
 	atomic_bool stop;
 	atomic_uint epoch;	/* toggle: odd while logging is on */
@@ -516,22 +527,41 @@ static void *race_writer(void *p)
 		e0 = atomic_load(&rc->epoch);
 		w->h0 = atomic_load(&rc->harvests);
 		v = i;
-		if (r == VMMU_ACCESS_DONE)
+		if (r == VMMU_ACCESS_DONE ||
+		    (r == VMMU_ACCESS_MMIO && rc->churn >= CHURN_DELETE))
 			r = st_access(rc->vcpu_fd[a->t], VMMU_ACCESS_WRITE,
 				      GPA + (u64)page * P, &v, 8);
 		w->h1 = atomic_load(&rc->harvests);
 		e1 = atomic_load(&rc->epoch);
-		if (r != VMMU_ACCESS_DONE) {
+		w->page = page;
+		/* While the slot is deleted or moved away: MMIO, not judged. */
+		if (r == VMMU_ACCESS_MMIO && rc->churn >= CHURN_DELETE)
+			w->page = ~0U;
+		else if (r != VMMU_ACCESS_DONE) {
 			rc->err = r < 0 ? r : -EIO;
 			break;
 		}
-		w->page = page;
-		/* Toggle: only writes within one logging period are judged. */
-		if (rc->toggle && !(e0 == e1 && (e0 & 1)))
+		/*
+		 * A new log (toggle, delete): only writes within one
+		 * logging period are judged.
+		 */
+		if ((rc->churn == CHURN_TOGGLE || rc->churn == CHURN_DELETE) &&
+		    !(e0 == e1 && (e0 & 1)))
 			w->page = ~0U;
 		rc->nr_writes[a->t] = i + 1;
 	}
 	return NULL;
+}
+
+static void race_set_region(struct race *rc, u32 flags, u64 gpa, u64 size,
+			    void *mem)
+{
+	int r = set_region(rc->vm_fd, SLOT, flags, gpa, size, mem);
+
+	if (r)
+		bail_out("race: KVM_SET_USER_MEMORY_REGION(flags %#x, gpa %#llx, size %#llx): %s",
+			 flags, (unsigned long long)gpa,
+			 (unsigned long long)size, errno_name(-r));
 }
 
 static void race_harvest(struct race *rc)
@@ -552,7 +582,7 @@ static void race_harvest(struct race *rc)
  * Run writers against a harvester; returns the number of writes checked,
  * or -1 after a diagnostic.
  */
-static long race_run(int sys_fd, bool manual, bool toggle,
+static long race_run(int sys_fd, bool manual, enum race_churn churn,
 		     unsigned int rounds, unsigned int *nr_harvests,
 		     unsigned int *nr_toggles)
 {
@@ -569,7 +599,7 @@ static long race_run(int sys_fd, bool manual, bool toggle,
 
 	memset(&rc, 0, sizeof(rc));
 	rc.manual = manual;
-	rc.toggle = toggle;
+	rc.churn = churn;
 	rc.max_writes = 1000000;
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
 	rc.vm_fd = vm.vm_fd;
@@ -595,14 +625,28 @@ static long race_run(int sys_fd, bool manual, bool toggle,
 		/* A sign of life for the lane's silence watchdog. */
 		if (guest_slow_emulator() && i % 10 == 9)
 			diag("  %lu of %u harvests", i + 1, rounds);
-		if (toggle && i % 10 == 9) {
-			/* End of a period: harvest, then turn logging off. */
+		if (churn == CHURN_MOVE && i % 10 == 9) {
+			/* The log stays: no period ends. */
+			race_set_region(&rc, KVM_MEM_LOG_DIRTY_PAGES, GPA2,
+					NPAGES * P, mem);
+			usleep(1000);
+			race_harvest(&rc);
+			race_set_region(&rc, KVM_MEM_LOG_DIRTY_PAGES, GPA,
+					NPAGES * P, mem);
+			toggles++;
+		} else if (churn != CHURN_NONE && i % 10 == 9) {
+			/*
+			 * End of a period: harvest, then turn logging off or
+			 * delete the slot.
+			 */
 			atomic_fetch_add(&rc.epoch, 1);
 			race_harvest(&rc);
-			set_region(rc.vm_fd, SLOT, 0, GPA, NPAGES * P, mem);
+			/* Size 0 deletes. */
+			race_set_region(&rc, 0, GPA, churn == CHURN_TOGGLE ?
+					NPAGES * P : 0, mem);
 			usleep(1000);
-			set_region(rc.vm_fd, SLOT, KVM_MEM_LOG_DIRTY_PAGES, GPA,
-				   NPAGES * P, mem);
+			race_set_region(&rc, KVM_MEM_LOG_DIRTY_PAGES, GPA,
+					NPAGES * P, mem);
 			/* Writes that start from here on are in a period. */
 			atomic_fetch_add(&rc.epoch, 1);
 			toggles++;
@@ -681,19 +725,29 @@ static void test_races(int sys_fd)
 	unsigned int nh, nt;
 	long n;
 
-	n = race_run(sys_fd, false, false, rounds, &nh, &nt);
+	n = race_run(sys_fd, false, CHURN_NONE, rounds, &nh, &nt);
 	ok(n >= 0, "race, GET: every write in a harvest between its bounds");
 	diag("  %ld writes by %d vCPU threads, %u harvests", n, RACE_THREADS, nh);
 	ok(n > 0 && nh > 10, "race, GET: writes and harvests happened");
-	n = race_run(sys_fd, true, false, rounds, &nh, &nt);
+	n = race_run(sys_fd, true, CHURN_NONE, rounds, &nh, &nt);
 	ok(n >= 0, "race, GET + CLEAR: every write in a harvest between its bounds");
 	diag("  %ld writes, %u harvests", n, nh);
 	ok(n > 0 && nh > 10, "race, GET + CLEAR: writes and harvests happened");
-	n = race_run(sys_fd, false, true, rounds, &nh, &nt);
+	n = race_run(sys_fd, false, CHURN_TOGGLE, rounds, &nh, &nt);
 	ok(n >= 0, "race, logging toggled: every write of a period in its harvests");
 	diag("  %ld writes judged, %u harvests, logging turned off and on %u times",
 	     n, nh, nt);
 	ok(n > 0 && nt > 3, "race, logging toggled: writes and toggles happened");
+	n = race_run(sys_fd, false, CHURN_DELETE, rounds, &nh, &nt);
+	ok(n >= 0, "race, slot deleted and created again: every write of a slot's life in its harvests");
+	diag("  %ld writes judged, %u harvests, the slot deleted %u times",
+	     n, nh, nt);
+	ok(n > 0 && nt > 3, "race, slot deleted: writes and deletes happened");
+	n = race_run(sys_fd, true, CHURN_MOVE, rounds, &nh, &nt);
+	ok(n >= 0, "race, slot moved away and back (GET + CLEAR): every write that landed in a harvest between its bounds");
+	diag("  %ld writes judged, %u harvests, the slot moved away and back %u times",
+	     n, nh, nt);
+	ok(n > 0 && nt > 3, "race, slot moved: writes and moves happened");
 }
 
 /* 4. hardware vCPUs ----------------------------------------------------- */

@@ -20,6 +20,17 @@
  * its memory must not have changed (a guest write there means vmmu kept a
  * translation to a page the parent no longer owns).  It reports through a
  * pipe.
+ *
+ * Then all of it again with dirty logging on the guest's memory: before
+ * each fork the main thread harvests the log twice, a pass apart.  A
+ * harvest write-protects the leaves the guests write, keeping them
+ * host-writable, so the next pass's writes take the lockless fast path
+ * (pf_fast grows); the second harvest leaves them write-protected when
+ * fork() write-protects the parent's pages.  The fork's invalidation must
+ * remove them (or their host-writable bit): if it kept a write-protected
+ * leaf because it was not writable anyway, the fast path would make it
+ * writable again on the page the child now shares, and the child would
+ * see the guest's writes.  Every write must also be in the log.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -36,7 +47,10 @@
 #include "stress_util.h"
 
 #define NR_VCPUS	2
-#define NR_TESTS	(7 + 3 * NR_VCPUS + 1)
+#define NR_MODE_TESTS	(7 + 3 * NR_VCPUS)
+#define NR_LOG_TESTS	2
+#define NR_TESTS	(2 * NR_MODE_TESTS + NR_LOG_TESTS + 1)
+#define LOG_WORDS	(MEM_SIZE / PAGE_SIZE / 64)
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
 #define STACK_GPA	0x9000ULL
@@ -97,6 +111,8 @@ static struct pass_vcpu vcpus[NR_VCPUS];
 static struct vcpu_view views[NR_VCPUS];
 static u64 *snapshot;
 static unsigned int nr_forks = 12;
+/* The mode's name in every test line: "" or "logged: ". */
+static const char *mode = "";
 
 static u64 guest_word(u64 gfn, u64 pass)
 {
@@ -235,25 +251,27 @@ static void check_forks(const struct fork_totals *tot,
 {
 	const struct child_report *bad = &tot->bad;
 
-	is_int(tot->forks, nr_forks, "%u forks while %d vCPUs wrote",
-	       tot->forks, NR_VCPUS);
-	is_int(tot->reports, tot->forks, "every child reported");
-	is_int(tot->clean_exits, tot->forks, "every child exited with 0");
+	is_int(tot->forks, nr_forks, "%s%u forks while %d vCPUs wrote",
+	       mode, tot->forks, NR_VCPUS);
+	is_int(tot->reports, tot->forks, "%severy child reported", mode);
+	is_int(tot->clean_exits, tot->forks, "%severy child exited with 0",
+	       mode);
 	if (!is_int(tot->eio, tot->forks,
-		    "children: ioctls on the inherited VM and vCPU fds fail with EIO"))
+		    "%schildren: ioctls on the inherited VM and vCPU fds fail with EIO",
+		    mode))
 		diag("  KVM_RUN %ld, KVM_GET_REGS %ld, set region %ld, stats %ld",
 		     bad->run, bad->get_regs, bad->set_region, bad->get_stats);
 	if (!is_int(tot->unchanged, tot->forks,
-		    "children: guest memory unchanged after %d more passes",
-		    CHILD_PASSES))
+		    "%schildren: guest memory unchanged after %d more passes",
+		    mode, CHILD_PASSES))
 		diag("  %ld words changed, the first at gpa %#llx",
 		     bad->changed, (unsigned long long)bad->first_gpa);
 	ok(st1->invalidations > st0->invalidations,
-	   "forks invalidated the guest's memory (%llu invalidations)",
-	   (unsigned long long)(st1->invalidations - st0->invalidations));
+	   "%sforks invalidated the guest's memory (%llu invalidations)",
+	   mode, (unsigned long long)(st1->invalidations - st0->invalidations));
 	ok(st1->leaves_zapped > st0->leaves_zapped,
-	   "and zapped its translations (%llu leaves)",
-	   (unsigned long long)(st1->leaves_zapped - st0->leaves_zapped));
+	   "%sand zapped its translations (%llu leaves)",
+	   mode, (unsigned long long)(st1->leaves_zapped - st0->leaves_zapped));
 }
 
 static void check_vcpu(struct pass_vcpu *v)
@@ -261,33 +279,65 @@ static void check_vcpu(struct pass_vcpu *v)
 	unsigned long passes = atomic_load(&v->passes);
 	int i = v->index;
 
-	if (!is_errno(v->result, 0, "vCPU %d: every pass as expected", i))
+	if (!is_errno(v->result, 0, "%svCPU %d: every pass as expected",
+		      mode, i))
 		diag("  %s", v->why);
-	ok(passes > 2 * nr_forks, "vCPU %d made %lu passes", i, passes);
-	diag("vCPU %d: %llu guest writes verified in the VMM's view", i,
+	ok(passes > 2 * nr_forks, "%svCPU %d made %lu passes", mode, i,
+	   passes);
+	diag("%svCPU %d: %llu guest writes verified in the VMM's view", mode, i,
 	     (unsigned long long)views[i].words_checked);
 	if (!ok(!v->result && vmm_pass(v, passes),
-		"vCPU %d: the VMM sees the last pass in every page", i))
+		"%svCPU %d: the VMM sees the last pass in every page", mode, i))
 		diag("  %s", v->why);
 }
 
-int main(void)
+/* Harvest the log of slot 0, OR-ed into @log. */
+static void harvest(u64 *log)
+{
+	u64 bm[LOG_WORDS] = { 0 };
+	struct kvm_dirty_log dl = { .slot = 0, .dirty_bitmap = bm };
+	unsigned int w;
+	int r;
+
+	r = (int)vmmu_ioctl(g.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl);
+	if (r)
+		bail_out("KVM_GET_DIRTY_LOG: %s", errno_name(-r));
+	for (w = 0; w < LOG_WORDS; w++)
+		log[w] |= bm[w];
+}
+
+/* Every page of the vCPUs' regions is in @log. */
+static bool region_logged(const u64 *log)
+{
+	u64 gfn;
+
+	for (gfn = REGION_GPA >> 12; gfn < (REGION_GPA + ALL_SIZE) >> 12;
+	     gfn++)
+		if (!(log[gfn / 64] & BIT_ULL(gfn % 64)))
+			return false;
+	return true;
+}
+
+/* One mode: the guest, the vCPUs, the forks, the checks. */
+static void run_mode(int sys_fd, bool logged)
 {
 	struct vmmu_stats st0, st1;
 	struct fork_totals tot = { 0 };
-	struct vmmu_objects before;
+	u64 log[LOG_WORDS] = { 0 };
 	unsigned int i;
-	int sys_fd, v;
+	bool all_logged = true;
+	int v, r;
 
-	sys_fd = pass_open(NR_TESTS);
-	if (sys_fd < 0)
-		return tap_finish();
-	nr_forks = st_scale(nr_forks, 2, 8);
-	if (guest_slow_emulator())
-		nr_forks = 8;
-	vmmu_objects_read_or_die(&before);
-	snapshot = vmmu_alloc_guest_memory(ALL_SIZE);
+	mode = logged ? "logged: " : "";
+	memset(vcpus, 0, sizeof(vcpus));
+	memset(views, 0, sizeof(views));
 	guest_create(&g, sys_fd, MEM_SIZE);
+	if (logged) {
+		r = vmmu_set_region(g.vm_fd, 0, KVM_MEM_LOG_DIRTY_PAGES, 0,
+				    MEM_SIZE, (u64)g.mem);
+		if (r)
+			bail_out("logging on: %s", errno_name(-r));
+	}
 	guest_load(&g, CODE_GPA, fork_passes, GUEST_CODE_SIZE(fork_passes));
 	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
 	for (i = 0; i < REGION_PAGES * NR_VCPUS; i++) {
@@ -300,17 +350,52 @@ int main(void)
 		vcpu_start(v);
 	for (i = 0; i < nr_forks; i++) {
 		pass_wait(vcpus, NR_VCPUS, 1);
+		if (logged) {
+			/*
+			 * A full pass between two harvests: its writes take
+			 * the fast path and are all in the second harvest,
+			 * which leaves them write-protected for the fork.
+			 */
+			harvest(log);
+			pass_wait(vcpus, NR_VCPUS, 2);
+			memset(log, 0, sizeof(log));
+			harvest(log);
+			all_logged &= region_logged(log);
+		}
 		fork_one(&tot);
 	}
 	st_stats_or_die(g.vm_fd, &st1);
 	pass_stop();
 	pass_join(vcpus, NR_VCPUS);
-	diag("%u forks, %u child checks", tot.forks, tot.reports);
+	diag("%s%u forks, %u child checks", mode, tot.forks, tot.reports);
 	check_forks(&tot, &st0, &st1);
 	for (v = 0; v < NR_VCPUS; v++)
 		check_vcpu(&vcpus[v]);
+	if (logged) {
+		ok(all_logged, "logged: every page the guests wrote between two harvests is in the second");
+		ok(st1.pf_fast > st0.pf_fast,
+		   "logged: write faults after a harvest took the fast path (%llu)",
+		   (unsigned long long)(st1.pf_fast - st0.pf_fast));
+	}
 	pass_vcpu_close(&g, vcpus, NR_VCPUS);
 	guest_destroy(&g);
+}
+
+int main(void)
+{
+	struct vmmu_objects before;
+	int sys_fd;
+
+	sys_fd = pass_open(NR_TESTS);
+	if (sys_fd < 0)
+		return tap_finish();
+	nr_forks = st_scale(nr_forks, 2, 8);
+	if (guest_slow_emulator())
+		nr_forks = 8;
+	vmmu_objects_read_or_die(&before);
+	snapshot = vmmu_alloc_guest_memory(ALL_SIZE);
+	run_mode(sys_fd, false);
+	run_mode(sys_fd, true);
 	munmap(snapshot, ALL_SIZE);
 	ok_objects(&before, "every object is gone after close");
 	close(sys_fd);

@@ -196,6 +196,8 @@ void pass_join(struct pass_vcpu *v, int nr)
 
 	for (i = 0; i < nr; i++)
 		pthread_join(v[i].thread, NULL);
+	/* The threads are gone: a new set may start. */
+	atomic_store(&pass_stopping, false);
 }
 
 void pass_vcpu_close(struct guest *g, struct pass_vcpu *v, int nr)

@@ -105,7 +105,7 @@ void pass_wait_for(bool (*done)(void *arg), void *arg);
 void pass_wake(void);
 /* Let the guests halt after one more full pass. */
 void pass_stop(void);
-/* Join the @nr threads. */
+/* Join the @nr threads; then pass_vcpu_start() may start a new set. */
 void pass_join(struct pass_vcpu *v, int nr);
 /* Close the vCPUs pass_vcpu_start() created (not vCPU 0). */
 void pass_vcpu_close(struct guest *g, struct pass_vcpu *v, int nr);
