@@ -20,6 +20,13 @@
  * from KVM_RUN only while the page is read-only; a zero where the pattern
  * belongs, or a lost pass, only in a page dropped meanwhile.  After the
  * last change every page holds the pattern and the last pass.
+ *
+ * Slot 2 logs dirty pages.  After each step of a round, once both guests
+ * made two more passes, the main thread harvests it: every page must be
+ * in the log (the guest wrote each one in the full pass since the last
+ * harvest, whatever the host did to the huge page under it meanwhile), and
+ * the writes after a harvest take the lockless fast path (pf_fast grows)
+ * until a split or collapse zaps the leaves.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -40,7 +47,8 @@
 #endif
 
 #define NR_VCPUS	2
-#define NR_TESTS	(8 + 3 * NR_VCPUS + 1)
+#define NR_TESTS	(8 + 3 * NR_VCPUS + 2 + 1)
+#define LOGGED_SLOT	1	/* slots[1], memslot 2 */
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
 #define STACK_GPA	0x9000ULL
@@ -203,8 +211,9 @@ static void slots_setup(void)
 		for (p = 0; p < SLOT_PAGES; p++)
 			*(u64 *)(s->hva + p * PAGE_SIZE) =
 				pattern(SLOT_GPA(i) + p * PAGE_SIZE);
-		r = vmmu_set_region(g.vm_fd, 1 + i, 0, SLOT_GPA(i), SLOT_SIZE,
-				    (u64)s->hva);
+		r = vmmu_set_region(g.vm_fd, 1 + i,
+				    i == LOGGED_SLOT ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+				    SLOT_GPA(i), SLOT_SIZE, (u64)s->hva);
 		if (r)
 			bail_out("slot %d: %s", 1 + i, errno_name(-r));
 	}
@@ -259,6 +268,9 @@ struct thp_ops {
 	char why[128];
 	long huge_kb_max;
 	unsigned int huge_seen;		/* smaps reads with huge pages */
+	unsigned int harvests;
+	unsigned int harvests_short;	/* harvests without every page */
+	char log_why[128];
 };
 
 static void thp_call(struct thp_ops *o, int r, const char *what)
@@ -318,6 +330,36 @@ static void ro_wait(struct thp_ops *o, struct ro_target *t)
 		o->ro_passed++;
 }
 
+/*
+ * Harvest the logged slot after both guests made two more passes: every
+ * page was written in the full pass since the last harvest.
+ */
+static void log_point(struct thp_ops *o)
+{
+	u64 bm[SLOT_PAGES / 64] = { 0 };
+	struct kvm_dirty_log dl = {
+		.slot = 1 + LOGGED_SLOT, .dirty_bitmap = bm,
+	};
+	unsigned long p;
+	int r;
+
+	pass_wait(vcpus, NR_VCPUS, 2);
+	r = (int)vmmu_ioctl(g.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl);
+	if (r)
+		bail_out("KVM_GET_DIRTY_LOG: %s", errno_name(-r));
+	o->harvests++;
+	for (p = 0; p < SLOT_PAGES; p++) {
+		if (bm[p / 64] & BIT_ULL(p % 64))
+			continue;
+		if (!o->harvests_short++)
+			snprintf(o->log_why, sizeof(o->log_why),
+				 "harvest %u: gpa %#llx not logged", o->harvests,
+				 (unsigned long long)(SLOT_GPA(LOGGED_SLOT) +
+						      p * PAGE_SIZE));
+		break;
+	}
+}
+
 /* One round on slot @i: split three ways, collapse, look at smaps. */
 static void thp_round(struct thp_ops *o, int i, u64 *seed)
 {
@@ -341,7 +383,7 @@ static void thp_round(struct thp_ops *o, int i, u64 *seed)
 	pass_wake();
 	o->splits++;
 	thp_collapse(o, huge);
-	pass_wait(vcpus, NR_VCPUS, 2);
+	log_point(o);
 
 	page = st_rand(seed) % SLOT_PAGES;
 	hva = s->hva + page * PAGE_SIZE;
@@ -350,19 +392,19 @@ static void thp_round(struct thp_ops *o, int i, u64 *seed)
 	*(u64 *)hva = pattern(SLOT_GPA(i) + page * PAGE_SIZE);
 	st_window_close(&s->drop[page]);
 	o->splits++;
-	pass_wait(vcpus, NR_VCPUS, 2);
+	log_point(o);
 	thp_huge(o);
 	thp_collapse(o, huge);
 	thp_huge(o);
 
 	thp_call(o, madvise(huge, HUGE_SIZE, MADV_NOHUGEPAGE),
 		 "MADV_NOHUGEPAGE");
-	pass_wait(vcpus, NR_VCPUS, 2);
+	log_point(o);
 	thp_call(o, madvise(huge, HUGE_SIZE, MADV_HUGEPAGE), "MADV_HUGEPAGE");
 	o->splits++;
 	thp_collapse(o, huge);
 	thp_huge(o);
-	pass_wait(vcpus, NR_VCPUS, 2);
+	log_point(o);
 }
 
 /* Why THP cannot be tested here, or NULL. */
@@ -470,6 +512,13 @@ int main(void)
 	   (unsigned long long)(st1.faults - st0.faults));
 	is_int(ops.ro_passed, 0,
 	       "no guest went past a read-only page without -EFAULT");
+	if (!is_int(ops.harvests_short, 0,
+		    "slot 2 logs dirty pages: each of %u harvests holds every page",
+		    ops.harvests))
+		diag("  %s", ops.log_why);
+	ok(st1.pf_fast > st0.pf_fast,
+	   "slot 2: write faults after a harvest took the fast path (%llu)",
+	   (unsigned long long)(st1.pf_fast - st0.pf_fast));
 	for (v = 0; v < NR_VCPUS; v++)
 		check_vcpu(&vcpus[v]);
 	pass_vcpu_close(&g, vcpus, NR_VCPUS);
