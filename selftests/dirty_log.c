@@ -58,7 +58,7 @@
 
 #define NR_ERRNO_TESTS	29
 #define NR_EXACT_TESTS	37
-#define NR_RACE_TESTS	10
+#define NR_RACE_TESTS	13
 #define NR_HW_TESTS	6
 #define NR_TESTS	(NR_ERRNO_TESTS + MMU_NR_CFGS * NR_EXACT_TESTS + \
 			 NR_RACE_TESTS + NR_HW_TESTS + 1)
@@ -420,6 +420,7 @@ static void test_exact(int sys_fd, const struct mmu_cfg *c)
 struct race_write {
 	u32 page;
 	u32 h0, h1;	/* harvests begun before and after the write */
+	u64 value;
 };
 
 /* What the main thread does to the slot every 10 harvests. */
@@ -428,6 +429,7 @@ enum race_churn {
 	CHURN_TOGGLE,	/* logging off, then on: a new log */
 	CHURN_DELETE,	/* delete, create again: a new log */
 	CHURN_MOVE,	/* move to GPA2 and back: the log is kept */
+	CHURN_HOST,	/* the host zaps and ages the slot's memory meanwhile */
 };
 
 struct race {
@@ -443,7 +445,13 @@ struct race {
 	unsigned long max_writes;
 	int vcpu_fd[RACE_THREADS];
 	int err;
+	u8 *mem;
+	unsigned long host_ops;	/* CHURN_HOST: madvise calls */
+	int host_err;
 };
+
+/* The VM's counters at the end of the last race_run(). */
+static struct vmmu_stats race_stats;
 
 struct race_arg {
 	struct race *race;
@@ -507,6 +515,12 @@ static void *race_monitor(void *p)
 	return NULL;
 }
 
+/* Is the slot away now and then (accesses may be MMIO)? */
+static bool slot_goes(const struct race *rc)
+{
+	return rc->churn == CHURN_DELETE || rc->churn == CHURN_MOVE;
+}
+
 static void *race_writer(void *p)
 {
 	struct race_arg *a = p;
@@ -528,14 +542,15 @@ static void *race_writer(void *p)
 		w->h0 = atomic_load(&rc->harvests);
 		v = i;
 		if (r == VMMU_ACCESS_DONE ||
-		    (r == VMMU_ACCESS_MMIO && rc->churn >= CHURN_DELETE))
+		    (r == VMMU_ACCESS_MMIO && slot_goes(rc)))
 			r = st_access(rc->vcpu_fd[a->t], VMMU_ACCESS_WRITE,
 				      GPA + (u64)page * P, &v, 8);
 		w->h1 = atomic_load(&rc->harvests);
 		e1 = atomic_load(&rc->epoch);
 		w->page = page;
+		w->value = v;
 		/* While the slot is deleted or moved away: MMIO, not judged. */
-		if (r == VMMU_ACCESS_MMIO && rc->churn >= CHURN_DELETE)
+		if (r == VMMU_ACCESS_MMIO && slot_goes(rc))
 			w->page = ~0U;
 		else if (r != VMMU_ACCESS_DONE) {
 			rc->err = r < 0 ? r : -EIO;
@@ -549,6 +564,33 @@ static void *race_writer(void *p)
 		    !(e0 == e1 && (e0 & 1)))
 			w->page = ~0U;
 		rc->nr_writes[a->t] = i + 1;
+	}
+	return NULL;
+}
+
+/*
+ * CHURN_HOST: a thread of the VMM zaps one page of the slot's memfd
+ * (MADV_DONTNEED: the data stays in the file) and ages 16 (MADV_PAGEOUT:
+ * reclaim's reference check clears the accessed bits through the notifier,
+ * on the kernels whose reclaim calls it; without swap nothing is written
+ * out), over and over, racing the fast path's and the faults' cmpxchg.
+ */
+static void *race_host(void *p)
+{
+	struct race *rc = p;
+	u64 seed = 0x40057;
+
+	while (!atomic_load(&rc->stop)) {
+		u64 page = st_rand(&seed) % NPAGES;
+		u64 first = st_rand(&seed) % (NPAGES - 16);
+
+		if (madvise(rc->mem + page * P, P, MADV_DONTNEED) ||
+		    madvise(rc->mem + first * P, 16 * P, MADV_PAGEOUT)) {
+			rc->host_err = errno;
+			break;
+		}
+		rc->host_ops += 2;
+		usleep(200);
 	}
 	return NULL;
 }
@@ -588,7 +630,7 @@ static long race_run(int sys_fd, bool manual, enum race_churn churn,
 {
 	static struct race rc;
 	struct race_arg args[RACE_THREADS];
-	pthread_t th[RACE_THREADS], mon;
+	pthread_t th[RACE_THREADS], mon, host;
 	unsigned int h, toggles = 0;
 	struct mmu_vm vm;
 	long checked = 0;
@@ -603,7 +645,15 @@ static long race_run(int sys_fd, bool manual, enum race_churn churn,
 	rc.max_writes = 1000000;
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
 	rc.vm_fd = vm.vm_fd;
-	mem = mmu_map_anon(NPAGES * P, NULL);
+	if (churn == CHURN_HOST) {
+		int fd = mmu_memfd("dirty_log_race", NPAGES * P);
+
+		mem = mmu_map_fd(fd, NPAGES * P, 0, NULL);
+		close(fd);
+	} else {
+		mem = mmu_map_anon(NPAGES * P, NULL);
+	}
+	rc.mem = mem;
 	if (manual && enable_manual(rc.vm_fd, 0, 1))
 		bail_out("KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2) failed");
 	mmu_set_region_or_die(rc.vm_fd, SLOT, KVM_MEM_LOG_DIRTY_PAGES, GPA,
@@ -618,6 +668,8 @@ static long race_run(int sys_fd, bool manual, enum race_churn churn,
 		pthread_create(&th[t], NULL, race_writer, &args[t]);
 	}
 	pthread_create(&mon, NULL, race_monitor, &rc);
+	if (churn == CHURN_HOST)
+		pthread_create(&host, NULL, race_host, &rc);
 
 	for (i = 0; i < rounds; i++) {
 		race_harvest(&rc);
@@ -634,7 +686,8 @@ static long race_run(int sys_fd, bool manual, enum race_churn churn,
 			race_set_region(&rc, KVM_MEM_LOG_DIRTY_PAGES, GPA,
 					NPAGES * P, mem);
 			toggles++;
-		} else if (churn != CHURN_NONE && i % 10 == 9) {
+		} else if ((churn == CHURN_TOGGLE || churn == CHURN_DELETE) &&
+			   i % 10 == 9) {
 			/*
 			 * End of a period: harvest, then turn logging off or
 			 * delete the slot.
@@ -656,12 +709,48 @@ static long race_run(int sys_fd, bool manual, enum race_churn churn,
 	for (t = 0; t < RACE_THREADS; t++)
 		pthread_join(th[t], NULL);
 	pthread_join(mon, NULL);
+	if (churn == CHURN_HOST)
+		pthread_join(host, NULL);
 	atomic_fetch_add(&rc.epoch, 1);
 	race_harvest(&rc);
 	h = atomic_load(&rc.harvests);
 	if (rc.err) {
 		diag("a vCPU access failed: %s", errno_name(-rc.err));
 		bad = true;
+	}
+	if (rc.host_err) {
+		diag("the host thread's madvise failed: %s",
+		     strerror(rc.host_err));
+		bad = true;
+	}
+	if (churn == CHURN_HOST)
+		diag("  the host thread made %lu madvise calls", rc.host_ops);
+	/* No write lost to a stale mapping: each page holds its last one. */
+	for (t = 0; !bad && churn == CHURN_HOST && t < RACE_THREADS; t++) {
+		u64 last[NPAGES];
+		bool seen[NPAGES] = { false };
+		u32 pg;
+
+		for (i = 0; i < rc.nr_writes[t]; i++) {
+			struct race_write *w = &rc.writes[t][i];
+
+			if (w->page == ~0U)
+				continue;
+			last[w->page] = w->value;
+			seen[w->page] = true;
+		}
+		for (pg = 0; pg < NPAGES; pg++) {
+			if (!seen[pg])
+				continue;
+			if (*(u64 *)(mem + pg * P) != last[pg]) {
+				diag("thread %d: page %u holds %#llx, its last write was %#llx",
+				     t, pg,
+				     (unsigned long long)*(u64 *)(mem + pg * P),
+				     (unsigned long long)last[pg]);
+				bad = true;
+				break;
+			}
+		}
 	}
 
 	/*
@@ -704,6 +793,7 @@ static long race_run(int sys_fd, bool manual, enum race_churn churn,
 	}
 	*nr_harvests = atomic_load(&rc.harvests);
 	*nr_toggles = toggles;
+	st_stats_or_die(rc.vm_fd, &race_stats);
 	for (t = 0; t < RACE_THREADS; t++) {
 		close(rc.vcpu_fd[t]);
 		free(rc.writes[t]);
@@ -748,6 +838,16 @@ static void test_races(int sys_fd)
 	diag("  %ld writes judged, %u harvests, the slot moved away and back %u times",
 	     n, nh, nt);
 	ok(n > 0 && nt > 3, "race, slot moved: writes and moves happened");
+	n = race_run(sys_fd, true, CHURN_HOST, rounds, &nh, &nt);
+	ok(n >= 0, "race, host zapping and aging the memfd (GET + CLEAR): every write in a harvest between its bounds, every page holds its last write");
+	diag("  %ld writes, %u harvests", n, nh);
+	ok(n > 0 && nh > 10, "race, host zapping and aging: writes and harvests happened");
+	diag("  leaves zapped %llu, fast-path faults %llu, accessed bits cleared %llu",
+	     (unsigned long long)race_stats.leaves_zapped,
+	     (unsigned long long)race_stats.pf_fast,
+	     (unsigned long long)race_stats.young_cleared);
+	ok(race_stats.leaves_zapped > 0 && race_stats.pf_fast > 0,
+	   "race, host zapping and aging: leaves zapped and the fast path ran meanwhile");
 }
 
 /* 4. hardware vCPUs ----------------------------------------------------- */
