@@ -550,9 +550,9 @@ static void *race_writer(void *p)
 		w->page = page;
 		w->value = v;
 		/* While the slot is deleted or moved away: MMIO, not judged. */
-		if (r == VMMU_ACCESS_MMIO && slot_goes(rc))
+		if (r == VMMU_ACCESS_MMIO && slot_goes(rc)) {
 			w->page = ~0U;
-		else if (r != VMMU_ACCESS_DONE) {
+		} else if (r != VMMU_ACCESS_DONE) {
 			rc->err = r < 0 ? r : -EIO;
 			break;
 		}
@@ -829,17 +829,17 @@ static void test_races(int sys_fd)
 	     n, nh, nt);
 	ok(n > 0 && nt > 3, "race, logging toggled: writes and toggles happened");
 	n = race_run(sys_fd, false, CHURN_DELETE, rounds, &nh, &nt);
-	ok(n >= 0, "race, slot deleted and created again: every write of a slot's life in its harvests");
+	ok(n >= 0, "race, slot deleted and made again: each write in its slot's harvests");
 	diag("  %ld writes judged, %u harvests, the slot deleted %u times",
 	     n, nh, nt);
 	ok(n > 0 && nt > 3, "race, slot deleted: writes and deletes happened");
 	n = race_run(sys_fd, true, CHURN_MOVE, rounds, &nh, &nt);
-	ok(n >= 0, "race, slot moved away and back (GET + CLEAR): every write that landed in a harvest between its bounds");
+	ok(n >= 0, "race, slot moved and back (GET + CLEAR): every write in its harvests");
 	diag("  %ld writes judged, %u harvests, the slot moved away and back %u times",
 	     n, nh, nt);
 	ok(n > 0 && nt > 3, "race, slot moved: writes and moves happened");
 	n = race_run(sys_fd, true, CHURN_HOST, rounds, &nh, &nt);
-	ok(n >= 0, "race, host zapping and aging the memfd (GET + CLEAR): every write in a harvest between its bounds, every page holds its last write");
+	ok(n >= 0, "race, host zaps and ages the memfd: every write logged and kept");
 	diag("  %ld writes, %u harvests", n, nh);
 	ok(n > 0 && nh > 10, "race, host zapping and aging: writes and harvests happened");
 	diag("  leaves zapped %llu, fast-path faults %llu, accessed bits cleared %llu",

@@ -68,7 +68,7 @@
 /* Bound on the userfaultfd message and on everything after the serve. */
 #define LIMIT_MS	10000
 
-enum op { OP_ENABLE, OP_HARVEST, OP_TOGGLE, OP_DELETE, OP_MOVE, NR_OPS };
+enum window_op { OP_ENABLE, OP_HARVEST, OP_TOGGLE, OP_DELETE, OP_MOVE, NR_OPS };
 
 static const char *const op_name[NR_OPS] = {
 	"enable", "harvest", "toggle", "delete", "move",
@@ -77,7 +77,7 @@ static const char *const op_name[NR_OPS] = {
 struct job {
 	pthread_t thread;
 	int vm_fd, vcpu_fd;
-	enum op op;
+	enum window_op op;
 	bool manual;
 	u64 word;
 	u64 bm;		/* what B's harvest got */
@@ -209,7 +209,7 @@ static void join_or_die(struct job *j, const char *what, unsigned int round)
 /* Writes by the vCPU to both pages at @gpa must be in the next harvest. */
 static void check_new_write(struct counts *c, int vm_fd, int vcpu_fd,
 			    bool manual, u64 gpa, unsigned int round,
-			    enum op op)
+			    enum window_op op)
 {
 	u64 word = st_pattern(0x77, round, 1), bm;
 	int r, i;
@@ -235,12 +235,12 @@ static void check_new_write(struct counts *c, int vm_fd, int vcpu_fd,
 			   errno_name(-r), (unsigned long long)bm);
 }
 
-static void one_round(int sys_fd, struct counts *c, enum op op, bool manual)
+static void one_round(int sys_fd, struct counts *c, enum window_op op, bool manual)
 {
 	static u64 page[P / 8];
 	unsigned int round = c->rounds;
 	struct job jv = { 0 }, jb = { 0 };
-	bool op_first, landed, logged_from_start;
+	bool op_first, landed, done, logged_from_start;
 	u64 word = st_pattern(0x5e, round, 0), bm = 0;
 	struct uffd_msg msg;
 	struct pollfd pfd;
@@ -312,7 +312,8 @@ static void one_round(int sys_fd, struct counts *c, enum op op, bool manual)
 	landed = *(u64 *)mem == word;
 	if (landed)
 		c->landed++;
-	if (landed != (jv.r == VMMU_ACCESS_DONE))
+	done = jv.r == VMMU_ACCESS_DONE;
+	if (landed != done)
 		round_fail(c, round, op, "the vCPU's write ended %s but %s in memory",
 			   mmu_result_name(jv.r), landed ? "is" : "is not");
 
@@ -339,9 +340,9 @@ static void one_round(int sys_fd, struct counts *c, enum op op, bool manual)
 		 */
 		if (op == OP_HARVEST ? (bm | jb.bm) != 3 || !(jb.bm & 2) :
 		    (bm | jb.bm) & ~1ULL || (op_first && !(bm & 1)))
-			round_fail(c, round, op, "B's log %#llx, the next %#llx; B returned %s the write landed",
+			round_fail(c, round, op, "B's log %#llx, the next %#llx; B %s the write",
 				   (unsigned long long)jb.bm, (unsigned long long)bm,
-				   op_first ? "before" : "after");
+				   op_first ? "first" : "after");
 		if (manual && bm)
 			clear_log(vm_fd, bm);
 		check_new_write(c, vm_fd, vcpu_fd, manual, GPA0, round, op);
@@ -412,10 +413,10 @@ int main(void)
 
 			for (i = 0; i < nr_rounds; i++)
 				one_round(sys_fd, c, op, m);
-			diag("%s%s: %u rounds, B returned before the serve in %u, the write landed in %u",
+			diag("%s%s: %u rounds, B first in %u, the write landed in %u",
 			     op_name[op], m ? " (manual protect)" : "",
 			     c->rounds, c->op_first, c->landed);
-			is_int(c->failed, 0, "%s%s against an in-flight write fault: every round as KVM's semantics say",
+			is_int(c->failed, 0, "%s%s against a write fault in flight: KVM's logs",
 			       op_name[op], m ? " with manual protection" : "");
 		}
 	}

@@ -396,11 +396,6 @@ static struct vmmu_mmu_page *tdp_mmu_next_root(struct vmmu_vm *vm,
 	return tdp_mmu_next_invalid_root(vm, prev);
 }
 
-/* Walk every valid root, then every live invalid one; see above. */
-#define for_each_tdp_mmu_root(vm, root, invalid)				\
-	for ((invalid) = false, (root) = tdp_mmu_next_root(vm, NULL, &(invalid)); \
-	     (root); (root) = tdp_mmu_next_root(vm, root, &(invalid)))
-
 /**
  * vmmu_tdp_mmu_zap_gfn_range() - remove every mapping of [start, end)
  * @vm: the VM
@@ -421,7 +416,8 @@ void vmmu_tdp_mmu_zap_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 
 	lockdep_assert_held_write(&vm->mmu_lock);
 	tdp_zap_init(&z, vm, false);
-	for_each_tdp_mmu_root(vm, root, invalid)
+	for (invalid = false, root = tdp_mmu_next_root(vm, NULL, &invalid);
+	     root; root = tdp_mmu_next_root(vm, root, &invalid))
 		tdp_mmu_zap_root_range(&z, root, start, end, can_yield);
 	tdp_zap_finish(&z);
 }
@@ -775,7 +771,8 @@ static bool tdp_mmu_wrprot(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 
 	tdp_zap_init(&z, vm, true);
 	read_lock(&vm->mmu_lock);
-	for_each_tdp_mmu_root(vm, root, invalid)
+	for (invalid = false, root = tdp_mmu_next_root(vm, NULL, &invalid);
+	     root; root = tdp_mmu_next_root(vm, root, &invalid))
 		tdp_mmu_wrprot_root(&z, root, start, end, mask, can_yield);
 	read_unlock(&vm->mmu_lock);
 	/* Nothing was removed, so nothing waits for a flush but the caller. */
