@@ -105,8 +105,8 @@ static void maps_diag(const void *a, const void *b)
 	f = fopen("/proc/self/smaps", "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') &&
-		    line[0] != ' ' && strlen(line) > 20) {
+		/* A mapping's first line; its keys never parse as a range. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
 			near = (lo < ua + (4UL << 20) && ua < hi + (4UL << 20)) ||
 			       (lo < ub + (4UL << 20) && ub < hi + (4UL << 20));
 			if (near)
