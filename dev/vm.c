@@ -228,6 +228,9 @@ static int vmmu_vm_set_mmu(struct vmmu_vm *vm,
 	} else {
 		vmmu_spte_format_init(&vm->fmt, cfg.format == VMMU_MMU_FORMAT_EPT ?
 				      VMMU_SPTE_EPT : VMMU_SPTE_NPT, levels);
+		if (backend)
+			vmmu_spte_format_limit_leaf(&vm->fmt,
+						    backend->max_leaf_level);
 		vm->vcpu_kind = cfg.vcpu_kind;
 		swap(vm->backend, backend);
 		vmmu_vm_mmu_config(vm, &cfg);
@@ -426,10 +429,15 @@ void vmmu_dev_vm_put(struct vmmu_vm *vm)
  */
 void vmmu_vm_default_format(struct vmmu_spte_format *fmt)
 {
-	if (vmmu_backend_default_kind() == VMMU_VCPU_VMX)
+	u32 kind = vmmu_backend_default_kind();
+	const struct vmmu_backend_ops *backend = vmmu_backend_find(kind);
+
+	if (kind == VMMU_VCPU_VMX)
 		vmmu_spte_format_init(fmt, VMMU_SPTE_EPT, 4);
 	else
 		vmmu_spte_format_init(fmt, VMMU_SPTE_NPT, vmmu_host_levels());
+	if (backend)
+		vmmu_spte_format_limit_leaf(fmt, backend->max_leaf_level);
 }
 
 /* Set a new VM up: MMU state, default format, notifier. */

@@ -10,7 +10,9 @@
  * in progress or has ended since, nothing is installed and the fault is
  * retried.
  */
+#include <linux/irqflags.h>
 #include <linux/mm.h>
+#include <linux/pgtable.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/srcu.h>
@@ -66,6 +68,109 @@ static bool vmmu_fault_is_stale(struct vmmu_vm *vm, unsigned long mmu_seq,
 }
 
 /*
+ * The largest leaf the memslot allows at @gfn, whose host address is @hva:
+ * the leaf's whole aligned gfn range inside the slot, and congruent with the
+ * hva range (so that the host's huge page, if any, is the one the leaf
+ * covers); 4 KiB in a slot that logs dirty pages, which are tracked page by
+ * page.
+ */
+static int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
+			       const struct vmmu_memslot *slot, gfn_t gfn,
+			       unsigned long hva)
+{
+	int level;
+
+	if (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)
+		return VMMU_PG_LEVEL_4K;
+	for (level = fmt->max_leaf_level; level > VMMU_PG_LEVEL_4K; level--) {
+		u64 pages = vmmu_level_pages(level);
+		gfn_t base = gfn & ~(pages - 1);
+
+		if (((hva >> PAGE_SHIFT) ^ gfn) & (pages - 1))
+			continue;
+		if (base >= slot->base_gfn && base + pages <= vmmu_memslot_end(slot))
+			return level;
+	}
+	return VMMU_PG_LEVEL_4K;
+}
+
+/*
+ * The level of the host's mapping of @hva in @mm: a 1 GiB or 2 MiB leaf
+ * (THP, hugetlbfs) or 4 KiB.  A lockless walk, as GUP-fast does: with
+ * interrupts off no page-table page can be freed under it (the host frees
+ * them after a TLB-shootdown IPI or an RCU-sched grace period, which both
+ * wait for this CPU), and each entry is read once.  The answer is only as
+ * good as the moment: the caller holds mmu_lock and has checked that no
+ * invalidation of the range is in progress or has ended since its pfn was
+ * looked up, and the host changes a huge mapping only inside one.
+ */
+static int vmmu_host_mapping_level(struct mm_struct *mm, unsigned long hva)
+{
+	int level = VMMU_PG_LEVEL_4K;
+	unsigned long flags;
+	pgd_t pgd;
+	p4d_t p4d;
+	pud_t pud;
+	pmd_t pmd;
+
+	local_irq_save(flags);
+	pgd = READ_ONCE(*pgd_offset(mm, hva));
+	if (pgd_none(pgd))
+		goto out;
+	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
+	if (p4d_none(p4d) || !p4d_present(p4d))
+		goto out;
+	pud = READ_ONCE(*pud_offset(&p4d, hva));
+	if (pud_none(pud) || !pud_present(pud))
+		goto out;
+	if (pud_leaf(pud)) {
+		level = VMMU_PG_LEVEL_1G;
+		goto out;
+	}
+	/* One 64-bit word on x86-64: read at once. */
+	pmd = READ_ONCE(*pmd_offset(&pud, hva));
+	if (!pmd_none(pmd) && pmd_present(pmd) && pmd_leaf(pmd))
+		level = VMMU_PG_LEVEL_2M;
+out:
+	local_irq_restore(flags);
+	return level;
+}
+
+/* Is an invalidation of part of [start, end) in progress?  Under mmu_lock. */
+static bool vmmu_hva_range_invalidating(struct vmmu_vm *vm,
+					unsigned long start, unsigned long end)
+{
+	lockdep_assert_held(&vm->mmu_lock);
+	return vm->mmu_invalidate_in_progress &&
+	       start < vm->mmu_invalidate_range_end &&
+	       vm->mmu_invalidate_range_start < end;
+}
+
+/*
+ * The leaf level for a fault at @gfn (host address @hva) whose pfn is not
+ * stale: the largest that the slot and the format allow and the host maps,
+ * smaller while an invalidation touches the larger range elsewhere (its
+ * host mapping is changing).  Under mmu_lock.
+ */
+static int vmmu_fault_level(struct vmmu_vm *vm, struct vmmu_memslot *slot,
+			    gfn_t gfn, unsigned long hva)
+{
+	int level = vmmu_slot_max_level(&vm->fmt, slot, gfn, hva);
+
+	if (level == VMMU_PG_LEVEL_4K)
+		return level;
+	level = min(level, vmmu_host_mapping_level(current->mm, hva));
+	for (; level > VMMU_PG_LEVEL_4K; level--) {
+		unsigned long size = vmmu_level_pages(level) << PAGE_SHIFT;
+		unsigned long start = hva & ~(size - 1);
+
+		if (!vmmu_hva_range_invalidating(vm, start, start + size))
+			break;
+	}
+	return level;
+}
+
+/*
  * Look the pfn up and install it; called under vm->srcu.  In a slot that
  * logs dirty pages only a write maps the page writable, and the page is
  * logged once the writable leaf is in place; a read maps it read-only, so
@@ -92,10 +197,12 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 	fault->exec = true;
 
 	read_lock(&vm->mmu_lock);
-	if (vmmu_fault_is_stale(vm, mmu_seq, hva, slots_gen))
+	if (vmmu_fault_is_stale(vm, mmu_seq, hva, slots_gen)) {
 		r = VMMU_RET_RETRY;
-	else
+	} else {
+		fault->goal_level = vmmu_fault_level(vm, slot, fault->gfn, hva);
 		r = vmmu_tdp_mmu_map(vcpu, fault);
+	}
 	read_unlock(&vm->mmu_lock);
 
 	if (r == VMMU_RET_FIXED && fault->writable) {
@@ -238,10 +345,15 @@ int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
 	return 0;
 }
 
-/* Map the page at @gpa as a read fault would: 0, -ENOENT (no memory). */
-static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
+/*
+ * Map the page at @gpa as a read fault would.  Return: the bytes from @gpa
+ * to the end of the leaf that maps it now (4 KiB or more), -ENOENT (no
+ * memory), or another negative errno.
+ */
+static long vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 {
-	int r;
+	u64 spte, size;
+	int r, level;
 
 	if (!vmmu_gpa_range_in_reach(&vcpu->vm->fmt, gpa, 0))
 		return -ENOENT;
@@ -251,7 +363,7 @@ static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 			return r;
 		r = vmmu_page_fault(vcpu, gpa, 0);
 		if (r == VMMU_RET_FIXED)
-			return 0;
+			break;
 		if (r == VMMU_RET_MMIO)
 			return -ENOENT;
 		if (r < 0)
@@ -260,6 +372,13 @@ static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 			return -EINTR;
 		cond_resched();
 	}
+	/* Lockless: a zap since then only makes the step larger than needed. */
+	level = vmmu_tdp_mmu_lookup(vcpu->vm, vcpu->root, gpa >> PAGE_SHIFT,
+				    &spte);
+	if (!spte_present(&vcpu->vm->fmt, spte))
+		level = VMMU_PG_LEVEL_4K;
+	size = vmmu_level_pages(level) << PAGE_SHIFT;
+	return size - (gpa & (size - 1));
 }
 
 /**
@@ -267,8 +386,9 @@ static int vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
  * @vcpu: the vCPU, whose mutex is held
  * @range: in: the range; out: what is left of it
  *
- * Maps page by page, as read faults do (writable where the host allows),
- * in the vCPU's root.  Stops at the first error.
+ * Maps as read faults do (writable where the host allows, with leaves as
+ * large as the host's pages and the slot allow), in the vCPU's root,
+ * skipping what each leaf covers.  Stops at the first error.
  *
  * Return: 0 if at least one page was mapped (or all were); otherwise
  * -EINVAL (flags, alignment, empty or overflowing range), -ENOENT (no
@@ -278,7 +398,8 @@ int vmmu_pre_fault_memory(struct vmmu_vcpu *vcpu,
 			  struct kvm_pre_fault_memory *range)
 {
 	u64 full_size = range->size;
-	int r;
+	long mapped;
+	int r = 0;
 
 	if (range->flags)
 		return -EINVAL;
@@ -290,11 +411,14 @@ int vmmu_pre_fault_memory(struct vmmu_vcpu *vcpu,
 			r = -EINTR;
 			break;
 		}
-		r = vmmu_map_gpa(vcpu, range->gpa);
-		if (r)
+		mapped = vmmu_map_gpa(vcpu, range->gpa);
+		if (mapped < 0) {
+			r = mapped;
 			break;
-		range->size -= PAGE_SIZE;
-		range->gpa += PAGE_SIZE;
+		}
+		mapped = min_t(u64, mapped, range->size);
+		range->size -= mapped;
+		range->gpa += mapped;
 		cond_resched();
 	} while (range->size);
 	return full_size == range->size ? r : 0;

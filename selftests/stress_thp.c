@@ -2,10 +2,14 @@
 /*
  * Transparent huge pages split and collapsed under running guests.
  *
- * Guest memory for two memslots is anonymous memory, 2 MiB aligned, with
+ * Guest memory for three memslots is anonymous memory, 2 MiB aligned, with
  * MADV_HUGEPAGE.  Slot 1's userspace_addr is 4 KiB past a 2 MiB boundary
  * while its gpa is 2 MiB aligned (a host huge page never lines up with a
- * guest one); slot 2 is aligned on both sides.  One vCPU per slot makes
+ * guest one); slots 2 and 3 are aligned on both sides, so vmmu maps slot
+ * 3's huge pages with 2 MiB leaves (slot 2 logs dirty pages: 4 KiB leaves
+ * only), and every split below must take those leaves away, every collapse
+ * lets them come back (the peak count of 2 MiB leaves shows that they
+ * existed).  One vCPU per slot makes
  * pass after pass over it: in every 4 KiB page it checks the pattern the
  * VMM wrote (a word that names the page's gpa, so a wrong page shows) and
  * writes its pass number into another word.  After each pass the vCPU
@@ -46,8 +50,9 @@
 #define MADV_COLLAPSE	25
 #endif
 
-#define NR_VCPUS	2
-#define NR_TESTS	(8 + 3 * NR_VCPUS + 2 + 1)
+#define NR_VCPUS	3
+#define HUGE_SLOT	2	/* slots[2], memslot 3 */
+#define NR_TESTS	(8 + 3 * NR_VCPUS + 2 + 1 + 1)
 #define LOGGED_SLOT	1	/* slots[1], memslot 2 */
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
@@ -189,7 +194,7 @@ static bool vcpu_exit(struct pass_vcpu *v)
 	return true;
 }
 
-/* Both slots' memory: 2 MiB aligned, MADV_HUGEPAGE, filled, in slots 1-2. */
+/* The slots' memory: 2 MiB aligned, MADV_HUGEPAGE, filled, in slots 1-3. */
 static void slots_setup(void)
 {
 	u8 *res = st_reserve(NR_VCPUS * AREA_SIZE + HUGE_SIZE, NULL);
@@ -268,6 +273,7 @@ struct thp_ops {
 	char why[128];
 	long huge_kb_max;
 	unsigned int huge_seen;		/* smaps reads with huge pages */
+	unsigned long long leaves_2m_max;	/* vmmu's 2 MiB leaves */
 	unsigned int harvests;
 	unsigned int harvests_short;	/* harvests without every page */
 	char log_why[128];
@@ -280,10 +286,21 @@ static void thp_call(struct thp_ops *o, int r, const char *what)
 			 strerror(errno));
 }
 
+/* Note how many 2 MiB leaves vmmu has now. */
+static void leaves_peak(struct thp_ops *o)
+{
+	struct vmmu_stats st;
+
+	st_stats_or_die(g.vm_fd, &st);
+	if (st.mapped[1] > o->leaves_2m_max)
+		o->leaves_2m_max = st.mapped[1];
+}
+
 static void thp_huge(struct thp_ops *o)
 {
 	long kb = anon_huge_kb();
 
+	leaves_peak(o);
 	if (kb > o->huge_kb_max)
 		o->huge_kb_max = kb;
 	o->huge_seen += kb > 0;
@@ -344,6 +361,7 @@ static void log_point(struct thp_ops *o)
 	int r;
 
 	pass_wait(vcpus, NR_VCPUS, 2);
+	leaves_peak(o);
 	r = (int)vmmu_ioctl(g.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl);
 	if (r)
 		bail_out("KVM_GET_DIRTY_LOG: %s", errno_name(-r));
@@ -516,6 +534,9 @@ int main(void)
 		    "slot 2 logs dirty pages: each of %u harvests holds every page",
 		    ops.harvests))
 		diag("  %s", ops.log_why);
+	ok(ops.leaves_2m_max > 0,
+	   "slot 3: vmmu mapped huge pages with 2 MiB leaves (up to %llu at once)",
+	   ops.leaves_2m_max);
 	ok(st1.pf_fast > st0.pf_fast,
 	   "slot 2: write faults after a harvest took the fast path (%llu)",
 	   (unsigned long long)(st1.pf_fast - st0.pf_fast));

@@ -29,6 +29,7 @@
 #include <asm/reboot.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/spte.h>
 #include <vmmu/stats.h>
 #include <linux/vmmu.h>
 
@@ -193,7 +194,7 @@ static int vmmu_svm_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vmmu_svm_state);
 
-static const struct vmmu_backend_ops vmmu_svm_ops = {
+static struct vmmu_backend_ops vmmu_svm_ops = {
 	.name = "svm",
 	.vcpu_kind = VMMU_VCPU_SVM,
 	.hardware_enable = vmmu_svm_hardware_enable,
@@ -266,6 +267,9 @@ const struct vmmu_backend_ops *vmmu_svm_probe(void)
 	vmmu_svm_iopm_pa = page_to_phys(vmmu_svm_iopm);
 	vmmu_svm_msrpm_pa = page_to_phys(vmmu_svm_msrpm);
 	vmmu_svm_max_asid = cpuid_ebx(SVM_CPUID_FUNC) - 1;
+	/* Nested tables are long-mode tables: 1 GiB leaves as in the host's. */
+	vmmu_svm_ops.max_leaf_level = boot_cpu_has(X86_FEATURE_GBPAGES) ?
+				      VMMU_PG_LEVEL_1G : VMMU_PG_LEVEL_2M;
 	vmmu_svm_debugfs = debugfs_create_file("svm", 0444, vmmu_debugfs_root(),
 					       NULL, &vmmu_svm_state_fops);
 	pr_info("vmmu: SVM backend with nested paging, %u guest ASIDs%s\n",

@@ -43,6 +43,7 @@ void vmmu_spte_format_init(struct vmmu_spte_format *fmt,
 	fmt->kind = kind;
 	fmt->root_level = root_level;
 	fmt->gpa_bits = min(vmmu_gpa_bits(root_level), vmmu_host_phys_bits());
+	fmt->max_leaf_level = VMMU_PG_LEVEL_1G;
 	if (kind == VMMU_SPTE_EPT) {
 		fmt->present = EPT_READABLE | EPT_WRITABLE | EPT_EXECUTABLE;
 		fmt->writable = EPT_WRITABLE;
@@ -65,4 +66,17 @@ void vmmu_spte_format_init(struct vmmu_spte_format *fmt,
 		fmt->leaf_base = NPT_PRESENT | NPT_USER;
 		fmt->table_base = NPT_PRESENT | NPT_WRITABLE | NPT_USER;
 	}
+}
+
+/**
+ * vmmu_spte_format_limit_leaf() - the vCPUs' walker takes no larger leaves
+ * @fmt: the VM's format
+ * @max_leaf_level: the largest leaf level the hardware walks (EPT caps,
+ *	NPT with or without 1 GiB pages); 0 for no limit of its own
+ */
+void vmmu_spte_format_limit_leaf(struct vmmu_spte_format *fmt,
+				 int max_leaf_level)
+{
+	if (max_leaf_level)
+		fmt->max_leaf_level = min(fmt->max_leaf_level, max_leaf_level);
 }

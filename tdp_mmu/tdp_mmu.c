@@ -606,22 +606,28 @@ static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter)
 	return 0;
 }
 
-/* Install or upgrade the 4 KiB leaf at @iter. */
+/* Install or upgrade the leaf at @iter, of the fault's goal level. */
 static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 			    struct vmmu_fault *fault)
 {
 	const struct vmmu_spte_format *fmt = iter->fmt;
-	u64 new_spte = spte_make_leaf(fmt, fault->pfn, iter->level,
-				      fault->writable, fault->exec);
+	u64 pages = vmmu_level_pages(iter->level);
+	kvm_pfn_t pfn = fault->pfn & ~(pages - 1);
+	u64 new_spte = spte_make_leaf(fmt, pfn, iter->level, fault->writable,
+				      fault->exec);
 	u64 old = iter->old_spte;
 
+#ifdef VMMU_DEBUG
+	/* The host's huge page is aligned as the gfn range (congruent slot). */
+	WARN_ON_ONCE((fault->pfn ^ fault->gfn) & (pages - 1));
+#endif
 	if (spte_present(fmt, old)) {
 		/*
 		 * The notifier removes a mapping before the host changes the
 		 * page, so a present leaf maps the same page: keep its A/D
 		 * bits.  Anything else is a bug.
 		 */
-		if (WARN_ON_ONCE(spte_pfn(old) != fault->pfn))
+		if (WARN_ON_ONCE(spte_pfn(old) != pfn))
 			return -EIO;
 		new_spte |= old & (fmt->accessed | fmt->dirty |
 				   VMMU_SPTE_HOST_WRITABLE |
@@ -646,7 +652,13 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 /**
  * vmmu_tdp_mmu_map() - map a fault's pfn into the vCPU's root
  * @vcpu: the vCPU; its caches hold a table per level
- * @fault: the fault, with the pfn to map
+ * @fault: the fault, with the pfn to map and the largest leaf allowed
+ *
+ * Maps @fault->gfn with a leaf of @fault->goal_level, or smaller where a
+ * table is in place already (pages of the range were mapped one by one:
+ * they stay, and this page joins them).  A leaf larger than the goal (the
+ * slot began to log dirty pages, or the host's huge page is changing) is
+ * zapped and the fault retried, which then builds the tables below it.
  *
  * Called with mmu_lock held for read, after the caller checked that the pfn
  * is not stale.  Races with other faults and with zaps are resolved by
@@ -658,36 +670,45 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 {
 	struct vmmu_mmu_page *root = vcpu->root;
 	struct vmmu_vm *vm = vcpu->vm;
+	const struct vmmu_spte_format *fmt = &vm->fmt;
 	struct tdp_iter iter;
+	struct tdp_zap z;
 	int r = VMMU_RET_RETRY;
 
 	lockdep_assert_held_read(&vm->mmu_lock);
 	if (READ_ONCE(root->root_invalid))
 		return VMMU_RET_RETRY;
 
+	tdp_zap_init(&z, vm, true);
 	rcu_read_lock();
-	for_each_tdp_pte(iter, root, &vm->fmt, fault->gfn, fault->gfn + 1) {
+	for_each_tdp_pte(iter, root, fmt, fault->gfn, fault->gfn + 1) {
+		bool present = spte_present(fmt, iter.old_spte);
+		bool leaf = present && spte_leaf(fmt, iter.old_spte, iter.level);
+
 		if (spte_frozen(iter.old_spte))
 			break;
-		if (iter.level == VMMU_PG_LEVEL_4K) {
-			r = tdp_mmu_map_leaf(vcpu, &iter, fault);
-			break;
-		}
-		if (spte_present(&vm->fmt, iter.old_spte)) {
-			/* Only 4 KiB leaves exist: a present entry is a table. */
-			if (WARN_ON_ONCE(spte_leaf(&vm->fmt, iter.old_spte,
-						   iter.level))) {
-				r = -EIO;
+		if (iter.level == fault->goal_level) {
+			if (!present || leaf) {
+				r = tdp_mmu_map_leaf(vcpu, &iter, fault);
 				break;
 			}
+			fault->goal_level--;
 			continue;
 		}
+		if (leaf) {
+			/* Flushed below, outside RCU: then fault again. */
+			tdp_mmu_zap_spte(&z, &iter);
+			break;
+		}
+		if (present)
+			continue;
 		r = tdp_mmu_link_table(vcpu, &iter);
 		if (r)
 			break;
 		r = VMMU_RET_RETRY;
 	}
 	rcu_read_unlock();
+	tdp_zap_finish(&z);
 	return r;
 }
 
@@ -726,8 +747,11 @@ int vmmu_tdp_mmu_lookup(struct vmmu_vm *vm, struct vmmu_mmu_page *root,
 /*
  * Clear the writable bit of the leaves of @root mapping [start, end): all of
  * them if @mask is NULL, else those of the gfns start + i for the bits i set
- * in @mask.  VMMU_SPTE_HOST_WRITABLE and VMMU_SPTE_MMU_WRITABLE stay, so the
- * next write is fixed by the fast path, which logs it.  A and D bits stay.
+ * in @mask, and every larger leaf in the range (it may start before @start;
+ * writes through it must fault too).  VMMU_SPTE_HOST_WRITABLE and
+ * VMMU_SPTE_MMU_WRITABLE stay, so the next write to a 4 KiB leaf is fixed by
+ * the fast path, which logs it; one to a larger leaf replaces it by 4 KiB
+ * ones (vmmu_tdp_mmu_map()).  A and D bits stay.
  */
 static void tdp_mmu_wrprot_root(struct tdp_zap *z, struct vmmu_mmu_page *root,
 				gfn_t start, gfn_t end, const unsigned long *mask,
@@ -746,7 +770,8 @@ retry:
 		    !spte_leaf(fmt, iter.old_spte, iter.level) ||
 		    !spte_writable(fmt, iter.old_spte))
 			continue;
-		if (mask && !test_bit(iter.gfn - start, mask))
+		if (mask && iter.level == VMMU_PG_LEVEL_4K &&
+		    !test_bit(iter.gfn - start, mask))
 			continue;
 		/* Lost to a fault, a zap or the walker's A/D update: again. */
 		if (!tdp_mmu_set_spte_atomic(&iter,

@@ -38,6 +38,7 @@
 #include <asm/tlbflush.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/spte.h>
 #include <vmmu/stats.h>
 #include <linux/vmmu.h>
 
@@ -502,6 +503,10 @@ const struct vmmu_backend_ops *vmmu_vmx_probe(void)
 		return NULL;
 	}
 	vmmu_vmx_ops.max_root_level = c->ept_5level ? 5 : 4;
+	vmmu_vmx_ops.max_leaf_level =
+		c->ept_vpid & VMX_EPT_1GB_PAGE_BIT ? VMMU_PG_LEVEL_1G :
+		c->ept_vpid & VMX_EPT_2MB_PAGE_BIT ? VMMU_PG_LEVEL_2M :
+		VMMU_PG_LEVEL_4K;
 	vmmu_vmx_debugfs = debugfs_create_file("vmx", 0444, vmmu_debugfs_root(),
 					       NULL, &vmmu_vmx_state_fops);
 	pr_info("vmmu: VMX backend with EPT%s%s%s%s%s\n",

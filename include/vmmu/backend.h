@@ -29,6 +29,8 @@ struct kvm_sregs;
  * @vcpu_kind: the VMMU_VCPU_* that selects this backend
  * @max_root_level: the deepest root the hardware walks (VMX: 5 only with
  *	5-level EPT), 0 if the format's own limit is the only one
+ * @max_leaf_level: the largest leaf the hardware walks (VMMU_PG_LEVEL_*:
+ *	EPT's 2M and 1G capabilities, NPT's 1G pages), 0 for the format's
  * @hardware_enable: enable virtualization on every online CPU (and on CPUs
  *	that come online later); called when the first VM of this backend is
  *	configured.  May sleep.  Returns 0, -EBUSY if another hypervisor owns
@@ -64,6 +66,7 @@ struct vmmu_backend_ops {
 	const char *name;
 	u32 vcpu_kind;
 	int max_root_level;
+	int max_leaf_level;
 	int (*hardware_enable)(void);
 	void (*hardware_disable)(void);
 	int (*vcpu_create)(struct vmmu_vcpu *vcpu);

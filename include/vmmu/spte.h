@@ -20,6 +20,7 @@
 #define VMMU_LEVEL_BITS		9
 #define VMMU_MAX_LEVEL		5
 #define VMMU_PG_LEVEL_4K	1
+#define VMMU_PG_LEVEL_2M	2
 #define VMMU_PG_LEVEL_1G	3
 
 /* EPT entry bits (Intel SDM vol. 3, "EPT Paging-Structure Entries"). */
@@ -101,6 +102,9 @@ enum vmmu_spte_kind {
  * @root_level: 4 or 5
  * @gpa_bits: guest-physical address bits the VM may use: what a root of
  *	@root_level maps, but no more than the host's MAXPHYADDR
+ * @max_leaf_level: the largest leaf the vCPUs' walker takes: 1G
+ *	(VMMU_PG_LEVEL_1G) for the software vCPU, what the CPU supports for a
+ *	hardware one (vmmu_spte_format_limit_leaf())
  * @present: an entry is present when any of these bits is set
  * @writable: allows writes
  * @exec: allows fetches (EPT); 0 if the format has an NX bit instead
@@ -115,6 +119,7 @@ struct vmmu_spte_format {
 	enum vmmu_spte_kind kind;
 	int root_level;
 	int gpa_bits;
+	int max_leaf_level;
 	u64 present;
 	u64 writable;
 	u64 exec;
@@ -128,6 +133,8 @@ struct vmmu_spte_format {
 
 void vmmu_spte_format_init(struct vmmu_spte_format *fmt,
 			   enum vmmu_spte_kind kind, int root_level);
+void vmmu_spte_format_limit_leaf(struct vmmu_spte_format *fmt,
+				 int max_leaf_level);
 int vmmu_host_phys_bits(void);
 
 /* Guest frames mapped by one entry at @level. */

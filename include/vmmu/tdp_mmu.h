@@ -54,13 +54,17 @@ struct vmmu_mmu_page {
 /**
  * struct vmmu_fault - a page fault being resolved
  * @gfn: faulting guest frame
- * @pfn: host frame to map
+ * @pfn: host frame to map: the 4 KiB page at @gfn's hva
+ * @goal_level: the largest leaf that may map @gfn (VMMU_PG_LEVEL_*): the
+ *	host maps @pfn's whole aligned range of that size, and the memslot
+ *	and the format allow it.  The leaf maps @pfn rounded down to it.
  * @writable: map it writable (GUP gave the page with write access)
  * @exec: map it executable
  */
 struct vmmu_fault {
 	gfn_t gfn;
 	kvm_pfn_t pfn;
+	int goal_level;
 	bool writable;
 	bool exec;
 };

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Huge leaves: vmmu maps 2 MiB of guest memory with one leaf where the host
+ * maps it with one (a transparent huge page or a hugetlbfs page) and the
+ * memslot allows it, and with 4 KiB leaves elsewhere.  A software vCPU
+ * reads and writes; VMMU_VCPU_TRANSLATE shows each leaf's level and host
+ * frame, and the MMU statistics count leaves per level.
+ *
+ * In each page-table configuration (NPT, 4- and 5-level EPT), over 4 MiB of
+ * THP-backed memory in a slot aligned like it:
+ *  - one read maps a 2 MiB leaf, whose frame is the host's (pagemap), and
+ *    the other 511 pages of it need no fault;
+ *  - KVM_PRE_FAULT_MEMORY maps the slot with two 2 MiB leaves.
+ * Then, in the default configuration:
+ *  - writes through a 2 MiB leaf reach the host's page;
+ *  - the host splits one huge page (mprotect of one 4 KiB page) and drops a
+ *    page of the other (MADV_DONTNEED): the leaves go, the memory faults
+ *    back in 4 KiB leaves, every other word is intact and the dropped page
+ *    reads as zero; after MADV_COLLAPSE the range is one leaf again;
+ *  - no huge leaf where the slot does not allow one: a gpa that is not
+ *    congruent with the hva modulo 2 MiB, the part of a slot that ends in
+ *    the middle of a huge page, a slot that logs dirty pages;
+ *  - dirty logging enabled over 2 MiB leaves: a write afterwards is logged
+ *    alone, through a 4 KiB leaf;
+ *  - hugetlbfs 2 MiB pages (if the host can reserve two): 2 MiB leaves with
+ *    the host's frames.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mmu_util.h"
+#include "stress_util.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB	(21 << 26)
+#endif
+
+#define P		PAGE_SIZE
+#define HUGE		(2UL << 20)
+#define MEM_SIZE	(2 * HUGE)
+#define GPA		0x40000000ULL
+#define SLOT		1
+#define NR_HUGETLB	2
+#define NR_HUGETLB_PATH	"/proc/sys/vm/nr_hugepages"
+
+#define NR_CFG_TESTS	7
+#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 6 + 5 + 1)
+
+/* Memory for a slot: 2 MiB aligned inside a larger reservation. */
+struct huge_mem {
+	void *res;
+	size_t res_size;
+	u8 *mem;
+};
+
+/* The word at byte @off of the test memory: names the offset. */
+static u64 word(u64 off)
+{
+	return 0x4855474500000000ULL ^ off;
+}
+
+static void fill(u8 *mem, size_t size)
+{
+	u64 off;
+
+	for (off = 0; off < size; off += 8)
+		*(u64 *)(mem + off) = word(off);
+}
+
+/* AnonHugePages (kB) of the mappings that overlap [mem, mem + size). */
+static long anon_huge_kb(const u8 *mem, size_t size)
+{
+	unsigned long start, end, lo = (unsigned long)mem, hi = lo + size;
+	bool in = false;
+	char line[256];
+	long kb, total = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start < hi && end > lo;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			total += kb;
+	}
+	fclose(f);
+	return total;
+}
+
+/*
+ * MEM_SIZE bytes of anonymous memory, 2 MiB aligned, filled, backed by
+ * transparent huge pages: MADV_HUGEPAGE before the first touch, and
+ * MADV_COLLAPSE where the host did not give one at once.
+ */
+static void thp_alloc(struct huge_mem *m)
+{
+	u64 off;
+
+	m->res_size = MEM_SIZE + HUGE;
+	m->res = mmu_map_anon(m->res_size, NULL);
+	m->mem = (u8 *)(((unsigned long)m->res + HUGE - 1) & ~(HUGE - 1));
+	if (madvise(m->mem, MEM_SIZE, MADV_HUGEPAGE))
+		bail_out("MADV_HUGEPAGE: %s", strerror(errno));
+	fill(m->mem, MEM_SIZE);
+	for (off = 0; off < MEM_SIZE; off += HUGE)
+		madvise(m->mem + off, HUGE, MADV_COLLAPSE);
+}
+
+static void huge_free(struct huge_mem *m)
+{
+	munmap(m->res, m->res_size);
+}
+
+/* Does the host map all of @m with huge pages?  Says why not. */
+static bool thp_mapped(const struct huge_mem *m)
+{
+	long kb = anon_huge_kb(m->mem, MEM_SIZE);
+
+	if (kb == MEM_SIZE / 1024)
+		return true;
+	diag("the host maps %ld of %lu kB with huge pages", kb,
+	     MEM_SIZE / 1024);
+	return false;
+}
+
+static int read_word(int vcpu_fd, u64 gpa, u64 *w)
+{
+	*w = 0;
+	return st_access(vcpu_fd, VMMU_ACCESS_READ, gpa, w, sizeof(*w));
+}
+
+/* Read the word at slot offset @off through the vCPU: does it hold @want? */
+static bool guest_word_is(int vcpu_fd, u64 off, u64 want)
+{
+	u64 w;
+	int r = read_word(vcpu_fd, GPA + off, &w);
+
+	if (r == VMMU_ACCESS_DONE && w == want)
+		return true;
+	diag("gpa %#llx: %s, %#llx (want %#llx)",
+	     (unsigned long long)(GPA + off), mmu_result_name(r),
+	     (unsigned long long)w, (unsigned long long)want);
+	return false;
+}
+
+/* The level of the leaf that maps @gpa now, 0 if none. */
+static int leaf_level(int vcpu_fd, u64 gpa, struct vmmu_translation *tr)
+{
+	if (mmu_translate(vcpu_fd, gpa, tr))
+		bail_out("VMMU_VCPU_TRANSLATE %#llx", (unsigned long long)gpa);
+	return tr->flags & VMMU_TR_PRESENT ? (int)tr->level : 0;
+}
+
+static bool level_is(int vcpu_fd, u64 gpa, int want, const char *what)
+{
+	struct vmmu_translation tr;
+	int level = leaf_level(vcpu_fd, gpa, &tr);
+
+	if (level == want)
+		return true;
+	diag("%s: gpa %#llx maps at level %d, want %d", what,
+	     (unsigned long long)gpa, level, want);
+	mmu_translation_diag("  ", &tr);
+	return false;
+}
+
+/* Does the leaf of @gpa map the host frame of @hva? */
+static bool pfn_is_hosts(int vcpu_fd, u64 gpa, const void *hva)
+{
+	struct vmmu_translation tr;
+	u64 host = mmu_pagemap_pfn(hva);
+
+	leaf_level(vcpu_fd, gpa, &tr);
+	if ((tr.flags & VMMU_TR_PFN_VALID) && host && tr.pfn == host)
+		return true;
+	diag("gpa %#llx: pfn %#llx, the host's %#llx",
+	     (unsigned long long)gpa, (unsigned long long)tr.pfn,
+	     (unsigned long long)host);
+	return false;
+}
+
+static int create_vcpu(const struct mmu_vm *vm)
+{
+	return mmu_create_vcpu_or_die(vm->vm_fd, 0);
+}
+
+static void set_slot(int vm_fd, u32 flags, u64 gpa, u64 size, const void *hva)
+{
+	mmu_set_region_or_die(vm_fd, SLOT, flags, gpa, size, hva);
+}
+
+static void stats(int vm_fd, struct vmmu_stats *st)
+{
+	st_stats_or_die(vm_fd, st);
+}
+
+/* The tests every configuration runs: NR_CFG_TESTS. */
+static void test_cfg(int sys_fd, const struct mmu_cfg *cfg)
+{
+	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = MEM_SIZE };
+	struct vmmu_stats st0, st1;
+	struct huge_mem m;
+	struct mmu_vm vm;
+	u64 off, bad = 0;
+	int vcpu_fd, r;
+
+	mmu_vm_create(sys_fd, cfg, &vm);
+	vcpu_fd = create_vcpu(&vm);
+	thp_alloc(&m);
+	if (!thp_mapped(&m)) {
+		skip(NR_CFG_TESTS, "%s: no transparent huge pages", vm.name);
+		goto out;
+	}
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
+
+	stats(vm.vm_fd, &st0);
+	ok(guest_word_is(vcpu_fd, 0x1238, word(0x1238)),
+	   "%s: a read in THP-backed memory", vm.name);
+	ok(level_is(vcpu_fd, GPA + 0x1238, 2, "first read"),
+	   "%s: it mapped a 2 MiB leaf", vm.name);
+	ok(pfn_is_hosts(vcpu_fd, GPA, m.mem) &&
+	   pfn_is_hosts(vcpu_fd, GPA + 0x25000, m.mem + 0x25000) &&
+	   pfn_is_hosts(vcpu_fd, GPA + HUGE - P, m.mem + HUGE - P),
+	   "%s: the leaf maps the host's frames (first, 37th, last page)",
+	   vm.name);
+	for (off = 0; off < HUGE; off += P)
+		bad += !guest_word_is(vcpu_fd, off + 8, word(off + 8));
+	stats(vm.vm_fd, &st1);
+	is_int(bad, 0, "%s: every page of the 2 MiB reads right", vm.name);
+	ok(st1.faults - st0.faults == 1 && st1.mapped[1] == 1 &&
+	   st1.mapped[0] == 0,
+	   "%s: with one fault, one 2 MiB leaf and no 4 KiB one (%llu faults, %llu + %llu leaves)",
+	   vm.name, (unsigned long long)(st1.faults - st0.faults),
+	   (unsigned long long)st1.mapped[1], (unsigned long long)st1.mapped[0]);
+
+	if (ioctl(vm.vm_fd, VMMU_ZAP_ALL, 0))
+		bail_out("VMMU_ZAP_ALL: %s", strerror(errno));
+	r = vmmu_ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, (unsigned long)&range);
+	stats(vm.vm_fd, &st1);
+	ok(!r && !range.size && st1.mapped[1] == 2 && st1.mapped[0] == 0,
+	   "%s: KVM_PRE_FAULT_MEMORY of the slot maps two 2 MiB leaves (%s, %llu left, %llu + %llu leaves)",
+	   vm.name, errno_name(-r), (unsigned long long)range.size,
+	   (unsigned long long)st1.mapped[1], (unsigned long long)st1.mapped[0]);
+	ok(level_is(vcpu_fd, GPA + HUGE + 0x3000, 2, "pre-faulted"),
+	   "%s: the second 2 MiB too", vm.name);
+out:
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	huge_free(&m);
+}
+
+/* Writes through 2 MiB leaves; the host splits, drops, collapses: 15. */
+static void test_host_changes(int sys_fd)
+{
+	struct vmmu_stats st;
+	struct huge_mem m;
+	struct mmu_vm vm;
+	u64 w = 0x5752495445000000ULL, off, bad = 0;
+	int vcpu_fd, r;
+
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = create_vcpu(&vm);
+	thp_alloc(&m);
+	if (!thp_mapped(&m)) {
+		skip(15, "no transparent huge pages");
+		goto out;
+	}
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
+
+	r = st_access(vcpu_fd, VMMU_ACCESS_WRITE, GPA + HUGE + 0x5008, &w,
+		      sizeof(w));
+	is_int(r, VMMU_ACCESS_DONE, "a guest write in the second 2 MiB");
+	is_int(*(u64 *)(m.mem + HUGE + 0x5008), w, "the host reads it");
+	ok(level_is(vcpu_fd, GPA + HUGE, 2, "write"),
+	   "through a 2 MiB leaf");
+	*(u64 *)(m.mem + HUGE + 0x5008) = word(HUGE + 0x5008);
+	ok(guest_word_is(vcpu_fd, 0, word(0)), "a read in the first 2 MiB");
+
+	/* The host splits the first huge page: the leaf must go. */
+	if (mprotect(m.mem + 0x3000, P, PROT_READ))
+		bail_out("mprotect: %s", strerror(errno));
+	ok(level_is(vcpu_fd, GPA, 0, "after mprotect"),
+	   "mprotect of one page inside it removed the 2 MiB leaf");
+	ok(guest_word_is(vcpu_fd, 0x3000, word(0x3000)) &&
+	   level_is(vcpu_fd, GPA + 0x3000, 1, "read-only page"),
+	   "the read-only page reads right, through a 4 KiB leaf");
+	ok(guest_word_is(vcpu_fd, 0x7000, word(0x7000)) &&
+	   level_is(vcpu_fd, GPA + 0x7000, 1, "neighbour"),
+	   "so does its neighbour: the host maps 4 KiB pages there now");
+	if (mprotect(m.mem + 0x3000, P, PROT_READ | PROT_WRITE))
+		bail_out("mprotect: %s", strerror(errno));
+
+	/* The host drops one page of the second huge page. */
+	if (madvise(m.mem + HUGE + 0x7000, P, MADV_DONTNEED))
+		bail_out("MADV_DONTNEED: %s", strerror(errno));
+	ok(level_is(vcpu_fd, GPA + HUGE, 0, "after MADV_DONTNEED"),
+	   "MADV_DONTNEED of one page removed the second 2 MiB leaf");
+	ok(guest_word_is(vcpu_fd, HUGE + 0x7000, 0),
+	   "the dropped page reads as zero");
+	for (off = 0; off < MEM_SIZE; off += P)
+		if (off != HUGE + 0x7000)
+			bad += !guest_word_is(vcpu_fd, off + 16,
+					      word(off + 16));
+	is_int(bad, 0, "every other page holds its words");
+	stats(vm.vm_fd, &st);
+	ok(st.mapped[1] == 0 && st.mapped[0] == MEM_SIZE / P,
+	   "all of it is mapped by 4 KiB leaves now (%llu + %llu)",
+	   (unsigned long long)st.mapped[1], (unsigned long long)st.mapped[0]);
+
+	/* Collapse the first 2 MiB back into a huge page. */
+	if (madvise(m.mem, HUGE, MADV_COLLAPSE)) {
+		skip(3, "MADV_COLLAPSE: %s", strerror(errno));
+	} else {
+		ok(level_is(vcpu_fd, GPA, 0, "after MADV_COLLAPSE"),
+		   "MADV_COLLAPSE removed the 4 KiB leaves");
+		ok(guest_word_is(vcpu_fd, 0x3010, word(0x3010)),
+		   "the collapsed memory reads right");
+		ok(level_is(vcpu_fd, GPA + 0x3010, 2, "collapsed"),
+		   "through a 2 MiB leaf again");
+	}
+	ok(pfn_is_hosts(vcpu_fd, GPA + HUGE + 0x7000, m.mem + HUGE + 0x7000),
+	   "the dropped page's leaf maps the host's new frame");
+out:
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	huge_free(&m);
+}
+
+/* Slots that allow no huge leaf, or only part: 6. */
+static void test_slot_limits(int sys_fd)
+{
+	struct huge_mem m;
+	struct mmu_vm vm;
+	u64 bm[MEM_SIZE / P / 64];
+	struct kvm_dirty_log dl = { .slot = SLOT, .dirty_bitmap = bm };
+	int vcpu_fd;
+
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = create_vcpu(&vm);
+	thp_alloc(&m);
+	if (!thp_mapped(&m)) {
+		skip(6, "no transparent huge pages");
+		goto out;
+	}
+	/* The gpa one page past 2 MiB alignment, the hva aligned. */
+	set_slot(vm.vm_fd, 0, GPA + P, MEM_SIZE, m.mem);
+	ok(guest_word_is(vcpu_fd, P + 0x2000, word(0x2000)) &&
+	   level_is(vcpu_fd, GPA + P + 0x2000, 1, "not congruent"),
+	   "gpa and hva not congruent modulo 2 MiB: a 4 KiB leaf");
+
+	/* A slot of 3 MiB: the second 2 MiB of guest memory is cut short. */
+	set_slot(vm.vm_fd, 0, GPA, 0, m.mem);
+	set_slot(vm.vm_fd, 0, GPA, HUGE + HUGE / 2, m.mem);
+	ok(guest_word_is(vcpu_fd, 0x4000, word(0x4000)) &&
+	   level_is(vcpu_fd, GPA + 0x4000, 2, "whole"),
+	   "a slot of 3 MiB: 2 MiB leaf in its first 2 MiB");
+	ok(guest_word_is(vcpu_fd, HUGE + 0x4000, word(HUGE + 0x4000)) &&
+	   level_is(vcpu_fd, GPA + HUGE + 0x4000, 1, "cut"),
+	   "4 KiB leaves in the 1 MiB after it");
+
+	/* Dirty logging turned on over a 2 MiB leaf. */
+	set_slot(vm.vm_fd, 0, GPA, 0, m.mem);
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
+	guest_word_is(vcpu_fd, 0, word(0));
+	set_slot(vm.vm_fd, KVM_MEM_LOG_DIRTY_PAGES, GPA, MEM_SIZE, m.mem);
+	memset(bm, 0, sizeof(bm));
+	vmmu_ioctl(vm.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl);
+	{
+		u64 w = 0x4c4f474745440000ULL;
+		int r = st_access(vcpu_fd, VMMU_ACCESS_WRITE, GPA + 0x9000,
+				  &w, sizeof(w));
+
+		is_int(r, VMMU_ACCESS_DONE, "a write after logging began");
+	}
+	memset(bm, 0, sizeof(bm));
+	if (vmmu_ioctl(vm.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl))
+		bail_out("KVM_GET_DIRTY_LOG: %s", strerror(errno));
+	ok(bm[0] == BIT_ULL(9) && !bm[1] && !bm[8],
+	   "the log holds that page alone (%#llx %#llx)",
+	   (unsigned long long)bm[0], (unsigned long long)bm[1]);
+	ok(level_is(vcpu_fd, GPA + 0x9000, 1, "logged write"),
+	   "the write went through a 4 KiB leaf");
+out:
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	huge_free(&m);
+}
+
+/* Reserve @want 2 MiB hugetlbfs pages; returns the previous count or -1. */
+static long hugetlb_reserve(long want)
+{
+	char buf[32];
+	long old = -1, now = -1;
+	int fd = open(NR_HUGETLB_PATH, O_RDWR);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = 0;
+		old = atol(buf);
+	}
+	if (old >= 0 && old < want) {
+		snprintf(buf, sizeof(buf), "%ld", want);
+		if (pwrite(fd, buf, strlen(buf), 0) < 0)
+			old = -1;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = 0;
+		now = atol(buf);
+	}
+	close(fd);
+	return now >= want ? old : -1;
+}
+
+static void hugetlb_restore(long old)
+{
+	char buf[32];
+	int fd = open(NR_HUGETLB_PATH, O_WRONLY);
+
+	if (fd < 0)
+		return;
+	snprintf(buf, sizeof(buf), "%ld", old);
+	if (write(fd, buf, strlen(buf)) < 0)
+		diag("cannot restore %s", NR_HUGETLB_PATH);
+	close(fd);
+}
+
+/* hugetlbfs 2 MiB pages: 5. */
+static void test_hugetlb(int sys_fd)
+{
+	long old = hugetlb_reserve(NR_HUGETLB);
+	struct vmmu_stats st;
+	struct mmu_vm vm;
+	u64 off, bad = 0;
+	int vcpu_fd;
+	u8 *mem;
+
+	if (old < 0) {
+		skip(5, "cannot reserve %d hugetlbfs pages", NR_HUGETLB);
+		return;
+	}
+	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
+		   -1, 0);
+	if (mem == MAP_FAILED) {
+		skip(5, "MAP_HUGETLB: %s", strerror(errno));
+		hugetlb_restore(old);
+		return;
+	}
+	fill(mem, MEM_SIZE);
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = create_vcpu(&vm);
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, mem);
+	ok(guest_word_is(vcpu_fd, HUGE + 0x1230, word(HUGE + 0x1230)),
+	   "hugetlbfs: a read");
+	ok(level_is(vcpu_fd, GPA + HUGE, 2, "hugetlbfs"),
+	   "hugetlbfs: through a 2 MiB leaf");
+	ok(pfn_is_hosts(vcpu_fd, GPA + HUGE + 0x1000, mem + HUGE + 0x1000),
+	   "hugetlbfs: with the host's frame");
+	for (off = 0; off < MEM_SIZE; off += P)
+		bad += !guest_word_is(vcpu_fd, off + 24, word(off + 24));
+	is_int(bad, 0, "hugetlbfs: every page reads right");
+	stats(vm.vm_fd, &st);
+	ok(st.mapped[1] == 2 && st.mapped[0] == 0,
+	   "hugetlbfs: two 2 MiB leaves and no 4 KiB one (%llu + %llu)",
+	   (unsigned long long)st.mapped[1], (unsigned long long)st.mapped[0]);
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	munmap(mem, MEM_SIZE);
+	hugetlb_restore(old);
+}
+
+int main(void)
+{
+	struct vmmu_objects base;
+	int sys_fd, i;
+
+	tap_plan(NR_TESTS);
+	vmmu_objects_read_or_die(&base);
+	sys_fd = vmmu_open();
+	for (i = 0; i < MMU_NR_CFGS; i++)
+		test_cfg(sys_fd, &mmu_cfgs[i]);
+	test_host_changes(sys_fd);
+	test_slot_limits(sys_fd);
+	test_hugetlb(sys_fd);
+	close(sys_fd);
+	ok_objects(&base, "objects back at baseline");
+	return tap_finish();
+}
