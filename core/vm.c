@@ -10,6 +10,7 @@
 
 #include <vmmu/memslot.h>
 #include <vmmu/stats.h>
+#include <vmmu/tdp_mmu.h>
 #include <vmmu/vm.h>
 
 /**
@@ -47,6 +48,9 @@ struct vmmu_vm *vmmu_vm_alloc(void)
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
 	vm->memcg = get_mem_cgroup_from_mm(vm->mm);
+	vm->split_pt_cache.memcg = vm->memcg;
+	vm->split_header_cache.memcg = vm->memcg;
+	vm->split_header_cache.kmem = vmmu_tdp_mmu_header_cache();
 	vmmu_object_inc(VMMU_OBJ_VM);
 	return vm;
 
@@ -67,6 +71,8 @@ void vmmu_vm_free(struct vmmu_vm *vm)
 
 	vmmu_memslots_destroy(rcu_dereference_protected(vm->memslots, 1));
 	cleanup_srcu_struct(&vm->srcu);
+	vmmu_memcache_free(&vm->split_pt_cache);
+	vmmu_memcache_free(&vm->split_header_cache);
 	mem_cgroup_put(vm->memcg);
 	mutex_destroy(&vm->slots_lock);
 	mutex_destroy(&vm->lock);

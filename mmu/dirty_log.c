@@ -21,6 +21,7 @@
 #include <linux/bitmap.h>
 #include <linux/kvm.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/uaccess.h>
 
 #include <vmmu/dirty_log.h>
@@ -30,31 +31,73 @@
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
+/*
+ * Split huge leaves when logging begins (KVM's parameter of the same name):
+ * the whole slot when it is turned on, or, with KVM_DIRTY_LOG_INITIALLY_SET,
+ * the pages each harvest protects.  Off, a huge leaf is write-protected
+ * whole, and the first write to it splits it in the fault.
+ */
+static bool eager_page_split = true;
+module_param(eager_page_split, bool, 0644);
+MODULE_PARM_DESC(eager_page_split,
+		 "split huge mappings when dirty logging starts (default: on)");
+
+static bool vmmu_initially_set(struct vmmu_vm *vm)
+{
+	return READ_ONCE(vm->manual_dirty_log_protect) &
+	       KVM_DIRTY_LOG_INITIALLY_SET;
+}
+
 /**
  * vmmu_dirty_log_slot_changed() - the MMU's part of a published flags change
  * @vm: the VM; slots_lock is held
  * @old: the slot before the change
  * @new: the slot after it, published and the old one no longer in use
  *
- * Turning logging on write-protects every leaf of the slot (not with
+ * Turning logging on splits the slot's huge leaves (eager_page_split) and
+ * write-protects every leaf of the slot (neither with
  * KVM_DIRTY_LOG_INITIALLY_SET: the log already says every page is dirty,
- * and KVM_CLEAR_DIRTY_LOG protects what it clears).  A fault that looked
- * the old slot up cannot install afterwards: the memslot generation moved
- * before the old set's readers were waited for.  Turning it off changes
- * nothing now: the fast path makes each protected leaf writable again at
- * its next write.
+ * and KVM_CLEAR_DIRTY_LOG splits and protects what it clears).  A fault
+ * that looked the old slot up cannot install afterwards: the memslot
+ * generation moved before the old set's readers were waited for.  Turning
+ * it off zaps the tables that huge leaves can replace
+ * (vmmu_tdp_mmu_recover_huge()); the protected 4 KiB leaves left become
+ * writable again at their next write, by the fast path.
  */
 void vmmu_dirty_log_slot_changed(struct vmmu_vm *vm,
 				 const struct vmmu_memslot *old,
 				 const struct vmmu_memslot *new)
 {
+	bool was = old->flags & KVM_MEM_LOG_DIRTY_PAGES;
+	bool is = new->flags & KVM_MEM_LOG_DIRTY_PAGES;
+
 	lockdep_assert_held(&vm->slots_lock);
-	if (!(new->flags & KVM_MEM_LOG_DIRTY_PAGES) ||
-	    (old->flags & KVM_MEM_LOG_DIRTY_PAGES))
+	if (was && !is) {
+		vmmu_tdp_mmu_recover_huge(vm, new);
 		return;
-	if (READ_ONCE(vm->manual_dirty_log_protect) & KVM_DIRTY_LOG_INITIALLY_SET)
+	}
+	if (was || !is || vmmu_initially_set(vm))
 		return;
+	/* Best effort: what stays huge is write-protected whole. */
+	if (READ_ONCE(eager_page_split))
+		vmmu_tdp_mmu_split_range(vm, new->base_gfn,
+					 vmmu_memslot_end(new));
 	vmmu_tdp_mmu_wrprot_range(vm, new->base_gfn, vmmu_memslot_end(new));
+}
+
+/*
+ * Write-protect the pages of @mask (bit 0: gfn @base) for a harvest.  With
+ * KVM_DIRTY_LOG_INITIALLY_SET nothing was split or protected when logging
+ * began: the huge leaves over these pages are split first, so that the
+ * protection is page by page.  Under slots_lock.
+ */
+static bool vmmu_dirty_log_protect(struct vmmu_vm *vm, gfn_t base,
+				   unsigned long mask)
+{
+	if (mask && READ_ONCE(eager_page_split) && vmmu_initially_set(vm))
+		vmmu_tdp_mmu_split_range(vm, base + __ffs(mask),
+					 base + __fls(mask) + 1);
+	return vmmu_tdp_mmu_wrprot_mask(vm, base, mask);
 }
 
 /* The logged slot @id names, under slots_lock; KVM's errnos. */
@@ -103,9 +146,9 @@ static int vmmu_get_dirty_log_locked(struct vmmu_vm *vm,
 			/* Pairs with set_bit_le() in the marking paths. */
 			mask = xchg(&bitmap[i], 0);
 			buf[i] = mask;
-			flush |= vmmu_tdp_mmu_wrprot_mask(vm, slot->base_gfn +
-							  i * BITS_PER_LONG,
-							  mask);
+			flush |= vmmu_dirty_log_protect(vm, slot->base_gfn +
+							i * BITS_PER_LONG,
+							mask);
 			cond_resched();
 		}
 	}
@@ -183,8 +226,8 @@ static int vmmu_clear_dirty_log_locked(struct vmmu_vm *vm,
 		 * beyond the slot, whose bits are never set.
 		 */
 		mask &= atomic_long_fetch_andnot(mask, p);
-		flush |= vmmu_tdp_mmu_wrprot_mask(vm, slot->base_gfn + first +
-						  i * BITS_PER_LONG, mask);
+		flush |= vmmu_dirty_log_protect(vm, slot->base_gfn + first +
+						i * BITS_PER_LONG, mask);
 		cond_resched();
 	}
 	if (flush)

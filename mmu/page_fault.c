@@ -67,17 +67,24 @@ static bool vmmu_fault_is_stale(struct vmmu_vm *vm, unsigned long mmu_seq,
 	       slots_gen != READ_ONCE(vm->memslots_generation);
 }
 
-/*
- * The largest leaf the memslot allows at @gfn, whose host address is @hva:
- * the leaf's whole aligned gfn range inside the slot, and congruent with the
- * hva range (so that the host's huge page, if any, is the one the leaf
- * covers); 4 KiB in a slot that logs dirty pages, which are tracked page by
- * page.
+/**
+ * vmmu_slot_max_level() - the largest leaf a memslot allows at a gfn
+ * @fmt: the VM's format, whose walker limits the level too
+ * @slot: the memslot of @gfn
+ * @gfn: the guest frame
+ *
+ * The leaf's whole aligned gfn range lies inside the slot, and gfn and hva
+ * are congruent modulo its size, so that the host's huge page at the hva,
+ * if any, is the memory the leaf covers.  A slot that logs dirty pages
+ * allows 4 KiB only: the log is kept page by page.
+ *
+ * Return: VMMU_PG_LEVEL_4K, _2M or _1G.
  */
-static int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
-			       const struct vmmu_memslot *slot, gfn_t gfn,
-			       unsigned long hva)
+int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
+			const struct vmmu_memslot *slot, gfn_t gfn)
 {
+	unsigned long hva = slot->userspace_addr +
+			    ((gfn - slot->base_gfn) << PAGE_SHIFT);
 	int level;
 
 	if (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)
@@ -94,17 +101,23 @@ static int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
 	return VMMU_PG_LEVEL_4K;
 }
 
-/*
- * The level of the host's mapping of @hva in @mm: a 1 GiB or 2 MiB leaf
- * (THP, hugetlbfs) or 4 KiB.  A lockless walk, as GUP-fast does: with
- * interrupts off no page-table page can be freed under it (the host frees
- * them after a TLB-shootdown IPI or an RCU-sched grace period, which both
- * wait for this CPU), and each entry is read once.  The answer is only as
- * good as the moment: the caller holds mmu_lock and has checked that no
- * invalidation of the range is in progress or has ended since its pfn was
- * looked up, and the host changes a huge mapping only inside one.
+/**
+ * vmmu_host_mapping_level() - the level of the host's mapping of an hva
+ * @mm: the VM's mm, live (the caller runs in it)
+ * @hva: the address
+ *
+ * A lockless walk, as GUP-fast does: with interrupts off no page-table page
+ * can be freed under it (the host frees them after a TLB-shootdown IPI or
+ * an RCU-sched grace period, which both wait for this CPU), and each entry
+ * is read once.  The answer is only as good as the moment: a fault calls
+ * it under mmu_lock once it checked that no invalidation of the hva is in
+ * progress or has ended since its pfn was looked up, and the host changes
+ * a huge mapping only inside an invalidation of its whole range.
+ *
+ * Return: VMMU_PG_LEVEL_1G or _2M for a PUD or PMD leaf (THP, hugetlbfs),
+ * else VMMU_PG_LEVEL_4K.
  */
-static int vmmu_host_mapping_level(struct mm_struct *mm, unsigned long hva)
+int vmmu_host_mapping_level(struct mm_struct *mm, unsigned long hva)
 {
 	int level = VMMU_PG_LEVEL_4K;
 	unsigned long flags;
@@ -155,7 +168,7 @@ static bool vmmu_hva_range_invalidating(struct vmmu_vm *vm,
 static int vmmu_fault_level(struct vmmu_vm *vm, struct vmmu_memslot *slot,
 			    gfn_t gfn, unsigned long hva)
 {
-	int level = vmmu_slot_max_level(&vm->fmt, slot, gfn, hva);
+	int level = vmmu_slot_max_level(&vm->fmt, slot, gfn);
 
 	if (level == VMMU_PG_LEVEL_4K)
 		return level;

@@ -580,6 +580,96 @@ static const struct sweep_op sw_fault_ops[] = {
 	  .call = pre_fault_call, .check = pre_fault_check },
 };
 
+/*
+ * Dirty logging turned on over 2 MiB leaves (THP-backed slot 2 of the
+ * software VM, pre-faulted before every step): splitting them is best
+ * effort, so a failure there is absorbed, and every leaf, split or whole,
+ * is write-protected all the same.
+ */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+#define HUGE_SLOT	2
+#define HUGE_GPA	(64ULL << 20)
+#define HUGE_SIZE	(4ULL << 20)
+#define HUGE_PAGE	(2ULL << 20)
+
+static void *huge_res;
+static u8 *huge_mem;
+
+static void huge_mem_alloc(void)
+{
+	u64 off;
+
+	huge_res = mmu_map_anon(HUGE_SIZE + HUGE_PAGE, NULL);
+	huge_mem = (u8 *)(((u64)huge_res + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+	madvise(huge_mem, HUGE_SIZE, MADV_HUGEPAGE);
+	memset(huge_mem, 0x48, HUGE_SIZE);
+	for (off = 0; off < HUGE_SIZE; off += HUGE_PAGE)
+		madvise(huge_mem + off, HUGE_PAGE, MADV_COLLAPSE);
+}
+
+static long huge_slot_set(u32 flags)
+{
+	return vmmu_set_region(sw.vm_fd, HUGE_SLOT, flags, HUGE_GPA, HUGE_SIZE,
+			       (u64)huge_mem);
+}
+
+static void huge_log_reset(void)
+{
+	struct kvm_pre_fault_memory range = {
+		.gpa = HUGE_GPA, .size = HUGE_SIZE,
+	};
+
+	if (huge_slot_set(0) ||
+	    vmmu_ioctl(sw.vcpu_fd, KVM_PRE_FAULT_MEMORY, (unsigned long)&range) ||
+	    range.size)
+		bail_out("cannot map slot %d", HUGE_SLOT);
+}
+
+static long huge_log_call(void)
+{
+	return huge_slot_set(KVM_MEM_LOG_DIRTY_PAGES);
+}
+
+/* Logging is on, no leaf is writable, and a write is logged alone. */
+static bool huge_log_check(long r)
+{
+	u64 bm[HUGE_SIZE / PAGE_SIZE / 64] = { 0 };
+	struct kvm_dirty_log dl = { .slot = HUGE_SLOT, .dirty_bitmap = bm };
+	struct vmmu_translation tr;
+	u64 gpa, w = 0x4c4f47;
+	unsigned int i;
+
+	if (r)
+		return false;
+	for (gpa = HUGE_GPA; gpa < HUGE_GPA + HUGE_SIZE; gpa += PAGE_SIZE)
+		if (mmu_translate(sw.vcpu_fd, gpa, &tr) ||
+		    (tr.flags & VMMU_TR_WRITABLE))
+			return false;
+	if (mmu_write(sw.vcpu_fd, HUGE_GPA + HUGE_PAGE + 3 * PAGE_SIZE, &w,
+		      sizeof(w)) != VMMU_ACCESS_DONE ||
+	    vmmu_ioctl(sw.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(bm); i++)
+		if (bm[i] != (i == HUGE_PAGE / PAGE_SIZE / 64 ? 8 : 0))
+			return false;
+	return true;
+}
+
+static void huge_log_undo(long r)
+{
+	(void)r;
+	if (huge_slot_set(0))
+		bail_out("cannot turn logging off in slot %d", HUGE_SLOT);
+}
+
+static const struct sweep_op huge_log_op = {
+	.name = "KVM_SET_USER_MEMORY_REGION logging on over 2 MiB leaves",
+	.errnos = no_errnos, .fault_path = true, .reset = huge_log_reset,
+	.call = huge_log_call, .check = huge_log_check, .undo = huge_log_undo,
+};
+
 /* VMMU_TEST_PFNCACHE activate on the software VM. */
 static void pc_reset(void)
 {
@@ -973,6 +1063,11 @@ static void sweep_vm_ioctls(void)
 	pc_deactivate(sw.vm_fd, 0);
 	for (i = 0; i < ARRAY_SIZE(sw_fault_ops); i++)
 		sweep(&sw_fault_ops[i]);
+	huge_mem_alloc();
+	sweep(&huge_log_op);
+	if (vmmu_delete_region(sw.vm_fd, HUGE_SLOT))
+		bail_out("cannot delete slot %d", HUGE_SLOT);
+	munmap(huge_res, HUGE_SIZE + HUGE_PAGE);
 	free(list);
 }
 
@@ -1202,7 +1297,7 @@ static void test_backend_off(void)
 
 #define NR_SYSTEM	4
 #define NR_VM		(1 + 5 + ARRAY_SIZE(slot_ops) + ARRAY_SIZE(pc_ops) + \
-			 ARRAY_SIZE(sw_fault_ops) + 1)
+			 ARRAY_SIZE(sw_fault_ops) + 1 + 1)
 #define NR_HW		(ARRAY_SIZE(fresh_vm_ops) + 1 + 1 + 7 + 1 + 1)
 #define NR_TESTS	(NR_SYSTEM + 1 + NR_VM + NR_HW + 3)
 

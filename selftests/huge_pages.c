@@ -54,7 +54,7 @@
 #define NR_HUGETLB_PATH	"/proc/sys/vm/nr_hugepages"
 
 #define NR_CFG_TESTS	7
-#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 6 + 5 + 1)
+#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 5 + 1)
 
 /* Memory for a slot: 2 MiB aligned inside a larger reservation. */
 struct huge_mem {
@@ -337,20 +337,18 @@ out:
 	huge_free(&m);
 }
 
-/* Slots that allow no huge leaf, or only part: 6. */
+/* Slots that allow no huge leaf, or only part: 3. */
 static void test_slot_limits(int sys_fd)
 {
 	struct huge_mem m;
 	struct mmu_vm vm;
-	u64 bm[MEM_SIZE / P / 64];
-	struct kvm_dirty_log dl = { .slot = SLOT, .dirty_bitmap = bm };
 	int vcpu_fd;
 
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
 	vcpu_fd = create_vcpu(&vm);
 	thp_alloc(&m);
 	if (!thp_mapped(&m)) {
-		skip(6, "no transparent huge pages");
+		skip(3, "no transparent huge pages");
 		goto out;
 	}
 	/* The gpa one page past 2 MiB alignment, the hva aligned. */
@@ -369,29 +367,164 @@ static void test_slot_limits(int sys_fd)
 	   level_is(vcpu_fd, GPA + HUGE + 0x4000, 1, "cut"),
 	   "4 KiB leaves in the 1 MiB after it");
 
-	/* Dirty logging turned on over a 2 MiB leaf. */
-	set_slot(vm.vm_fd, 0, GPA, 0, m.mem);
-	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
-	guest_word_is(vcpu_fd, 0, word(0));
-	set_slot(vm.vm_fd, KVM_MEM_LOG_DIRTY_PAGES, GPA, MEM_SIZE, m.mem);
-	memset(bm, 0, sizeof(bm));
-	vmmu_ioctl(vm.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl);
-	{
-		u64 w = 0x4c4f474745440000ULL;
-		int r = st_access(vcpu_fd, VMMU_ACCESS_WRITE, GPA + 0x9000,
-				  &w, sizeof(w));
-
-		is_int(r, VMMU_ACCESS_DONE, "a write after logging began");
-	}
-	memset(bm, 0, sizeof(bm));
-	if (vmmu_ioctl(vm.vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl))
-		bail_out("KVM_GET_DIRTY_LOG: %s", strerror(errno));
-	ok(bm[0] == BIT_ULL(9) && !bm[1] && !bm[8],
-	   "the log holds that page alone (%#llx %#llx)",
-	   (unsigned long long)bm[0], (unsigned long long)bm[1]);
-	ok(level_is(vcpu_fd, GPA + 0x9000, 1, "logged write"),
-	   "the write went through a 4 KiB leaf");
 out:
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	huge_free(&m);
+}
+
+/* Is the leaf of @gpa present, 4 KiB, and writable as @writable says? */
+static bool small_leaf(int vcpu_fd, u64 gpa, bool writable, const char *what)
+{
+	struct vmmu_translation tr;
+
+	if (leaf_level(vcpu_fd, gpa, &tr) == 1 &&
+	    !!(tr.flags & VMMU_TR_WRITABLE) == writable)
+		return true;
+	diag("%s: want a %s 4 KiB leaf", what,
+	     writable ? "writable" : "read-only");
+	mmu_translation_diag("  ", &tr);
+	return false;
+}
+
+static int write_word(int vcpu_fd, u64 gpa, u64 w)
+{
+	return st_access(vcpu_fd, VMMU_ACCESS_WRITE, gpa, &w, sizeof(w));
+}
+
+/* The log of the slot's first 64 pages; KVM_GET_DIRTY_LOG. */
+static u64 log_word(int vm_fd)
+{
+	u64 bm[MEM_SIZE / P / 64] = { 0 };
+	struct kvm_dirty_log dl = { .slot = SLOT, .dirty_bitmap = bm };
+	unsigned int i;
+
+	if (vmmu_ioctl(vm_fd, KVM_GET_DIRTY_LOG, (unsigned long)&dl))
+		bail_out("KVM_GET_DIRTY_LOG: %s", strerror(errno));
+	for (i = 1; i < MEM_SIZE / P / 64; i++)
+		if (bm[i])
+			return ~0ULL;	/* a page beyond the first 64 */
+	return bm[0];
+}
+
+/*
+ * Dirty logging over two 2 MiB leaves, in one of three setups: eager
+ * splitting (the default), eager splitting off, KVM_DIRTY_LOG_INITIALLY_SET
+ * with manual protection.  Page 9 is written while logging: 6 each.
+ */
+enum log_setup { LOG_EAGER, LOG_NO_EAGER, LOG_INITIALLY_SET };
+
+static void test_logging(int sys_fd, enum log_setup setup)
+{
+	static const char *const names[] = { "eager split", "no eager split",
+					     "INITIALLY_SET" };
+	const char *name = names[setup];
+	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = MEM_SIZE };
+	struct vmmu_stats st0, st1;
+	struct huge_mem m;
+	struct mmu_vm vm;
+	unsigned int split;
+	int vcpu_fd, r;
+
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = create_vcpu(&vm);
+	thp_alloc(&m);
+	if (!thp_mapped(&m)) {
+		skip(6, "%s: no transparent huge pages", name);
+		goto out;
+	}
+	if (setup == LOG_INITIALLY_SET) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+			.args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+				  KVM_DIRTY_LOG_INITIALLY_SET },
+		};
+
+		if (vmmu_ioctl(vm.vm_fd, KVM_ENABLE_CAP, (unsigned long)&cap))
+			bail_out("KVM_ENABLE_CAP: %s", strerror(errno));
+	}
+	if (setup == LOG_NO_EAGER && st_param_write("eager_page_split", 0))
+		bail_out("cannot turn eager_page_split off");
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
+	/* Writable 2 MiB leaves: the host maps the THP writable. */
+	r = vmmu_ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, (unsigned long)&range);
+	if (r || !level_is(vcpu_fd, GPA, 2, "before logging"))
+		bail_out("%s: no 2 MiB leaves to start with", name);
+
+	stats(vm.vm_fd, &st0);
+	set_slot(vm.vm_fd, KVM_MEM_LOG_DIRTY_PAGES, GPA, MEM_SIZE, m.mem);
+	stats(vm.vm_fd, &st1);
+	if (setup == LOG_EAGER)
+		ok(st1.huge_splits - st0.huge_splits == 2 &&
+		   st1.mapped[1] == 0 && st1.mapped[0] == MEM_SIZE / P &&
+		   small_leaf(vcpu_fd, GPA + 0x5000, false, "split"),
+		   "%s: logging split both leaves in place: every page still mapped, read-only",
+		   name);
+	else
+		ok(st1.huge_splits == st0.huge_splits &&
+		   level_is(vcpu_fd, GPA + 0x5000, 2, "not split"),
+		   "%s: logging began with the 2 MiB leaves whole", name);
+
+	if (setup == LOG_INITIALLY_SET) {
+		u64 bit9 = BIT_ULL(9);
+		struct kvm_clear_dirty_log cl = {
+			.slot = SLOT, .first_page = 0, .num_pages = 64,
+			.dirty_bitmap = &bit9,
+		};
+
+		if (vmmu_ioctl(vm.vm_fd, KVM_CLEAR_DIRTY_LOG, (unsigned long)&cl))
+			bail_out("KVM_CLEAR_DIRTY_LOG: %s", strerror(errno));
+		stats(vm.vm_fd, &st1);
+		ok(st1.huge_splits - st0.huge_splits == 1 &&
+		   small_leaf(vcpu_fd, GPA + 0x9000, false, "cleared") &&
+		   small_leaf(vcpu_fd, GPA + 0x5000, true, "not cleared"),
+		   "%s: clearing page 9 split its leaf and protected page 9 alone",
+		   name);
+	} else {
+		ok(!log_word(vm.vm_fd), "%s: the log starts empty", name);
+	}
+
+	stats(vm.vm_fd, &st0);
+	r = write_word(vcpu_fd, GPA + 0x9000, 0x4c4f474745440000ULL);
+	stats(vm.vm_fd, &st1);
+	if (setup == LOG_NO_EAGER)
+		ok(r == VMMU_ACCESS_DONE &&
+		   st1.huge_splits - st0.huge_splits == 1 &&
+		   small_leaf(vcpu_fd, GPA + 0x9000, true, "written") &&
+		   small_leaf(vcpu_fd, GPA + 0x5000, false, "neighbour"),
+		   "%s: the write split the leaf in its fault; the neighbours stay mapped, read-only",
+		   name);
+	else
+		ok(r == VMMU_ACCESS_DONE && st1.pf_fast - st0.pf_fast == 1,
+		   "%s: the write took the lockless fast path (%s, pf_fast +%llu)",
+		   name, mmu_result_name(r),
+		   (unsigned long long)(st1.pf_fast - st0.pf_fast));
+	ok(log_word(vm.vm_fd) & BIT_ULL(9), "%s: the log holds page 9", name);
+	if (setup != LOG_INITIALLY_SET)
+		is_int(log_word(vm.vm_fd), 0, "%s: and nothing else", name);
+	else
+		ok(log_word(vm.vm_fd) == ~0ULL,
+		   "%s: and, never cleared, every other page", name);
+
+	/*
+	 * Logging off: the tables that huge leaves can replace are zapped,
+	 * both with eager splitting, else the one page 9's write split.
+	 */
+	split = setup == LOG_EAGER ? 2 : 1;
+	stats(vm.vm_fd, &st0);
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
+	stats(vm.vm_fd, &st1);
+	ok(st1.huge_recovered - st0.huge_recovered == split &&
+	   st1.mapped[0] == 0 && st1.mapped[1] == 2 - split &&
+	   guest_word_is(vcpu_fd, 0x9000, 0x4c4f474745440000ULL) &&
+	   level_is(vcpu_fd, GPA + 0x9000, 2, "recovered"),
+	   "%s: logging off: %u table(s) zapped, a read maps 2 MiB again (%llu recovered; %llu + %llu leaves before the read)",
+	   name, split,
+	   (unsigned long long)(st1.huge_recovered - st0.huge_recovered),
+	   (unsigned long long)st1.mapped[1], (unsigned long long)st1.mapped[0]);
+out:
+	if (setup == LOG_NO_EAGER)
+		st_param_write("eager_page_split", 1);
 	close(vcpu_fd);
 	mmu_vm_close(&vm);
 	huge_free(&m);
@@ -496,6 +629,9 @@ int main(void)
 		test_cfg(sys_fd, &mmu_cfgs[i]);
 	test_host_changes(sys_fd);
 	test_slot_limits(sys_fd);
+	test_logging(sys_fd, LOG_EAGER);
+	test_logging(sys_fd, LOG_NO_EAGER);
+	test_logging(sys_fd, LOG_INITIALLY_SET);
 	test_hugetlb(sys_fd);
 	close(sys_fd);
 	ok_objects(&base, "objects back at baseline");

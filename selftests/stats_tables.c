@@ -74,9 +74,11 @@ static const struct {
 	UAPI(invalidate_in_progress, "invalidate_in_progress"),
 	UAPI(leaves_wrprot, "leaves_wrprot"),
 	UAPI(pf_fast, "pf_fast"),
+	UAPI(huge_splits, "huge_splits"),
+	UAPI(huge_recovered, "huge_recovered"),
 };
 
-#define NR_UAPI		21
+#define NR_UAPI		23
 static_assert(ARRAY_SIZE(uapi_stats) == NR_UAPI, "NR_UAPI");
 static_assert(NR_UAPI * sizeof(__u64) ==
 	      offsetof(struct vmmu_stats, reserved),

@@ -22,6 +22,8 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include <vmmu/memslot.h>
+#include <vmmu/mmu.h>
 #include <vmmu/stats.h>
 #include <vmmu/tdp_iter.h>
 #include <vmmu/tdp_mmu.h>
@@ -73,18 +75,19 @@ static gfn_t tdp_mmu_max_gfn(struct vmmu_vm *vm)
 	return vmmu_level_pages(vm->fmt.root_level + 1);
 }
 
-/* Take a table and its header from the vCPU's caches; never sleeps. */
-static struct vmmu_mmu_page *tdp_mmu_alloc_sp(struct vmmu_vcpu *vcpu,
-					      gfn_t gfn, int level)
+/* Take a table and its header from two caches; never sleeps. */
+static struct vmmu_mmu_page *tdp_mmu_alloc_sp_from(struct vmmu_memcache *hc,
+						   struct vmmu_memcache *pc,
+						   gfn_t gfn, int level)
 {
-	struct vmmu_mmu_page *sp = vmmu_memcache_alloc(&vcpu->header_cache);
-	u64 *spt = vmmu_memcache_alloc(&vcpu->pt_cache);
+	struct vmmu_mmu_page *sp = vmmu_memcache_alloc(hc);
+	u64 *spt = vmmu_memcache_alloc(pc);
 
 	if (!sp || !spt) {
 		if (sp)
-			vmmu_memcache_put(&vcpu->header_cache, sp);
+			vmmu_memcache_put(hc, sp);
 		if (spt)
-			vmmu_memcache_put(&vcpu->pt_cache, spt);
+			vmmu_memcache_put(pc, spt);
 		return NULL;
 	}
 	sp->spt = spt;
@@ -94,14 +97,29 @@ static struct vmmu_mmu_page *tdp_mmu_alloc_sp(struct vmmu_vcpu *vcpu,
 	return sp;
 }
 
-/* Give back a table that was never made reachable. */
+/* Give back a table that was never made reachable; its entries are 0. */
+static void tdp_mmu_unalloc_sp_to(struct vmmu_memcache *hc,
+				  struct vmmu_memcache *pc,
+				  struct vmmu_mmu_page *sp)
+{
+	set_page_private(virt_to_page(sp->spt), 0);
+	vmmu_memcache_put(pc, sp->spt);
+	memset(sp, 0, sizeof(*sp));
+	vmmu_memcache_put(hc, sp);
+}
+
+/* The same with the vCPU's caches, which a fault topped up. */
+static struct vmmu_mmu_page *tdp_mmu_alloc_sp(struct vmmu_vcpu *vcpu,
+					      gfn_t gfn, int level)
+{
+	return tdp_mmu_alloc_sp_from(&vcpu->header_cache, &vcpu->pt_cache,
+				     gfn, level);
+}
+
 static void tdp_mmu_unalloc_sp(struct vmmu_vcpu *vcpu,
 			       struct vmmu_mmu_page *sp)
 {
-	set_page_private(virt_to_page(sp->spt), 0);
-	vmmu_memcache_put(&vcpu->pt_cache, sp->spt);
-	memset(sp, 0, sizeof(*sp));
-	vmmu_memcache_put(&vcpu->header_cache, sp);
+	tdp_mmu_unalloc_sp_to(&vcpu->header_cache, &vcpu->pt_cache, sp);
 }
 
 static void tdp_mmu_free_sp_rcu(struct rcu_head *head)
@@ -606,6 +624,47 @@ static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter)
 	return 0;
 }
 
+/*
+ * Replace the huge leaf at @iter by @sp, filled here with the 512 leaves one
+ * level down that map the same memory with the same bits (permissions, A/D,
+ * software bits).  One cmpxchg64() swaps it in: a walker sees the huge leaf
+ * or the full table, and no translation changes, so no TLB flush is
+ * needed.  False if the leaf changed meanwhile (the walker set A or D, a
+ * zap, another split): @iter->old_spte holds the new value and @sp is
+ * empty again, for the caller to give back.
+ */
+static bool tdp_mmu_split_leaf(struct vmmu_vm *vm, struct tdp_iter *iter,
+			       struct vmmu_mmu_page *sp)
+{
+	const struct vmmu_spte_format *fmt = &vm->fmt;
+	int child = iter->level - 1;
+	u64 pages = vmmu_level_pages(child);
+	u64 bits = iter->old_spte & ~VMMU_SPTE_PFN_MASK;
+	kvm_pfn_t pfn = spte_pfn(iter->old_spte);
+	int i;
+
+	if (child == VMMU_PG_LEVEL_4K)
+		bits &= ~fmt->large;
+	for (i = 0; i < VMMU_PT_ENTRIES; i++)
+		sp->spt[i] = bits | ((u64)(pfn + i * pages) << PAGE_SHIFT);
+	sp->gfn = iter->gfn;
+	sp->level = child;
+	/*
+	 * The cmpxchg64() orders the stores above before the table becomes
+	 * reachable: pairs with READ_ONCE() of the entry in tdp_iter and the
+	 * software vCPU's walk (the CPU's walker needs nothing more on x86).
+	 */
+	if (!tdp_mmu_set_spte_atomic(iter, spte_make_table(fmt, sp->spt))) {
+		memset(sp->spt, 0, PAGE_SIZE);
+		return false;
+	}
+	atomic64_inc(vmmu_vm_stat(vm, tables));
+	atomic64_inc(vmmu_vm_stat(vm, huge_splits));
+	atomic64_dec(&vm->stats.mapped[iter->level - 1]);
+	atomic64_add(VMMU_PT_ENTRIES, &vm->stats.mapped[child - 1]);
+	return true;
+}
+
 /* Install or upgrade the leaf at @iter, of the fault's goal level. */
 static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 			    struct vmmu_fault *fault)
@@ -657,8 +716,9 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
  * Maps @fault->gfn with a leaf of @fault->goal_level, or smaller where a
  * table is in place already (pages of the range were mapped one by one:
  * they stay, and this page joins them).  A leaf larger than the goal (the
- * slot began to log dirty pages, or the host's huge page is changing) is
- * zapped and the fault retried, which then builds the tables below it.
+ * slot logs dirty pages since it was mapped) is split in place, its other
+ * pages keeping their mapping and bits; should the vCPU's caches be empty,
+ * it is zapped instead and the fault retried.
  *
  * Called with mmu_lock held for read, after the caller checked that the pfn
  * is not stale.  Races with other faults and with zaps are resolved by
@@ -696,6 +756,17 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 			continue;
 		}
 		if (leaf) {
+			struct vmmu_mmu_page *sp = NULL;
+
+			if (vcpu->pt_cache.nobjs && vcpu->header_cache.nobjs)
+				sp = tdp_mmu_alloc_sp(vcpu, iter.gfn,
+						      iter.level - 1);
+			if (sp && tdp_mmu_split_leaf(vm, &iter, sp))
+				continue;	/* down into the new table */
+			if (sp) {
+				tdp_mmu_unalloc_sp(vcpu, sp);
+				break;		/* the leaf changed: retry */
+			}
 			/* Flushed below, outside RCU: then fault again. */
 			tdp_mmu_zap_spte(&z, &iter);
 			break;
@@ -889,6 +960,171 @@ bool vmmu_tdp_mmu_fast_unprotect(struct vmmu_vcpu *vcpu, gfn_t gfn)
 	}
 	rcu_read_unlock();
 	return fixed;
+}
+
+/* Splitting and recovering huge leaves ------------------------------------- */
+
+/* Refill the VM's split caches; without mmu_lock.  0 or -ENOMEM. */
+static int tdp_mmu_split_topup(struct vmmu_vm *vm)
+{
+	lockdep_assert_held(&vm->slots_lock);
+	if (vmmu_memcache_topup(&vm->split_pt_cache, 1) ||
+	    vmmu_memcache_topup(&vm->split_header_cache, 1))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Split every huge leaf of @root mapping [start, end), down to 4 KiB: the
+ * walk goes on into each new table.  Tables come from the VM's split caches;
+ * when they are empty, mmu_lock and RCU are dropped to refill them and the
+ * walk restarts at the entry it was on.  Return: 0, or -ENOMEM with the
+ * leaves not reached yet left huge.
+ */
+static int tdp_mmu_split_root(struct tdp_zap *z, struct vmmu_mmu_page *root,
+			      gfn_t start, gfn_t end)
+{
+	struct vmmu_vm *vm = z->vm;
+	const struct vmmu_spte_format *fmt = &vm->fmt;
+	struct vmmu_memcache *hc = &vm->split_header_cache;
+	struct vmmu_memcache *pc = &vm->split_pt_cache;
+	struct tdp_iter iter;
+	int r = 0;
+
+	rcu_read_lock();
+	for_each_tdp_pte_min_level(iter, root, fmt, VMMU_PG_LEVEL_2M,
+				   start, end) {
+		struct vmmu_mmu_page *sp;
+retry:
+		if (tdp_mmu_iter_cond_resched(z, &iter))
+			continue;
+		if (!spte_present(fmt, iter.old_spte) ||
+		    !spte_leaf(fmt, iter.old_spte, iter.level))
+			continue;
+		if (!hc->nobjs || !pc->nobjs) {
+			rcu_read_unlock();
+			read_unlock(&vm->mmu_lock);
+			r = tdp_mmu_split_topup(vm);
+			read_lock(&vm->mmu_lock);
+			rcu_read_lock();
+			if (r)
+				break;
+			iter.yielded = true;
+			continue;
+		}
+		sp = tdp_mmu_alloc_sp_from(hc, pc, iter.gfn, iter.level - 1);
+		if (!tdp_mmu_split_leaf(vm, &iter, sp)) {
+			tdp_mmu_unalloc_sp_to(hc, pc, sp);
+			goto retry;
+		}
+	}
+	rcu_read_unlock();
+	return r;
+}
+
+/**
+ * vmmu_tdp_mmu_split_range() - split the huge leaves mapping a gfn range
+ * @vm: the VM; slots_lock is held (the split caches)
+ * @start: first gfn
+ * @end: end gfn (exclusive)
+ *
+ * Eager splitting for dirty logging: every huge leaf of the valid roots in
+ * the range becomes 4 KiB leaves with the same bits, so that write
+ * protection and the lockless fast path then work page by page.  Takes
+ * mmu_lock for read, dropping it to allocate.  Invalid roots are left
+ * alone: they are being zapped, and write protection covers their huge
+ * leaves whole.  Best effort: when memory runs out (the VM's memory cgroup
+ * at its limit), the rest stays huge, and the caller's write protection
+ * takes care of it; a write there then splits the leaf in its fault.
+ * May sleep.
+ *
+ * Return: 0, or -ENOMEM if some huge leaves were left.
+ */
+int vmmu_tdp_mmu_split_range(struct vmmu_vm *vm, gfn_t start, gfn_t end)
+{
+	struct vmmu_mmu_page *root;
+	struct tdp_zap z;
+	int r = 0;
+
+	lockdep_assert_held(&vm->slots_lock);
+	tdp_zap_init(&z, vm, true);
+	read_lock(&vm->mmu_lock);
+	for (root = tdp_mmu_next_valid_root(vm, NULL); root;
+	     root = tdp_mmu_next_valid_root(vm, root)) {
+		r = tdp_mmu_split_root(&z, root, start, end);
+		if (r) {
+			vmmu_tdp_mmu_put_root(vm, root);
+			break;
+		}
+	}
+	read_unlock(&vm->mmu_lock);
+	/* Nothing was removed. */
+	WARN_ON_ONCE(z.flush || !list_empty(&z.free_list));
+	return r;
+}
+
+/*
+ * Could one leaf of @level map the range of the table at @iter?  The slot
+ * allows it and the host maps the range with a page that large now.
+ */
+static bool tdp_mmu_collapsible(struct vmmu_vm *vm,
+				const struct vmmu_memslot *slot,
+				struct tdp_iter *iter)
+{
+	unsigned long hva;
+
+	if (iter->gfn < slot->base_gfn ||
+	    vmmu_slot_max_level(&vm->fmt, slot, iter->gfn) < iter->level)
+		return false;
+	hva = slot->userspace_addr + ((iter->gfn - slot->base_gfn) << PAGE_SHIFT);
+	return vmmu_host_mapping_level(vm->mm, hva) >= iter->level;
+}
+
+/**
+ * vmmu_tdp_mmu_recover_huge() - let huge leaves map a slot's memory again
+ * @vm: the VM; the caller runs in its mm
+ * @slot: a memslot that just stopped logging dirty pages
+ *
+ * Zaps, in the valid roots, every table of 4 KiB (or 2 MiB) leaves whose
+ * range one huge leaf could map now (vmmu_slot_max_level(), and the host
+ * maps it huge); the next fault there maps the huge leaf.  Zap and refault
+ * rather than building the huge leaf in place: the new leaf then comes from
+ * GUP, under the checks every fault makes, never from a guess about pages
+ * of the range no fault looked up.  Takes mmu_lock for read and yields.
+ * May sleep.
+ */
+void vmmu_tdp_mmu_recover_huge(struct vmmu_vm *vm,
+			       const struct vmmu_memslot *slot)
+{
+	const struct vmmu_spte_format *fmt = &vm->fmt;
+	gfn_t start = slot->base_gfn, end = vmmu_memslot_end(slot);
+	struct vmmu_mmu_page *root;
+	struct tdp_iter iter;
+	struct tdp_zap z;
+
+	tdp_zap_init(&z, vm, true);
+	read_lock(&vm->mmu_lock);
+	for (root = tdp_mmu_next_valid_root(vm, NULL); root;
+	     root = tdp_mmu_next_valid_root(vm, root)) {
+		rcu_read_lock();
+		for_each_tdp_pte_min_level(iter, root, fmt, VMMU_PG_LEVEL_2M,
+					   start, end) {
+retry:
+			if (tdp_mmu_iter_cond_resched(&z, &iter))
+				continue;
+			if (iter.level > fmt->max_leaf_level ||
+			    !spte_present(fmt, iter.old_spte) ||
+			    spte_leaf(fmt, iter.old_spte, iter.level) ||
+			    !tdp_mmu_collapsible(vm, slot, &iter))
+				continue;
+			if (!tdp_mmu_zap_spte(&z, &iter))
+				goto retry;
+			atomic64_inc(vmmu_vm_stat(vm, huge_recovered));
+		}
+		rcu_read_unlock();
+	}
+	read_unlock(&vm->mmu_lock);
+	tdp_zap_finish(&z);
 }
 
 /* Aging -------------------------------------------------------------------- */

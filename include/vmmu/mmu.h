@@ -8,8 +8,11 @@
 #include <linux/types.h>
 #include <linux/kvm_types.h>
 
+struct mm_struct;
 struct vmmu_vcpu;
 struct vmmu_access;
+struct vmmu_memslot;
+struct vmmu_spte_format;
 struct vmmu_translation;
 struct kvm_pre_fault_memory;
 
@@ -20,6 +23,9 @@ struct kvm_pre_fault_memory;
 #define VMMU_PFERR_FETCH	BIT(4)
 
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code);
+int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
+			const struct vmmu_memslot *slot, gfn_t gfn);
+int vmmu_host_mapping_level(struct mm_struct *mm, unsigned long hva);
 int vmmu_vcpu_mmu_requests(struct vmmu_vcpu *vcpu,
 			   void (*flush_tlb)(struct vmmu_vcpu *vcpu));
 int vmmu_pre_fault_memory(struct vmmu_vcpu *vcpu,

@@ -67,6 +67,10 @@ VMMU_VM_STAT(remote_tlb_flush, COUNTER, VMMU_UAPI(tlb_flushes))
 VMMU_VM_STAT(leaves_wrprot, COUNTER, VMMU_UAPI(leaves_wrprot))
 /* Write faults fixed by the lockless fast path (no mmu_lock, no GUP). */
 VMMU_VM_STAT(pf_fast, COUNTER, VMMU_UAPI(pf_fast))
+/* Huge leaves split in place into a table of smaller leaves. */
+VMMU_VM_STAT(huge_splits, COUNTER, VMMU_UAPI(huge_splits))
+/* Tables zapped so that huge leaves map their range again. */
+VMMU_VM_STAT(huge_recovered, COUNTER, VMMU_UAPI(huge_recovered))
 /* Accessed bits cleared for the host's page aging. */
 VMMU_VM_STAT(young_cleared, COUNTER, VMMU_UAPI(young_cleared))
 /* The invalidation sequence, and invalidations between start and end. */

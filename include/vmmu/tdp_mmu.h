@@ -19,6 +19,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 
+struct vmmu_memslot;
 struct vmmu_vm;
 struct vmmu_vcpu;
 
@@ -77,6 +78,9 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault);
 void vmmu_tdp_mmu_zap_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool can_yield);
 void vmmu_tdp_mmu_zap_all(struct vmmu_vm *vm);
+int vmmu_tdp_mmu_split_range(struct vmmu_vm *vm, gfn_t start, gfn_t end);
+void vmmu_tdp_mmu_recover_huge(struct vmmu_vm *vm,
+			       const struct vmmu_memslot *slot);
 bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool clear);
 void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);

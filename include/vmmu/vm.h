@@ -35,6 +35,7 @@
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
 
+#include <vmmu/memcache.h>
 #include <vmmu/spte.h>
 #include <vmmu/stats.h>
 
@@ -104,6 +105,9 @@ struct vmmu_vm_stats {
  * @valid_roots: roots vCPUs may start to use; RCU list
  * @invalid_roots: roots being zapped and waiting for their last user; RCU
  *	list
+ * @split_pt_cache: page-table pages for splitting huge leaves outside a
+ *	fault (dirty logging); under @slots_lock
+ * @split_header_cache: their struct vmmu_mmu_page headers; likewise
  * @mmu_invalidate_seq: bumped at the end of every invalidation
  * @mmu_invalidate_in_progress: invalidations between start and end
  * @mmu_invalidate_range_start: first hva of the union of the ranges of the
@@ -150,6 +154,8 @@ struct vmmu_vm {
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
 	struct list_head valid_roots;
 	struct list_head invalid_roots;
+	struct vmmu_memcache split_pt_cache;
+	struct vmmu_memcache split_header_cache;
 
 	unsigned long mmu_invalidate_seq;
 	long mmu_invalidate_in_progress;

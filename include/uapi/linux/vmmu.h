@@ -207,6 +207,9 @@ struct vmmu_access {
  * @invalidate_in_progress: invalidations between start and end now
  * @leaves_wrprot: leaves write-protected for dirty logging
  * @pf_fast: write faults fixed by the lockless fast path
+ * @huge_splits: huge leaves split in place into tables of smaller ones
+ * @huge_recovered: tables zapped so that huge leaves map their range again
+ *	(dirty logging turned off)
  * @reserved: zero
  */
 struct vmmu_stats {
@@ -227,7 +230,9 @@ struct vmmu_stats {
 	__u64 invalidate_in_progress;
 	__u64 leaves_wrprot;
 	__u64 pf_fast;
-	__u64 reserved[6];
+	__u64 huge_splits;
+	__u64 huge_recovered;
+	__u64 reserved[4];
 };
 
 /* VM fd: read the MMU counters. */
