@@ -16,8 +16,10 @@
 #                (default: demand_paging_test with -v 1 -b 64M, -v 2 -b 64M
 #                and -u MISSING -b 64M, set_memory_region_test,
 #                dirty_log_test -c 4096, dirty_log_perf_test with -v 1 and -v 2,
-#                -b 64M, with manual protection and without it (-g), and
-#                kvm_page_table_test -b 64M)
+#                -b 64M, with manual protection and without it (-g),
+#                kvm_page_table_test -b 64M, and with -s anonymous_thp
+#                kvm_page_table_test, demand_paging_test and
+#                dirty_log_perf_test, -b 64M)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
 #                kvm is loaded: a hang of the reference under the emulator
 #                then costs none of vmmu's results); every side also runs
@@ -92,7 +94,10 @@ if [ ${#tests[@]} = 0 ]; then
 		"dirty_log_test -c 4096" "dirty_log_perf_test -v 1 -b 64M"
 		"dirty_log_perf_test -v 1 -b 64M -g"
 		"dirty_log_perf_test -v 2 -b 64M"
-		"dirty_log_perf_test -v 2 -b 64M -g" "kvm_page_table_test -b 64M")
+		"dirty_log_perf_test -v 2 -b 64M -g" "kvm_page_table_test -b 64M"
+		"kvm_page_table_test -b 64M -s anonymous_thp"
+		"demand_paging_test -b 64M -s anonymous_thp"
+		"dirty_log_perf_test -b 64M -s anonymous_thp")
 fi
 
 work=$top/build/kvm-ref
