@@ -61,6 +61,13 @@ static u64 vmmu_vm_read_invalidate_in_progress(const void *owner)
 	return READ_ONCE(vm->mmu_invalidate_in_progress);
 }
 
+static u64 vmmu_vm_read_nx_lpage_splits(const void *owner)
+{
+	const struct vmmu_vm *vm = owner;
+
+	return READ_ONCE(vm->nr_nx_tables);
+}
+
 /* VM lines with a place in struct vmmu_stats: the index of its __u64. */
 #define VMMU_UAPI(member)						\
 	((int)(offsetof(struct vmmu_stats, member) / sizeof(__u64)))

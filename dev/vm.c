@@ -21,6 +21,7 @@
 #include <vmmu/dirty_log.h>
 #include <vmmu/memslot.h>
 #include <vmmu/notifier.h>
+#include <vmmu/nx_huge.h>
 #include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
@@ -390,6 +391,7 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 		vmmu_runstate_destroy(vcpu);
 	/* After this no notifier callback runs. */
 	vmmu_notifier_unregister(vm);
+	vmmu_nx_huge_vm_destroy(vm);
 	for (i = 0; (vcpu = vmmu_vm_vcpu(vm, i)); i++) {
 		if (vcpu->root)
 			vmmu_tdp_mmu_put_root(vm, vcpu->root);
@@ -459,6 +461,8 @@ static struct vmmu_vm *vmmu_dev_vm_new(void)
 		vmmu_vm_free(vm);
 		return ERR_PTR(r);
 	}
+	/* Last: nothing after it fails, so only the teardown stops it. */
+	vmmu_nx_huge_vm_init(vm);
 	vmmu_vm_debugfs_create(vm);
 	return vm;
 }

@@ -190,9 +190,10 @@ static int vmmu_fault_level(struct vmmu_vm *vm, struct vmmu_memslot *slot,
  * that a page never written is never logged.
  */
 static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
-			  struct vmmu_fault *fault, bool write,
+			  struct vmmu_fault *fault, u32 error_code,
 			  unsigned long mmu_seq, u64 slots_gen)
 {
+	bool write = error_code & VMMU_PFERR_WRITE;
 	struct vmmu_vm *vm = vcpu->vm;
 	bool readonly = slot->flags & KVM_MEM_READONLY;
 	bool logged = slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
@@ -214,6 +215,14 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 		r = VMMU_RET_RETRY;
 	} else {
 		fault->goal_level = vmmu_fault_level(vm, slot, fault->gfn, hva);
+		fault->req_level = fault->goal_level;
+		/*
+		 * The iTLB-multihit workaround (mmu/nx_huge.c): huge leaves
+		 * are not executable, and a fetch maps 4 KiB.
+		 */
+		fault->huge_nx = vm->nx_huge_pages;
+		if (fault->huge_nx && (error_code & VMMU_PFERR_FETCH))
+			fault->goal_level = VMMU_PG_LEVEL_4K;
 		r = vmmu_tdp_mmu_map(vcpu, fault);
 	}
 	read_unlock(&vm->mmu_lock);
@@ -307,7 +316,7 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	else if (vmmu_fast_page_fault(vcpu, slot, fault.gfn, error_code))
 		r = VMMU_RET_FIXED;
 	else
-		r = vmmu_fault_map(vcpu, slot, &fault, write, mmu_seq,
+		r = vmmu_fault_map(vcpu, slot, &fault, error_code, mmu_seq,
 				   slots_gen);
 	srcu_read_unlock(&vm->srcu, idx);
 

@@ -19,9 +19,15 @@
  *    reads as zero; after MADV_COLLAPSE the range is one leaf again;
  *  - no huge leaf where the slot does not allow one: a gpa that is not
  *    congruent with the hva modulo 2 MiB, the part of a slot that ends in
- *    the middle of a huge page, a slot that logs dirty pages;
- *  - dirty logging enabled over 2 MiB leaves: a write afterwards is logged
- *    alone, through a 4 KiB leaf;
+ *    the middle of a huge page;
+ *  - dirty logging over 2 MiB leaves, with eager splitting, without it, and
+ *    with KVM_DIRTY_LOG_INITIALLY_SET: split when logging starts (or at the
+ *    first write, or at CLEAR), each write logged alone, tables zapped and
+ *    huge leaves back when it stops;
+ *  - the iTLB-multihit workaround forced on (nx_huge_pages=on): huge leaves
+ *    non-executable, an instruction fetch splits one (software vCPU, and a
+ *    hardware vCPU's guest running from it), the recovery worker zaps the
+ *    split table;
  *  - hugetlbfs 2 MiB pages (if the host can reserve two): 2 MiB leaves with
  *    the host's frames.
  */
@@ -35,6 +41,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_util.h"
 #include "mmu_util.h"
 #include "stress_util.h"
 
@@ -54,7 +61,7 @@
 #define NR_HUGETLB_PATH	"/proc/sys/vm/nr_hugepages"
 
 #define NR_CFG_TESTS	7
-#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 5 + 1)
+#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 7 + 5 + 5 + 1)
 
 /* Memory for a slot: 2 MiB aligned inside a larger reservation. */
 struct huge_mem {
@@ -530,6 +537,190 @@ out:
 	huge_free(&m);
 }
 
+/* Write @val to vmmu's module parameter @name; 0 or -errno. */
+static int param_set(const char *name, const char *val)
+{
+	char path[128];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/vmmu/parameters/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static bool exec_leaf(int vcpu_fd, u64 gpa, int level, bool exec,
+		      const char *what)
+{
+	struct vmmu_translation tr;
+
+	if (leaf_level(vcpu_fd, gpa, &tr) == level &&
+	    !!(tr.flags & VMMU_TR_EXECUTABLE) == exec)
+		return true;
+	diag("%s: want a %sexecutable leaf of level %d", what,
+	     exec ? "" : "non-", level);
+	mmu_translation_diag("  ", &tr);
+	return false;
+}
+
+/*
+ * The iTLB-multihit workaround forced on (nx_huge_pages=on) for a new VM:
+ * 2 MiB leaves are not executable, a fetch splits one and maps its page
+ * executable, and the recovery worker zaps the split table again: 7.
+ */
+static void test_nx_huge(int sys_fd)
+{
+	struct vmmu_stats st0, st1;
+	struct huge_mem m;
+	struct mmu_vm vm;
+	u64 w = 0;
+	int vcpu_fd, r, i;
+
+	/* The worker runs every 20 ms from the start, zapping nothing yet. */
+	if (param_set("nx_huge_pages", "on") ||
+	    param_set("nx_huge_pages_recovery_ratio", "0") ||
+	    param_set("nx_huge_pages_recovery_period_ms", "20")) {
+		skip(7, "cannot set nx_huge_pages");
+		return;
+	}
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = create_vcpu(&vm);
+	thp_alloc(&m);
+	if (!thp_mapped(&m)) {
+		skip(7, "nx_huge_pages: no transparent huge pages");
+		goto out;
+	}
+	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, m.mem);
+	ok(guest_word_is(vcpu_fd, 0x3000, word(0x3000)) &&
+	   exec_leaf(vcpu_fd, GPA + 0x3000, 2, false, "read"),
+	   "nx_huge_pages: a read maps a non-executable 2 MiB leaf");
+
+	stats(vm.vm_fd, &st0);
+	r = st_access(vcpu_fd, VMMU_ACCESS_FETCH, GPA + 0x5000, &w, sizeof(w));
+	stats(vm.vm_fd, &st1);
+	ok(r == VMMU_ACCESS_DONE && w == word(0x5000),
+	   "nx_huge_pages: an instruction fetch from it completes (%s)",
+	   mmu_result_name(r));
+	ok(exec_leaf(vcpu_fd, GPA + 0x5000, 1, true, "fetched"),
+	   "nx_huge_pages: through an executable 4 KiB leaf");
+	ok(st1.huge_splits - st0.huge_splits == 1 &&
+	   exec_leaf(vcpu_fd, GPA + 0x6000, 1, false, "neighbour"),
+	   "nx_huge_pages: the 2 MiB leaf was split, its other pages still mapped, not executable");
+	ok(exec_leaf(vcpu_fd, GPA + HUGE, 0, false, "second") ||
+	   (guest_word_is(vcpu_fd, HUGE, word(HUGE)) &&
+	    exec_leaf(vcpu_fd, GPA + HUGE, 2, false, "second")),
+	   "nx_huge_pages: the other 2 MiB still maps huge");
+
+	/* From now on the worker zaps all such tables each time. */
+	param_set("nx_huge_pages_recovery_ratio", "1");
+	for (i = 0; i < 500; i++) {
+		struct vmmu_translation tr;
+
+		if (!leaf_level(vcpu_fd, GPA + 0x6000, &tr))
+			break;
+		usleep(10000);
+	}
+	param_set("nx_huge_pages_recovery_ratio", "0");
+	ok(i < 500, "nx_huge_pages: the recovery worker zapped the split table (%d ms)",
+	   i * 10);
+	ok(guest_word_is(vcpu_fd, 0x6000, word(0x6000)) &&
+	   exec_leaf(vcpu_fd, GPA + 0x6000, 2, false, "recovered"),
+	   "nx_huge_pages: a read maps a non-executable 2 MiB leaf again");
+out:
+	param_set("nx_huge_pages", "auto");
+	param_set("nx_huge_pages_recovery_ratio", "60");
+	param_set("nx_huge_pages_recovery_period_ms", "0");
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	huge_free(&m);
+}
+
+/*
+ * A hardware vCPU's guest runs code from THP-backed memory that the VMM
+ * pre-faulted as a non-executable 2 MiB leaf: its first instruction fetch
+ * exits on the nested/EPT tables, and the fault splits the leaf.  The code
+ * reads the word at rdi (in the same 2 MiB) and writes its low byte to port
+ * 0x42.
+ */
+#define HW_PORT		0x42
+#define HW_GPA		(16ULL << 20)
+#define HW_CODE		(HW_GPA + 0x1000)
+#define HW_DATA		(HW_GPA + 0x7000)
+
+GUEST_CODE(nx_guest, ".code64",
+	   "	mov (%rdi), %rax\n"
+	   "	out %al, $0x42\n"
+	   "	hlt\n");
+
+/* nx_huge_pages=on with a hardware vCPU: 5. */
+static void test_nx_hw(int sys_fd)
+{
+	struct vmmu_stats st0, st1;
+	struct kvm_regs regs;
+	struct huge_mem m;
+	struct guest g;
+	int r;
+
+	if (guest_hw_available(sys_fd)) {
+		skip(5, "nx_huge_pages: no hardware vCPUs here (%s)",
+		     guest_hw_why());
+		return;
+	}
+	if (param_set("nx_huge_pages", "on")) {
+		skip(5, "cannot set nx_huge_pages");
+		return;
+	}
+	guest_create(&g, sys_fd, 1 << 20);
+	param_set("nx_huge_pages", "auto");
+	thp_alloc(&m);
+	if (!thp_mapped(&m)) {
+		skip(5, "nx_huge_pages (%s): no transparent huge pages",
+		     guest_hw->name);
+		goto out;
+	}
+	memcpy(m.mem + (HW_CODE - HW_GPA), nx_guest, GUEST_CODE_SIZE(nx_guest));
+	set_slot(g.vm_fd, 0, HW_GPA, MEM_SIZE, m.mem);
+	{
+		struct kvm_pre_fault_memory range = {
+			.gpa = HW_GPA, .size = HUGE,
+		};
+
+		r = vmmu_ioctl(g.vcpu_fd, KVM_PRE_FAULT_MEMORY,
+			       (unsigned long)&range);
+	}
+	ok(!r && exec_leaf(g.vcpu_fd, HW_CODE, 2, false, "pre-faulted"),
+	   "nx_huge_pages (%s): the code's 2 MiB is a non-executable leaf",
+	   guest_hw->name);
+	guest_setup_long_mode(&g, HW_CODE, 0x8000);
+	guest_get_regs(&g, &regs);
+	regs.rdi = HW_DATA;
+	guest_set_regs(&g, &regs);
+	stats(g.vm_fd, &st0);
+	r = guest_run(&g);
+	stats(g.vm_fd, &st1);
+	ok_guest_io(&g, r, KVM_EXIT_IO_OUT, 1, HW_PORT,
+		    (u8)word(HW_DATA - HW_GPA),
+		    "nx_huge_pages (%s): the guest ran its code from there",
+		    guest_hw->name);
+	ok(st1.huge_splits - st0.huge_splits == 1,
+	   "nx_huge_pages (%s): its first fetch split the leaf (%llu splits)",
+	   guest_hw->name,
+	   (unsigned long long)(st1.huge_splits - st0.huge_splits));
+	ok(exec_leaf(g.vcpu_fd, HW_CODE, 1, true, "code"),
+	   "nx_huge_pages (%s): the code page is an executable 4 KiB leaf",
+	   guest_hw->name);
+	ok(exec_leaf(g.vcpu_fd, HW_DATA, 1, false, "data"),
+	   "nx_huge_pages (%s): the data page a non-executable one",
+	   guest_hw->name);
+out:
+	guest_destroy(&g);
+	huge_free(&m);
+}
+
 /* Reserve @want 2 MiB hugetlbfs pages; returns the previous count or -1. */
 static long hugetlb_reserve(long want)
 {
@@ -625,6 +816,16 @@ int main(void)
 	tap_plan(NR_TESTS);
 	vmmu_objects_read_or_die(&base);
 	sys_fd = vmmu_open();
+	{
+		char buf[8] = "?";
+		FILE *f = fopen("/sys/module/vmmu/parameters/nx_huge_pages", "r");
+
+		if (f && fgets(buf, sizeof(buf), f))
+			buf[strcspn(buf, "\n")] = 0;
+		if (f)
+			fclose(f);
+		diag("nx_huge_pages here by default: %s", buf);
+	}
 	for (i = 0; i < MMU_NR_CFGS; i++)
 		test_cfg(sys_fd, &mmu_cfgs[i]);
 	test_host_changes(sys_fd);
@@ -632,6 +833,8 @@ int main(void)
 	test_logging(sys_fd, LOG_EAGER);
 	test_logging(sys_fd, LOG_NO_EAGER);
 	test_logging(sys_fd, LOG_INITIALLY_SET);
+	test_nx_huge(sys_fd);
+	test_nx_hw(sys_fd);
 	test_hugetlb(sys_fd);
 	close(sys_fd);
 	ok_objects(&base, "objects back at baseline");

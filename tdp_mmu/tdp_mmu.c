@@ -93,6 +93,7 @@ static struct vmmu_mmu_page *tdp_mmu_alloc_sp_from(struct vmmu_memcache *hc,
 	sp->spt = spt;
 	sp->gfn = gfn;
 	sp->level = level;
+	INIT_LIST_HEAD(&sp->nx_link);
 	set_page_private(virt_to_page(spt), (unsigned long)sp);
 	return sp;
 }
@@ -145,6 +146,34 @@ static void tdp_mmu_free_sp_rcu(struct rcu_head *head)
 static void tdp_mmu_handle_removed_table(struct tdp_zap *z, u64 *table,
 					 int level);
 
+/*
+ * List @sp on vm->nx_tables, before it is linked: a zap that removes it
+ * afterwards finds it there.
+ */
+static void tdp_mmu_track_nx(struct vmmu_vm *vm, struct vmmu_mmu_page *sp)
+{
+	sp->nx_table = true;
+	spin_lock(&vm->tdp_mmu_pages_lock);
+	list_add_tail(&sp->nx_link, &vm->nx_tables);
+	vm->nr_nx_tables++;
+	spin_unlock(&vm->tdp_mmu_pages_lock);
+}
+
+/* Take @sp off vm->nx_tables if it is there (it was removed, or not linked). */
+static void tdp_mmu_untrack_nx(struct vmmu_vm *vm, struct vmmu_mmu_page *sp)
+{
+	/* Set before the table was linked: the cmpxchg64() orders it. */
+	if (!READ_ONCE(sp->nx_table))
+		return;
+	spin_lock(&vm->tdp_mmu_pages_lock);
+	if (!list_empty(&sp->nx_link)) {
+		list_del_init(&sp->nx_link);
+		vm->nr_nx_tables--;
+	}
+	spin_unlock(&vm->tdp_mmu_pages_lock);
+	sp->nx_table = false;
+}
+
 /* Account for an entry that is no longer reachable; recurse into tables. */
 static void tdp_mmu_handle_removed_spte(struct tdp_zap *z, u64 old, int level)
 {
@@ -180,6 +209,7 @@ static void tdp_mmu_handle_removed_table(struct tdp_zap *z, u64 *table,
 
 		tdp_mmu_handle_removed_spte(z, old, level);
 	}
+	tdp_mmu_untrack_nx(z->vm, table_to_sp(table));
 	list_add_tail(&table_to_sp(table)->free_link, &z->free_list);
 	atomic64_inc(vmmu_vm_stat(z->vm, tables_freed));
 	atomic64_dec(vmmu_vm_stat(z->vm, tables));
@@ -608,15 +638,22 @@ static bool tdp_mmu_set_spte_atomic(struct tdp_iter *iter, u64 new_spte)
 	return true;
 }
 
-/* Install a table below the non-present entry at @iter. */
-static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter)
+/*
+ * Install a table below the non-present entry at @iter; @nx: it exists only
+ * because of the iTLB-multihit workaround (tracked for recovery).
+ */
+static int tdp_mmu_link_table(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
+			      bool nx)
 {
 	struct vmmu_mmu_page *sp;
 
 	sp = tdp_mmu_alloc_sp(vcpu, iter->gfn, iter->level - 1);
 	if (!sp)
 		return -ENOMEM;
+	if (nx)
+		tdp_mmu_track_nx(vcpu->vm, sp);
 	if (!tdp_mmu_set_spte_atomic(iter, spte_make_table(iter->fmt, sp->spt))) {
+		tdp_mmu_untrack_nx(vcpu->vm, sp);
 		tdp_mmu_unalloc_sp(vcpu, sp);
 		return VMMU_RET_RETRY;
 	}
@@ -672,8 +709,10 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 	const struct vmmu_spte_format *fmt = iter->fmt;
 	u64 pages = vmmu_level_pages(iter->level);
 	kvm_pfn_t pfn = fault->pfn & ~(pages - 1);
+	bool exec = fault->exec &&
+		    !(fault->huge_nx && iter->level > VMMU_PG_LEVEL_4K);
 	u64 new_spte = spte_make_leaf(fmt, pfn, iter->level, fault->writable,
-				      fault->exec);
+				      exec);
 	u64 old = iter->old_spte;
 
 #ifdef VMMU_DEBUG
@@ -688,16 +727,17 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
 		 */
 		if (WARN_ON_ONCE(spte_pfn(old) != pfn))
 			return -EIO;
-		new_spte |= old & (fmt->accessed | fmt->dirty |
-				   VMMU_SPTE_HOST_WRITABLE |
-				   VMMU_SPTE_MMU_WRITABLE);
-		if ((old | new_spte) == old)
-			return VMMU_RET_FIXED;	/* another vCPU was faster */
-#ifdef VMMU_DEBUG
-		/* An upgrade never loses A, D or W. */
-		WARN_ON_ONCE((old & ~new_spte) &
-			     (fmt->accessed | fmt->dirty | fmt->writable));
-#endif
+		/* Another vCPU was faster, or the leaf allows more already. */
+		if ((spte_writable(fmt, old) || !fault->writable) &&
+		    (spte_executable(fmt, old) || !exec))
+			return VMMU_RET_FIXED;
+		/* Add what this fault allows: A, D, W and X are never lost. */
+		new_spte = old;
+		if (fault->writable)
+			new_spte |= fmt->writable | VMMU_SPTE_HOST_WRITABLE |
+				    VMMU_SPTE_MMU_WRITABLE;
+		if (exec)
+			new_spte = (new_spte | fmt->exec) & ~fmt->nx;
 	}
 	if (!tdp_mmu_set_spte_atomic(iter, new_spte))
 		return VMMU_RET_RETRY;
@@ -716,9 +756,11 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
  * Maps @fault->gfn with a leaf of @fault->goal_level, or smaller where a
  * table is in place already (pages of the range were mapped one by one:
  * they stay, and this page joins them).  A leaf larger than the goal (the
- * slot logs dirty pages since it was mapped) is split in place, its other
- * pages keeping their mapping and bits; should the vCPU's caches be empty,
- * it is zapped instead and the fault retried.
+ * slot logs dirty pages since it was mapped, or an instruction fetch meets
+ * a huge leaf the iTLB-multihit workaround made non-executable) is split in
+ * place, its other pages keeping their mapping and bits; should the vCPU's
+ * caches be empty, it is zapped instead and the fault retried.  Tables that
+ * exist only for the workaround go on vm->nx_tables.
  *
  * Called with mmu_lock held for read, after the caller checked that the pfn
  * is not stale.  Races with other faults and with zaps are resolved by
@@ -744,6 +786,7 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 	for_each_tdp_pte(iter, root, fmt, fault->gfn, fault->gfn + 1) {
 		bool present = spte_present(fmt, iter.old_spte);
 		bool leaf = present && spte_leaf(fmt, iter.old_spte, iter.level);
+		bool nx;
 
 		if (spte_frozen(iter.old_spte))
 			break;
@@ -755,15 +798,20 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 			fault->goal_level--;
 			continue;
 		}
+		/* A table here exists only for the iTLB-multihit workaround. */
+		nx = fault->req_level >= iter.level;
 		if (leaf) {
 			struct vmmu_mmu_page *sp = NULL;
 
 			if (vcpu->pt_cache.nobjs && vcpu->header_cache.nobjs)
 				sp = tdp_mmu_alloc_sp(vcpu, iter.gfn,
 						      iter.level - 1);
+			if (sp && nx)
+				tdp_mmu_track_nx(vm, sp);
 			if (sp && tdp_mmu_split_leaf(vm, &iter, sp))
 				continue;	/* down into the new table */
 			if (sp) {
+				tdp_mmu_untrack_nx(vm, sp);
 				tdp_mmu_unalloc_sp(vcpu, sp);
 				break;		/* the leaf changed: retry */
 			}
@@ -773,7 +821,7 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 		}
 		if (present)
 			continue;
-		r = tdp_mmu_link_table(vcpu, &iter);
+		r = tdp_mmu_link_table(vcpu, &iter, nx);
 		if (r)
 			break;
 		r = VMMU_RET_RETRY;
@@ -1127,6 +1175,46 @@ retry:
 	tdp_zap_finish(&z);
 }
 
+/**
+ * vmmu_tdp_mmu_recover_nx() - zap a share of the workaround's tables
+ * @vm: the VM
+ * @ratio: zap 1/@ratio of them (rounded up), oldest first
+ *
+ * Each table the iTLB-multihit workaround made (an instruction fetch split
+ * a huge leaf, or mapped 4 KiB where a huge leaf could be) is zapped with
+ * everything it maps, so that the next fault there maps a huge leaf again
+ * if the guest no longer executes from it.  Takes mmu_lock for write.
+ */
+void vmmu_tdp_mmu_recover_nx(struct vmmu_vm *vm, unsigned int ratio)
+{
+	unsigned long todo;
+
+	write_lock(&vm->mmu_lock);
+	spin_lock(&vm->tdp_mmu_pages_lock);
+	todo = DIV_ROUND_UP(vm->nr_nx_tables, ratio);
+	spin_unlock(&vm->tdp_mmu_pages_lock);
+	while (todo--) {
+		struct vmmu_mmu_page *sp;
+		gfn_t start = 0, end = 0;
+
+		spin_lock(&vm->tdp_mmu_pages_lock);
+		sp = list_first_entry_or_null(&vm->nx_tables,
+					      struct vmmu_mmu_page, nx_link);
+		if (sp) {
+			start = sp->gfn;
+			end = start + vmmu_level_pages(sp->level + 1);
+			/* Off the list even should the zap not reach it. */
+			list_del_init(&sp->nx_link);
+			vm->nr_nx_tables--;
+		}
+		spin_unlock(&vm->tdp_mmu_pages_lock);
+		if (!sp)
+			break;
+		vmmu_tdp_mmu_zap_gfn_range(vm, start, end, false);
+	}
+	write_unlock(&vm->mmu_lock);
+}
+
 /* Aging -------------------------------------------------------------------- */
 
 /*
@@ -1199,6 +1287,7 @@ void vmmu_tdp_mmu_init_vm(struct vmmu_vm *vm)
 	spin_lock_init(&vm->tdp_mmu_pages_lock);
 	INIT_LIST_HEAD(&vm->valid_roots);
 	INIT_LIST_HEAD(&vm->invalid_roots);
+	INIT_LIST_HEAD(&vm->nx_tables);
 }
 
 /**

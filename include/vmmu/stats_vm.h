@@ -67,6 +67,11 @@ VMMU_VM_STAT(remote_tlb_flush, COUNTER, VMMU_UAPI(tlb_flushes))
 VMMU_VM_STAT(leaves_wrprot, COUNTER, VMMU_UAPI(leaves_wrprot))
 /* Write faults fixed by the lockless fast path (no mmu_lock, no GUP). */
 VMMU_VM_STAT(pf_fast, COUNTER, VMMU_UAPI(pf_fast))
+/*
+ * Tables that exist only because an instruction fetch could not use a huge
+ * leaf (the iTLB-multihit workaround), now.
+ */
+VMMU_VM_VALUE(nx_lpage_splits, ICOUNTER, VMMU_NO_UAPI)
 /* Huge leaves split in place into a table of smaller leaves. */
 VMMU_VM_STAT(huge_splits, COUNTER, VMMU_UAPI(huge_splits))
 /* Tables zapped so that huge leaves map their range again. */

@@ -33,6 +33,10 @@ struct vmmu_vcpu;
  * @valid_link: roots only: entry on vm->valid_roots
  * @invalid_link: roots only: entry on vm->invalid_roots
  * @free_link: entry on a zap's list of tables to free after the flush
+ * @nx_link: entry on vm->nx_tables (empty if not there); under
+ *	vm->tdp_mmu_pages_lock
+ * @nx_table: the table exists only because an instruction fetch could not
+ *	use a huge leaf; set before the table is linked
  * @rcu: the table is freed in an RCU callback
  */
 struct vmmu_mmu_page {
@@ -44,6 +48,8 @@ struct vmmu_mmu_page {
 	struct list_head valid_link;
 	struct list_head invalid_link;
 	struct list_head free_link;
+	struct list_head nx_link;
+	bool nx_table;
 	struct rcu_head rcu;
 };
 
@@ -59,6 +65,10 @@ struct vmmu_mmu_page {
  * @goal_level: the largest leaf that may map @gfn (VMMU_PG_LEVEL_*): the
  *	host maps @pfn's whole aligned range of that size, and the memslot
  *	and the format allow it.  The leaf maps @pfn rounded down to it.
+ * @req_level: @goal_level but for the iTLB-multihit workaround, which
+ *	makes an instruction fetch map 4 KiB: tables linked at levels up to
+ *	it exist only because of the workaround
+ * @huge_nx: leaves above 4 KiB are made non-executable (the workaround)
  * @writable: map it writable (GUP gave the page with write access)
  * @exec: map it executable
  */
@@ -66,6 +76,8 @@ struct vmmu_fault {
 	gfn_t gfn;
 	kvm_pfn_t pfn;
 	int goal_level;
+	int req_level;
+	bool huge_nx;
 	bool writable;
 	bool exec;
 };
@@ -81,6 +93,7 @@ void vmmu_tdp_mmu_zap_all(struct vmmu_vm *vm);
 int vmmu_tdp_mmu_split_range(struct vmmu_vm *vm, gfn_t start, gfn_t end);
 void vmmu_tdp_mmu_recover_huge(struct vmmu_vm *vm,
 			       const struct vmmu_memslot *slot);
+void vmmu_tdp_mmu_recover_nx(struct vmmu_vm *vm, unsigned int ratio);
 bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool clear);
 void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);

@@ -34,6 +34,7 @@
 #include <linux/rwlock.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
+#include <linux/workqueue.h>
 
 #include <vmmu/memcache.h>
 #include <vmmu/spte.h>
@@ -105,6 +106,12 @@ struct vmmu_vm_stats {
  * @valid_roots: roots vCPUs may start to use; RCU list
  * @invalid_roots: roots being zapped and waiting for their last user; RCU
  *	list
+ * @nx_huge_pages: huge leaves are not executable (the iTLB-multihit
+ *	workaround, mmu/nx_huge.c); fixed at creation
+ * @nx_tables: tables that exist only because an instruction fetch could
+ *	not use a huge leaf, oldest first; under @tdp_mmu_pages_lock
+ * @nr_nx_tables: how many; likewise
+ * @nx_recovery_work: zaps a share of @nx_tables now and then
  * @split_pt_cache: page-table pages for splitting huge leaves outside a
  *	fault (dirty logging); under @slots_lock
  * @split_header_cache: their struct vmmu_mmu_page headers; likewise
@@ -154,6 +161,10 @@ struct vmmu_vm {
 	spinlock_t tdp_mmu_pages_lock;	/* root list changes */
 	struct list_head valid_roots;
 	struct list_head invalid_roots;
+	bool nx_huge_pages;
+	struct list_head nx_tables;
+	unsigned long nr_nx_tables;
+	struct delayed_work nx_recovery_work;
 	struct vmmu_memcache split_pt_cache;
 	struct vmmu_memcache split_header_cache;
 
