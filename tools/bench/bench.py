@@ -7,7 +7,8 @@ One QEMU boot (selftests/vm/kvm-ref.sh --plan):
      second through the software vCPU), then a quick attempt at the
      side-by-side test (kvm-probe, then a small demand_paging_test);
   2. ROUNDS rounds of
-       load kvm, demand_paging_test -v N -b SIZE for each N,
+       load kvm, demand_paging_test -v N -b SIZE [-s BACKING] for each N
+       and each backing (4 KiB pages, transparent huge pages),
        dirty_log_perf_test -v N -b DL_SIZE -i 3 for each N, unload kvm,
        load vmmu, the same runs, unload vmmu
      where the vmmu part is left out when its quick attempt failed.
@@ -24,6 +25,8 @@ The rate is computed here as pages / guest execution time: the rate the
 Environment:
   BENCH_ROUNDS      rounds of the side-by-side test (default 3)
   BENCH_SIZE        demand_paging_test -b, per vCPU (default 256M)
+  BENCH_BACKINGS    demand_paging_test -s values (default "anonymous
+                    anonymous_thp")
   BENCH_DL_SIZE     dirty_log_perf_test -b, per vCPU (default 64M)
   BENCH_VCPUS       vCPU counts, for both programs (default "1 2")
   BENCH_FAULT_SIZE  fault-bench -b, per vCPU (default 64M)
@@ -50,7 +53,11 @@ TEST = "demand_paging_test"
 FAULT_BENCH = "vmmu:fault-bench"
 ATTEMPT = "-v 1 -b 4M"
 TIME_RE = re.compile(r"Total guest execution time: ([0-9.]+)s")
-NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),-b,[^\]]*\]$" % TEST)
+NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),-b,[^,\]]*(?:,-s,([a-z_0-9]+))?\]$"
+                     % TEST)
+DEFAULT_BACKING = "anonymous"
+BACKING_NAMES = {"anonymous": "4 KiB pages", "anonymous_thp": "transparent huge pages",
+                 "anonymous_hugetlb": "hugetlbfs 2 MiB pages"}
 DL_TEST = "dirty_log_perf_test"
 DL_ITERS = 3
 DL_NAME_RE = re.compile(r"^(kvm|vmmu):r(\d+):%s\[-v,(\d+),.*\]$" % DL_TEST)
@@ -78,7 +85,12 @@ def step(side, tag, args, test=TEST):
     return "run %s %s %s" % (name, test, args)
 
 
-def make_plan(rounds, size, vcpus, fault_args, dl_size):
+def dp_args(v, size, backing):
+    args = "-v %d -b %s" % (v, size)
+    return args if backing == DEFAULT_BACKING else args + " -s " + backing
+
+
+def make_plan(rounds, size, vcpus, fault_args, dl_size, backings):
     # fault-bench comes before the quick attempt: a failed "probe" step
     # turns the vmmu side off for the rest of the plan.
     lines = ["load vmmu",
@@ -89,8 +101,9 @@ def make_plan(rounds, size, vcpus, fault_args, dl_size):
     for r in range(1, rounds + 1):
         for side in ("kvm", "vmmu"):
             lines.append("load " + side)
-            for v in vcpus:
-                lines.append(step(side, "r%d" % r, "-v %d -b %s" % (v, size)))
+            for backing in backings:
+                for v in vcpus:
+                    lines.append(step(side, "r%d" % r, dp_args(v, size, backing)))
             for v in vcpus:
                 lines.append(step(side, "r%d" % r, "-v %d -b %s -i %d" %
                                   (v, dl_size, DL_ITERS), DL_TEST))
@@ -195,7 +208,8 @@ def print_fault_bench(progs, failures):
 
 
 def collect_times(run):
-    """(side, vcpus) -> [guest seconds] of the passed runs; failed runs."""
+    """(side, vcpus, backing) -> [guest seconds] of the passed runs; failed
+    runs."""
     times, failures = {}, []
     for p in run.programs:
         m = NAME_RE.match(p.name)
@@ -209,7 +223,8 @@ def collect_times(run):
         if not passed(p) or t is None:
             failures.append("%s: %s" % (p.name, status(p)))
             continue
-        times.setdefault((m.group(1), int(m.group(3))), []).append(t)
+        key = (m.group(1), int(m.group(3)), m.group(4) or DEFAULT_BACKING)
+        times.setdefault(key, []).append(t)
     return times, failures
 
 
@@ -256,12 +271,13 @@ def ratio(vmmu, kvm):
     return "%.2f" % (vmmu / kvm) if vmmu and kvm else "-"
 
 
-def print_side_by_side(times, vcpus, nbytes, vmmu_state):
+def print_side_by_side(times, vcpus, nbytes, vmmu_state, backing):
     """Per vCPU count: median guest time and rate of each side, the ratio."""
+    print("%s:" % BACKING_NAMES.get(backing, backing))
     print("%-6s %-28s %-28s %s" % ("vCPUs", "kvm_amd guest time", "vmmu guest time",
                                    "vmmu/kvm"))
     for v in vcpus:
-        k, m = times.get(("kvm", v)), times.get(("vmmu", v))
+        k, m = times.get(("kvm", v, backing)), times.get(("vmmu", v, backing))
         print("%-6d %-28s %-28s %s" % (v, fmt_time(k) if k else "no result",
                                        fmt_time(m) if m else vmmu_state,
                                        ratio(m and statistics.median(m),
@@ -269,7 +285,7 @@ def print_side_by_side(times, vcpus, nbytes, vmmu_state):
     print("%-6s %-28s %-28s %s" % ("vCPUs", "kvm_amd pages/s", "vmmu pages/s", "vmmu/kvm"))
     for v in vcpus:
         pages = v * nbytes // 4096
-        k, m = times.get(("kvm", v)), times.get(("vmmu", v))
+        k, m = times.get(("kvm", v, backing)), times.get(("vmmu", v, backing))
         kr = pages / statistics.median(k) if k else None
         mr = pages / statistics.median(m) if m else None
         print("%-6d %-28s %-28s %s" % (v, "%.0f" % kr if kr else "no result",
@@ -285,8 +301,10 @@ def main():
     fault_size = os.environ.get("BENCH_FAULT_SIZE", "64M")
     fault_runs = int(os.environ.get("BENCH_FAULT_RUNS", "5"))
     dl_size = os.environ.get("BENCH_DL_SIZE", "64M")
-    if rounds < 1 or fault_runs < 1 or not vcpus:
-        sys.exit("bench: BENCH_ROUNDS, BENCH_FAULT_RUNS >= 1 and BENCH_VCPUS non-empty, please")
+    backings = os.environ.get("BENCH_BACKINGS", "anonymous anonymous_thp").split()
+    if rounds < 1 or fault_runs < 1 or not vcpus or not backings:
+        sys.exit("bench: BENCH_ROUNDS, BENCH_FAULT_RUNS >= 1 and BENCH_VCPUS, "
+                 "BENCH_BACKINGS non-empty, please")
     nbytes = size_bytes(size)
     size_bytes(fault_size)
     size_bytes(dl_size)
@@ -294,16 +312,16 @@ def main():
 
     outdir = os.path.join(TOP, "build", "bench")
     os.makedirs(outdir, exist_ok=True)
-    plan = make_plan(rounds, size, vcpus, fault_args, dl_size)
+    plan = make_plan(rounds, size, vcpus, fault_args, dl_size, backings)
     with tempfile.NamedTemporaryFile("w", dir=outdir, prefix="plan.", delete=False) as f:
         f.write(plan)
         plan_path = f.name
     tap_path = os.path.join(outdir, "tap.log")
     env = dict(os.environ, VMMU_LANE_PREFIX=PREFIX, VMMU_LANES=lane)
     print("bench: one boot of lane %s: fault-bench %s; %d round(s) of %s -v {%s} -b %s "
-          "and %s -b %s, kvm_amd then vmmu" % (lane, fault_args, rounds, TEST,
-                                                ",".join(map(str, vcpus)), size, DL_TEST,
-                                                dl_size), flush=True)
+          "-s {%s} and %s -b %s, kvm_amd then vmmu"
+          % (lane, fault_args, rounds, TEST, ",".join(map(str, vcpus)), size,
+             ",".join(backings), DL_TEST, dl_size), flush=True)
     try:
         with open(tap_path, "w") as tap:
             cmd = [os.path.join(TOP, "selftests", "vm", "kvm-ref.sh"), "--plan", plan_path]
@@ -342,10 +360,12 @@ def main():
 
     print("\nvmmu next to kvm_amd: %s -b %s per vCPU; medians over %d round(s) (min..max)"
           % (TEST, size, rounds))
-    vmmu_ran = any(side == "vmmu" for side, _ in times)
-    print_side_by_side(times, vcpus, nbytes, "no result" if vmmu_ran else "did not run")
+    vmmu_ran = any(key[0] == "vmmu" for key in times)
+    for backing in backings:
+        print_side_by_side(times, vcpus, nbytes,
+                           "no result" if vmmu_ran else "did not run", backing)
     print_dl(dl_times, vcpus, dl_size)
-    if not any(side == "kvm" for side, _ in times):
+    if not any(key[0] == "kvm" for key in times):
         short, lines = kvm_reason(run, progs)
         print("kvm_amd: no result (%s)" % short)
         for line in lines:
