@@ -11,7 +11,9 @@
  * retried.
  */
 #include <linux/irqflags.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/pgtable.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -184,6 +186,100 @@ static int vmmu_fault_level(struct vmmu_vm *vm, struct vmmu_memslot *slot,
 }
 
 /*
+ * Fault-around: a 4 KiB fault also maps the neighbours of its page, in its
+ * aligned window of fault_around pages inside the memslot, that the host
+ * maps already (GUP-fast only: never a page the host would have to
+ * allocate, read in or copy), writable where the fault's page is and the
+ * host maps them writable.  They go in with the fault's page, under the
+ * same lock round and checks, with the accessed bit clear (the guest has
+ * not used them), and only where nothing is mapped.  Off while the slot
+ * logs dirty pages (each page must fault to be logged) and where the fault
+ * maps a huge leaf.
+ */
+#define VMMU_FAULT_AROUND_MAX	16
+
+static uint fault_around = 8;
+module_param(fault_around, uint, 0644);
+MODULE_PARM_DESC(fault_around,
+		 "map up to this many neighbouring host-present pages on a 4 KiB fault (a power of 2, at most 16; 0 or 1: off)");
+
+struct vmmu_around {
+	gfn_t start;
+	unsigned int nr;
+	unsigned long writable;
+	struct page *pages[VMMU_FAULT_AROUND_MAX];
+};
+
+/* The window around @fault's gfn, and its host pages where present. */
+static void vmmu_around_gup(const struct vmmu_spte_format *fmt,
+			    const struct vmmu_memslot *slot,
+			    const struct vmmu_fault *fault,
+			    struct vmmu_around *a)
+{
+	unsigned int n = min_t(uint, READ_ONCE(fault_around),
+			       VMMU_FAULT_AROUND_MAX);
+	gfn_t start, end;
+	unsigned int i;
+
+	a->nr = 0;
+	a->writable = 0;
+	if (n < 2 || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES))
+		return;
+	/* A huge leaf will map the window anyway (a guess: checked later). */
+	if (vmmu_slot_max_level(fmt, slot, fault->gfn) > VMMU_PG_LEVEL_4K &&
+	    vmmu_host_mapping_level(current->mm, slot->userspace_addr +
+				    ((fault->gfn - slot->base_gfn) << PAGE_SHIFT)) >
+	    VMMU_PG_LEVEL_4K)
+		return;
+	n = rounddown_pow_of_two(n);
+	start = max(fault->gfn & ~((gfn_t)n - 1), slot->base_gfn);
+	end = min((fault->gfn & ~((gfn_t)n - 1)) + n, vmmu_memslot_end(slot));
+	a->start = start;
+	a->nr = end - start;
+	for (i = 0; i < a->nr; i++) {
+		unsigned long hva = slot->userspace_addr +
+				    ((start + i - slot->base_gfn) << PAGE_SHIFT);
+
+		a->pages[i] = NULL;
+		if (start + i == fault->gfn)
+			continue;
+		if (fault->writable &&
+		    get_user_pages_fast_only(hva, 1, FOLL_WRITE,
+					     &a->pages[i]) == 1)
+			__set_bit(i, &a->writable);
+		else if (get_user_pages_fast_only(hva, 1, 0, &a->pages[i]) != 1)
+			a->pages[i] = NULL;
+	}
+}
+
+/* Under mmu_lock: is an invalidation of part of the window in progress? */
+static bool vmmu_around_invalidating(struct vmmu_vm *vm,
+				     const struct vmmu_memslot *slot,
+				     const struct vmmu_around *a)
+{
+	unsigned long start = slot->userspace_addr +
+			      ((a->start - slot->base_gfn) << PAGE_SHIFT);
+
+	return vmmu_hva_range_invalidating(vm, start,
+					   start + ((unsigned long)a->nr << PAGE_SHIFT));
+}
+
+/* After the lock: dirty what went in writable, drop every reference. */
+static void vmmu_around_put(struct vmmu_around *a, unsigned long installed)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->nr; i++) {
+		if (!a->pages[i])
+			continue;
+		/* Writes through a writable mapping must reach shmem and files. */
+		if (test_bit(i, &installed) && test_bit(i, &a->writable))
+			set_page_dirty_lock(a->pages[i]);
+		put_page(a->pages[i]);
+	}
+}
+
+/*
  * Look the pfn up and install it; called under vm->srcu.  In a slot that
  * logs dirty pages only a write maps the page writable, and the page is
  * logged once the writable leaf is in place; a read maps it read-only, so
@@ -197,7 +293,8 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 	struct vmmu_vm *vm = vcpu->vm;
 	bool readonly = slot->flags & KVM_MEM_READONLY;
 	bool logged = slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
-	unsigned long hva;
+	unsigned long hva, installed = 0;
+	struct vmmu_around around;
 	struct page *page;
 	int r;
 
@@ -209,6 +306,7 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 		return r;
 	fault->pfn = page_to_pfn(page);
 	fault->exec = true;
+	vmmu_around_gup(&vm->fmt, slot, fault, &around);
 
 	read_lock(&vm->mmu_lock);
 	if (vmmu_fault_is_stale(vm, mmu_seq, hva, slots_gen)) {
@@ -224,8 +322,17 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 		if (fault->huge_nx && (error_code & VMMU_PFERR_FETCH))
 			fault->goal_level = VMMU_PG_LEVEL_4K;
 		r = vmmu_tdp_mmu_map(vcpu, fault);
+		/* The seq check above covers the window's ended ones. */
+		if (r == VMMU_RET_FIXED && around.nr &&
+		    fault->goal_level == VMMU_PG_LEVEL_4K &&
+		    !vmmu_around_invalidating(vm, slot, &around))
+			installed = vmmu_tdp_mmu_prefetch(vcpu, around.start,
+							  around.nr,
+							  around.pages,
+							  around.writable);
 	}
 	read_unlock(&vm->mmu_lock);
+	vmmu_around_put(&around, installed);
 
 	if (r == VMMU_RET_FIXED && fault->writable) {
 		vmmu_mark_page_dirty_in_slot(vcpu, slot, fault->gfn);

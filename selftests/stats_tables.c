@@ -76,9 +76,10 @@ static const struct {
 	UAPI(pf_fast, "pf_fast"),
 	UAPI(huge_splits, "huge_splits"),
 	UAPI(huge_recovered, "huge_recovered"),
+	UAPI(prefetched, "prefetched"),
 };
 
-#define NR_UAPI		23
+#define NR_UAPI		24
 static_assert(ARRAY_SIZE(uapi_stats) == NR_UAPI, "NR_UAPI");
 static_assert(NR_UAPI * sizeof(__u64) ==
 	      offsetof(struct vmmu_stats, reserved),

@@ -832,6 +832,56 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 }
 
 /**
+ * vmmu_tdp_mmu_prefetch() - map a fault's host-present neighbours
+ * @vcpu: the vCPU, whose fault just mapped a page of the window at 4 KiB
+ * @start: first gfn of the window, inside one 4 KiB table
+ * @nr: gfns in the window, at most BITS_PER_LONG
+ * @pages: the host page of each gfn, NULL for none
+ * @writable: bit i set: map page i writable (GUP gave it so)
+ *
+ * Installs a 4 KiB leaf for each page given where the entry is empty, with
+ * the accessed bit clear; an entry a fault or zap changed meanwhile is left
+ * alone (cmpxchg64()).  Called with mmu_lock held for read, after the
+ * caller checked that no invalidation of the window is in progress or has
+ * ended since its pages were looked up.
+ *
+ * Return: bit i set for each page installed.
+ */
+unsigned long vmmu_tdp_mmu_prefetch(struct vmmu_vcpu *vcpu, gfn_t start,
+				    unsigned int nr, struct page **pages,
+				    unsigned long writable)
+{
+	struct vmmu_vm *vm = vcpu->vm;
+	const struct vmmu_spte_format *fmt = &vm->fmt;
+	unsigned long installed = 0;
+	struct tdp_iter iter;
+
+	lockdep_assert_held_read(&vm->mmu_lock);
+	if (READ_ONCE(vcpu->root->root_invalid))
+		return 0;
+	rcu_read_lock();
+	for_each_tdp_pte(iter, vcpu->root, fmt, start, start + nr) {
+		unsigned int i = iter.gfn - start;
+		u64 leaf;
+
+		if (iter.level != VMMU_PG_LEVEL_4K || iter.old_spte ||
+		    !pages[i])
+			continue;
+		leaf = spte_make_leaf(fmt, page_to_pfn(pages[i]),
+				      VMMU_PG_LEVEL_4K, test_bit(i, &writable),
+				      true);
+		if (!tdp_mmu_set_spte_atomic(&iter, leaf))
+			continue;
+		__set_bit(i, &installed);
+		atomic64_inc(vmmu_vm_stat(vm, pages_mapped));
+		atomic64_inc(vmmu_vm_stat(vm, prefetched));
+		atomic64_inc(&vm->stats.mapped[0]);
+	}
+	rcu_read_unlock();
+	return installed;
+}
+
+/**
  * vmmu_tdp_mmu_lookup() - the entry that maps @gfn in @root
  * @vm: the VM
  * @root: a root the caller holds a reference on

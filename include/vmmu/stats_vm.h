@@ -44,6 +44,8 @@ VMMU_VM_STAT(faults, COUNTER, VMMU_UAPI(faults))
 VMMU_VM_STAT(fault_retries, COUNTER, VMMU_UAPI(fault_retries))
 /* Leaves installed, any level. */
 VMMU_VM_STAT(pages_mapped, COUNTER, VMMU_UAPI(pages_mapped))
+/* Of those, 4 KiB leaves of fault-around: neighbours of a faulting page. */
+VMMU_VM_STAT(prefetched, COUNTER, VMMU_UAPI(prefetched))
 VMMU_VM_LEVEL(1, pages_4k, ICOUNTER, VMMU_UAPI(mapped[0]))
 VMMU_VM_LEVEL(2, pages_2m, ICOUNTER, VMMU_UAPI(mapped[1]))
 VMMU_VM_LEVEL(3, pages_1g, ICOUNTER, VMMU_UAPI(mapped[2]))

@@ -19,6 +19,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 
+struct page;
 struct vmmu_memslot;
 struct vmmu_vm;
 struct vmmu_vcpu;
@@ -94,6 +95,9 @@ int vmmu_tdp_mmu_split_range(struct vmmu_vm *vm, gfn_t start, gfn_t end);
 void vmmu_tdp_mmu_recover_huge(struct vmmu_vm *vm,
 			       const struct vmmu_memslot *slot);
 void vmmu_tdp_mmu_recover_nx(struct vmmu_vm *vm, unsigned int ratio);
+unsigned long vmmu_tdp_mmu_prefetch(struct vmmu_vcpu *vcpu, gfn_t start,
+				    unsigned int nr, struct page **pages,
+				    unsigned long writable);
 bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool clear);
 void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);

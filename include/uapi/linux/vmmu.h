@@ -210,6 +210,8 @@ struct vmmu_access {
  * @huge_splits: huge leaves split in place into tables of smaller ones
  * @huge_recovered: tables zapped so that huge leaves map their range again
  *	(dirty logging turned off)
+ * @prefetched: leaves installed by fault-around for neighbours of a
+ *	faulting page
  * @reserved: zero
  */
 struct vmmu_stats {
@@ -232,7 +234,8 @@ struct vmmu_stats {
 	__u64 pf_fast;
 	__u64 huge_splits;
 	__u64 huge_recovered;
-	__u64 reserved[4];
+	__u64 prefetched;
+	__u64 reserved[3];
 };
 
 /* VM fd: read the MMU counters. */
