@@ -194,7 +194,8 @@ static int vmmu_fault_level(struct vmmu_vm *vm, struct vmmu_memslot *slot,
  * same lock round and checks, with the accessed bit clear (the guest has
  * not used them), and only where nothing is mapped.  Off while the slot
  * logs dirty pages (each page must fault to be logged) and where the fault
- * maps a huge leaf.
+ * maps a huge leaf, and never for KVM_PRE_FAULT_MEMORY, which maps the range
+ * it is given.
  */
 #define VMMU_FAULT_AROUND_MAX	16
 
@@ -306,7 +307,9 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 		return r;
 	fault->pfn = page_to_pfn(page);
 	fault->exec = true;
-	vmmu_around_gup(&vm->fmt, slot, fault, &around);
+	around.nr = 0;
+	if (!(error_code & VMMU_PFERR_PREFAULT))
+		vmmu_around_gup(&vm->fmt, slot, fault, &around);
 
 	read_lock(&vm->mmu_lock);
 	if (vmmu_fault_is_stale(vm, mmu_seq, hva, slots_gen)) {
@@ -490,7 +493,7 @@ static long vmmu_map_gpa(struct vmmu_vcpu *vcpu, gpa_t gpa)
 		r = vmmu_tdp_mmu_load_root(vcpu);
 		if (r)
 			return r;
-		r = vmmu_page_fault(vcpu, gpa, 0);
+		r = vmmu_page_fault(vcpu, gpa, VMMU_PFERR_PREFAULT);
 		if (r == VMMU_RET_FIXED)
 			break;
 		if (r == VMMU_RET_MMIO)

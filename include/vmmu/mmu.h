@@ -21,6 +21,8 @@ struct kvm_pre_fault_memory;
 #define VMMU_PFERR_WRITE	BIT(1)
 #define VMMU_PFERR_USER		BIT(2)
 #define VMMU_PFERR_FETCH	BIT(4)
+/* vmmu's own: KVM_PRE_FAULT_MEMORY maps what it was asked, no fault-around. */
+#define VMMU_PFERR_PREFAULT	BIT(31)
 
 int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code);
 int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,

@@ -5,12 +5,16 @@
  * A VM with software vCPUs (VMMU_SET_MMU: NPT tables, VMMU_VCPU_SOFTWARE)
  * and one memslot; each vCPU is a thread that writes 8 bytes to every
  * 4 KiB page of its own range with VMMU_VCPU_ACCESS, one ioctl per page.
- * Six variants:
+ * Eight variants:
  *
  *   fresh    the host pages do not exist yet: every access is a vmmu fault
  *            that also allocates and zeroes a host page (GUP faults it in)
- *   present  the VMM wrote every page before: every access is a vmmu fault,
- *            the host page is there already (vmmu's own fault path)
+ *   present  the VMM wrote every page before: the host page is there
+ *            already (vmmu's own fault path), and fault-around maps the
+ *            neighbours of each faulting page (fault_around pages at once)
+ *   present-nofa  the same with fault_around=0: every access is a fault
+ *   thp      as present, on transparent huge pages (2 MiB aligned,
+ *            MADV_HUGEPAGE): one fault maps 2 MiB
  *   mapped   the pages are mapped already (a first pass faulted them in):
  *            no fault, only the ioctl and the table walk - the cost the two
  *            others include besides the fault itself
@@ -30,8 +34,10 @@
  * VM and new memory for each run.  It prints per variant and vCPU count
  * the median faults (or accesses) per second over all vCPUs, the median
  * nanoseconds per access of one vCPU, and the faults VMMU_GET_STATS
- * counted in the timed pass.  Host memory is madvise(MADV_NOHUGEPAGE), so
- * the host allocates 4 KiB pages one by one as the guest's do.
+ * counted in the timed pass, and the page-table pages per GiB of guest
+ * memory after it.  Host memory other than thp's is
+ * madvise(MADV_NOHUGEPAGE), so the host allocates 4 KiB pages one by one
+ * as the guest's do.
  *
  * Timings are reported, never judged: the program fails only if an access
  * or the setup fails.
@@ -59,18 +65,28 @@
 #include <linux/vmmu.h>
 
 typedef __u64 u64;
+typedef __u8 u8;
 
 #define PAGE_SIZE	4096ULL
 #define MAX_VCPUS	8
 #define MAX_RUNS	99
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-enum variant { FRESH, PRESENT, MAPPED, CHURN, WP_FAST, WP_LOCK, NR_VARIANTS };
+enum variant { FRESH, PRESENT, PRESENT_NOFA, THP, MAPPED, CHURN, WP_FAST,
+	       WP_LOCK, NR_VARIANTS };
 
 static const char *const variant_names[NR_VARIANTS] = {
-	[FRESH] = "fresh", [PRESENT] = "present", [MAPPED] = "mapped",
+	[FRESH] = "fresh", [PRESENT] = "present",
+	[PRESENT_NOFA] = "present-nofa", [THP] = "thp", [MAPPED] = "mapped",
 	[CHURN] = "churn", [WP_FAST] = "wp-fast", [WP_LOCK] = "wp-lock",
 };
+
+#define HUGE_BYTES	(2ULL << 20)
+#define FAULT_AROUND	"/sys/module/vmmu/parameters/fault_around"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 
 #define CHURN_BYTES	(2ULL << 20)
 
@@ -102,6 +118,7 @@ struct sample {
 	double ns_per_access;	/* mean over the vCPUs */
 	u64 faults;		/* VMMU_GET_STATS faults during the pass */
 	u64 retries;		/* and fault_retries */
+	u64 tables;		/* page-table pages after it */
 };
 
 /* The churn variant's invalidating thread. */
@@ -230,6 +247,7 @@ static bool timed_pass(int vm_fd, struct worker *w, unsigned int n,
 	vm_stats(vm_fd, &after);
 	s->faults = after.faults - before.faults;
 	s->retries = after.fault_retries - before.fault_retries;
+	s->tables = after.tables;
 	return good;
 }
 
@@ -256,7 +274,11 @@ static int create_vm(int sys_fd)
 	return vm_fd;
 }
 
-/* Guest memory for @n vCPUs, in slot 0 at gpa 0; host pages per @v. */
+/*
+ * Guest memory for @n vCPUs, in slot 0 at gpa 0; host pages per @v.  The
+ * mapping is HUGE_BYTES longer than @bytes (for thp's alignment); munmap
+ * that much.
+ */
 static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 {
 	struct kvm_userspace_memory_region region = {
@@ -264,19 +286,31 @@ static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 		.memory_size = bytes,
 	};
 	void *mem;
+	u8 *guest;
+	u64 off;
 	long r;
 
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	mem = mmap(NULL, bytes + HUGE_BYTES, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED) {
 		perror("fault-bench: mmap");
 		exit(1);
 	}
-	/* Not fatal: a kernel without THP has nothing to turn off. */
-	madvise(mem, bytes, MADV_NOHUGEPAGE);
+	guest = mem;
+	if (v == THP) {
+		guest = (u8 *)(((unsigned long)mem + HUGE_BYTES - 1) &
+			       ~(HUGE_BYTES - 1));
+		madvise(guest, bytes, MADV_HUGEPAGE);
+	} else {
+		/* Not fatal: a kernel without THP has nothing to turn off. */
+		madvise(mem, bytes + HUGE_BYTES, MADV_NOHUGEPAGE);
+	}
 	if (v != FRESH)
-		memset(mem, 1, bytes);
-	region.userspace_addr = (unsigned long)mem;
+		memset(guest, 1, bytes);
+	/* Where the first touch gave no huge page; best effort. */
+	for (off = 0; v == THP && off < bytes; off += HUGE_BYTES)
+		madvise(guest + off, HUGE_BYTES, MADV_COLLAPSE);
+	region.userspace_addr = (unsigned long)guest;
 	if (v == WP_FAST || v == WP_LOCK)
 		region.flags = KVM_MEM_LOG_DIRTY_PAGES;
 	r = do_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION,
@@ -306,6 +340,24 @@ static bool protect_all(int vm_fd, u64 bytes)
 	return !r;
 }
 
+/* Write @val to the fault_around parameter; its old value, or -1. */
+static long set_fault_around(long val)
+{
+	char buf[32] = "";
+	long old = -1;
+	FILE *f = fopen(FAULT_AROUND, "r+");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		old = strtol(buf, NULL, 10);
+	rewind(f);
+	fprintf(f, "%ld\n", val);
+	if (fclose(f))
+		return -1;
+	return old;
+}
+
 /* One run: a new VM, @n vCPUs, one timed pass of variant @v. */
 static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 		    unsigned int n, struct sample *s)
@@ -315,6 +367,7 @@ static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 	struct sample untimed;
 	int vm_fd = create_vm(sys_fd);
 	void *mem = add_memory(vm_fd, n * cfg->size, v);
+	long fa = v == PRESENT_NOFA ? set_fault_around(0) : -1;
 	unsigned int i;
 	bool good;
 
@@ -346,10 +399,13 @@ static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 		atomic_store(&churn.stop, true);
 		pthread_join(churn.thread, NULL);
 	}
+	if (fa >= 0)
+		set_fault_around(fa);
+	s->tables = s->tables * (1ULL << 30) / (n * cfg->size);
 	for (i = 0; i < n; i++)
 		close(w[i].vcpu_fd);
 	close(vm_fd);
-	munmap(mem, n * cfg->size);
+	munmap(mem, n * cfg->size + HUGE_BYTES);
 	return good;
 }
 
@@ -370,7 +426,7 @@ static double median(double *v, unsigned int n)
 static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 		    unsigned int n)
 {
-	double rate[MAX_RUNS], ns[MAX_RUNS];
+	double rate[MAX_RUNS], ns[MAX_RUNS], tables[MAX_RUNS];
 	char range[48], faults[48];
 	u64 faults_min = ~0ULL, faults_max = 0, retries = 0;
 	struct sample s;
@@ -381,6 +437,7 @@ static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 			return false;
 		rate[r] = s.per_sec;
 		ns[r] = s.ns_per_access;
+		tables[r] = s.tables;
 		if (s.faults < faults_min)
 			faults_min = s.faults;
 		if (s.faults > faults_max)
@@ -393,9 +450,10 @@ static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 	snprintf(faults, sizeof(faults), "%llu..%llu",
 		 (unsigned long long)faults_min,
 		 (unsigned long long)faults_max);
-	printf("%-8s %5u %10.0f %-19s %8.0f  %-25s %llu\n", variant_names[v], n,
-	       median(rate, cfg->runs), range, median(ns, cfg->runs), faults,
-	       (unsigned long long)retries);
+	printf("%-12s %5u %10.0f %-19s %8.0f  %-25s %-8llu %.0f\n",
+	       variant_names[v], n, median(rate, cfg->runs), range,
+	       median(ns, cfg->runs), faults, (unsigned long long)retries,
+	       median(tables, cfg->runs));
 	return true;
 }
 
@@ -492,14 +550,17 @@ int main(int argc, char **argv)
 	printf("fault-bench: %s, software vCPUs, %llu MiB (%llu pages) per vCPU, %u runs\n",
 	       cfg.dev, (unsigned long long)(cfg.size >> 20),
 	       (unsigned long long)(cfg.size / PAGE_SIZE), cfg.runs);
-	printf("%-8s %5s %10s %-19s %8s  %-25s %s\n", "variant", "vCPUs",
+	printf("%-12s %5s %10s %-19s %8s  %-25s %-8s %s\n", "variant", "vCPUs",
 	       "faults/s", "(min..max)", "ns/fault",
-	       "faults counted (min..max)", "retries (all runs)");
+	       "faults counted (min..max)", "retries", "pt pages/GiB");
 	for (v = 0; v < NR_VARIANTS; v++)
 		for (i = 0; i < cfg.nr_counts; i++)
 			if (!measure(&cfg, sys_fd, v, cfg.vcpu_counts[i]))
 				return 1;
-	printf("(mapped: no fault, so accesses/s and ns/access: the ioctl and walk alone)\n");
+	printf("(mapped: no fault, so accesses/s and ns/access: the ioctl and walk alone;\n"
+	       " faults/s counts accesses: with fault-around or huge leaves one fault serves many;\n"
+	       " pt pages/GiB: the fewest possible for 1 GiB are 512 tables of 4 KiB leaves\n"
+	       " plus the tables above them (4-level: 3), or those 3 alone with 2 MiB leaves)\n");
 	close(sys_fd);
 	return 0;
 }
