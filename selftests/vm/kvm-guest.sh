@@ -13,6 +13,9 @@
 #                            the device numbers of /dev/vmmu
 #   unload kvm|vmmu          the reverse; nothing to do if not loaded (left
 #                            out if its side is off and it is not loaded)
+#   hugepages N              reserve N 2 MiB hugetlbfs pages
+#                            (/proc/sys/vm/nr_hugepages); fails if the
+#                            kernel reserved fewer
 #   run NAME PROG [ARG...]   run /kvm/bin/PROG as test program NAME
 #   probe NAME PROG [ARG...] the same; if it fails, the side NAME starts with
 #                            (NAME is SIDE:...) is off for the rest of the
@@ -181,6 +184,14 @@ kvm_unload_vmmu() {
 	return 0
 }
 
+kvm_hugepages() {
+	kvm_desc="reserve $kvm_arg hugetlbfs pages"
+	echo "$kvm_arg" >/proc/sys/vm/nr_hugepages
+	kvm_hp=$(cat /proc/sys/vm/nr_hugepages)
+	echo "nr_hugepages=$kvm_hp"
+	[ "$kvm_hp" -ge "$kvm_arg" ]
+}
+
 # kvm_step NAME FUNC: run a step body in this shell, report it as a program.
 kvm_step() {
 	kvm_name=$1
@@ -224,6 +235,7 @@ kvm_plan() { # plan file
 		case $kvm_verb:$kvm_arg in
 		load:kvm | load:vmmu | unload:kvm | unload:vmmu) ;;
 		load:* | unload:*) kvm_verb=bad ;;
+		hugepages:*[!0-9]* | hugepages:) kvm_verb=bad ;;
 		esac
 		case $kvm_verb in
 		'' | '#'*) ;;
@@ -237,6 +249,9 @@ kvm_plan() { # plan file
 				continue
 			fi
 			kvm_step "unload:$kvm_arg" "kvm_unload_$kvm_arg" </dev/null
+			;;
+		hugepages)
+			kvm_step "hugepages:$kvm_arg" kvm_hugepages </dev/null
 			;;
 		run | probe)
 			kvm_side_off "$kvm_side" && continue

@@ -17,9 +17,11 @@
 #                and -u MISSING -b 64M, set_memory_region_test,
 #                dirty_log_test -c 4096, dirty_log_perf_test with -v 1 and -v 2,
 #                -b 64M, with manual protection and without it (-g),
-#                kvm_page_table_test -b 64M, and with -s anonymous_thp
+#                kvm_page_table_test -b 64M, with -s anonymous_thp
 #                kvm_page_table_test, demand_paging_test and
-#                dirty_log_perf_test, -b 64M)
+#                dirty_log_perf_test, -b 64M, and with -s anonymous_hugetlb
+#                demand_paging_test and dirty_log_perf_test, -b 64M, for
+#                which the plan reserves 64 hugetlbfs pages first)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
 #                kvm is loaded: a hang of the reference under the emulator
 #                then costs none of vmmu's results); every side also runs
@@ -97,7 +99,9 @@ if [ ${#tests[@]} = 0 ]; then
 		"dirty_log_perf_test -v 2 -b 64M -g" "kvm_page_table_test -b 64M"
 		"kvm_page_table_test -b 64M -s anonymous_thp"
 		"demand_paging_test -b 64M -s anonymous_thp"
-		"dirty_log_perf_test -b 64M -s anonymous_thp")
+		"dirty_log_perf_test -b 64M -s anonymous_thp"
+		"demand_paging_test -b 64M -s anonymous_hugetlb"
+		"dirty_log_perf_test -b 64M -s anonymous_hugetlb")
 fi
 
 work=$top/build/kvm-ref
@@ -123,6 +127,12 @@ if [ -n "$plan_in" ]; then
 else
 	sides=$side
 	[ "$side" = both ] && sides="vmmu kvm"
+	# hugetlbfs pages for the tests that ask for them: 64 MiB of guest
+	# memory and the library's page tables, with room to spare.
+	case " ${tests[*]} " in
+	*anonymous_hugetlb*) echo "hugepages 64" >"$plan" ;;
+	*) : >"$plan" ;;
+	esac
 	for s in $sides; do
 		echo "load $s"
 		echo "run $s:kvm-probe kvm-probe"
@@ -140,7 +150,7 @@ else
 			echo "run kvm:svm_busy svm_busy"
 		fi
 		echo "unload $s"
-	done >"$plan"
+	done >>"$plan"
 	if [ $svm_busy = 1 ]; then
 		printf 'load kvm\nrun kvm:svm_busy svm_busy\nunload kvm\n' >>"$plan"
 	fi
