@@ -61,7 +61,7 @@
 #define NR_HUGETLB_PATH	"/proc/sys/vm/nr_hugepages"
 
 #define NR_CFG_TESTS	7
-#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 7 + 5 + 5 + 1)
+#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 7 + 5 + 5 + 3 + 1)
 
 /* Memory for a slot: 2 MiB aligned inside a larger reservation. */
 struct huge_mem {
@@ -808,6 +808,98 @@ static void test_hugetlb(int sys_fd)
 	hugetlb_restore(old);
 }
 
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB	(30 << 26)
+#endif
+#define GIG		(1UL << 30)
+#define NR_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
+
+/* Write @val to the sysfs or procfs file @path; 0 or -errno. */
+static int file_set(const char *path, long val)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%ld", val);
+	if (write(fd, buf, strlen(buf)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Did the kernel command line ask for 1 GiB hugetlbfs pages? */
+static bool boot_reserved_1g(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f && !fgets(line, sizeof(line), f))
+		line[0] = 0;
+	if (f)
+		fclose(f);
+	return strstr(line, "hugepagesz=1G");
+}
+
+/*
+ * A 1 GiB hugetlbfs page, where the host can give one (a boot with
+ * hugepagesz=1G hugepages=1, or a gigantic page allocated now): one 1 GiB
+ * leaf with the host's frame: 3.
+ */
+static void test_hugetlb_1g(int sys_fd)
+{
+	struct vmmu_stats st;
+	struct mmu_vm vm;
+	int vcpu_fd;
+	bool reserved = false;
+	u8 *mem;
+
+	mem = mmap(NULL, GIG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB,
+		   -1, 0);
+	if (mem == MAP_FAILED && !file_set(NR_1G_PATH, 1)) {
+		reserved = true;
+		mem = mmap(NULL, GIG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			   MAP_HUGE_1GB, -1, 0);
+	}
+	if (mem == MAP_FAILED) {
+		int err = errno;
+
+		/* The lane that booted with one must have it. */
+		if (boot_reserved_1g()) {
+			ok(0, "1 GiB hugetlbfs page: the boot reserved one, but mmap failed: %s",
+			   strerror(err));
+			skip(2, "no 1 GiB page");
+		} else {
+			skip(3, "no 1 GiB hugetlbfs page here (%s)",
+			     strerror(err));
+		}
+		goto out;
+	}
+	*(u64 *)(mem + 0x12345000) = word(0x12345000);
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = create_vcpu(&vm);
+	mmu_set_region_or_die(vm.vm_fd, SLOT, 0, GIG, GIG, mem);
+	ok(guest_word_is(vcpu_fd, GIG + 0x12345000 - GPA, word(0x12345000)),
+	   "1 GiB hugetlbfs page: a read");
+	ok(level_is(vcpu_fd, GIG + 0x12345000, 3, "1 GiB") &&
+	   pfn_is_hosts(vcpu_fd, GIG + 0x12345000, mem + 0x12345000),
+	   "1 GiB hugetlbfs page: through a 1 GiB leaf with the host's frame");
+	stats(vm.vm_fd, &st);
+	ok(st.mapped[2] == 1 && !st.mapped[1] && !st.mapped[0],
+	   "1 GiB hugetlbfs page: one 1 GiB leaf, nothing else (%llu + %llu + %llu)",
+	   (unsigned long long)st.mapped[2], (unsigned long long)st.mapped[1],
+	   (unsigned long long)st.mapped[0]);
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	munmap(mem, GIG);
+out:
+	if (reserved)
+		file_set(NR_1G_PATH, 0);
+}
+
 int main(void)
 {
 	struct vmmu_objects base;
@@ -836,6 +928,7 @@ int main(void)
 	test_nx_huge(sys_fd);
 	test_nx_hw(sys_fd);
 	test_hugetlb(sys_fd);
+	test_hugetlb_1g(sys_fd);
 	close(sys_fd);
 	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
