@@ -811,7 +811,7 @@ static void test_hugetlb(int sys_fd)
 #ifndef MAP_HUGE_1GB
 #define MAP_HUGE_1GB	(30 << 26)
 #endif
-#define GIG		(1UL << 30)
+#define GIG		BIT_ULL(30)
 #define NR_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 
 /* Write @val to the sysfs or procfs file @path; 0 or -errno. */
