@@ -31,6 +31,10 @@
  * leaf because it was not writable anyway, the fast path would make it
  * writable again on the page the child now shares, and the child would
  * see the guest's writes.  Every write must also be in the log.
+ *
+ * Then a third time on transparent huge pages (2 MiB aligned, collapsed
+ * with MADV_COLLAPSE before each fork): vmmu maps the guest's memory with
+ * 2 MiB leaves, which fork() must take away as it does 4 KiB ones.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -49,7 +53,8 @@
 #define NR_VCPUS	2
 #define NR_MODE_TESTS	(7 + 3 * NR_VCPUS)
 #define NR_LOG_TESTS	2
-#define NR_TESTS	(2 * NR_MODE_TESTS + NR_LOG_TESTS + 1)
+#define NR_THP_TESTS	1
+#define NR_TESTS	(3 * NR_MODE_TESTS + NR_LOG_TESTS + NR_THP_TESTS + 1)
 #define LOG_WORDS	(MEM_SIZE / PAGE_SIZE / 64)
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
@@ -111,7 +116,11 @@ static struct pass_vcpu vcpus[NR_VCPUS];
 static struct vcpu_view views[NR_VCPUS];
 static u64 *snapshot;
 static unsigned int nr_forks = 12;
-/* The mode's name in every test line: "" or "logged: ". */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/* The mode's name in every test line: "", "logged: " or "thp: ". */
 static const char *mode = "";
 
 static u64 guest_word(u64 gfn, u64 pass)
@@ -319,19 +328,22 @@ static bool region_logged(const u64 *log)
 }
 
 /* One mode: the guest, the vCPUs, the forks, the checks. */
-static void run_mode(int sys_fd, bool logged)
+static void run_mode(int sys_fd, bool logged, bool thp)
 {
-	struct vmmu_stats st0, st1;
+	struct vmmu_stats st0, st1, st;
 	struct fork_totals tot = { 0 };
-	u64 log[LOG_WORDS] = { 0 };
+	u64 log[LOG_WORDS] = { 0 }, leaves_2m = 0;
 	unsigned int i;
 	bool all_logged = true;
 	int v, r;
 
-	mode = logged ? "logged: " : "";
+	mode = logged ? "logged: " : thp ? "thp: " : "";
 	memset(vcpus, 0, sizeof(vcpus));
 	memset(views, 0, sizeof(views));
-	guest_create(&g, sys_fd, MEM_SIZE);
+	if (thp)
+		guest_create_thp(&g, sys_fd, MEM_SIZE);
+	else
+		guest_create(&g, sys_fd, MEM_SIZE);
 	if (logged) {
 		r = vmmu_set_region(g.vm_fd, 0, KVM_MEM_LOG_DIRTY_PAGES, 0,
 				    MEM_SIZE, (u64)g.mem);
@@ -362,6 +374,19 @@ static void run_mode(int sys_fd, bool logged)
 			harvest(log);
 			all_logged &= region_logged(log);
 		}
+		if (thp) {
+			/*
+			 * Huge pages again (the last fork's copy-on-write
+			 * split them), then a pass to map them.
+			 */
+			madvise(g.mem, MEM_SIZE / 2, MADV_COLLAPSE);
+			madvise(g.mem + MEM_SIZE / 2, MEM_SIZE / 2,
+				MADV_COLLAPSE);
+			pass_wait(vcpus, NR_VCPUS, 1);
+			st_stats_or_die(g.vm_fd, &st);
+			leaves_2m = st.mapped[1] > leaves_2m ? st.mapped[1] :
+							       leaves_2m;
+		}
 		fork_one(&tot);
 	}
 	st_stats_or_die(g.vm_fd, &st1);
@@ -371,6 +396,10 @@ static void run_mode(int sys_fd, bool logged)
 	check_forks(&tot, &st0, &st1);
 	for (v = 0; v < NR_VCPUS; v++)
 		check_vcpu(&vcpus[v]);
+	if (thp)
+		ok(leaves_2m > 0,
+		   "thp: the guest's memory was mapped with 2 MiB leaves before forks (up to %llu)",
+		   (unsigned long long)leaves_2m);
 	if (logged) {
 		ok(all_logged, "logged: each harvest after a full pass has every page");
 		ok(st1.pf_fast > st0.pf_fast,
@@ -394,8 +423,9 @@ int main(void)
 		nr_forks = 8;
 	vmmu_objects_read_or_die(&before);
 	snapshot = vmmu_alloc_guest_memory(ALL_SIZE);
-	run_mode(sys_fd, false);
-	run_mode(sys_fd, true);
+	run_mode(sys_fd, false, false);
+	run_mode(sys_fd, true, false);
+	run_mode(sys_fd, false, true);
 	munmap(snapshot, ALL_SIZE);
 	ok_objects(&before, "every object is gone after close");
 	close(sys_fd);

@@ -125,13 +125,43 @@ bool guest_slow_emulator(void)
 	return emu && !strcmp(emu, "bochs");
 }
 
+static void guest_create_mem(struct guest *g, int sys_fd, size_t mem_size,
+			     u32 ring_bytes, bool thp);
+
 void guest_create(struct guest *g, int sys_fd, size_t mem_size)
 {
-	guest_create_ring(g, sys_fd, mem_size, 0);
+	guest_create_mem(g, sys_fd, mem_size, 0, false);
 }
 
 void guest_create_ring(struct guest *g, int sys_fd, size_t mem_size,
 		       u32 ring_bytes)
+{
+	guest_create_mem(g, sys_fd, mem_size, ring_bytes, false);
+}
+
+void guest_create_thp(struct guest *g, int sys_fd, size_t mem_size)
+{
+	guest_create_mem(g, sys_fd, mem_size, 0, true);
+}
+
+/* @size bytes, 2 MiB aligned, MADV_HUGEPAGE: transparent huge pages. */
+static u8 *guest_alloc_thp(size_t size)
+{
+	size_t huge = 2UL << 20;
+	u8 *p = vmmu_alloc_guest_memory(size + huge);
+	u8 *mem = (u8 *)(((unsigned long)p + huge - 1) & ~(huge - 1));
+
+	/* Keep [mem, mem + size) alone, so that munmap() of it frees all. */
+	if (mem > p)
+		munmap(p, mem - p);
+	munmap(mem + size, p + size + huge - (mem + size));
+	if (madvise(mem, size, MADV_HUGEPAGE))
+		bail_out("MADV_HUGEPAGE: %s", strerror(errno));
+	return mem;
+}
+
+static void guest_create_mem(struct guest *g, int sys_fd, size_t mem_size,
+			     u32 ring_bytes, bool thp)
 {
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_DIRTY_LOG_RING, .args = { ring_bytes },
@@ -151,7 +181,8 @@ void guest_create_ring(struct guest *g, int sys_fd, size_t mem_size,
 		if (r)
 			bail_out("KVM_CAP_DIRTY_LOG_RING: %s", errno_name(-r));
 	}
-	g->mem = vmmu_alloc_guest_memory(mem_size);
+	g->mem = thp ? guest_alloc_thp(mem_size) :
+		       vmmu_alloc_guest_memory(mem_size);
 	g->mem_size = mem_size;
 	r = vmmu_set_region(g->vm_fd, 0, 0, 0, mem_size, (u64)g->mem);
 	if (r)

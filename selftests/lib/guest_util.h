@@ -160,6 +160,8 @@ bool guest_slow_emulator(void);
  * failure.
  */
 void guest_create(struct guest *g, int sys_fd, size_t mem_size);
+/* The same with memory of transparent huge pages (2 MiB aligned). */
+void guest_create_thp(struct guest *g, int sys_fd, size_t mem_size);
 /* The same, with dirty rings of @ring_bytes (KVM_CAP_DIRTY_LOG_RING). */
 void guest_create_ring(struct guest *g, int sys_fd, size_t mem_size,
 		       u32 ring_bytes);
