@@ -141,6 +141,26 @@ static bool thp_mapped(const struct huge_mem *m)
 	return false;
 }
 
+/*
+ * A VM in @cfg with a software vCPU, and THP-backed memory for it: false
+ * (after a diagnostic) if the host did not back it with huge pages.
+ */
+static bool thp_vm(int sys_fd, const struct mmu_cfg *cfg, struct mmu_vm *vm,
+		   int *vcpu_fd, struct huge_mem *m)
+{
+	mmu_vm_create(sys_fd, cfg, vm);
+	*vcpu_fd = mmu_create_vcpu_or_die(vm->vm_fd, 0);
+	thp_alloc(m);
+	return thp_mapped(m);
+}
+
+static void thp_vm_close(struct mmu_vm *vm, int vcpu_fd, struct huge_mem *m)
+{
+	close(vcpu_fd);
+	mmu_vm_close(vm);
+	huge_free(m);
+}
+
 static int read_word(int vcpu_fd, u64 gpa, u64 *w)
 {
 	*w = 0;
@@ -197,11 +217,6 @@ static bool pfn_is_hosts(int vcpu_fd, u64 gpa, const void *hva)
 	return false;
 }
 
-static int create_vcpu(const struct mmu_vm *vm)
-{
-	return mmu_create_vcpu_or_die(vm->vm_fd, 0);
-}
-
 static void set_slot(int vm_fd, u32 flags, u64 gpa, u64 size, const void *hva)
 {
 	mmu_set_region_or_die(vm_fd, SLOT, flags, gpa, size, hva);
@@ -222,10 +237,7 @@ static void test_cfg(int sys_fd, const struct mmu_cfg *cfg)
 	u64 off, bad = 0;
 	int vcpu_fd, r;
 
-	mmu_vm_create(sys_fd, cfg, &vm);
-	vcpu_fd = create_vcpu(&vm);
-	thp_alloc(&m);
-	if (!thp_mapped(&m)) {
+	if (!thp_vm(sys_fd, cfg, &vm, &vcpu_fd, &m)) {
 		skip(NR_CFG_TESTS, "%s: no transparent huge pages", vm.name);
 		goto out;
 	}
@@ -262,9 +274,7 @@ static void test_cfg(int sys_fd, const struct mmu_cfg *cfg)
 	ok(level_is(vcpu_fd, GPA + HUGE + 0x3000, 2, "pre-faulted"),
 	   "%s: the second 2 MiB too", vm.name);
 out:
-	close(vcpu_fd);
-	mmu_vm_close(&vm);
-	huge_free(&m);
+	thp_vm_close(&vm, vcpu_fd, &m);
 }
 
 /* Writes through 2 MiB leaves; the host splits, drops, collapses: 15. */
@@ -276,10 +286,7 @@ static void test_host_changes(int sys_fd)
 	u64 w = 0x5752495445000000ULL, off, bad = 0;
 	int vcpu_fd, r;
 
-	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
-	vcpu_fd = create_vcpu(&vm);
-	thp_alloc(&m);
-	if (!thp_mapped(&m)) {
+	if (!thp_vm(sys_fd, &mmu_cfgs[0], &vm, &vcpu_fd, &m)) {
 		skip(15, "no transparent huge pages");
 		goto out;
 	}
@@ -339,9 +346,7 @@ static void test_host_changes(int sys_fd)
 	ok(pfn_is_hosts(vcpu_fd, GPA + HUGE + 0x7000, m.mem + HUGE + 0x7000),
 	   "the dropped page's leaf maps the host's new frame");
 out:
-	close(vcpu_fd);
-	mmu_vm_close(&vm);
-	huge_free(&m);
+	thp_vm_close(&vm, vcpu_fd, &m);
 }
 
 /* Slots that allow no huge leaf, or only part: 3. */
@@ -351,10 +356,7 @@ static void test_slot_limits(int sys_fd)
 	struct mmu_vm vm;
 	int vcpu_fd;
 
-	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
-	vcpu_fd = create_vcpu(&vm);
-	thp_alloc(&m);
-	if (!thp_mapped(&m)) {
+	if (!thp_vm(sys_fd, &mmu_cfgs[0], &vm, &vcpu_fd, &m)) {
 		skip(3, "no transparent huge pages");
 		goto out;
 	}
@@ -375,9 +377,7 @@ static void test_slot_limits(int sys_fd)
 	   "4 KiB leaves in the 1 MiB after it");
 
 out:
-	close(vcpu_fd);
-	mmu_vm_close(&vm);
-	huge_free(&m);
+	thp_vm_close(&vm, vcpu_fd, &m);
 }
 
 /* Is the leaf of @gpa present, 4 KiB, and writable as @writable says? */
@@ -433,10 +433,7 @@ static void test_logging(int sys_fd, enum log_setup setup)
 	unsigned int split;
 	int vcpu_fd, r;
 
-	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
-	vcpu_fd = create_vcpu(&vm);
-	thp_alloc(&m);
-	if (!thp_mapped(&m)) {
+	if (!thp_vm(sys_fd, &mmu_cfgs[0], &vm, &vcpu_fd, &m)) {
 		skip(6, "%s: no transparent huge pages", name);
 		goto out;
 	}
@@ -532,25 +529,7 @@ static void test_logging(int sys_fd, enum log_setup setup)
 out:
 	if (setup == LOG_NO_EAGER)
 		st_param_write("eager_page_split", 1);
-	close(vcpu_fd);
-	mmu_vm_close(&vm);
-	huge_free(&m);
-}
-
-/* Write @val to vmmu's module parameter @name; 0 or -errno. */
-static int param_set(const char *name, const char *val)
-{
-	char path[128];
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "/sys/module/vmmu/parameters/%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	thp_vm_close(&vm, vcpu_fd, &m);
 }
 
 static bool exec_leaf(int vcpu_fd, u64 gpa, int level, bool exec,
@@ -581,16 +560,13 @@ static void test_nx_huge(int sys_fd)
 	int vcpu_fd, r, i;
 
 	/* The worker runs every 20 ms from the start, zapping nothing yet. */
-	if (param_set("nx_huge_pages", "on") ||
-	    param_set("nx_huge_pages_recovery_ratio", "0") ||
-	    param_set("nx_huge_pages_recovery_period_ms", "20")) {
+	if (st_param_set("nx_huge_pages", "on") ||
+	    st_param_set("nx_huge_pages_recovery_ratio", "0") ||
+	    st_param_set("nx_huge_pages_recovery_period_ms", "20")) {
 		skip(7, "cannot set nx_huge_pages");
 		return;
 	}
-	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
-	vcpu_fd = create_vcpu(&vm);
-	thp_alloc(&m);
-	if (!thp_mapped(&m)) {
+	if (!thp_vm(sys_fd, &mmu_cfgs[0], &vm, &vcpu_fd, &m)) {
 		skip(7, "nx_huge_pages: no transparent huge pages");
 		goto out;
 	}
@@ -616,7 +592,7 @@ static void test_nx_huge(int sys_fd)
 	   "nx_huge_pages: the other 2 MiB still maps huge");
 
 	/* From now on the worker zaps all such tables each time. */
-	param_set("nx_huge_pages_recovery_ratio", "1");
+	st_param_set("nx_huge_pages_recovery_ratio", "1");
 	for (i = 0; i < 500; i++) {
 		struct vmmu_translation tr;
 
@@ -624,19 +600,17 @@ static void test_nx_huge(int sys_fd)
 			break;
 		usleep(10000);
 	}
-	param_set("nx_huge_pages_recovery_ratio", "0");
+	st_param_set("nx_huge_pages_recovery_ratio", "0");
 	ok(i < 500, "nx_huge_pages: the recovery worker zapped the split table (%d ms)",
 	   i * 10);
 	ok(guest_word_is(vcpu_fd, 0x6000, word(0x6000)) &&
 	   exec_leaf(vcpu_fd, GPA + 0x6000, 2, false, "recovered"),
 	   "nx_huge_pages: a read maps a non-executable 2 MiB leaf again");
 out:
-	param_set("nx_huge_pages", "auto");
-	param_set("nx_huge_pages_recovery_ratio", "60");
-	param_set("nx_huge_pages_recovery_period_ms", "0");
-	close(vcpu_fd);
-	mmu_vm_close(&vm);
-	huge_free(&m);
+	st_param_set("nx_huge_pages", "auto");
+	st_param_set("nx_huge_pages_recovery_ratio", "60");
+	st_param_set("nx_huge_pages_recovery_period_ms", "0");
+	thp_vm_close(&vm, vcpu_fd, &m);
 }
 
 /*
@@ -670,12 +644,12 @@ static void test_nx_hw(int sys_fd)
 		     guest_hw_why());
 		return;
 	}
-	if (param_set("nx_huge_pages", "on")) {
+	if (st_param_set("nx_huge_pages", "on")) {
 		skip(5, "cannot set nx_huge_pages");
 		return;
 	}
 	guest_create(&g, sys_fd, 1 << 20);
-	param_set("nx_huge_pages", "auto");
+	st_param_set("nx_huge_pages", "auto");
 	thp_alloc(&m);
 	if (!thp_mapped(&m)) {
 		skip(5, "nx_huge_pages (%s): no transparent huge pages",
@@ -753,14 +727,10 @@ static long hugetlb_reserve(long want)
 static void hugetlb_restore(long old)
 {
 	char buf[32];
-	int fd = open(NR_HUGETLB_PATH, O_WRONLY);
 
-	if (fd < 0)
-		return;
 	snprintf(buf, sizeof(buf), "%ld", old);
-	if (write(fd, buf, strlen(buf)) < 0)
+	if (st_write_file(NR_HUGETLB_PATH, buf))
 		diag("cannot restore %s", NR_HUGETLB_PATH);
-	close(fd);
 }
 
 /* hugetlbfs 2 MiB pages: 5. */
@@ -787,7 +757,7 @@ static void test_hugetlb(int sys_fd)
 	}
 	fill(mem, MEM_SIZE);
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
-	vcpu_fd = create_vcpu(&vm);
+	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	set_slot(vm.vm_fd, 0, GPA, MEM_SIZE, mem);
 	ok(guest_word_is(vcpu_fd, HUGE + 0x1230, word(HUGE + 0x1230)),
 	   "hugetlbfs: a read");
@@ -813,21 +783,6 @@ static void test_hugetlb(int sys_fd)
 #endif
 #define GIG		BIT_ULL(30)
 #define NR_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
-
-/* Write @val to the sysfs or procfs file @path; 0 or -errno. */
-static int file_set(const char *path, long val)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	snprintf(buf, sizeof(buf), "%ld", val);
-	if (write(fd, buf, strlen(buf)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 /* Did the kernel command line ask for 1 GiB hugetlbfs pages? */
 static bool boot_reserved_1g(void)
@@ -858,7 +813,7 @@ static void test_hugetlb_1g(int sys_fd)
 	mem = mmap(NULL, GIG, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB,
 		   -1, 0);
-	if (mem == MAP_FAILED && !file_set(NR_1G_PATH, 1)) {
+	if (mem == MAP_FAILED && !st_write_file(NR_1G_PATH, "1")) {
 		reserved = true;
 		mem = mmap(NULL, GIG, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
@@ -880,7 +835,7 @@ static void test_hugetlb_1g(int sys_fd)
 	}
 	*(u64 *)(mem + 0x12345000) = word(0x12345000);
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
-	vcpu_fd = create_vcpu(&vm);
+	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	mmu_set_region_or_die(vm.vm_fd, SLOT, 0, GIG, GIG, mem);
 	ok(guest_word_is(vcpu_fd, GIG + 0x12345000 - GPA, word(0x12345000)),
 	   "1 GiB hugetlbfs page: a read");
@@ -897,7 +852,7 @@ static void test_hugetlb_1g(int sys_fd)
 	munmap(mem, GIG);
 out:
 	if (reserved)
-		file_set(NR_1G_PATH, 0);
+		st_write_file(NR_1G_PATH, "0");
 }
 
 int main(void)

@@ -346,24 +346,38 @@ int st_param_read(const char *name, unsigned long *val)
 	return n == 1 ? 0 : -EIO;
 }
 
-int st_param_write(const char *name, unsigned long val)
+int st_write_file(const char *path, const char *val)
 {
-	char path[128], buf[32];
-	int fd, len;
+	size_t len = strlen(val);
 	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", ST_PARAM_DIR, name);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	len = snprintf(buf, sizeof(buf), "%lu\n", val);
-	n = write(fd, buf, len);
+	n = write(fd, val, len);
 	if (n < 0)
 		n = -errno;
 	close(fd);
 	if (n < 0)
 		return n;
-	return n == len ? 0 : -EIO;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int st_param_set(const char *name, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", ST_PARAM_DIR, name);
+	return st_write_file(path, val);
+}
+
+int st_param_write(const char *name, unsigned long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lu\n", val);
+	return st_param_set(name, buf);
 }
 
 int st_pin_cpu(int cpu)

@@ -147,6 +147,10 @@ int st_uffd_continue(int uffd, void *addr, size_t len);
 /* Module parameter @name of vmmu: 0 or -errno. */
 int st_param_read(const char *name, unsigned long *val);
 int st_param_write(const char *name, unsigned long val);
+/* The same with a string value ("auto", "on"). */
+int st_param_set(const char *name, const char *val);
+/* Write @val to the sysfs or procfs file @path: 0 or -errno. */
+int st_write_file(const char *path, const char *val);
 
 /* Pin the calling thread to CPU @cpu: 0 or -errno. */
 int st_pin_cpu(int cpu);
