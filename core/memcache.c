@@ -17,8 +17,8 @@ static void *vmmu_memcache_new(struct vmmu_memcache *mc)
 	void *obj;
 
 	if (mc->kmem)
-		return kmem_cache_zalloc(mc->kmem, GFP_KERNEL_ACCOUNT);
-	obj = (void *)__get_free_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		return kmem_cache_zalloc(mc->kmem, GFP_KERNEL_ACCOUNT | mc->gfp);
+	obj = (void *)__get_free_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO | mc->gfp);
 	if (!obj)
 		return NULL;
 	/* Shown in /proc/meminfo and memory.stat as SecPageTables. */

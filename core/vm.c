@@ -50,6 +50,9 @@ struct vmmu_vm *vmmu_vm_alloc(void)
 	vm->memcg = get_mem_cgroup_from_mm(vm->mm);
 	vm->split_pt_cache.memcg = vm->memcg;
 	vm->split_header_cache.memcg = vm->memcg;
+	/* Splitting is best effort: a memcg at its limit says no, no OOM. */
+	vm->split_pt_cache.gfp = __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
+	vm->split_header_cache.gfp = __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
 	vm->split_header_cache.kmem = vmmu_tdp_mmu_header_cache();
 	vmmu_object_inc(VMMU_OBJ_VM);
 	return vm;

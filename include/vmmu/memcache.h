@@ -23,12 +23,16 @@ struct mem_cgroup;
  * @nobjs: objects available
  * @kmem: where objects come from; NULL for zeroed page-table pages
  * @memcg: the memory cgroup charged for them (the VM owner's), or NULL
+ * @gfp: flags added to GFP_KERNEL_ACCOUNT: __GFP_RETRY_MAYFAIL for a cache
+ *	whose user copes with failure (the cgroup's limit then fails the
+ *	allocation instead of waking its OOM killer)
  * @objs: the objects
  */
 struct vmmu_memcache {
 	int nobjs;
 	struct kmem_cache *kmem;
 	struct mem_cgroup *memcg;
+	gfp_t gfp;
 	void *objs[VMMU_MEMCACHE_CAPACITY];
 };
 
