@@ -103,6 +103,46 @@ int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
 	return VMMU_PG_LEVEL_4K;
 }
 
+/*
+ * Walk the host's page table to @hva with interrupts off (see below): the
+ * level of its leaf in @level (VMMU_PG_LEVEL_1G or _2M for a PUD or PMD
+ * leaf, else _4K), and for _4K the PTE table, or NULL if none.
+ */
+static pte_t *vmmu_host_walk(struct mm_struct *mm, unsigned long hva,
+			     int *level)
+{
+	pgd_t pgd;
+	p4d_t p4d;
+	pud_t pud;
+	pmd_t pmd;
+
+	lockdep_assert_irqs_disabled();
+	*level = VMMU_PG_LEVEL_4K;
+	pgd = READ_ONCE(*pgd_offset(mm, hva));
+	if (pgd_none(pgd))
+		return NULL;
+	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
+	if (p4d_none(p4d) || !p4d_present(p4d))
+		return NULL;
+	pud = READ_ONCE(*pud_offset(&p4d, hva));
+	if (pud_none(pud) || !pud_present(pud))
+		return NULL;
+	if (pud_leaf(pud)) {
+		*level = VMMU_PG_LEVEL_1G;
+		return NULL;
+	}
+	/* One 64-bit word on x86-64: read at once. */
+	pmd = READ_ONCE(*pmd_offset(&pud, hva));
+	if (pmd_none(pmd) || !pmd_present(pmd))
+		return NULL;
+	if (pmd_leaf(pmd)) {
+		*level = VMMU_PG_LEVEL_2M;
+		return NULL;
+	}
+	/* x86-64 has no highmem: the table is in the direct map. */
+	return (pte_t *)pmd_page_vaddr(pmd);
+}
+
 /**
  * vmmu_host_mapping_level() - the level of the host's mapping of an hva
  * @mm: the VM's mm, live (the caller runs in it)
@@ -121,34 +161,38 @@ int vmmu_slot_max_level(const struct vmmu_spte_format *fmt,
  */
 int vmmu_host_mapping_level(struct mm_struct *mm, unsigned long hva)
 {
-	int level = VMMU_PG_LEVEL_4K;
 	unsigned long flags;
-	pgd_t pgd;
-	p4d_t p4d;
-	pud_t pud;
-	pmd_t pmd;
+	int level;
 
 	local_irq_save(flags);
-	pgd = READ_ONCE(*pgd_offset(mm, hva));
-	if (pgd_none(pgd))
-		goto out;
-	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
-	if (p4d_none(p4d) || !p4d_present(p4d))
-		goto out;
-	pud = READ_ONCE(*pud_offset(&p4d, hva));
-	if (pud_none(pud) || !pud_present(pud))
-		goto out;
-	if (pud_leaf(pud)) {
-		level = VMMU_PG_LEVEL_1G;
-		goto out;
-	}
-	/* One 64-bit word on x86-64: read at once. */
-	pmd = READ_ONCE(*pmd_offset(&pud, hva));
-	if (!pmd_none(pmd) && pmd_present(pmd) && pmd_leaf(pmd))
-		level = VMMU_PG_LEVEL_2M;
-out:
+	vmmu_host_walk(mm, hva, &level);
 	local_irq_restore(flags);
 	return level;
+}
+
+/*
+ * Which of the @nr pages from @hva the host maps with a present PTE: a
+ * lockless hint (as vmmu_host_mapping_level()) that spares fault-around
+ * the GUPs of pages the host does not have, the common case when a guest
+ * touches fresh memory.  GUP decides.
+ */
+static unsigned long vmmu_host_present_mask(struct mm_struct *mm,
+					    unsigned long hva, unsigned int nr)
+{
+	unsigned long present = 0, flags;
+	pte_t *table = NULL;
+	unsigned int i;
+	int level;
+
+	local_irq_save(flags);
+	for (i = 0; i < nr; i++, hva += PAGE_SIZE) {
+		if (!i || !(hva & ~PMD_MASK))
+			table = vmmu_host_walk(mm, hva, &level);
+		if (table && pte_present(READ_ONCE(table[pte_index(hva)])))
+			__set_bit(i, &present);
+	}
+	local_irq_restore(flags);
+	return present;
 }
 
 /* Is an invalidation of part of [start, end) in progress?  Under mmu_lock. */
@@ -211,14 +255,19 @@ struct vmmu_around {
 	struct page *pages[VMMU_FAULT_AROUND_MAX];
 };
 
-/* The window around @fault's gfn, and its host pages where present. */
-static void vmmu_around_gup(const struct vmmu_spte_format *fmt,
+/*
+ * The window around @fault's gfn, and the host pages, where present, of the
+ * gfns that the vCPU's root does not map already.
+ */
+static void vmmu_around_gup(struct vmmu_vcpu *vcpu,
 			    const struct vmmu_memslot *slot,
 			    const struct vmmu_fault *fault,
 			    struct vmmu_around *a)
 {
+	const struct vmmu_spte_format *fmt = &vcpu->vm->fmt;
 	unsigned int n = min_t(uint, READ_ONCE(fault_around),
 			       VMMU_FAULT_AROUND_MAX);
+	unsigned long want;
 	gfn_t start, end;
 	unsigned int i;
 
@@ -237,12 +286,17 @@ static void vmmu_around_gup(const struct vmmu_spte_format *fmt,
 	end = min((fault->gfn & ~((gfn_t)n - 1)) + n, vmmu_memslot_end(slot));
 	a->start = start;
 	a->nr = end - start;
+	/* Only those neither mapped nor known to be absent from the host. */
+	want = ~vmmu_tdp_mmu_mapped_mask(vcpu, start, a->nr) &
+	       vmmu_host_present_mask(current->mm, slot->userspace_addr +
+				      ((start - slot->base_gfn) << PAGE_SHIFT),
+				      a->nr);
 	for (i = 0; i < a->nr; i++) {
 		unsigned long hva = slot->userspace_addr +
 				    ((start + i - slot->base_gfn) << PAGE_SHIFT);
 
 		a->pages[i] = NULL;
-		if (start + i == fault->gfn)
+		if (start + i == fault->gfn || !test_bit(i, &want))
 			continue;
 		if (fault->writable &&
 		    get_user_pages_fast_only(hva, 1, FOLL_WRITE,
@@ -309,7 +363,7 @@ static int vmmu_fault_map(struct vmmu_vcpu *vcpu, struct vmmu_memslot *slot,
 	fault->exec = true;
 	around.nr = 0;
 	if (!(error_code & VMMU_PFERR_PREFAULT))
-		vmmu_around_gup(&vm->fmt, slot, fault, &around);
+		vmmu_around_gup(vcpu, slot, fault, &around);
 
 	read_lock(&vm->mmu_lock);
 	if (vmmu_fault_is_stale(vm, mmu_seq, hva, slots_gen)) {

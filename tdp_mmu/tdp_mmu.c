@@ -758,9 +758,9 @@ static int tdp_mmu_map_leaf(struct vmmu_vcpu *vcpu, struct tdp_iter *iter,
  * they stay, and this page joins them).  A leaf larger than the goal (the
  * slot logs dirty pages since it was mapped, or an instruction fetch meets
  * a huge leaf the iTLB-multihit workaround made non-executable) is split in
- * place, its other pages keeping their mapping and bits; should the vCPU's
- * caches be empty, it is zapped instead and the fault retried.  Tables that
- * exist only for the workaround go on vm->nx_tables.
+ * place, its other pages keeping their mapping and bits.  The caller's
+ * top-up covers the worst case, a table (new or split) per level below the
+ * root.  Tables that exist only for the workaround go on vm->nx_tables.
  *
  * Called with mmu_lock held for read, after the caller checked that the pfn
  * is not stale.  Races with other faults and with zaps are resolved by
@@ -774,14 +774,12 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 	struct vmmu_vm *vm = vcpu->vm;
 	const struct vmmu_spte_format *fmt = &vm->fmt;
 	struct tdp_iter iter;
-	struct tdp_zap z;
 	int r = VMMU_RET_RETRY;
 
 	lockdep_assert_held_read(&vm->mmu_lock);
 	if (READ_ONCE(root->root_invalid))
 		return VMMU_RET_RETRY;
 
-	tdp_zap_init(&z, vm, true);
 	rcu_read_lock();
 	for_each_tdp_pte(iter, root, fmt, fault->gfn, fault->gfn + 1) {
 		bool present = spte_present(fmt, iter.old_spte);
@@ -801,23 +799,20 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 		/* A table here exists only for the iTLB-multihit workaround. */
 		nx = fault->req_level >= iter.level;
 		if (leaf) {
-			struct vmmu_mmu_page *sp = NULL;
+			struct vmmu_mmu_page *sp;
 
-			if (vcpu->pt_cache.nobjs && vcpu->header_cache.nobjs)
-				sp = tdp_mmu_alloc_sp(vcpu, iter.gfn,
-						      iter.level - 1);
-			if (sp && nx)
-				tdp_mmu_track_nx(vm, sp);
-			if (sp && tdp_mmu_split_leaf(vm, &iter, sp))
-				continue;	/* down into the new table */
-			if (sp) {
-				tdp_mmu_untrack_nx(vm, sp);
-				tdp_mmu_unalloc_sp(vcpu, sp);
-				break;		/* the leaf changed: retry */
+			sp = tdp_mmu_alloc_sp(vcpu, iter.gfn, iter.level - 1);
+			if (!sp) {
+				r = -ENOMEM;
+				break;
 			}
-			/* Flushed below, outside RCU: then fault again. */
-			tdp_mmu_zap_spte(&z, &iter);
-			break;
+			if (nx)
+				tdp_mmu_track_nx(vm, sp);
+			if (tdp_mmu_split_leaf(vm, &iter, sp))
+				continue;	/* down into the new table */
+			tdp_mmu_untrack_nx(vm, sp);
+			tdp_mmu_unalloc_sp(vcpu, sp);
+			break;			/* the leaf changed: retry */
 		}
 		if (present)
 			continue;
@@ -827,7 +822,6 @@ int vmmu_tdp_mmu_map(struct vmmu_vcpu *vcpu, struct vmmu_fault *fault)
 		r = VMMU_RET_RETRY;
 	}
 	rcu_read_unlock();
-	tdp_zap_finish(&z);
 	return r;
 }
 
@@ -879,6 +873,41 @@ unsigned long vmmu_tdp_mmu_prefetch(struct vmmu_vcpu *vcpu, gfn_t start,
 	}
 	rcu_read_unlock();
 	return installed;
+}
+
+/**
+ * vmmu_tdp_mmu_mapped_mask() - which gfns of a window the vCPU's root maps
+ * @vcpu: the vCPU, whose root is loaded
+ * @start: first gfn of the window, inside one 4 KiB table
+ * @nr: gfns in the window, at most BITS_PER_LONG
+ *
+ * Lockless (RCU only) and a hint: fault-around skips looking up the host
+ * pages of what is mapped already; vmmu_tdp_mmu_prefetch() decides under
+ * mmu_lock.
+ *
+ * Return: bit i set if a present leaf maps @start + i.
+ */
+unsigned long vmmu_tdp_mmu_mapped_mask(struct vmmu_vcpu *vcpu, gfn_t start,
+				       unsigned int nr)
+{
+	const struct vmmu_spte_format *fmt = &vcpu->vm->fmt;
+	unsigned long mapped = 0;
+	struct tdp_iter iter;
+
+	rcu_read_lock();
+	for_each_tdp_pte(iter, vcpu->root, fmt, start, start + nr) {
+		gfn_t first, last;
+
+		if (!spte_present(fmt, iter.old_spte) ||
+		    !spte_leaf(fmt, iter.old_spte, iter.level))
+			continue;
+		first = max(iter.gfn, start);
+		last = min(iter.gfn + vmmu_level_pages(iter.level),
+			   start + nr);
+		bitmap_set(&mapped, first - start, last - first);
+	}
+	rcu_read_unlock();
+	return mapped;
 }
 
 /**

@@ -98,6 +98,8 @@ void vmmu_tdp_mmu_recover_nx(struct vmmu_vm *vm, unsigned int ratio);
 unsigned long vmmu_tdp_mmu_prefetch(struct vmmu_vcpu *vcpu, gfn_t start,
 				    unsigned int nr, struct page **pages,
 				    unsigned long writable);
+unsigned long vmmu_tdp_mmu_mapped_mask(struct vmmu_vcpu *vcpu, gfn_t start,
+				       unsigned int nr);
 bool vmmu_tdp_mmu_age_gfn_range(struct vmmu_vm *vm, gfn_t start, gfn_t end,
 				bool clear);
 void vmmu_tdp_mmu_invalidate_all_roots(struct vmmu_vm *vm);
