@@ -11,7 +11,14 @@
  *  - the prefetched leaves map the host's frames and read right; a host
  *    invalidation of one removes it;
  *  - the window is cut at the memslot's edges;
- *  - none in a slot that logs dirty pages, none with fault_around=0.
+ *  - none in a slot that logs dirty pages, none with fault_around=0;
+ *  - after fork() the parent's pages are copy-on-write: a write fault
+ *    maps its neighbours read-only, and the guest's write to one of them
+ *    lands in the parent's own copy, never in the page the child shares;
+ *  - faults race with a thread that keeps releasing and rewriting the
+ *    neighbours (MADV_DONTNEED: an invalidation, then a new frame): with
+ *    that thread paused after each round, every leaf maps the frame the
+ *    host maps.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +28,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "mmu_util.h"
@@ -35,7 +44,11 @@
 #define UNTOUCHED	3
 #define READ_ONLY	5
 
-#define NR_TESTS	14
+#define NR_TESTS	22
+
+/* The race: rounds, and the pages the churning thread releases. */
+#define RACE_ROUNDS	400
+#define RACE_PAGES	NPAGES
 
 static u64 word(unsigned int page)
 {
@@ -186,6 +199,181 @@ static void test_limits(int sys_fd)
 	munmap(mem, NPAGES * P);
 }
 
+/*
+ * After fork(), a write fault maps its copy-on-write neighbours read-only;
+ * the guest's write to one of them breaks the sharing first.
+ */
+static void test_cow(int sys_fd)
+{
+	u64 w = 0x5752495445000001ULL, v = 0x5752495445000002ULL;
+	struct mmu_vm vm;
+	int vcpu_fd, status, go[2];
+	pid_t child;
+	u8 *mem = mem_setup();
+	char c = 0;
+
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
+	mmu_set_region_or_die(vm.vm_fd, SLOT, 0, GPA, NPAGES * P, mem);
+	if (pipe(go))
+		bail_out("pipe: %s", strerror(errno));
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (!child) {
+		unsigned int i;
+
+		/* Wait for the parent's guest writes, then check the copy. */
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		for (i = 0; i < WINDOW; i++)
+			if (i != UNTOUCHED && *(u64 *)(mem + i * P) != word(i))
+				_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+
+	is_int(st_access(vcpu_fd, VMMU_ACCESS_WRITE, GPA + P, &w, sizeof(w)),
+	       VMMU_ACCESS_DONE, "after fork(): a write to page 1");
+	ok(tr_flags(vcpu_fd, 2) && !(tr_flags(vcpu_fd, 2) & VMMU_TR_WRITABLE) &&
+	   (tr_flags(vcpu_fd, 1) & VMMU_TR_WRITABLE),
+	   "its copy-on-write neighbours are mapped read-only");
+	is_int(st_access(vcpu_fd, VMMU_ACCESS_WRITE, GPA + 2 * P, &v, sizeof(v)),
+	       VMMU_ACCESS_DONE, "a write to page 2, a prefetched neighbour");
+	ok(*(u64 *)(mem + P) == w && *(u64 *)(mem + 2 * P) == v,
+	   "the parent's pages have the guest's writes");
+	if (write(go[1], &c, 1) != 1)
+		bail_out("write: %s", strerror(errno));
+	close(go[1]);
+	if (waitpid(child, &status, 0) != child)
+		bail_out("waitpid: %s", strerror(errno));
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "the child's copies kept their data (status %#x)", status);
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	munmap(mem, NPAGES * P);
+}
+
+struct churn {
+	pthread_t thread;
+	u8 *mem;
+	atomic_int pause, paused, stop;
+	unsigned long ops;
+};
+
+/* Release and rewrite the odd pages, over and over; pause when asked. */
+static void *churn_main(void *arg)
+{
+	struct churn *ch = arg;
+	unsigned int i = 1;
+
+	while (!atomic_load(&ch->stop)) {
+		if (atomic_load(&ch->pause)) {
+			atomic_store(&ch->paused, 1);
+			while (atomic_load(&ch->pause) && !atomic_load(&ch->stop))
+				usleep(50);
+			atomic_store(&ch->paused, 0);
+			continue;
+		}
+		madvise(ch->mem + i * P, P, MADV_DONTNEED);
+		*(u64 *)(ch->mem + i * P) = word(i);
+		ch->ops++;
+		i = (i + 2) % RACE_PAGES;
+	}
+	return NULL;
+}
+
+/* Pages whose leaf maps another frame than the host's; printed. */
+static unsigned int stale_leaves(int vcpu_fd, const u8 *mem,
+				 unsigned int round)
+{
+	struct vmmu_translation tr;
+	unsigned int i, stale = 0;
+	u64 pfn;
+
+	for (i = 0; i < RACE_PAGES; i++) {
+		if (mmu_translate(vcpu_fd, GPA + i * P, &tr))
+			bail_out("VMMU_VCPU_TRANSLATE");
+		if (!(tr.flags & VMMU_TR_PRESENT) ||
+		    !(tr.flags & VMMU_TR_PFN_VALID))
+			continue;
+		pfn = mmu_pagemap_pfn(mem + i * P);
+		if (tr.pfn == pfn)
+			continue;
+		if (stale++ < 3)
+			diag("round %u: page %u: leaf pfn %#llx, host pfn %#llx (%s)",
+			     round, i, (unsigned long long)tr.pfn,
+			     (unsigned long long)pfn, mmu_tr_flags_str(tr.flags));
+	}
+	return stale;
+}
+
+/*
+ * Faults (one per window: its neighbours come by fault-around) while
+ * another thread releases the neighbours; the thread is paused before
+ * each check, so every leaf must map the host's frame.
+ */
+static void test_race(int sys_fd)
+{
+	struct churn ch = { 0 };
+	struct vmmu_stats st0, st1;
+	unsigned int r, i, stale = 0, bad_reads = 0;
+	struct mmu_vm vm;
+	int vcpu_fd;
+	u64 w;
+
+	ch.mem = mmu_map_anon(RACE_PAGES * P, NULL);
+	madvise(ch.mem, RACE_PAGES * P, MADV_NOHUGEPAGE);
+	for (i = 0; i < RACE_PAGES; i++)
+		*(u64 *)(ch.mem + i * P) = word(i);
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
+	mmu_set_region_or_die(vm.vm_fd, SLOT, 0, GPA, RACE_PAGES * P, ch.mem);
+	st_stats_or_die(vm.vm_fd, &st0);
+	if (pthread_create(&ch.thread, NULL, churn_main, &ch))
+		bail_out("pthread_create failed");
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		if (ioctl(vm.vm_fd, VMMU_ZAP_ALL, 0))
+			bail_out("VMMU_ZAP_ALL: %s", strerror(errno));
+		for (i = 0; i < RACE_PAGES; i += 2 * WINDOW)
+			if (read_page(vcpu_fd, i, &w) != VMMU_ACCESS_DONE ||
+			    w != word(i))
+				bad_reads++;
+		atomic_store(&ch.pause, 1);
+		while (!atomic_load(&ch.paused))
+			usleep(50);
+		stale += stale_leaves(vcpu_fd, ch.mem, r);
+		for (i = 0; i < RACE_PAGES; i++)
+			if (read_page(vcpu_fd, i, &w) != VMMU_ACCESS_DONE ||
+			    w != word(i))
+				bad_reads++;
+		/* Fault in the even windows' pages here, the odd ones above. */
+		if (ioctl(vm.vm_fd, VMMU_ZAP_ALL, 0))
+			bail_out("VMMU_ZAP_ALL: %s", strerror(errno));
+		atomic_store(&ch.pause, 0);
+		for (i = WINDOW; i < RACE_PAGES; i += 2 * WINDOW)
+			if (read_page(vcpu_fd, i, &w) != VMMU_ACCESS_DONE ||
+			    w != word(i))
+				bad_reads++;
+	}
+	atomic_store(&ch.stop, 1);
+	pthread_join(ch.thread, NULL);
+	stale += stale_leaves(vcpu_fd, ch.mem, r);
+	st_stats_or_die(vm.vm_fd, &st1);
+	diag("%u rounds, %lu releases by the other thread, %llu leaves of fault-around, %llu retries",
+	     r, ch.ops, (unsigned long long)(st1.prefetched - st0.prefetched),
+	     (unsigned long long)(st1.fault_retries - st0.fault_retries));
+	ok(st1.prefetched > st0.prefetched && ch.ops > 0,
+	   "fault-around mapped neighbours while they were being released");
+	is_int(stale, 0, "every leaf maps the host's frame after each round");
+	is_int(bad_reads, 0, "every read saw its page's data");
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	munmap(ch.mem, RACE_PAGES * P);
+}
+
 int main(void)
 {
 	struct vmmu_objects base;
@@ -200,6 +388,8 @@ int main(void)
 	} else {
 		test_window(sys_fd);
 		test_limits(sys_fd);
+		test_cow(sys_fd);
+		test_race(sys_fd);
 	}
 	close(sys_fd);
 	ok_objects(&base, "objects back at baseline");

@@ -25,6 +25,11 @@
  *     the delete returns, and vCPU 1's read (if it waited) and another one
  *     are VMMU_ACCESS_MMIO.
  *
+ * Every other pair of rounds slot 0 is 2 MiB of transparent huge pages at a
+ * 2 MiB-aligned gpa, which vCPU 1 maps with one 2 MiB leaf, and step 4
+ * releases the whole huge page: a stale huge leaf would read a freed
+ * compound page.
+ *
  * In the debug lane the stale read of step 5 is a kernel access to a freed
  * page, which DEBUG_PAGEALLOC turns into an oops.
  *
@@ -51,6 +56,12 @@
 #define SLOT0_PAGES	4
 #define VICTIM		1
 #define GPA1		0x200000ULL	/* slot 1: 1 page, userfaultfd */
+#define HUGE		(2ULL << 20)
+#define GPA0_HUGE	0x400000ULL	/* slot 0 of a huge round: 2 MiB */
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 
 #define SEED_OLD	0x01d0
 #define SEED_POISON	0xdead
@@ -60,7 +71,7 @@
 /* Allocator poison of freed pages with page_poison=1 (PAGE_POISON). */
 #define FREED_WORD	0xaaaaaaaaaaaaaaaaULL
 
-#define NR_TESTS	9
+#define NR_TESTS	10
 
 /* How long to let vCPU 1's read run before calling it "waiting". */
 #define WAIT_MS		300
@@ -206,7 +217,8 @@ static const char *stale_kind(const u64 *buf, u64 gfn)
 }
 
 struct counts {
-	unsigned int rounds, blocked, in_gp, early, waited, mmio_early;
+	unsigned int rounds, huge_rounds, huge_leaf;
+	unsigned int blocked, in_gp, early, waited, mmio_early;
 	unsigned int stale, after_mmio, final_mmio, uffd_done, deletes_ok;
 	u64 early_ns_min, early_ns_max;
 };
@@ -226,23 +238,61 @@ static void round_early(struct counts *c, struct job *del, struct job *j0)
 	task_stack_diag("vCPU 0 now", atomic_load(&j0->tid));
 }
 
-/* Step 4 and 5: release the victim page, then vCPU 1 reads it. */
-static void release_and_read(struct counts *c, int vcpu1, u8 *mem0,
-			     struct job *j1, u64 *buf1)
+/* Slot 0 of a round: where it is and how big. */
+struct slot0 {
+	u8 *res, *mem;		/* the mapping, and the slot's memory in it */
+	size_t res_size, size;
+	u64 gpa;
+};
+
+/*
+ * Slot 0's memory, filled: 4 pages, or in a huge round 2 MiB, 2 MiB
+ * aligned, that the host backs with a transparent huge page (asked for
+ * with MADV_HUGEPAGE and MADV_COLLAPSE; vCPU 1's leaf tells whether it did).
+ */
+static void slot0_alloc(struct slot0 *s, bool huge)
 {
-	u8 *victim = mem0 + VICTIM * P;
-	u64 gfn = (GPA0 >> 12) + VICTIM;
+	s->size = huge ? HUGE : SLOT0_PAGES * P;
+	s->gpa = huge ? GPA0_HUGE : GPA0;
+	s->res_size = huge ? 2 * HUGE : s->size;
+	s->res = mmu_map_anon(s->res_size, NULL);
+	s->mem = s->res;
+	if (huge) {
+		s->mem = (u8 *)(((unsigned long)s->res + HUGE - 1) &
+				~(HUGE - 1));
+		if (madvise(s->mem, HUGE, MADV_HUGEPAGE))
+			bail_out("MADV_HUGEPAGE: %s", strerror(errno));
+	}
+	st_fill(s->mem, SEED_OLD, s->gpa >> 12, 0, s->size);
+	if (huge)
+		madvise(s->mem, HUGE, MADV_COLLAPSE);
+}
+
+/*
+ * Step 4 and 5: release the victim page (in a huge round, the whole huge
+ * page), then vCPU 1 reads it.
+ */
+static void release_and_read(struct counts *c, int vcpu1,
+			     const struct slot0 *s0, struct job *j1, u64 *buf1)
+{
+	bool huge = s0->size == HUGE;
+	u8 *victim = s0->mem + VICTIM * P;
+	u8 *released = huge ? s0->mem : victim;
+	size_t size = huge ? HUGE : P;
+	u64 gfn = (s0->gpa >> 12) + VICTIM;
 	struct vmmu_translation tr = { 0 };
 	u64 old_pfn, new_pfn;
 
-	st_fill(victim, SEED_POISON, gfn, 0, P);
+	st_fill(released, SEED_POISON, (s0->gpa >> 12) + (huge ? 0 : VICTIM),
+		0, size);
 	old_pfn = mmu_pagemap_pfn(victim);
-	if (madvise(victim, P, MADV_DONTNEED))
+	if (madvise(released, size, MADV_DONTNEED))
 		bail_out("MADV_DONTNEED failed");
-	st_fill(victim, SEED_NEW, gfn, 0, P);
+	st_fill(released, SEED_NEW, (s0->gpa >> 12) + (huge ? 0 : VICTIM), 0,
+		size);
 	new_pfn = mmu_pagemap_pfn(victim);
 
-	job_start(j1, vcpu_access_main, vcpu1, GPA0 + VICTIM * P, buf1,
+	job_start(j1, vcpu_access_main, vcpu1, s0->gpa + VICTIM * P, buf1,
 		  VMMU_ACCESS_READ);
 	if (!wait_finished(j1, WAIT_MS)) {
 		c->waited++;
@@ -258,14 +308,15 @@ static void release_and_read(struct counts *c, int vcpu1, u8 *mem0,
 	     j1->r == VMMU_ACCESS_DONE ? stale_kind(buf1, gfn) : "");
 	if (j1->r != VMMU_ACCESS_DONE)
 		return;
-	mmu_translate(vcpu1, GPA0 + VICTIM * P, &tr);
+	mmu_translate(vcpu1, s0->gpa + VICTIM * P, &tr);
 	diag("  first word %#llx (poison %#llx, new %#llx)",
 	     (unsigned long long)buf1[0],
 	     (unsigned long long)st_pattern(SEED_POISON, gfn, 0),
 	     (unsigned long long)st_pattern(SEED_NEW, gfn, 0));
-	diag("  pfn released %#llx, of the new page %#llx, in vCPU 1's root %#llx (%s)",
+	diag("  pfn released %#llx, of the new page %#llx, in vCPU 1's root %#llx (%s, level %u)",
 	     (unsigned long long)old_pfn, (unsigned long long)new_pfn,
-	     (unsigned long long)tr.pfn, mmu_tr_flags_str(tr.flags));
+	     (unsigned long long)tr.pfn, mmu_tr_flags_str(tr.flags),
+	     tr.level);
 }
 
 static void one_round(int sys_fd, struct counts *c)
@@ -278,26 +329,38 @@ static void one_round(int sys_fd, struct counts *c)
 	bool in_gp, j1_started = false;
 	/* vCPU 0 blocks in a read fault, or in a write fault every other round. */
 	bool vcpu0_write = c->rounds & 1;
-	u8 *mem0, *mem1;
+	/* Slot 0 is a 2 MiB huge page in rounds 2, 3, 6, 7, ... */
+	bool huge = c->rounds & 2;
+	struct vmmu_translation tr = { 0 };
+	struct slot0 s0;
+	u8 *mem1;
 
-	mem0 = mmu_map_anon(SLOT0_PAGES * P, NULL);
+	slot0_alloc(&s0, huge);
 	mem1 = mmu_map_anon(P, NULL);
-	st_fill(mem0, SEED_OLD, GPA0 >> 12, 0, SLOT0_PAGES * P);
 	uffd = st_uffd_open(0);
 	if (uffd < 0)
 		bail_out("userfaultfd: %s", errno_name(-uffd));
 	if (st_uffd_register(uffd, mem1, P, UFFDIO_REGISTER_MODE_MISSING))
 		bail_out("UFFDIO_REGISTER failed");
 	vm_fd = st_vm_create(sys_fd, VMMU_MMU_FORMAT_NPT, 0, NULL);
-	mmu_set_region_or_die(vm_fd, 0, 0, GPA0, SLOT0_PAGES * P, mem0);
+	mmu_set_region_or_die(vm_fd, 0, 0, s0.gpa, s0.size, s0.mem);
 	mmu_set_region_or_die(vm_fd, 1, 0, GPA1, P, mem1);
 	vcpu0 = mmu_create_vcpu_or_die(vm_fd, 0);
 	vcpu1 = mmu_create_vcpu_or_die(vm_fd, 1);
 
 	/* 1. vCPU 1 maps the victim. */
-	if (st_access(vcpu1, VMMU_ACCESS_READ, GPA0 + VICTIM * P, buf1, P) !=
+	if (st_access(vcpu1, VMMU_ACCESS_READ, s0.gpa + VICTIM * P, buf1, P) !=
 	    VMMU_ACCESS_DONE)
 		bail_out("round %u: vCPU 1 cannot read slot 0", c->rounds);
+	if (huge) {
+		c->huge_rounds++;
+		mmu_translate(vcpu1, s0.gpa + VICTIM * P, &tr);
+		if (tr.level == 2)
+			c->huge_leaf++;
+		else
+			diag("round %u: vCPU 1 maps slot 0 at level %u (%s)",
+			     c->rounds, tr.level, mmu_tr_flags_str(tr.flags));
+	}
 
 	/* 2. vCPU 0 blocks in userfaultfd, inside vm->srcu. */
 	buf0[0] = st_pattern(SEED_UFFD, c->rounds, 0) ^ 1;
@@ -317,7 +380,7 @@ static void one_round(int sys_fd, struct counts *c)
 	if (in_gp && !atomic_load(&j0.finished)) {
 		c->in_gp++;
 		/* 4. and 5. */
-		release_and_read(c, vcpu1, mem0, &j1, buf1);
+		release_and_read(c, vcpu1, &s0, &j1, buf1);
 		j1_started = true;
 	} else if (atomic_load(&del.finished)) {
 		round_early(c, &del, &j0);
@@ -343,7 +406,7 @@ static void one_round(int sys_fd, struct counts *c)
 		if (j1.r == VMMU_ACCESS_MMIO)
 			c->after_mmio++;
 	}
-	if (st_access(vcpu1, VMMU_ACCESS_READ, GPA0 + VICTIM * P, buf1, P) ==
+	if (st_access(vcpu1, VMMU_ACCESS_READ, s0.gpa + VICTIM * P, buf1, P) ==
 	    VMMU_ACCESS_MMIO)
 		c->final_mmio++;
 
@@ -351,14 +414,14 @@ static void one_round(int sys_fd, struct counts *c)
 	close(vcpu1);
 	close(vm_fd);
 	close(uffd);
-	munmap(mem0, SLOT0_PAGES * P);
+	munmap(s0.res, s0.res_size);
 	munmap(mem1, P);
 	c->rounds++;
 }
 
 int main(void)
 {
-	unsigned int nr_rounds = st_scale(10, 2, 5);
+	unsigned int nr_rounds = st_scale(16, 2, 8);
 	struct vmmu_objects base;
 	struct counts c = { 0 };
 	int sys_fd;
@@ -392,6 +455,9 @@ int main(void)
 	is_int(c.uffd_done, c.rounds,
 	       "vCPU 0's read or write completed on the page the handler served");
 	is_int(c.deletes_ok, c.rounds, "every delete succeeded");
+	ok(c.huge_leaf > 0,
+	   "vCPU 1 mapped slot 0 with a 2 MiB leaf before the delete (%u of %u huge rounds)",
+	   c.huge_leaf, c.huge_rounds);
 	ok_objects(&base, "objects back at baseline");
 	return tap_finish();
 }
