@@ -8,7 +8,8 @@ One QEMU boot (selftests/vm/kvm-ref.sh --plan):
      side-by-side test (kvm-probe, then a small demand_paging_test);
   2. ROUNDS rounds of
        load kvm, demand_paging_test -v N -b SIZE [-s BACKING] for each N
-       and each backing (4 KiB pages, transparent huge pages),
+       and each backing (4 KiB pages, transparent huge pages, hugetlbfs
+       2 MiB pages, reserved at the start of the boot),
        dirty_log_perf_test -v N -b DL_SIZE -i 3 for each N, unload kvm,
        load vmmu, the same runs, unload vmmu
      where the vmmu part is left out when its quick attempt failed.
@@ -26,7 +27,7 @@ Environment:
   BENCH_ROUNDS      rounds of the side-by-side test (default 3)
   BENCH_SIZE        demand_paging_test -b, per vCPU (default 256M)
   BENCH_BACKINGS    demand_paging_test -s values (default "anonymous
-                    anonymous_thp")
+                    anonymous_thp anonymous_hugetlb")
   BENCH_DL_SIZE     dirty_log_perf_test -b, per vCPU (default 64M)
   BENCH_VCPUS       vCPU counts, for both programs (default "1 2")
   BENCH_FAULT_SIZE  fault-bench -b, per vCPU (default 64M)
@@ -90,10 +91,24 @@ def dp_args(v, size, backing):
     return args if backing == DEFAULT_BACKING else args + " -s " + backing
 
 
-def make_plan(rounds, size, vcpus, fault_args, dl_size, backings):
+HUGE = 2 << 20
+
+
+def huge_pages_needed(size, vcpus, fault_size):
+    """hugetlbfs pages for the largest run: demand_paging_test's memory
+    (with a page for its alignment) or fault-bench's hugetlb variant, and
+    room for the test library's own allocations."""
+    most = max(size_bytes(size), size_bytes(fault_size)) * max(vcpus)
+    return (most + HUGE - 1) // HUGE + 8
+
+
+def make_plan(rounds, size, vcpus, fault_args, dl_size, backings, fault_size):
     # fault-bench comes before the quick attempt: a failed "probe" step
     # turns the vmmu side off for the rest of the plan.
-    lines = ["load vmmu",
+    lines = []
+    if "anonymous_hugetlb" in backings:
+        lines.append("hugepages %d" % huge_pages_needed(size, vcpus, fault_size))
+    lines += ["load vmmu",
              "run %s fault-bench %s" % (FAULT_BENCH, fault_args),
              "run vmmu:kvm-probe kvm-probe",
              step("vmmu", "attempt", ATTEMPT).replace("run ", "probe ", 1),
@@ -301,7 +316,8 @@ def main():
     fault_size = os.environ.get("BENCH_FAULT_SIZE", "64M")
     fault_runs = int(os.environ.get("BENCH_FAULT_RUNS", "5"))
     dl_size = os.environ.get("BENCH_DL_SIZE", "64M")
-    backings = os.environ.get("BENCH_BACKINGS", "anonymous anonymous_thp").split()
+    backings = os.environ.get("BENCH_BACKINGS",
+                              "anonymous anonymous_thp anonymous_hugetlb").split()
     if rounds < 1 or fault_runs < 1 or not vcpus or not backings:
         sys.exit("bench: BENCH_ROUNDS, BENCH_FAULT_RUNS >= 1 and BENCH_VCPUS, "
                  "BENCH_BACKINGS non-empty, please")
@@ -312,7 +328,7 @@ def main():
 
     outdir = os.path.join(TOP, "build", "bench")
     os.makedirs(outdir, exist_ok=True)
-    plan = make_plan(rounds, size, vcpus, fault_args, dl_size, backings)
+    plan = make_plan(rounds, size, vcpus, fault_args, dl_size, backings, fault_size)
     with tempfile.NamedTemporaryFile("w", dir=outdir, prefix="plan.", delete=False) as f:
         f.write(plan)
         plan_path = f.name

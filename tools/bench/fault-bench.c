@@ -5,7 +5,7 @@
  * A VM with software vCPUs (VMMU_SET_MMU: NPT tables, VMMU_VCPU_SOFTWARE)
  * and one memslot; each vCPU is a thread that writes 8 bytes to every
  * 4 KiB page of its own range with VMMU_VCPU_ACCESS, one ioctl per page.
- * Eight variants:
+ * Nine variants:
  *
  *   fresh    the host pages do not exist yet: every access is a vmmu fault
  *            that also allocates and zeroes a host page (GUP faults it in)
@@ -15,6 +15,8 @@
  *   present-nofa  the same with fault_around=0: every access is a fault
  *   thp      as present, on transparent huge pages (2 MiB aligned,
  *            MADV_HUGEPAGE): one fault maps 2 MiB
+ *   hugetlb  as present, on hugetlbfs 2 MiB pages (MAP_HUGETLB; skipped
+ *            when /proc/sys/vm/nr_hugepages has too few free)
  *   mapped   the pages are mapped already (a first pass faulted them in):
  *            no fault, only the ioctl and the table walk - the cost the two
  *            others include besides the fault itself
@@ -35,7 +37,7 @@
  * the median faults (or accesses) per second over all vCPUs, the median
  * nanoseconds per access of one vCPU, and the faults VMMU_GET_STATS
  * counted in the timed pass, and the page-table pages per GiB of guest
- * memory after it.  Host memory other than thp's is
+ * memory after it.  Host memory other than thp's and hugetlb's is
  * madvise(MADV_NOHUGEPAGE), so the host allocates 4 KiB pages one by one
  * as the guest's do.
  *
@@ -72,12 +74,13 @@ typedef __u8 u8;
 #define MAX_RUNS	99
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-enum variant { FRESH, PRESENT, PRESENT_NOFA, THP, MAPPED, CHURN, WP_FAST,
-	       WP_LOCK, NR_VARIANTS };
+enum variant { FRESH, PRESENT, PRESENT_NOFA, THP, HUGETLB, MAPPED, CHURN,
+	       WP_FAST, WP_LOCK, NR_VARIANTS };
 
 static const char *const variant_names[NR_VARIANTS] = {
 	[FRESH] = "fresh", [PRESENT] = "present",
-	[PRESENT_NOFA] = "present-nofa", [THP] = "thp", [MAPPED] = "mapped",
+	[PRESENT_NOFA] = "present-nofa", [THP] = "thp", [HUGETLB] = "hugetlb",
+	[MAPPED] = "mapped",
 	[CHURN] = "churn", [WP_FAST] = "wp-fast", [WP_LOCK] = "wp-lock",
 };
 
@@ -274,10 +277,25 @@ static int create_vm(int sys_fd)
 	return vm_fd;
 }
 
+/* The length of the mapping that holds @bytes of guest memory. */
+static u64 map_bytes(u64 bytes, enum variant v)
+{
+	/* thp aligns the guest's range inside it; hugetlb needs whole pages. */
+	if (v == HUGETLB)
+		return (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
+	return bytes + HUGE_BYTES;
+}
+
+static void *map_memory(u64 bytes, enum variant v)
+{
+	return mmap(NULL, map_bytes(bytes, v), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS |
+		    (v == HUGETLB ? MAP_HUGETLB : MAP_NORESERVE), -1, 0);
+}
+
 /*
- * Guest memory for @n vCPUs, in slot 0 at gpa 0; host pages per @v.  The
- * mapping is HUGE_BYTES longer than @bytes (for thp's alignment); munmap
- * that much.
+ * Guest memory for @n vCPUs, in slot 0 at gpa 0; host pages per @v, in a
+ * mapping of map_bytes().
  */
 static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 {
@@ -290,8 +308,7 @@ static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 	u64 off;
 	long r;
 
-	mem = mmap(NULL, bytes + HUGE_BYTES, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	mem = map_memory(bytes, v);
 	if (mem == MAP_FAILED) {
 		perror("fault-bench: mmap");
 		exit(1);
@@ -301,7 +318,7 @@ static void *add_memory(int vm_fd, u64 bytes, enum variant v)
 		guest = (u8 *)(((unsigned long)mem + HUGE_BYTES - 1) &
 			       ~(HUGE_BYTES - 1));
 		madvise(guest, bytes, MADV_HUGEPAGE);
-	} else {
+	} else if (v != HUGETLB) {
 		/* Not fatal: a kernel without THP has nothing to turn off. */
 		madvise(mem, bytes + HUGE_BYTES, MADV_NOHUGEPAGE);
 	}
@@ -405,7 +422,7 @@ static bool one_run(const struct config *cfg, int sys_fd, enum variant v,
 	for (i = 0; i < n; i++)
 		close(w[i].vcpu_fd);
 	close(vm_fd);
-	munmap(mem, n * cfg->size + HUGE_BYTES);
+	munmap(mem, map_bytes(n * cfg->size, v));
 	return good;
 }
 
@@ -431,7 +448,20 @@ static bool measure(const struct config *cfg, int sys_fd, enum variant v,
 	u64 faults_min = ~0ULL, faults_max = 0, retries = 0;
 	struct sample s;
 	unsigned int r;
+	void *probe;
 
+	if (v == HUGETLB) {
+		/* Enough free hugetlbfs pages?  The mapping reserves them. */
+		probe = map_memory(n * cfg->size, v);
+		if (probe == MAP_FAILED) {
+			printf("%-12s %5u skipped: mmap(MAP_HUGETLB) of %llu MiB: %s\n",
+			       variant_names[v], n,
+			       (unsigned long long)(map_bytes(n * cfg->size, v) >> 20),
+			       strerror(errno));
+			return true;
+		}
+		munmap(probe, map_bytes(n * cfg->size, v));
+	}
 	for (r = 0; r < cfg->runs; r++) {
 		if (!one_run(cfg, sys_fd, v, n, &s))
 			return false;
