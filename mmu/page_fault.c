@@ -171,10 +171,10 @@ int vmmu_host_mapping_level(struct mm_struct *mm, unsigned long hva)
 }
 
 /*
- * Which of the @nr pages from @hva the host maps with a present PTE: a
- * lockless hint (as vmmu_host_mapping_level()) that spares fault-around
- * the GUPs of pages the host does not have, the common case when a guest
- * touches fresh memory.  GUP decides.
+ * Which of the @nr pages from @hva the host maps (a present PTE, or a huge
+ * leaf): a lockless hint (as vmmu_host_mapping_level()) that spares
+ * fault-around the GUPs of pages the host does not have, the common case
+ * when a guest touches fresh memory.  GUP decides.
  */
 static unsigned long vmmu_host_present_mask(struct mm_struct *mm,
 					    unsigned long hva, unsigned int nr)
@@ -188,7 +188,9 @@ static unsigned long vmmu_host_present_mask(struct mm_struct *mm,
 	for (i = 0; i < nr; i++, hva += PAGE_SIZE) {
 		if (!i || !(hva & ~PMD_MASK))
 			table = vmmu_host_walk(mm, hva, &level);
-		if (table && pte_present(READ_ONCE(table[pte_index(hva)])))
+		/* A huge page that vmmu maps at 4 KiB (slot too small...). */
+		if (level > VMMU_PG_LEVEL_4K ||
+		    (table && pte_present(READ_ONCE(table[pte_index(hva)]))))
 			__set_bit(i, &present);
 	}
 	local_irq_restore(flags);

@@ -12,6 +12,8 @@
  *    invalidation of one removes it;
  *  - the window is cut at the memslot's edges;
  *  - none in a slot that logs dirty pages, none with fault_around=0;
+ *  - where the host has a transparent huge page that the slot lets vmmu
+ *    map only at 4 KiB (gpa and hva not congruent), the window is mapped;
  *  - after fork() the parent's pages are copy-on-write: a write fault
  *    maps its neighbours read-only, and the guest's write to one of them
  *    lands in the parent's own copy, never in the page the child shares;
@@ -44,7 +46,7 @@
 #define UNTOUCHED	3
 #define READ_ONLY	5
 
-#define NR_TESTS	22
+#define NR_TESTS	24
 
 /* The race: rounds, and the pages the churning thread releases. */
 #define RACE_ROUNDS	400
@@ -197,6 +199,66 @@ static void test_limits(int sys_fd)
 	close(vcpu_fd);
 	mmu_vm_close(&vm);
 	munmap(mem, NPAGES * P);
+}
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+#define HUGE		(2UL << 20)
+
+/* AnonHugePages (kB) of the mapping that holds @p. */
+static long anon_huge_kb(const void *p)
+{
+	unsigned long start, end, a = (unsigned long)p;
+	bool in = false;
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start <= a && a < end;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* A host huge page that the slot lets vmmu map only at 4 KiB. */
+static void test_host_huge(int sys_fd)
+{
+	u8 *res = mmu_map_anon(2 * HUGE, NULL);
+	u8 *mem = (u8 *)(((unsigned long)res + HUGE - 1) & ~(HUGE - 1));
+	struct vmmu_translation tr;
+	struct mmu_vm vm;
+	unsigned int i;
+	int vcpu_fd;
+	long kb;
+	u64 w;
+
+	if (madvise(mem, HUGE, MADV_HUGEPAGE))
+		bail_out("MADV_HUGEPAGE: %s", strerror(errno));
+	for (i = 0; i < HUGE / P; i++)
+		*(u64 *)(mem + i * P) = word(i);
+	madvise(mem, HUGE, MADV_COLLAPSE);
+	kb = anon_huge_kb(mem);
+	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
+	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
+	/* GPA is 1 MiB aligned, @mem 2 MiB: not congruent, 4 KiB leaves. */
+	mmu_set_region_or_die(vm.vm_fd, SLOT, 0, GPA, HUGE, mem);
+	is_int(read_page(vcpu_fd, 9, &w) == VMMU_ACCESS_DONE && w == word(9), 1,
+	       "a read of a slot the host backs with a huge page (%ld kB of it)",
+	       kb);
+	mmu_translate(vcpu_fd, GPA + 9 * P, &tr);
+	if (!is_int(mapped_mask(vcpu_fd, 24), 0xff00ULL,
+		    "mapped at %u KiB: the 8 pages of its window", 4 << (9 * (tr.level - 1))))
+		diag("mapped %#llx", (unsigned long long)mapped_mask(vcpu_fd, 24));
+	close(vcpu_fd);
+	mmu_vm_close(&vm);
+	munmap(res, 2 * HUGE);
 }
 
 /*
@@ -388,6 +450,7 @@ int main(void)
 	} else {
 		test_window(sys_fd);
 		test_limits(sys_fd);
+		test_host_huge(sys_fd);
 		test_cow(sys_fd);
 		test_race(sys_fd);
 	}
