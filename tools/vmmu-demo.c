@@ -10,13 +10,17 @@
  *     that run real guest code.
  *  2. Back a PC-like guest-physical layout with anonymous memory: low RAM,
  *     a read-only BIOS ROM, high RAM (KVM_SET_USER_MEMORY_REGION); list it,
- *     see an overlapping slot refused, move and delete a spare slot.
+ *     see an overlapping slot refused, move and delete a spare slot.  High
+ *     RAM starts at 2 MiB in guest-physical memory and in the VMM's mapping,
+ *     which asks for transparent huge pages there: where the host backs it
+ *     with 2 MiB pages, vmmu maps it with 2 MiB leaves.
  *  3. Run a guest: a few lines of position-independent 64-bit code with its
  *     own page tables, which the demo builds in guest memory and enters with
  *     KVM_SET_SREGS directly in long mode.  The guest says hello through an
  *     I/O port (the demo prints what it writes there), reads the ROM, writes
- *     a pattern over all of high RAM - every page a nested page fault that
- *     vmmu resolves inside KVM_RUN - sends back a checksum of it and halts.
+ *     a pattern over all of high RAM - nested page faults that vmmu resolves
+ *     inside KVM_RUN, one per 2 MiB where the host has huge pages - sends
+ *     back a checksum of it and halts.
  *     The demo checks the checksum, and the pattern in its own mapping.
  *  4. Print the MMU's counters (VMMU_GET_STATS) and the KVM_RUN exits.
  *
@@ -69,7 +73,8 @@ enum { LOW_RAM, ROM, HIGH_RAM };
 static const struct region layout[] = {
 	[LOW_RAM] = { "low RAM", 0, 0, 0, 640 * KiB, 0 },
 	[ROM] = { "BIOS ROM", 1, KVM_MEM_READONLY, 0xf0000, 64 * KiB, 1 * MiB },
-	[HIGH_RAM] = { "high RAM", 2, 0, 1 * MiB, 8 * MiB, 2 * MiB },
+	/* gpa and offset both 2 MiB aligned: room for 2 MiB leaves. */
+	[HIGH_RAM] = { "high RAM", 2, 0, 2 * MiB, 8 * MiB, 2 * MiB },
 };
 
 /* A slot that is added, moved and deleted to show how; no guest uses it. */
@@ -78,6 +83,7 @@ static const struct region spare = {
 };
 
 #define GUEST_MEM_SIZE	(11 * MiB)
+#define HUGE_PAGE	(2 * MiB)
 
 /* What the BIOS ROM holds: the guest prints it. */
 static const char rom_sign[] = "vmmu demo BIOS, read-only";
@@ -465,14 +471,28 @@ static bool step_choose_mmu(struct vmm *vmm)
 
 static bool step_guest_memory(struct vmm *vmm)
 {
+	const struct region *high = &layout[HIGH_RAM];
+	u8 *map, *end;
+
 	heading("Guest memory");
-	vmm->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vmm->mem == MAP_FAILED) {
-		vmm->mem = NULL;
+	/* 2 MiB aligned: map more, keep the aligned part, give back the rest. */
+	map = mmap(NULL, GUEST_MEM_SIZE + HUGE_PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED) {
 		unexpected(vmm, "mmap: %s", strerror(errno));
 		return false;
 	}
+	vmm->mem = (u8 *)(((unsigned long)map + HUGE_PAGE - 1) &
+			  ~(HUGE_PAGE - 1));
+	end = vmm->mem + GUEST_MEM_SIZE;
+	if (vmm->mem > map)
+		munmap(map, vmm->mem - map);
+	munmap(end, map + GUEST_MEM_SIZE + HUGE_PAGE - end);
+	/* Not fatal: a host without THP backs it with 4 KiB pages. */
+	if (madvise(region_ptr(vmm, high, high->gpa), high->size,
+		    MADV_HUGEPAGE))
+		printf("   (no transparent huge pages here: %s)\n",
+		       strerror(errno));
 	/* The VMM writes the ROM; the guest can only read it. */
 	memcpy(region_ptr(vmm, &layout[ROM], layout[ROM].gpa), rom_sign,
 	       sizeof(rom_sign));
@@ -1123,8 +1143,10 @@ static bool step_stats(struct vmm *vmm)
 	printf("   page faults            %llu (%llu retried)\n",
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.fault_retries);
-	printf("   pages mapped           %llu; now present: %llu of 4 KiB, %llu of 2 MiB\n",
+	printf("   leaves mapped          %llu (%llu of them neighbours by fault-around)\n",
 	       (unsigned long long)st.pages_mapped,
+	       (unsigned long long)st.prefetched);
+	printf("   now present            %llu of 4 KiB, %llu of 2 MiB\n",
 	       (unsigned long long)st.mapped[0],
 	       (unsigned long long)st.mapped[1]);
 	printf("   page-table pages       %llu (%llu freed)\n",
