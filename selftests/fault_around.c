@@ -424,7 +424,7 @@ static void test_race(int sys_fd)
 	pthread_join(ch.thread, NULL);
 	stale += stale_leaves(vcpu_fd, ch.mem, r);
 	st_stats_or_die(vm.vm_fd, &st1);
-	diag("%u rounds, %lu releases by the other thread, %llu leaves of fault-around, %llu retries",
+	diag("%u rounds, %lu releases by the other thread, %llu prefetched, %llu retries",
 	     r, ch.ops, (unsigned long long)(st1.prefetched - st0.prefetched),
 	     (unsigned long long)(st1.fault_retries - st0.fault_retries));
 	ok(st1.prefetched > st0.prefetched && ch.ops > 0,
