@@ -61,7 +61,7 @@
 #define NR_HUGETLB_PATH	"/proc/sys/vm/nr_hugepages"
 
 #define NR_CFG_TESTS	7
-#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 7 + 5 + 5 + 3 + 1)
+#define NR_TESTS	(MMU_NR_CFGS * NR_CFG_TESTS + 15 + 3 + 3 * 6 + 7 + 5 + 5 + 6 + 1)
 
 /* Memory for a slot: 2 MiB aligned inside a larger reservation. */
 struct huge_mem {
@@ -798,9 +798,55 @@ static bool boot_reserved_1g(void)
 }
 
 /*
+ * A hardware vCPU's guest reads the 1 GiB page through a 1 GiB page of its
+ * own (PDPT entry 1 of the tables guest_setup_long_mode() built): vmmu
+ * maps it with one 1 GiB nested/EPT leaf, which the CPU's walker takes: 3.
+ */
+#define G1_CODE		0x100000ULL
+#define G1_STACK	0x80000ULL
+
+static void test_hugetlb_1g_hw(int sys_fd, const u8 *mem)
+{
+	u64 *pdpt, gpa = GIG + 0x12345000;
+	struct vmmu_stats st;
+	struct kvm_regs regs;
+	struct guest g;
+	int r;
+
+	if (guest_hw_available(sys_fd)) {
+		skip(3, "1 GiB hugetlbfs page: no hardware vCPUs here (%s)",
+		     guest_hw_why());
+		return;
+	}
+	guest_create(&g, sys_fd, 2 << 20);
+	mmu_set_region_or_die(g.vm_fd, SLOT, 0, GIG, GIG, mem);
+	guest_load(&g, G1_CODE, nx_guest, GUEST_CODE_SIZE(nx_guest));
+	guest_setup_long_mode(&g, G1_CODE, G1_STACK);
+	pdpt = (u64 *)(g.mem + GUEST_PT_GPA + PAGE_SIZE);
+	pdpt[1] = GIG | X86_PTE_PRESENT | X86_PTE_WRITE | X86_PTE_LARGE;
+	guest_get_regs(&g, &regs);
+	regs.rdi = gpa;
+	guest_set_regs(&g, &regs);
+	r = guest_run(&g);
+	ok_guest_io(&g, r, KVM_EXIT_IO_OUT, 1, HW_PORT, (u8)word(0x12345000),
+		    "1 GiB hugetlbfs page (%s): the guest read it",
+		    guest_hw->name);
+	ok(level_is(g.vcpu_fd, gpa, 3, "1 GiB") &&
+	   pfn_is_hosts(g.vcpu_fd, gpa, mem + 0x12345000),
+	   "1 GiB hugetlbfs page (%s): through a 1 GiB %s leaf with the host's frame",
+	   guest_hw->name, guest_hw->tables);
+	stats(g.vm_fd, &st);
+	ok(st.mapped[2] == 1,
+	   "1 GiB hugetlbfs page (%s): one 1 GiB leaf (%llu)", guest_hw->name,
+	   (unsigned long long)st.mapped[2]);
+	guest_destroy(&g);
+}
+
+/*
  * A 1 GiB hugetlbfs page, where the host can give one (a boot with
  * hugepagesz=1G hugepages=1, or a gigantic page allocated now): one 1 GiB
- * leaf with the host's frame: 3.
+ * leaf with the host's frame, for a software vCPU (3) and a hardware one
+ * (3).
  */
 static void test_hugetlb_1g(int sys_fd)
 {
@@ -826,9 +872,9 @@ static void test_hugetlb_1g(int sys_fd)
 		if (boot_reserved_1g()) {
 			ok(0, "1 GiB hugetlbfs page: the boot reserved one, but mmap failed: %s",
 			   strerror(err));
-			skip(2, "no 1 GiB page");
+			skip(5, "no 1 GiB page");
 		} else {
-			skip(3, "no 1 GiB hugetlbfs page here (%s)",
+			skip(6, "no 1 GiB hugetlbfs page here (%s)",
 			     strerror(err));
 		}
 		goto out;
@@ -849,6 +895,7 @@ static void test_hugetlb_1g(int sys_fd)
 	   (unsigned long long)st.mapped[0]);
 	close(vcpu_fd);
 	mmu_vm_close(&vm);
+	test_hugetlb_1g_hw(sys_fd, mem);
 	munmap(mem, GIG);
 out:
 	if (reserved)
