@@ -1262,7 +1262,8 @@ retry:
  * Each table the iTLB-multihit workaround made (an instruction fetch split
  * a huge leaf, or mapped 4 KiB where a huge leaf could be) is zapped with
  * everything it maps, so that the next fault there maps a huge leaf again
- * if the guest no longer executes from it.  Takes mmu_lock for write.
+ * if the guest no longer executes from it.  Takes mmu_lock for write, and
+ * yields it between tables and inside large ones.
  */
 void vmmu_tdp_mmu_recover_nx(struct vmmu_vm *vm, unsigned int ratio)
 {
@@ -1289,7 +1290,9 @@ void vmmu_tdp_mmu_recover_nx(struct vmmu_vm *vm, unsigned int ratio)
 		spin_unlock(&vm->tdp_mmu_pages_lock);
 		if (!sp)
 			break;
-		vmmu_tdp_mmu_zap_gfn_range(vm, start, end, false);
+		/* Flushed when it returns: the lock may go between tables. */
+		vmmu_tdp_mmu_zap_gfn_range(vm, start, end, true);
+		cond_resched_rwlock_write(&vm->mmu_lock);
 	}
 	write_unlock(&vm->mmu_lock);
 }
