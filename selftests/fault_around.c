@@ -206,27 +206,6 @@ static void test_limits(int sys_fd)
 #endif
 #define HUGE		(2UL << 20)
 
-/* AnonHugePages (kB) of the mapping that holds @p. */
-static long anon_huge_kb(const void *p)
-{
-	unsigned long start, end, a = (unsigned long)p;
-	bool in = false;
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start <= a && a < end;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 /* A host huge page that the slot lets vmmu map only at 4 KiB. */
 static void test_host_huge(int sys_fd)
 {
@@ -244,7 +223,7 @@ static void test_host_huge(int sys_fd)
 	for (i = 0; i < HUGE / P; i++)
 		*(u64 *)(mem + i * P) = word(i);
 	madvise(mem, HUGE, MADV_COLLAPSE);
-	kb = anon_huge_kb(mem);
+	kb = mmu_anon_huge_kb(mem, HUGE);
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
 	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	/* GPA is 1 MiB aligned, @mem 2 MiB: not congruent, 4 KiB leaves. */

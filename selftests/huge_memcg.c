@@ -79,26 +79,6 @@ static u64 written_page(unsigned int i)
 	return i * PAGES_PER_HUGE + (i * 37) % PAGES_PER_HUGE;
 }
 
-static long anon_huge_kb(const u8 *mem)
-{
-	unsigned long start, end, a = (unsigned long)mem;
-	bool in = false;
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start <= a && a < end;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 /*
  * The kernel keeps a few pages charged ahead per CPU for the last cgroup
  * that charged there (and bytes of slab objects likewise), counted in its
@@ -168,10 +148,11 @@ static int child(const char *cg, const char *holder, struct result *res)
 	for (i = 0; i < NR_PAGES; i++)
 		*(u64 *)(mem + i * PAGE_SIZE) = FILL + i;
 	/* A collapse may fail for a moment (EAGAIN): a few more tries. */
-	for (r = 0; r < 5 && anon_huge_kb(mem) < (long)(MEM_SIZE >> 10); r++)
+	for (r = 0; r < 5 &&
+	     mmu_anon_huge_kb(mem, MEM_SIZE) < (long)(MEM_SIZE >> 10); r++)
 		for (i = 0; i < NR_HUGE; i++)
 			madvise(mem + i * HUGE, HUGE, MADV_COLLAPSE);
-	res->thp_kb = anon_huge_kb(mem);
+	res->thp_kb = mmu_anon_huge_kb(mem, MEM_SIZE);
 
 	vcpu = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	mmu_set_region_or_die(vm.vm_fd, 0, 0, 0, MEM_SIZE, mem);

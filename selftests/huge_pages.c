@@ -84,27 +84,6 @@ static void fill(u8 *mem, size_t size)
 		*(u64 *)(mem + off) = word(off);
 }
 
-/* AnonHugePages (kB) of the mappings that overlap [mem, mem + size). */
-static long anon_huge_kb(const u8 *mem, size_t size)
-{
-	unsigned long start, end, lo = (unsigned long)mem, hi = lo + size;
-	bool in = false;
-	char line[256];
-	long kb, total = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start < hi && end > lo;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			total += kb;
-	}
-	fclose(f);
-	return total;
-}
-
 /*
  * MEM_SIZE bytes of anonymous memory, 2 MiB aligned, filled, backed by
  * transparent huge pages: MADV_HUGEPAGE before the first touch, and
@@ -132,7 +111,7 @@ static void huge_free(struct huge_mem *m)
 /* Does the host map all of @m with huge pages?  Says why not. */
 static bool thp_mapped(const struct huge_mem *m)
 {
-	long kb = anon_huge_kb(m->mem, MEM_SIZE);
+	long kb = mmu_anon_huge_kb(m->mem, MEM_SIZE);
 
 	if (kb == MEM_SIZE / 1024)
 		return true;

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "guest_util.h"
+#include "mmu_util.h"
 #include "pass_util.h"
 #include "stress_util.h"
 
@@ -242,25 +243,10 @@ static void vcpu_start(int index)
 /* AnonHugePages (kB) of the mappings overlapping both areas. */
 static long anon_huge_kb(void)
 {
-	u64 lo = (u64)slots[0].area;
-	u64 hi = (u64)slots[NR_VCPUS - 1].area + AREA_SIZE;
-	bool in_range = false;
-	unsigned long start, end;
-	char line[256];
-	long kb, total = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
+	u8 *lo = slots[0].area;
+	u8 *hi = slots[NR_VCPUS - 1].area + AREA_SIZE;
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in_range = start < hi && end > lo;
-		else if (in_range &&
-			 sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			total += kb;
-	}
-	fclose(f);
-	return total;
+	return mmu_anon_huge_kb(lo, hi - lo);
 }
 
 struct thp_ops {

@@ -384,3 +384,23 @@ u64 mmu_pagemap_pfn(const void *hva)
 		return 0;
 	return entry & ((1ULL << 55) - 1);
 }
+
+long mmu_anon_huge_kb(const void *p, size_t size)
+{
+	unsigned long start, end, lo = (unsigned long)p, hi = lo + size;
+	bool in = false;
+	char line[256];
+	long kb, total = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start < hi && end > lo;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			total += kb;
+	}
+	fclose(f);
+	return total;
+}

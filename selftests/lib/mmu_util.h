@@ -181,4 +181,11 @@ void *mmu_map_anon(size_t size, void *addr);
  */
 u64 mmu_pagemap_pfn(const void *hva);
 
+/*
+ * AnonHugePages (kB) of the mappings that overlap [@p, @p + @size), from
+ * /proc/self/smaps (whole mappings: a range inside one counts all of it);
+ * -errno if unreadable.
+ */
+long mmu_anon_huge_kb(const void *p, size_t size);
+
 #endif /* VMMU_SELFTESTS_MMU_UTIL_H */
