@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "guest_util.h"
+#include "mmu_util.h"
 #include "pass_util.h"
 #include "stress_util.h"
 
@@ -333,6 +334,7 @@ static void run_mode(int sys_fd, bool logged, bool thp)
 	struct vmmu_stats st0, st1, st;
 	struct fork_totals tot = { 0 };
 	u64 log[LOG_WORDS] = { 0 }, leaves_2m = 0;
+	long host_kb = 0;
 	unsigned int i;
 	bool all_logged = true;
 	int v, r;
@@ -340,10 +342,17 @@ static void run_mode(int sys_fd, bool logged, bool thp)
 	mode = logged ? "logged: " : thp ? "thp: " : "";
 	memset(vcpus, 0, sizeof(vcpus));
 	memset(views, 0, sizeof(views));
-	if (thp)
+	if (thp) {
+		/*
+		 * The iTLB-multihit workaround (on under Bochs) would keep the
+		 * code's 2 MiB at 4 KiB: off for this VM, which is about forks.
+		 */
+		st_param_set("nx_huge_pages", "off");
 		guest_create_thp(&g, sys_fd, MEM_SIZE);
-	else
+		st_param_set("nx_huge_pages", "auto");
+	} else {
 		guest_create(&g, sys_fd, MEM_SIZE);
+	}
 	if (logged) {
 		r = vmmu_set_region(g.vm_fd, 0, KVM_MEM_LOG_DIRTY_PAGES, 0,
 				    MEM_SIZE, (u64)g.mem);
@@ -356,6 +365,16 @@ static void run_mode(int sys_fd, bool logged, bool thp)
 		u64 gpa = REGION_GPA + i * PAGE_SIZE;
 
 		((u64 *)(g.mem + gpa))[1] = vmm_word(gpa >> 12, 0);
+	}
+	/*
+	 * A huge page for the first 2 MiB (code, stack, regions; the rest is
+	 * never touched) if the first touch gave none; no vCPU runs yet.
+	 */
+	for (i = 0; thp && i < 5; i++) {
+		host_kb = mmu_anon_huge_kb(g.mem, MEM_SIZE);
+		if (host_kb >= (long)(MEM_SIZE >> 11))
+			break;
+		madvise(g.mem, MEM_SIZE / 2, MADV_COLLAPSE);
 	}
 	st_stats_or_die(g.vm_fd, &st0);
 	for (v = 0; v < NR_VCPUS; v++)
@@ -396,10 +415,12 @@ static void run_mode(int sys_fd, bool logged, bool thp)
 	check_forks(&tot, &st0, &st1);
 	for (v = 0; v < NR_VCPUS; v++)
 		check_vcpu(&vcpus[v]);
-	if (thp)
+	if (thp && host_kb <= 0)
+		skip(1, "thp: the host gave no huge page");
+	else if (thp)
 		ok(leaves_2m > 0,
-		   "thp: the guest's memory was mapped with 2 MiB leaves before forks (up to %llu)",
-		   (unsigned long long)leaves_2m);
+		   "thp: the guest's memory was mapped with 2 MiB leaves before forks (up to %llu; the host had %ld kB huge)",
+		   (unsigned long long)leaves_2m, host_kb);
 	if (logged) {
 		ok(all_logged, "logged: each harvest after a full pass has every page");
 		ok(st1.pf_fast > st0.pf_fast,
