@@ -164,6 +164,33 @@ static void disturb(void)
 	atomic_store(&stop, true);
 }
 
+/*
+ * After an unexpected exit: where the vCPU was, and how its root maps the
+ * guest's code, page tables and stack next to the host's frames.
+ */
+static void vcpu_diag(struct vcpu_thread *t)
+{
+	static const u64 gpas[] = { CODE_GPA, GUEST_PT_GPA,
+				    GUEST_PT_GPA + PAGE_SIZE,
+				    GUEST_PT_GPA + 2 * PAGE_SIZE,
+				    STACK_GPA - PAGE_SIZE };
+	struct vmmu_translation tr;
+	struct kvm_regs regs;
+	unsigned int i;
+
+	if (!vmmu_ioctl(t->vcpu_fd, KVM_GET_REGS, (unsigned long)&regs))
+		diag("  rip %#llx rcx %#llx r8 %#llx", (unsigned long long)regs.rip,
+		     (unsigned long long)regs.rcx, (unsigned long long)regs.r8);
+	for (i = 0; i < ARRAY_SIZE(gpas); i++) {
+		if (mmu_translate(t->vcpu_fd, gpas[i], &tr))
+			continue;
+		diag("  gpa %#llx: level %u pfn %#llx (%s), host pfn %#llx",
+		     (unsigned long long)gpas[i], tr.level,
+		     (unsigned long long)tr.pfn, mmu_tr_flags_str(tr.flags),
+		     (unsigned long long)mmu_pagemap_pfn(g.mem + gpas[i]));
+	}
+}
+
 /* The index of the first word of region @v without pass @pass, or -1. */
 static long long first_stale(int v, u64 pass)
 {
@@ -214,8 +241,10 @@ int main(void)
 	for (v = 0; v < NR_VCPUS; v++) {
 		struct vcpu_thread *t = &threads[v];
 
-		if (!is_errno(t->result, 0, "vCPU %d ran until HLT", v))
+		if (!is_errno(t->result, 0, "vCPU %d ran until HLT", v)) {
 			diag("  exit reason %u", t->bad_exit);
+			vcpu_diag(t);
+		}
 		ok(t->passes >= 2, "vCPU %d made %llu passes", v,
 		   (unsigned long long)t->passes);
 		bad = first_stale(v, t->passes);
