@@ -111,6 +111,23 @@ static int drain_charge_stock(void)
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
+/*
+ * A read of each 2 MiB of the slot, so that the vCPU maps it; the stats
+ * after.  Return: the 2 MiB leaves now, or -1 if a read failed.
+ */
+static long map_huge(int vm_fd, int vcpu, struct vmmu_stats *st)
+{
+	unsigned int i;
+	u64 w;
+
+	for (i = 0; i < NR_HUGE; i++)
+		if (st_access(vcpu, VMMU_ACCESS_READ, i * HUGE, &w,
+			      sizeof(w)) != VMMU_ACCESS_DONE)
+			return -1;
+	st_stats_or_die(vm_fd, st);
+	return st->mapped[1];
+}
+
 /* Note a failed setup step; returns @line for the caller to return. */
 static int failed(struct result *res, int err, int line)
 {
@@ -156,12 +173,9 @@ static int child(const char *cg, const char *holder, struct result *res)
 
 	vcpu = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	mmu_set_region_or_die(vm.vm_fd, 0, 0, 0, MEM_SIZE, mem);
-	for (i = 0; i < NR_HUGE; i++)
-		if (st_access(vcpu, VMMU_ACCESS_READ, i * HUGE, &w,
-			      sizeof(w)) != VMMU_ACCESS_DONE)
-			return failed(res, -EIO, __LINE__);
-	st_stats_or_die(vm.vm_fd, &st0);
-	res->huge_before = st0.mapped[1];
+	res->huge_before = map_huge(vm.vm_fd, vcpu, &st0);
+	if (res->huge_before < 0)
+		return failed(res, -EIO, __LINE__);
 
 	/* The limit: a little above what the cgroup uses now. */
 	r = drain_charge_stock();
@@ -218,12 +232,9 @@ static int child(const char *cg, const char *holder, struct result *res)
 
 	/* The control: the same without a limit. */
 	mmu_set_region_or_die(vm.vm_fd, 0, 0, 0, MEM_SIZE, mem);
-	for (i = 0; i < NR_HUGE; i++)
-		if (st_access(vcpu, VMMU_ACCESS_READ, i * HUGE, &w,
-			      sizeof(w)) != VMMU_ACCESS_DONE)
-			return failed(res, -EIO, __LINE__);
-	st_stats_or_die(vm.vm_fd, &st0);
-	res->huge_again = st0.mapped[1];
+	res->huge_again = map_huge(vm.vm_fd, vcpu, &st0);
+	if (res->huge_again < 0)
+		return failed(res, -EIO, __LINE__);
 	mmu_set_region_or_die(vm.vm_fd, 0, KVM_MEM_LOG_DIRTY_PAGES, 0,
 			      MEM_SIZE, mem);
 	st_stats_or_die(vm.vm_fd, &st1);
