@@ -586,9 +586,6 @@ static const struct sweep_op sw_fault_ops[] = {
  * effort, so a failure there is absorbed, and every leaf, split or whole,
  * is write-protected all the same.
  */
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 #define HUGE_SLOT	2
 #define HUGE_GPA	(64ULL << 20)
 #define HUGE_SIZE	(4ULL << 20)

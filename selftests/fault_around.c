@@ -201,9 +201,6 @@ static void test_limits(int sys_fd)
 	munmap(mem, NPAGES * P);
 }
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 #define HUGE		(2UL << 20)
 
 /* A host huge page that the slot lets vmmu map only at 4 KiB. */
@@ -222,8 +219,7 @@ static void test_host_huge(int sys_fd)
 		bail_out("MADV_HUGEPAGE: %s", strerror(errno));
 	for (i = 0; i < HUGE / P; i++)
 		*(u64 *)(mem + i * P) = word(i);
-	madvise(mem, HUGE, MADV_COLLAPSE);
-	kb = mmu_anon_huge_kb(mem, HUGE);
+	kb = mmu_thp_collapse(mem, HUGE, 5);
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
 	vcpu_fd = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	/* GPA is 1 MiB aligned, @mem 2 MiB: not congruent, 4 KiB leaves. */

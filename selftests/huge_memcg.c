@@ -36,10 +36,6 @@
 #include "mmu_util.h"
 #include "stress_util.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-
 #define HUGE		(2UL << 20)
 #define NR_HUGE		16
 #define MEM_SIZE	(NR_HUGE * HUGE)
@@ -164,12 +160,7 @@ static int child(const char *cg, const char *holder, struct result *res)
 		return failed(res, -errno, __LINE__);
 	for (i = 0; i < NR_PAGES; i++)
 		*(u64 *)(mem + i * PAGE_SIZE) = FILL + i;
-	/* A collapse may fail for a moment (EAGAIN): a few more tries. */
-	for (r = 0; r < 5 &&
-	     mmu_anon_huge_kb(mem, MEM_SIZE) < (long)(MEM_SIZE >> 10); r++)
-		for (i = 0; i < NR_HUGE; i++)
-			madvise(mem + i * HUGE, HUGE, MADV_COLLAPSE);
-	res->thp_kb = mmu_anon_huge_kb(mem, MEM_SIZE);
+	res->thp_kb = mmu_thp_collapse(mem, MEM_SIZE, 5);
 
 	vcpu = mmu_create_vcpu_or_die(vm.vm_fd, 0);
 	mmu_set_region_or_die(vm.vm_fd, 0, 0, 0, MEM_SIZE, mem);

@@ -45,9 +45,6 @@
 #include "mmu_util.h"
 #include "stress_util.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB	(21 << 26)
 #endif
@@ -91,16 +88,13 @@ static void fill(u8 *mem, size_t size)
  */
 static void thp_alloc(struct huge_mem *m)
 {
-	u64 off;
-
 	m->res_size = MEM_SIZE + HUGE;
 	m->res = mmu_map_anon(m->res_size, NULL);
 	m->mem = (u8 *)(((unsigned long)m->res + HUGE - 1) & ~(HUGE - 1));
 	if (madvise(m->mem, MEM_SIZE, MADV_HUGEPAGE))
 		bail_out("MADV_HUGEPAGE: %s", strerror(errno));
 	fill(m->mem, MEM_SIZE);
-	for (off = 0; off < MEM_SIZE; off += HUGE)
-		madvise(m->mem + off, HUGE, MADV_COLLAPSE);
+	mmu_thp_collapse(m->mem, MEM_SIZE, 5);
 }
 
 static void huge_free(struct huge_mem *m)

@@ -59,10 +59,6 @@
 #define HUGE		(2ULL << 20)
 #define GPA0_HUGE	0x400000ULL	/* slot 0 of a huge round: 2 MiB */
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-
 #define SEED_OLD	0x01d0
 #define SEED_POISON	0xdead
 #define SEED_NEW	0x9e70

@@ -404,3 +404,17 @@ long mmu_anon_huge_kb(const void *p, size_t size)
 	fclose(f);
 	return total;
 }
+
+long mmu_thp_collapse(void *p, size_t size, int tries)
+{
+	const size_t huge = 2UL << 20;
+	long kb = mmu_anon_huge_kb(p, size);
+	size_t off;
+
+	while (tries-- > 0 && kb >= 0 && kb < (long)(size >> 10)) {
+		for (off = 0; off < size; off += huge)
+			madvise((char *)p + off, huge, MADV_COLLAPSE);
+		kb = mmu_anon_huge_kb(p, size);
+	}
+	return kb;
+}

@@ -188,4 +188,17 @@ u64 mmu_pagemap_pfn(const void *hva);
  */
 long mmu_anon_huge_kb(const void *p, size_t size);
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/*
+ * Asks the host to back [@p, @p + @size) (2 MiB aligned, in a mapping of
+ * its own, touched) with transparent huge pages: MADV_COLLAPSE of each
+ * 2 MiB, for up to @tries rounds while smaps shows less than all of it huge
+ * (a collapse may fail for a moment: EAGAIN under memory pressure, a page
+ * briefly pinned).  Returns mmu_anon_huge_kb() of the range afterwards.
+ */
+long mmu_thp_collapse(void *p, size_t size, int tries);
+
 #endif /* VMMU_SELFTESTS_MMU_UTIL_H */
