@@ -5,6 +5,7 @@
 #include <linux/gfp.h>
 #include <linux/processor.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 
 #include <vmmu/backend.h>
 #include <vmmu/stats.h>
@@ -130,16 +131,30 @@ static void vmmu_vcpu_wait_exit(struct vmmu_vcpu *vcpu)
 		cpu_relax();
 }
 
+static void vmmu_vcpu_kick_ipi(void *unused)
+{
+}
+
 /*
  * A vCPU running guest code on hardware stays in guest mode until something
- * makes it exit: the backend's kick (an IPI) does, so that requesters do not
- * wait for the next timer tick.  Software vCPUs leave guest mode by
- * themselves, after one access.
+ * makes it exit.  Any host interrupt does (both vendors intercept them), so
+ * an IPI to its CPU kicks it and requesters do not wait for the next timer
+ * tick; one that arrives while the vCPU prepares its entry, interrupts off,
+ * is taken as soon as the guest runs.  From contexts that cannot send an
+ * IPI the vCPU exits at its next timer tick (SVM) or preemption timer
+ * expiry (VMX) instead.  Software vCPUs leave guest mode by themselves,
+ * after one access.
  */
 static void vmmu_vcpu_kick(struct vmmu_vm *vm, struct vmmu_vcpu *vcpu)
 {
-	if (vm->backend && vmmu_vcpu_in_guest_mode(vcpu))
-		vm->backend->vcpu_kick(vcpu);
+	int cpu;
+
+	if (!vm->backend || !vmmu_vcpu_in_guest_mode(vcpu))
+		return;
+	cpu = READ_ONCE(vcpu->cpu);
+	if (cpu < 0 || !in_task() || irqs_disabled())
+		return;
+	smp_call_function_single(cpu, vmmu_vcpu_kick_ipi, NULL, 0);
 }
 
 /**

@@ -29,6 +29,7 @@
 #include <vmmu/pfncache.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
+#include <vmmu/x86.h>
 
 #include "dev.h"
 
@@ -164,7 +165,7 @@ static void vmmu_vcpu_sched_in(struct preempt_notifier *pn, int cpu)
 {
 	struct vmmu_vcpu *vcpu = preempt_notifier_to_vcpu(pn);
 
-	vcpu->vm->backend->vcpu_load(vcpu, cpu);
+	vmmu_x86_vcpu_load(vcpu, cpu);
 }
 
 static void vmmu_vcpu_sched_out(struct preempt_notifier *pn,
@@ -172,7 +173,7 @@ static void vmmu_vcpu_sched_out(struct preempt_notifier *pn,
 {
 	struct vmmu_vcpu *vcpu = preempt_notifier_to_vcpu(pn);
 
-	vcpu->vm->backend->vcpu_put(vcpu);
+	vmmu_x86_vcpu_put(vcpu);
 }
 
 static struct preempt_ops vmmu_vcpu_preempt_ops = {
@@ -186,14 +187,14 @@ static void vmmu_vcpu_load(struct vmmu_vcpu *vcpu)
 	int cpu = get_cpu();
 
 	preempt_notifier_register(&vcpu->preempt_notifier);
-	vcpu->vm->backend->vcpu_load(vcpu, cpu);
+	vmmu_x86_vcpu_load(vcpu, cpu);
 	put_cpu();
 }
 
 static void vmmu_vcpu_put(struct vmmu_vcpu *vcpu)
 {
 	preempt_disable();
-	vcpu->vm->backend->vcpu_put(vcpu);
+	vmmu_x86_vcpu_put(vcpu);
 	preempt_notifier_unregister(&vcpu->preempt_notifier);
 	preempt_enable();
 }
@@ -222,7 +223,7 @@ int vmmu_vcpu_hw_init(struct vmmu_vcpu *vcpu)
 #ifdef CONFIG_PREEMPT_NOTIFIERS
 	preempt_notifier_init(&vcpu->preempt_notifier, &vmmu_vcpu_preempt_ops);
 #endif
-	return ops->vcpu_create(vcpu);
+	return vmmu_x86_vcpu_create(vcpu);
 }
 
 /**
@@ -232,7 +233,7 @@ int vmmu_vcpu_hw_init(struct vmmu_vcpu *vcpu)
 void vmmu_vcpu_hw_destroy(struct vmmu_vcpu *vcpu)
 {
 	if (vcpu->vm->backend)
-		vcpu->vm->backend->vcpu_free(vcpu);
+		vmmu_x86_vcpu_free(vcpu);
 	vmmu_vcpu_free_cpuid(vcpu);
 }
 
@@ -329,7 +330,7 @@ static int vmmu_vcpu_run_loop(struct vmmu_vcpu *vcpu)
 			atomic64_inc(vmmu_vcpu_stat(vcpu, dirty_ring_full_exits));
 			return 0;
 		}
-		r = ops->vcpu_run(vcpu);
+		r = vmmu_x86_vcpu_run(vcpu);
 		if (r <= 0)
 			return r;
 	}
@@ -380,12 +381,12 @@ int vmmu_vcpu_run(struct vmmu_vcpu *vcpu)
 	vmmu_sigset_activate(vcpu);
 	vcpu->run->flags = 0;
 	vmmu_vcpu_load(vcpu);
-	r = ops->vcpu_run_begin(vcpu);
+	r = vmmu_x86_vcpu_run_begin(vcpu);
 	if (!r && vmmu_run_immediate_exit(vcpu->run))
 		r = -EINTR;
 	else if (!r)
 		r = vmmu_vcpu_run_loop(vcpu);
-	ops->vcpu_run_end(vcpu);
+	vmmu_x86_vcpu_run_end(vcpu);
 	vmmu_vcpu_put(vcpu);
 	vmmu_sigset_deactivate(vcpu);
 #else
@@ -417,12 +418,12 @@ long vmmu_vcpu_regs_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 	switch (ioctl) {
 	case KVM_GET_REGS:
 		memset(&regs, 0, sizeof(regs));
-		ops->get_regs(vcpu, &regs);
+		vmmu_x86_get_regs(vcpu, &regs);
 		return copy_to_user(argp, &regs, sizeof(regs)) ? -EFAULT : 0;
 	case KVM_SET_REGS:
 		if (copy_from_user(&regs, argp, sizeof(regs)))
 			return -EFAULT;
-		ops->set_regs(vcpu, &regs);
+		vmmu_x86_set_regs(vcpu, &regs);
 		return 0;
 	case KVM_GET_SREGS:
 		ops->get_sregs(vcpu, &sregs);

@@ -12,7 +12,7 @@ kdir=$1
 out=$2
 shift 2
 top=$(cd "$(dirname "$0")/.." && pwd)
-srcs="Kbuild include dev core mmu tdp_mmu notifier pfncache emul svm vmx"
+srcs="Kbuild include dev core mmu tdp_mmu notifier pfncache emul x86 svm vmx"
 
 if [ ! -f "$kdir/Makefile" ]; then
 	echo "vmmu: no kernel build tree at $kdir (run 'make deps')" >&2

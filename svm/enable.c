@@ -194,26 +194,6 @@ static int vmmu_svm_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vmmu_svm_state);
 
-static struct vmmu_backend_ops vmmu_svm_ops = {
-	.name = "svm",
-	.vcpu_kind = VMMU_VCPU_SVM,
-	.hardware_enable = vmmu_svm_hardware_enable,
-	.hardware_disable = vmmu_svm_hardware_disable,
-	.vcpu_create = vmmu_svm_vcpu_create,
-	.vcpu_free = vmmu_svm_vcpu_free,
-	.vcpu_load = vmmu_svm_vcpu_load,
-	.vcpu_put = vmmu_svm_vcpu_put,
-	.vcpu_run_begin = vmmu_svm_vcpu_run_begin,
-	.vcpu_run_end = vmmu_svm_vcpu_run_end,
-	.vcpu_run = vmmu_svm_vcpu_run,
-	.flush_tlb = vmmu_svm_flush_tlb,
-	.vcpu_kick = vmmu_svm_vcpu_kick,
-	.get_regs = vmmu_svm_get_regs,
-	.set_regs = vmmu_svm_set_regs,
-	.get_sregs = vmmu_svm_get_sregs,
-	.set_sregs = vmmu_svm_set_sregs,
-};
-
 /* Why SVM cannot be used here, or NULL if it can. */
 static const char *vmmu_svm_unusable(void)
 {

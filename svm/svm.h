@@ -4,9 +4,9 @@
  *
  *   enable.c   SVM on and off per CPU (EFER.SVME, host save area), CPU
  *              hotplug, the emergency callback, per-CPU ASIDs, debugfs
- *   vcpu.c     the VMCB: reset state, registers, segments
- *   run.c      one guest entry: ASID, guest-mode section, VMRUN
- *   exit.c     exit handlers
+ *   vcpu.c     the VMCB: reset state, registers, segments; the ops table
+ *   run.c      one guest entry: ASID, VMRUN
+ *   exit.c     exit decoding; the handlers are mostly x86/'s
  *   vmenter.S  the VMRUN itself
  */
 #ifndef _VMMU_SVM_SVM_H
@@ -14,15 +14,13 @@
 
 #include <linux/percpu.h>
 #include <linux/types.h>
-#include <asm/fpu/api.h>
 #include <asm/kvm_vcpu_regs.h>
 #include <asm/svm.h>
 
-#include <vmmu/emul.h>
 #include <vmmu/vcpu.h>
 
-struct kvm_regs;
 struct kvm_sregs;
+struct vmmu_backend_ops;
 
 /* Guest GPRs in struct vmmu_svm_vcpu.regs, as KVM numbers them. */
 #define VMMU_SVM_NR_REGS	16
@@ -70,16 +68,10 @@ extern bool vmmu_svm_rebooting;
  * @event_inj_backup: the VMCB's EVENTINJ before the last VMRUN, likewise
  * @event_inj_err_backup: its error code
  * @host_save_replays: such exits in a row, each replayed
- * @guest_fpu: the guest's FPU/SSE/AVX state
  * @asid: the ASID on @asid_cpu
  * @asid_cpu: the CPU @asid belongs to, -1 if none
  * @asid_generation: that CPU's generation when @asid was taken
  * @need_new_asid: the next entry must use a fresh ASID (TLB flush)
- * @host_pkru: the host's PKRU while the guest runs
- * @guest_pkru: the guest's PKRU
- * @apic_base: what KVM_SET_SREGS last set (there is no local APIC)
- * @pio: a port access userspace is handling
- * @mmio: an MMIO access userspace is handling
  */
 struct vmmu_svm_vcpu {
 	struct vmcb *vmcb;
@@ -90,16 +82,10 @@ struct vmmu_svm_vcpu {
 	u32 event_inj_backup;
 	u32 event_inj_err_backup;
 	unsigned int host_save_replays;
-	struct fpu_guest guest_fpu;
 	u32 asid;
 	int asid_cpu;
 	u64 asid_generation;
 	bool need_new_asid;
-	u32 host_pkru;
-	u32 guest_pkru;
-	u64 apic_base;
-	struct vmmu_emul_pio pio;
-	struct vmmu_emul_mmio mmio;
 };
 
 static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
@@ -116,26 +102,19 @@ int vmmu_svm_hardware_enable(void);
 void vmmu_svm_hardware_disable(void);
 
 /* vcpu.c */
+extern struct vmmu_backend_ops vmmu_svm_ops;
 int vmmu_svm_vcpu_create(struct vmmu_vcpu *vcpu);
 void vmmu_svm_vcpu_free(struct vmmu_vcpu *vcpu);
 void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu);
-void vmmu_svm_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
-void vmmu_svm_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
 void vmmu_svm_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
 int vmmu_svm_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
 
 /* run.c */
-void vmmu_svm_vcpu_load(struct vmmu_vcpu *vcpu, int cpu);
-void vmmu_svm_vcpu_put(struct vmmu_vcpu *vcpu);
-int vmmu_svm_vcpu_run_begin(struct vmmu_vcpu *vcpu);
-void vmmu_svm_vcpu_run_end(struct vmmu_vcpu *vcpu);
-int vmmu_svm_vcpu_run(struct vmmu_vcpu *vcpu);
 void vmmu_svm_flush_tlb(struct vmmu_vcpu *vcpu);
-void vmmu_svm_vcpu_kick(struct vmmu_vcpu *vcpu);
+void vmmu_svm_enter_guest(struct vmmu_vcpu *vcpu);
+bool vmmu_svm_cpu_ready(struct vmmu_vcpu *vcpu);
 
 /* exit.c */
 int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu);
-int vmmu_svm_complete_pio(struct vmmu_vcpu *vcpu);
-int vmmu_svm_complete_mmio(struct vmmu_vcpu *vcpu);
 
 #endif /* _VMMU_SVM_SVM_H */

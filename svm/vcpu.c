@@ -16,8 +16,11 @@
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
 
+#include <vmmu/backend.h>
+#include <vmmu/emul.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/x86_state.h>
+#include <linux/vmmu.h>
 
 #include "svm.h"
 
@@ -25,9 +28,6 @@
 #define VMMU_SVM_DR7_RESET	0x400ULL
 /* The power-on PAT: WB, WT, UC-, UC, then the same again. */
 #define VMMU_SVM_PAT_RESET	0x0007040600070406ULL
-#define VMMU_SVM_APIC_BASE	0xfee00000ULL
-#define VMMU_SVM_APIC_ENABLE	BIT_ULL(11)
-#define VMMU_SVM_APIC_BSP	BIT_ULL(8)
 
 /* Segment attributes in the VMCB's packed form. */
 #define SEG_TYPE_DATA_RW	0x3	/* read/write, accessed */
@@ -124,8 +124,9 @@ static void svm_init_save(struct vmcb_save_area *save)
  * vmmu_svm_vcpu_reset() - put a vCPU in the state of a CPU after RESET
  * @vcpu: the vCPU, not running
  *
- * Also how a vCPU comes back after a triple fault: the VMCB is undefined
- * after a SHUTDOWN intercept.
+ * The VMCB and the GPRs; x86/ resets the rest (vmmu_x86_vcpu_reset()).  Also
+ * how a vCPU comes back after a triple fault: the VMCB is undefined after a
+ * SHUTDOWN intercept.
  */
 void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu)
 {
@@ -135,14 +136,6 @@ void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu)
 	svm_init_control(&svm->vmcb->control);
 	svm_init_save(&svm->vmcb->save);
 	memset(svm->regs, 0, sizeof(svm->regs));
-	/* EDX holds the processor signature; KVM's default before CPUID. */
-	svm->regs[__VCPU_REGS_RDX] = 0x600;
-	svm->apic_base = VMMU_SVM_APIC_BASE | VMMU_SVM_APIC_ENABLE;
-	if (vcpu->vcpu_id == 0)
-		svm->apic_base |= VMMU_SVM_APIC_BSP;
-	svm->guest_pkru = 0;
-	memset(&svm->pio, 0, sizeof(svm->pio));
-	memset(&svm->mmio, 0, sizeof(svm->mmio));
 	svm->need_new_asid = true;
 }
 
@@ -160,21 +153,14 @@ int vmmu_svm_vcpu_create(struct vmmu_vcpu *vcpu)
 	if (!svm)
 		return -ENOMEM;
 	svm->vmcb = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!svm->vmcb)
-		goto err_free;
-	if (!fpu_alloc_guest_fpstate(&svm->guest_fpu))
-		goto err_free_vmcb;
+	if (!svm->vmcb) {
+		kfree(svm);
+		return -ENOMEM;
+	}
 	svm->vmcb_pa = __pa(svm->vmcb);
 	svm->asid_cpu = -1;
 	vcpu->arch = svm;
-	vmmu_svm_vcpu_reset(vcpu);
 	return 0;
-
-err_free_vmcb:
-	free_page((unsigned long)svm->vmcb);
-err_free:
-	kfree(svm);
-	return -ENOMEM;
 }
 
 /**
@@ -187,72 +173,164 @@ void vmmu_svm_vcpu_free(struct vmmu_vcpu *vcpu)
 
 	if (!svm)
 		return;
-	fpu_free_guest_fpstate(&svm->guest_fpu);
 	free_page((unsigned long)svm->vmcb);
 	kfree(svm);
 	vcpu->arch = NULL;
 }
 
-/**
- * vmmu_svm_get_regs() - KVM_GET_REGS
- * @vcpu: the vCPU, not running
- * @regs: filled in
- */
-void vmmu_svm_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs)
+/* GPR @reg as KVM numbers them: RAX and RSP live in the VMCB. */
+static u64 *svm_gpr(struct vmmu_svm_vcpu *svm, unsigned int reg)
 {
-	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
-	const unsigned long *r = svm->regs;
-	const struct vmcb_save_area *save = &svm->vmcb->save;
-
-	regs->rax = save->rax;
-	regs->rbx = r[__VCPU_REGS_RBX];
-	regs->rcx = r[__VCPU_REGS_RCX];
-	regs->rdx = r[__VCPU_REGS_RDX];
-	regs->rsi = r[__VCPU_REGS_RSI];
-	regs->rdi = r[__VCPU_REGS_RDI];
-	regs->rsp = save->rsp;
-	regs->rbp = r[__VCPU_REGS_RBP];
-	regs->r8 = r[__VCPU_REGS_R8];
-	regs->r9 = r[__VCPU_REGS_R9];
-	regs->r10 = r[__VCPU_REGS_R10];
-	regs->r11 = r[__VCPU_REGS_R11];
-	regs->r12 = r[__VCPU_REGS_R12];
-	regs->r13 = r[__VCPU_REGS_R13];
-	regs->r14 = r[__VCPU_REGS_R14];
-	regs->r15 = r[__VCPU_REGS_R15];
-	regs->rip = save->rip;
-	regs->rflags = save->rflags;
+	if (reg == __VCPU_REGS_RAX)
+		return &svm->vmcb->save.rax;
+	if (reg == __VCPU_REGS_RSP)
+		return &svm->vmcb->save.rsp;
+	return (u64 *)&svm->regs[reg];
 }
 
-/**
- * vmmu_svm_set_regs() - KVM_SET_REGS
- * @vcpu: the vCPU, not running
- * @regs: the new values; RFLAGS bit 1 is always set, as on a real CPU
- */
-void vmmu_svm_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs)
+static u64 svm_read_gpr(struct vmmu_vcpu *vcpu, unsigned int reg)
 {
-	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
-	unsigned long *r = svm->regs;
-	struct vmcb_save_area *save = &svm->vmcb->save;
+	return *svm_gpr(to_svm(vcpu), reg);
+}
 
-	save->rax = regs->rax;
-	r[__VCPU_REGS_RBX] = regs->rbx;
-	r[__VCPU_REGS_RCX] = regs->rcx;
-	r[__VCPU_REGS_RDX] = regs->rdx;
-	r[__VCPU_REGS_RSI] = regs->rsi;
-	r[__VCPU_REGS_RDI] = regs->rdi;
-	save->rsp = regs->rsp;
-	r[__VCPU_REGS_RBP] = regs->rbp;
-	r[__VCPU_REGS_R8] = regs->r8;
-	r[__VCPU_REGS_R9] = regs->r9;
-	r[__VCPU_REGS_R10] = regs->r10;
-	r[__VCPU_REGS_R11] = regs->r11;
-	r[__VCPU_REGS_R12] = regs->r12;
-	r[__VCPU_REGS_R13] = regs->r13;
-	r[__VCPU_REGS_R14] = regs->r14;
-	r[__VCPU_REGS_R15] = regs->r15;
-	save->rip = regs->rip;
-	save->rflags = regs->rflags | X86_EFLAGS_FIXED;
+static void svm_write_gpr(struct vmmu_vcpu *vcpu, unsigned int reg, u64 val)
+{
+	*svm_gpr(to_svm(vcpu), reg) = val;
+}
+
+static u64 svm_get_rip(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.rip;
+}
+
+static void svm_set_rip(struct vmmu_vcpu *vcpu, u64 rip)
+{
+	to_svm(vcpu)->vmcb->save.rip = rip;
+}
+
+static u64 svm_get_rflags(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.rflags;
+}
+
+static void svm_set_rflags(struct vmmu_vcpu *vcpu, u64 rflags)
+{
+	to_svm(vcpu)->vmcb->save.rflags = rflags;
+}
+
+/* No NRIPS under QEMU: the handler's own length. */
+static unsigned int svm_insn_len(struct vmmu_vcpu *vcpu, unsigned int len)
+{
+	return len;
+}
+
+static bool svm_in_64bit_code(struct vmmu_vcpu *vcpu)
+{
+	const struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+
+	return (save->efer & EFER_LMA) && (save->cs.attrib & SVM_SELECTOR_L_MASK);
+}
+
+static void svm_clear_interrupt_shadow(struct vmmu_vcpu *vcpu)
+{
+	to_svm(vcpu)->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+}
+
+static void svm_inject_exception(struct vmmu_vcpu *vcpu, unsigned int vector,
+				 bool has_error, u32 error)
+{
+	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
+
+	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
+	if (has_error)
+		c->event_inj |= SVM_EVTINJ_VALID_ERR;
+	c->event_inj_err = error;
+}
+
+static void svm_get_emul_ctxt(struct vmmu_vcpu *vcpu,
+			      struct vmmu_emul_ctxt *ctxt)
+{
+	const struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+
+	ctxt->rip = save->rip;
+	ctxt->rflags = save->rflags;
+	ctxt->cs_base = save->cs.base;
+	ctxt->cs_db = save->cs.attrib & SVM_SELECTOR_DB_MASK;
+	ctxt->cs_l = save->cs.attrib & SVM_SELECTOR_L_MASK;
+	ctxt->cr0 = save->cr0;
+	ctxt->cr3 = save->cr3;
+	ctxt->cr4 = save->cr4;
+	ctxt->efer = save->efer;
+}
+
+static u64 svm_get_cr0(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.cr0;
+}
+
+static u64 svm_get_cr4(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.cr4;
+}
+
+/* The guest never sees SVME: VMRUN needs it in the guest's EFER. */
+static u64 svm_get_efer(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.efer & ~EFER_SVME;
+}
+
+static void svm_set_efer(struct vmmu_vcpu *vcpu, u64 efer)
+{
+	to_svm(vcpu)->vmcb->save.efer = efer | EFER_SVME;
+}
+
+/* The MSRs whose guest value is a field of the VMCB's save area. */
+static u64 *svm_msr_field(struct vmcb_save_area *save, u32 msr)
+{
+	switch (msr) {
+	case MSR_STAR:
+		return &save->star;
+	case MSR_LSTAR:
+		return &save->lstar;
+	case MSR_CSTAR:
+		return &save->cstar;
+	case MSR_SYSCALL_MASK:
+		return &save->sfmask;
+	case MSR_KERNEL_GS_BASE:
+		return &save->kernel_gs_base;
+	case MSR_FS_BASE:
+		return &save->fs.base;
+	case MSR_GS_BASE:
+		return &save->gs.base;
+	case MSR_IA32_SYSENTER_CS:
+		return &save->sysenter_cs;
+	case MSR_IA32_SYSENTER_ESP:
+		return &save->sysenter_esp;
+	case MSR_IA32_SYSENTER_EIP:
+		return &save->sysenter_eip;
+	case MSR_IA32_CR_PAT:
+		return &save->g_pat;
+	default:
+		return NULL;
+	}
+}
+
+static bool svm_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data)
+{
+	u64 *field = svm_msr_field(&to_svm(vcpu)->vmcb->save, msr);
+
+	if (field)
+		*data = *field;
+	return field;
+}
+
+static bool svm_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
+{
+	u64 *field = svm_msr_field(&to_svm(vcpu)->vmcb->save, msr);
+
+	if (field)
+		*field = data;
+	return field;
 }
 
 static void svm_seg_to_kvm(struct kvm_segment *k, const struct vmcb_seg *s)
@@ -320,7 +398,7 @@ void vmmu_svm_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->cr4 = save->cr4;
 	sregs->cr8 = svm->vmcb->control.int_ctl & V_TPR_MASK;
 	sregs->efer = save->efer & ~EFER_SVME;
-	sregs->apic_base = svm->apic_base;
+	sregs->apic_base = vcpu->x86.apic_base;
 }
 
 /**
@@ -363,7 +441,44 @@ int vmmu_svm_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
 	/* VMRUN refuses a guest without SVME: the guest never sees it. */
 	save->efer = sregs->efer | EFER_SVME;
 	*int_ctl = (*int_ctl & ~V_TPR_MASK) | sregs->cr8;
-	svm->apic_base = sregs->apic_base;
+	vcpu->x86.apic_base = sregs->apic_base;
 	svm->need_new_asid = true;
 	return 0;
 }
+
+/*
+ * The backend: x86/ runs the vCPU and handles what the architecture
+ * defines, through the ops here that read and write the VMCB.
+ */
+struct vmmu_backend_ops vmmu_svm_ops = {
+	.name = "svm",
+	.vcpu_kind = VMMU_VCPU_SVM,
+	.hardware_enable = vmmu_svm_hardware_enable,
+	.hardware_disable = vmmu_svm_hardware_disable,
+	.vcpu_create = vmmu_svm_vcpu_create,
+	.vcpu_free = vmmu_svm_vcpu_free,
+	.vcpu_reset = vmmu_svm_vcpu_reset,
+	.cpu_ready = vmmu_svm_cpu_ready,
+	.enter_guest = vmmu_svm_enter_guest,
+	.handle_exit = vmmu_svm_handle_exit,
+	.flush_tlb = vmmu_svm_flush_tlb,
+	.read_gpr = svm_read_gpr,
+	.write_gpr = svm_write_gpr,
+	.get_rip = svm_get_rip,
+	.set_rip = svm_set_rip,
+	.get_rflags = svm_get_rflags,
+	.set_rflags = svm_set_rflags,
+	.insn_len = svm_insn_len,
+	.in_64bit_code = svm_in_64bit_code,
+	.clear_interrupt_shadow = svm_clear_interrupt_shadow,
+	.inject_exception = svm_inject_exception,
+	.get_emul_ctxt = svm_get_emul_ctxt,
+	.get_cr0 = svm_get_cr0,
+	.get_cr4 = svm_get_cr4,
+	.get_efer = svm_get_efer,
+	.set_efer = svm_set_efer,
+	.get_msr = svm_get_msr,
+	.set_msr = svm_set_msr,
+	.get_sregs = vmmu_svm_get_sregs,
+	.set_sregs = vmmu_svm_set_sregs,
+};

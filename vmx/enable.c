@@ -352,26 +352,6 @@ static int vmmu_vmx_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vmmu_vmx_state);
 
-static struct vmmu_backend_ops vmmu_vmx_ops = {
-	.name = "vmx",
-	.vcpu_kind = VMMU_VCPU_VMX,
-	.hardware_enable = vmmu_vmx_hardware_enable,
-	.hardware_disable = vmmu_vmx_hardware_disable,
-	.vcpu_create = vmmu_vmx_vcpu_create,
-	.vcpu_free = vmmu_vmx_vcpu_free,
-	.vcpu_load = vmmu_vmx_vcpu_load,
-	.vcpu_put = vmmu_vmx_vcpu_put,
-	.vcpu_run_begin = vmmu_vmx_vcpu_run_begin,
-	.vcpu_run_end = vmmu_vmx_vcpu_run_end,
-	.vcpu_run = vmmu_vmx_vcpu_run,
-	.flush_tlb = vmmu_vmx_flush_tlb,
-	.vcpu_kick = vmmu_vmx_vcpu_kick,
-	.get_regs = vmmu_vmx_get_regs,
-	.set_regs = vmmu_vmx_set_regs,
-	.get_sregs = vmmu_vmx_get_sregs,
-	.set_sregs = vmmu_vmx_set_sregs,
-};
-
 /*
  * A control word from a capability MSR: allowed-0 settings in the low half
  * (bits that must be 1), allowed-1 settings in the high half.  Returns

@@ -12,19 +12,17 @@
  * on it, so that VMXOFF (CPU going offline, last VM gone) and the
  * emergency callback clear them all first.
  *
- * dev/run.c loops: requests, signals, rescheduling, then
- * vmmu_vmx_vcpu_run() for one entry and its exit.  Here, with interrupts
- * disabled:
+ * The world switch x86/vcpu.c calls with interrupts disabled, the vCPU in
+ * guest mode and the guest's FPU and PKRU loaded:
  *
- *   enter guest mode (fails if a request came in) -> last checks -> guest
- *   FPU, PKRU, CR2 and syscall MSRs -> host CR3/CR4/FS/GS into the VMCS ->
- *   EPTP, INVEPT/INVVPID -> preemption timer -> vmenter.S -> host
- *   segments, descriptor tables, MSRs, breakpoints -> NMI to the host ->
- *   leave guest mode
+ *   CR2 and syscall MSRs -> host CR3/CR4/FS/GS into the VMCS -> EPTP,
+ *   INVEPT/INVVPID -> preemption timer -> vmenter.S -> host segments,
+ *   descriptor tables, MSRs, breakpoints
  *
- * and then, with interrupts on again (the interrupt that made the guest
- * exit is still pending: "acknowledge interrupt on exit" is off, so it is
- * taken there), the exit handler.
+ * then, still with interrupts off, a host NMI that made the guest exit is
+ * handed to the host (vmmu_vmx_handle_nmi()); the interrupt that made the
+ * guest exit is still pending ("acknowledge interrupt on exit" is off) and
+ * is taken when x86/ turns interrupts back on.
  *
  * The VMX preemption timer bounds every guest run, so that the loop sees
  * signals and requests even where external interrupts do not make the
@@ -32,17 +30,13 @@
  */
 #include <linux/hw_breakpoint.h>
 #include <linux/preempt.h>
-#include <linux/sched.h>
-#include <linux/sched/signal.h>
 #include <linux/smp.h>
 #include <asm/debugreg.h>
 #include <asm/desc.h>
-#include <asm/fpu/api.h>
 #include <asm/msr.h>
 #include <asm/special_insns.h>
 #include <asm/tlbflush.h>
 
-#include <vmmu/pfncache.h>
 #include <vmmu/spte.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
@@ -188,44 +182,6 @@ void vmmu_vmx_vmcs_put(struct vmmu_vcpu *vcpu)
 void vmmu_vmx_vcpu_load(struct vmmu_vcpu *vcpu, int cpu)
 {
 	vmx_vmcs_activate(to_vmx(vcpu), cpu);
-	/* Read by vmmu_vmx_vcpu_kick(), on another CPU. */
-	WRITE_ONCE(vcpu->cpu, cpu);
-}
-
-/**
- * vmmu_vmx_vcpu_put() - the vCPU's thread leaves its CPU
- * @vcpu: the vCPU; preemption is disabled
- *
- * The VMCS stays active on the CPU until another CPU loads it.
- */
-void vmmu_vmx_vcpu_put(struct vmmu_vcpu *vcpu)
-{
-	WRITE_ONCE(vcpu->cpu, -1);
-}
-
-/**
- * vmmu_vmx_vcpu_run_begin() - start of KVM_RUN
- * @vcpu: the vCPU, loaded
- *
- * Loads the guest's FPU state for the whole ioctl, then completes the port
- * or MMIO access userspace handled at the last exit.
- *
- * Return: 0 or a negative errno.
- */
-int vmmu_vmx_vcpu_run_begin(struct vmmu_vcpu *vcpu)
-{
-	fpu_swap_kvm_fpstate(&to_vmx(vcpu)->guest_fpu, true);
-	vmmu_vmx_complete_pio(vcpu);
-	return vmmu_vmx_complete_mmio(vcpu);
-}
-
-/**
- * vmmu_vmx_vcpu_run_end() - end of KVM_RUN: the host's FPU state is back
- * @vcpu: the vCPU
- */
-void vmmu_vmx_vcpu_run_end(struct vmmu_vcpu *vcpu)
-{
-	fpu_swap_kvm_fpstate(&to_vmx(vcpu)->guest_fpu, false);
 }
 
 /**
@@ -238,28 +194,6 @@ void vmmu_vmx_vcpu_run_end(struct vmmu_vcpu *vcpu)
 void vmmu_vmx_flush_tlb(struct vmmu_vcpu *vcpu)
 {
 	to_vmx(vcpu)->need_invept = true;
-}
-
-static void vmmu_vmx_kick_ipi(void *unused)
-{
-}
-
-/**
- * vmmu_vmx_vcpu_kick() - make a vCPU in guest mode exit
- * @vcpu: the vCPU
- *
- * Any external interrupt makes the guest exit; one that arrives while the
- * vCPU prepares its entry, interrupts off, stays pending and makes the
- * guest exit at once.  Where the IPI cannot be sent, the preemption timer
- * ends the run soon.
- */
-void vmmu_vmx_vcpu_kick(struct vmmu_vcpu *vcpu)
-{
-	int cpu = READ_ONCE(vcpu->cpu);
-
-	if (cpu < 0 || !in_task() || irqs_disabled())
-		return;
-	smp_call_function_single(cpu, vmmu_vmx_kick_ipi, NULL, 0);
 }
 
 static void vmx_invept(unsigned long type, u64 eptp)
@@ -321,28 +255,6 @@ static void vmx_flush(struct vmmu_vcpu *vcpu)
 			vmx_invvpid(VMX_VPID_EXTENT_ALL_CONTEXT, 0);
 		vmx->need_invvpid = false;
 	}
-}
-
-/*
- * PKRU is not part of the FPU state fpu_swap_kvm_fpstate() switches; a
- * guest that turned CR4.PKE on may change it.
- */
-static void vmx_load_guest_pkru(struct vmmu_vmx_vcpu *vmx)
-{
-	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
-		return;
-	vmx->host_pkru = rdpkru();
-	if (vmx->guest_pkru != vmx->host_pkru)
-		wrpkru(vmx->guest_pkru);
-}
-
-static void vmx_load_host_pkru(struct vmmu_vmx_vcpu *vmx)
-{
-	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
-		return;
-	vmx->guest_pkru = rdpkru();
-	if (vmx->guest_pkru != vmx->host_pkru)
-		wrpkru(vmx->host_pkru);
 }
 
 /* Write @guest into @msr if the host has another value there. */
@@ -429,9 +341,14 @@ static void vmx_restore_host(struct vmmu_vmx_vcpu *vmx)
 		hw_breakpoint_restore();
 }
 
-/* A host NMI made the guest exit: run the host's handler now. */
-static void vmx_handle_nmi(struct vmmu_vmx_vcpu *vmx)
+/**
+ * vmmu_vmx_handle_nmi() - a host NMI made the guest exit: run the host's
+ *	handler now
+ * @vcpu: the vCPU, just out of the guest; interrupts are off
+ */
+void vmmu_vmx_handle_nmi(struct vmmu_vcpu *vcpu)
 {
+	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
 	u32 info;
 
 	if ((u16)vmx->exit_reason != EXIT_REASON_EXCEPTION_NMI)
@@ -442,15 +359,14 @@ static void vmx_handle_nmi(struct vmmu_vmx_vcpu *vmx)
 		asm volatile("int $2" ::: "memory");
 }
 
-/* VMLAUNCH or VMRESUME and back; interrupts are off, in guest mode. */
-static void vmx_enter_guest(struct vmmu_vcpu *vcpu)
+/**
+ * vmmu_vmx_enter_guest() - VMLAUNCH or VMRESUME and back
+ * @vcpu: the vCPU; interrupts are off, it is in guest mode
+ */
+void vmmu_vmx_enter_guest(struct vmmu_vcpu *vcpu)
 {
 	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
 
-	/* An interrupt handler used the FPU since the guest's was loaded. */
-	if (test_thread_flag(TIF_NEED_FPU_LOAD))
-		switch_fpu_return();
-	vmx_load_guest_pkru(vmx);
 	vmx_save_host(vmx);
 	vmx_flush(vcpu);
 	vmcs_write(VMX_PREEMPTION_TIMER_VALUE,
@@ -472,54 +388,18 @@ static void vmx_enter_guest(struct vmmu_vcpu *vcpu)
 
 	vmx->cr2 = native_read_cr2();
 	vmx_restore_host(vmx);
-	vmx_load_host_pkru(vmx);
-	vmx_handle_nmi(vmx);
-}
-
-/* Should the vCPU go back to the loop instead of entering the guest? */
-static bool vmx_exit_request(void)
-{
-	return need_resched() || signal_pending(current);
 }
 
 /**
- * vmmu_vmx_vcpu_run() - enter the guest once and handle the exit
- * @vcpu: the vCPU, loaded, with a valid root; preemption enabled
+ * vmmu_vmx_cpu_ready() - is VMX on here, with the vCPU's VMCS current?
+ * @vcpu: the vCPU, loaded; interrupts are off
  *
- * The vCPU is in guest mode (vmmu_vcpu_enter_guest_mode()) from before the
- * entry until after the exit, with interrupts off, so remote TLB flushes
- * wait for it and their kick's IPI makes the guest exit.
- *
- * Return: 1 to go on, 0 to return to userspace, or a negative errno.
+ * Return: true unless this CPU came online without VMX or the VMCS is
+ * active elsewhere (cannot happen: the hotplug callback turns VMX on
+ * first, and loading the vCPU made its VMCS current here).
  */
-int vmmu_vmx_vcpu_run(struct vmmu_vcpu *vcpu)
+bool vmmu_vmx_cpu_ready(struct vmmu_vcpu *vcpu)
 {
-	local_irq_disable();
-	if (!vmmu_vcpu_enter_guest_mode(vcpu)) {
-		local_irq_enable();
-		return 1;
-	}
-	if (vmx_exit_request()) {
-		vmmu_vcpu_exit_guest_mode(vcpu);
-		local_irq_enable();
-		return 1;
-	}
-	/*
-	 * Cannot happen: a CPU comes online only once VMX is on there, and
-	 * the VMCS is current here (loaded, interrupts off).  Fail rather
-	 * than enter outside VMX.
-	 */
-	if (unlikely(!this_cpu_read(vmmu_vmx_cpu.enabled) ||
-		     to_vmx(vcpu)->loaded_cpu != smp_processor_id())) {
-		vmmu_vcpu_exit_guest_mode(vcpu);
-		local_irq_enable();
-		return -EIO;
-	}
-	vmmu_runstate_enter(vcpu);
-	vmx_enter_guest(vcpu);
-	vmmu_runstate_exit(vcpu);
-	atomic64_inc(vmmu_vcpu_stat(vcpu, exits));
-	vmmu_vcpu_exit_guest_mode(vcpu);
-	local_irq_enable();
-	return vmmu_vmx_handle_exit(vcpu);
+	return this_cpu_read(vmmu_vmx_cpu.enabled) &&
+	       to_vmx(vcpu)->loaded_cpu == smp_processor_id();
 }

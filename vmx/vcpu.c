@@ -23,18 +23,17 @@
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
 
+#include <vmmu/backend.h>
 #include <vmmu/emul.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/x86_state.h>
+#include <linux/vmmu.h>
 
 #include "vmx.h"
 
 #define VMMU_VMX_DR7_RESET	0x400ULL
 /* The power-on PAT: WB, WT, UC-, UC, then the same again. */
 #define VMMU_VMX_PAT_RESET	0x0007040600070406ULL
-#define VMMU_VMX_APIC_BASE	0xfee00000ULL
-#define VMMU_VMX_APIC_ENABLE	BIT_ULL(11)
-#define VMMU_VMX_APIC_BSP	BIT_ULL(8)
 /* CR8 has four bits. */
 #define VMMU_VMX_CR8_MAX	0xfULL
 
@@ -268,7 +267,8 @@ static void vmx_init_guest(struct vmmu_vmx_vcpu *vmx)
  * vmmu_vmx_vcpu_reset() - put a vCPU in the state of a CPU after RESET
  * @vcpu: the vCPU, not running
  *
- * Also how a vCPU comes back after a triple fault.
+ * The VMCS and the GPRs; x86/ resets the rest (vmmu_x86_vcpu_reset()).  Also
+ * how a vCPU comes back after a triple fault.
  */
 void vmmu_vmx_vcpu_reset(struct vmmu_vcpu *vcpu)
 {
@@ -279,8 +279,6 @@ void vmmu_vmx_vcpu_reset(struct vmmu_vcpu *vcpu)
 	vmx_init_guest(vmx);
 	vmmu_vmx_vmcs_put(vcpu);
 	memset(vmx->regs, 0, sizeof(vmx->regs));
-	/* EDX holds the processor signature; KVM's default before CPUID. */
-	vmx->regs[__VCPU_REGS_RDX] = 0x600;
 	vmx->kernel_gs_base = 0;
 	vmx->star = 0;
 	vmx->lstar = 0;
@@ -288,12 +286,6 @@ void vmmu_vmx_vcpu_reset(struct vmmu_vcpu *vcpu)
 	vmx->sfmask = 0;
 	vmx->cr8 = 0;
 	vmx->cr2 = 0;
-	vmx->apic_base = VMMU_VMX_APIC_BASE | VMMU_VMX_APIC_ENABLE;
-	if (vcpu->vcpu_id == 0)
-		vmx->apic_base |= VMMU_VMX_APIC_BSP;
-	vmx->guest_pkru = 0;
-	memset(&vmx->pio, 0, sizeof(vmx->pio));
-	memset(&vmx->mmio, 0, sizeof(vmx->mmio));
 	vmx->need_invvpid = true;
 }
 
@@ -311,10 +303,10 @@ int vmmu_vmx_vcpu_create(struct vmmu_vcpu *vcpu)
 	if (!vmx)
 		return -ENOMEM;
 	vmx->vmcs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!vmx->vmcs)
-		goto err_free;
-	if (!fpu_alloc_guest_fpstate(&vmx->guest_fpu))
-		goto err_free_vmcs;
+	if (!vmx->vmcs) {
+		kfree(vmx);
+		return -ENOMEM;
+	}
 	*(u32 *)vmx->vmcs = vmmu_vmx_caps.revision;
 	vmx->vmcs_pa = __pa(vmx->vmcs);
 	vmx->loaded_cpu = -1;
@@ -323,14 +315,7 @@ int vmmu_vmx_vcpu_create(struct vmmu_vcpu *vcpu)
 	vcpu->arch = vmx;
 	/* A new VMCS is initialized (launch state clear) by VMCLEAR. */
 	vmmu_vmclear(vmx->vmcs_pa);
-	vmmu_vmx_vcpu_reset(vcpu);
 	return 0;
-
-err_free_vmcs:
-	free_page((unsigned long)vmx->vmcs);
-err_free:
-	kfree(vmx);
-	return -ENOMEM;
 }
 
 /**
@@ -347,72 +332,9 @@ void vmmu_vmx_vcpu_free(struct vmmu_vcpu *vcpu)
 		return;
 	vmmu_vmx_vcpu_clear(vcpu);
 	vmmu_vmx_vpid_free(vmx->vpid);
-	fpu_free_guest_fpstate(&vmx->guest_fpu);
 	free_page((unsigned long)vmx->vmcs);
 	kfree(vmx);
 	vcpu->arch = NULL;
-}
-
-/**
- * vmmu_vmx_get_regs() - KVM_GET_REGS
- * @vcpu: the vCPU, not running
- * @regs: filled in
- */
-void vmmu_vmx_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs)
-{
-	const unsigned long *r = to_vmx(vcpu)->regs;
-
-	regs->rax = r[__VCPU_REGS_RAX];
-	regs->rbx = r[__VCPU_REGS_RBX];
-	regs->rcx = r[__VCPU_REGS_RCX];
-	regs->rdx = r[__VCPU_REGS_RDX];
-	regs->rsi = r[__VCPU_REGS_RSI];
-	regs->rdi = r[__VCPU_REGS_RDI];
-	regs->rbp = r[__VCPU_REGS_RBP];
-	regs->r8 = r[__VCPU_REGS_R8];
-	regs->r9 = r[__VCPU_REGS_R9];
-	regs->r10 = r[__VCPU_REGS_R10];
-	regs->r11 = r[__VCPU_REGS_R11];
-	regs->r12 = r[__VCPU_REGS_R12];
-	regs->r13 = r[__VCPU_REGS_R13];
-	regs->r14 = r[__VCPU_REGS_R14];
-	regs->r15 = r[__VCPU_REGS_R15];
-	vmmu_vmx_vmcs_get(vcpu);
-	regs->rsp = vmcs_read(GUEST_RSP);
-	regs->rip = vmcs_read(GUEST_RIP);
-	regs->rflags = vmcs_read(GUEST_RFLAGS);
-	vmmu_vmx_vmcs_put(vcpu);
-}
-
-/**
- * vmmu_vmx_set_regs() - KVM_SET_REGS
- * @vcpu: the vCPU, not running
- * @regs: the new values; RFLAGS bit 1 is always set, as on a real CPU
- */
-void vmmu_vmx_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs)
-{
-	unsigned long *r = to_vmx(vcpu)->regs;
-
-	r[__VCPU_REGS_RAX] = regs->rax;
-	r[__VCPU_REGS_RBX] = regs->rbx;
-	r[__VCPU_REGS_RCX] = regs->rcx;
-	r[__VCPU_REGS_RDX] = regs->rdx;
-	r[__VCPU_REGS_RSI] = regs->rsi;
-	r[__VCPU_REGS_RDI] = regs->rdi;
-	r[__VCPU_REGS_RBP] = regs->rbp;
-	r[__VCPU_REGS_R8] = regs->r8;
-	r[__VCPU_REGS_R9] = regs->r9;
-	r[__VCPU_REGS_R10] = regs->r10;
-	r[__VCPU_REGS_R11] = regs->r11;
-	r[__VCPU_REGS_R12] = regs->r12;
-	r[__VCPU_REGS_R13] = regs->r13;
-	r[__VCPU_REGS_R14] = regs->r14;
-	r[__VCPU_REGS_R15] = regs->r15;
-	vmmu_vmx_vmcs_get(vcpu);
-	vmcs_write(GUEST_RSP, regs->rsp);
-	vmcs_write(GUEST_RIP, regs->rip);
-	vmcs_write(GUEST_RFLAGS, regs->rflags | X86_EFLAGS_FIXED);
-	vmmu_vmx_vmcs_put(vcpu);
 }
 
 static void vmx_seg_to_kvm(struct kvm_segment *k, int seg)
@@ -484,7 +406,7 @@ void vmmu_vmx_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->cr2 = vmx->cr2;
 	sregs->cr8 = vmx->cr8;
 	sregs->efer = vmx->guest_efer;
-	sregs->apic_base = vmx->apic_base;
+	sregs->apic_base = vcpu->x86.apic_base;
 }
 
 /**
@@ -534,7 +456,7 @@ int vmmu_vmx_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
 	vmmu_vmx_vmcs_put(vcpu);
 	vmx->cr2 = sregs->cr2;
 	vmx->cr8 = sregs->cr8;
-	vmx->apic_base = sregs->apic_base;
+	vcpu->x86.apic_base = sregs->apic_base;
 	vmx->need_invvpid = true;
 	return 0;
 }
@@ -602,23 +524,229 @@ bool vmmu_vmx_set_cr4(struct vmmu_vcpu *vcpu, u64 cr4)
 	return true;
 }
 
-/**
- * vmmu_vmx_set_efer() - the guest writes EFER (WRMSR)
- * @vcpu: the vCPU, loaded
- * @efer: the value; LMA is the CPU's and kept as it is
- *
- * Return: false if the write must fault (#GP).
- */
-bool vmmu_vmx_set_efer(struct vmmu_vcpu *vcpu, u64 efer)
+/* GPR @reg as KVM numbers them: RSP lives in the VMCS. */
+static u64 vmx_read_gpr(struct vmmu_vcpu *vcpu, unsigned int reg)
 {
-	struct vmmu_vmx_vcpu *vmx = to_vmx(vcpu);
+	if (reg == __VCPU_REGS_RSP)
+		return vmcs_read(GUEST_RSP);
+	return to_vmx(vcpu)->regs[reg];
+}
 
-	if (efer & ~VMMU_GUEST_EFER_VALID)
+static void vmx_write_gpr(struct vmmu_vcpu *vcpu, unsigned int reg, u64 val)
+{
+	if (reg == __VCPU_REGS_RSP)
+		vmcs_write(GUEST_RSP, val);
+	else
+		to_vmx(vcpu)->regs[reg] = val;
+}
+
+static u64 vmx_get_rip(struct vmmu_vcpu *vcpu)
+{
+	return vmcs_read(GUEST_RIP);
+}
+
+static void vmx_set_rip(struct vmmu_vcpu *vcpu, u64 rip)
+{
+	vmcs_write(GUEST_RIP, rip);
+}
+
+static u64 vmx_get_rflags(struct vmmu_vcpu *vcpu)
+{
+	return vmcs_read(GUEST_RFLAGS);
+}
+
+static void vmx_set_rflags(struct vmmu_vcpu *vcpu, u64 rflags)
+{
+	vmcs_write(GUEST_RFLAGS, rflags);
+}
+
+/* The VMCS has the length, prefixes included. */
+static unsigned int vmx_insn_len(struct vmmu_vcpu *vcpu, unsigned int len)
+{
+	return vmcs_read(VM_EXIT_INSTRUCTION_LEN);
+}
+
+static bool vmx_in_64bit_code(struct vmmu_vcpu *vcpu)
+{
+	return (to_vmx(vcpu)->guest_efer & EFER_LMA) &&
+	       (vmcs_read(GUEST_CS_AR_BYTES) & VMMU_AR_L);
+}
+
+static void vmx_clear_interrupt_shadow(struct vmmu_vcpu *vcpu)
+{
+	u32 intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+
+	if (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))
+		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
+			   intr & ~(GUEST_INTR_STATE_STI |
+				    GUEST_INTR_STATE_MOV_SS));
+}
+
+static void vmx_inject_exception(struct vmmu_vcpu *vcpu, unsigned int vector,
+				 bool has_error, u32 error)
+{
+	u32 info = vector | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_VALID_MASK;
+
+	/* Real mode has no error codes; an entry with one would fail. */
+	if (has_error && (vmmu_vmx_guest_cr0() & X86_CR0_PE)) {
+		info |= INTR_INFO_DELIVER_CODE_MASK;
+		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
+	}
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
+}
+
+static void vmx_get_emul_ctxt(struct vmmu_vcpu *vcpu,
+			      struct vmmu_emul_ctxt *ctxt)
+{
+	u32 cs_ar = vmcs_read(GUEST_CS_AR_BYTES);
+
+	ctxt->rip = vmcs_read(GUEST_RIP);
+	ctxt->rflags = vmcs_read(GUEST_RFLAGS);
+	ctxt->cs_base = vmcs_read(GUEST_CS_BASE);
+	ctxt->cs_db = cs_ar & VMMU_AR_DB;
+	ctxt->cs_l = cs_ar & VMMU_AR_L;
+	ctxt->cr0 = vmmu_vmx_guest_cr0();
+	ctxt->cr3 = vmcs_read(GUEST_CR3);
+	ctxt->cr4 = vmmu_vmx_guest_cr4();
+	ctxt->efer = to_vmx(vcpu)->guest_efer;
+}
+
+static u64 vmx_get_cr0(struct vmmu_vcpu *vcpu)
+{
+	return vmmu_vmx_guest_cr0();
+}
+
+static u64 vmx_get_cr4(struct vmmu_vcpu *vcpu)
+{
+	return vmmu_vmx_guest_cr4();
+}
+
+static u64 vmx_get_efer(struct vmmu_vcpu *vcpu)
+{
+	return to_vmx(vcpu)->guest_efer;
+}
+
+static void vmx_set_efer(struct vmmu_vcpu *vcpu, u64 efer)
+{
+	vmx_write_efer(to_vmx(vcpu), efer);
+}
+
+/* The MSRs whose guest value is a VMCS field. */
+static long vmx_msr_field(u32 msr)
+{
+	switch (msr) {
+	case MSR_FS_BASE:
+		return GUEST_FS_BASE;
+	case MSR_GS_BASE:
+		return GUEST_GS_BASE;
+	case MSR_IA32_SYSENTER_CS:
+		return GUEST_SYSENTER_CS;
+	case MSR_IA32_SYSENTER_ESP:
+		return GUEST_SYSENTER_ESP;
+	case MSR_IA32_SYSENTER_EIP:
+		return GUEST_SYSENTER_EIP;
+	case MSR_IA32_CR_PAT:
+		return GUEST_IA32_PAT;
+	default:
+		return -1;
+	}
+}
+
+/* The MSRs vmmu switches by hand around a guest run. */
+static u64 *vmx_msr_switched(struct vmmu_vmx_vcpu *vmx, u32 msr)
+{
+	switch (msr) {
+	case MSR_STAR:
+		return &vmx->star;
+	case MSR_LSTAR:
+		return &vmx->lstar;
+	case MSR_CSTAR:
+		return &vmx->cstar;
+	case MSR_SYSCALL_MASK:
+		return &vmx->sfmask;
+	case MSR_KERNEL_GS_BASE:
+		return &vmx->kernel_gs_base;
+	default:
+		return NULL;
+	}
+}
+
+static bool vmx_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data)
+{
+	long field = vmx_msr_field(msr);
+	u64 *sw = vmx_msr_switched(to_vmx(vcpu), msr);
+
+	if (field >= 0)
+		*data = vmcs_read(field);
+	else if (sw)
+		*data = *sw;
+	else
 		return false;
-	/* LME cannot change while paging is on. */
-	if ((vmmu_vmx_guest_cr0() & X86_CR0_PG) &&
-	    ((efer ^ vmx->guest_efer) & EFER_LME))
-		return false;
-	vmx_write_efer(vmx, (efer & ~EFER_LMA) | (vmx->guest_efer & EFER_LMA));
 	return true;
 }
+
+static bool vmx_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
+{
+	long field = vmx_msr_field(msr);
+	u64 *sw = vmx_msr_switched(to_vmx(vcpu), msr);
+
+	if (field >= 0)
+		vmcs_write(field, data);
+	else if (sw)
+		*sw = data;
+	else
+		return false;
+	return true;
+}
+
+static void vmx_state_get(struct vmmu_vcpu *vcpu)
+{
+	vmmu_vmx_vmcs_get(vcpu);
+}
+
+static void vmx_state_put(struct vmmu_vcpu *vcpu)
+{
+	vmmu_vmx_vmcs_put(vcpu);
+}
+
+/*
+ * The backend: x86/ runs the vCPU and handles what the architecture
+ * defines, through the ops here that read and write the VMCS (current
+ * while the vCPU is loaded, or inside vmx_state_get()).
+ */
+struct vmmu_backend_ops vmmu_vmx_ops = {
+	.name = "vmx",
+	.vcpu_kind = VMMU_VCPU_VMX,
+	.hardware_enable = vmmu_vmx_hardware_enable,
+	.hardware_disable = vmmu_vmx_hardware_disable,
+	.vcpu_create = vmmu_vmx_vcpu_create,
+	.vcpu_free = vmmu_vmx_vcpu_free,
+	.vcpu_reset = vmmu_vmx_vcpu_reset,
+	.vcpu_load = vmmu_vmx_vcpu_load,
+	.state_get = vmx_state_get,
+	.state_put = vmx_state_put,
+	.cpu_ready = vmmu_vmx_cpu_ready,
+	.enter_guest = vmmu_vmx_enter_guest,
+	.handle_exit_irqoff = vmmu_vmx_handle_nmi,
+	.handle_exit = vmmu_vmx_handle_exit,
+	.flush_tlb = vmmu_vmx_flush_tlb,
+	.read_gpr = vmx_read_gpr,
+	.write_gpr = vmx_write_gpr,
+	.get_rip = vmx_get_rip,
+	.set_rip = vmx_set_rip,
+	.get_rflags = vmx_get_rflags,
+	.set_rflags = vmx_set_rflags,
+	.insn_len = vmx_insn_len,
+	.in_64bit_code = vmx_in_64bit_code,
+	.clear_interrupt_shadow = vmx_clear_interrupt_shadow,
+	.inject_exception = vmx_inject_exception,
+	.get_emul_ctxt = vmx_get_emul_ctxt,
+	.get_cr0 = vmx_get_cr0,
+	.get_cr4 = vmx_get_cr4,
+	.get_efer = vmx_get_efer,
+	.set_efer = vmx_set_efer,
+	.get_msr = vmx_get_msr,
+	.set_msr = vmx_set_msr,
+	.get_sregs = vmmu_vmx_get_sregs,
+	.set_sregs = vmmu_vmx_set_sregs,
+};

@@ -4,10 +4,11 @@
  *
  *   enable.c   capabilities from the VMX MSRs, VMXON and VMXOFF per CPU,
  *              CPU hotplug, the emergency callback, VPIDs, debugfs
- *   vcpu.c     the VMCS: controls, reset state, registers, segments
- *   run.c      load/put (VMPTRLD, VMCLEAR on migration), host state, one
+ *   vcpu.c     the VMCS: controls, reset state, registers, segments; the
+ *              ops table
+ *   run.c      load (VMPTRLD, VMCLEAR on migration), host state, one
  *              guest entry
- *   exit.c     exit handlers
+ *   exit.c     exit decoding; the handlers are mostly x86/'s
  *   vmenter.S  VMLAUNCH/VMRESUME and the exit path
  */
 #ifndef _VMMU_VMX_VMX_H
@@ -17,15 +18,13 @@
 #include <linux/percpu.h>
 #include <linux/types.h>
 #include <asm/asm.h>
-#include <asm/fpu/api.h>
 #include <asm/kvm_vcpu_regs.h>
 #include <asm/vmx.h>
 
-#include <vmmu/emul.h>
 #include <vmmu/vcpu.h>
 
-struct kvm_regs;
 struct kvm_sregs;
+struct vmmu_backend_ops;
 
 /* Guest GPRs in struct vmmu_vmx_vcpu.regs, as KVM numbers them. */
 #define VMMU_VMX_NR_REGS	16
@@ -133,9 +132,6 @@ struct vmmu_vmx_host {
  * @need_invvpid: flush the guest-linear translations of @vpid
  * @eptp: the EPTP of the current root
  * @host: host state saved around a guest run
- * @guest_fpu: the guest's FPU/SSE/AVX state
- * @host_pkru: the host's PKRU while the guest runs
- * @guest_pkru: the guest's PKRU
  * @guest_efer: EFER as the guest sees it
  * @kernel_gs_base: the guest's MSR_KERNEL_GS_BASE
  * @star: the guest's syscall MSRs, loaded around a guest run
@@ -143,13 +139,10 @@ struct vmmu_vmx_host {
  * @cstar: see @star
  * @sfmask: see @star
  * @cr2: the guest's CR2, which VM entry and exit do not switch
- * @apic_base: what KVM_SET_SREGS last set (there is no local APIC)
  * @cr8: what KVM_SET_SREGS last set (no TPR shadow)
  * @exit_reason: the last VM-exit reason, VMMU_VMX_ENTRY_FAILED included
  * @vmfail: the last VMLAUNCH/VMRESUME failed: its VM-instruction error
  * @exit_cpu: the CPU of the last exit
- * @pio: a port access userspace is handling
- * @mmio: an MMIO access userspace is handling
  */
 struct vmmu_vmx_vcpu {
 	void *vmcs;
@@ -163,9 +156,6 @@ struct vmmu_vmx_vcpu {
 	bool need_invvpid;
 	u64 eptp;
 	struct vmmu_vmx_host host;
-	struct fpu_guest guest_fpu;
-	u32 host_pkru;
-	u32 guest_pkru;
 	u64 guest_efer;
 	u64 kernel_gs_base;
 	u64 star;
@@ -173,13 +163,10 @@ struct vmmu_vmx_vcpu {
 	u64 cstar;
 	u64 sfmask;
 	u64 cr2;
-	u64 apic_base;
 	u64 cr8;
 	u32 exit_reason;
 	u32 vmfail;
 	int exit_cpu;
-	struct vmmu_emul_pio pio;
-	struct vmmu_emul_mmio mmio;
 };
 
 static inline struct vmmu_vmx_vcpu *to_vmx(struct vmmu_vcpu *vcpu)
@@ -230,35 +217,29 @@ int vmmu_vmclear(unsigned long pa);
 int vmmu_vmptrld(unsigned long pa);
 
 /* vcpu.c */
+extern struct vmmu_backend_ops vmmu_vmx_ops;
 int vmmu_vmx_vcpu_create(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_vcpu_free(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_vcpu_reset(struct vmmu_vcpu *vcpu);
-void vmmu_vmx_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
-void vmmu_vmx_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
 void vmmu_vmx_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
 int vmmu_vmx_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
 u64 vmmu_vmx_guest_cr0(void);
 u64 vmmu_vmx_guest_cr4(void);
 bool vmmu_vmx_set_cr0(struct vmmu_vcpu *vcpu, u64 cr0);
 bool vmmu_vmx_set_cr4(struct vmmu_vcpu *vcpu, u64 cr4);
-bool vmmu_vmx_set_efer(struct vmmu_vcpu *vcpu, u64 efer);
 
 /* run.c */
 void vmmu_vmx_vcpu_load(struct vmmu_vcpu *vcpu, int cpu);
-void vmmu_vmx_vcpu_put(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_vcpu_clear(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_vmcs_get(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_vmcs_put(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_clear_cpu(void);
-int vmmu_vmx_vcpu_run_begin(struct vmmu_vcpu *vcpu);
-void vmmu_vmx_vcpu_run_end(struct vmmu_vcpu *vcpu);
-int vmmu_vmx_vcpu_run(struct vmmu_vcpu *vcpu);
 void vmmu_vmx_flush_tlb(struct vmmu_vcpu *vcpu);
-void vmmu_vmx_vcpu_kick(struct vmmu_vcpu *vcpu);
+void vmmu_vmx_enter_guest(struct vmmu_vcpu *vcpu);
+void vmmu_vmx_handle_nmi(struct vmmu_vcpu *vcpu);
+bool vmmu_vmx_cpu_ready(struct vmmu_vcpu *vcpu);
 
 /* exit.c */
 int vmmu_vmx_handle_exit(struct vmmu_vcpu *vcpu);
-int vmmu_vmx_complete_pio(struct vmmu_vcpu *vcpu);
-int vmmu_vmx_complete_mmio(struct vmmu_vcpu *vcpu);
 
 #endif /* _VMMU_VMX_VMX_H */

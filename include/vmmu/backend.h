@@ -3,12 +3,15 @@
  * The vendor backend: what runs guest code on hardware.
  *
  * vCPUs of the software kind need no backend: they walk the tables in
- * software (mmu/sw_vcpu.c).  Hardware vCPUs (AMD SVM now, Intel VMX later)
- * are driven through one ops table, chosen at module init from the CPU's
+ * software (mmu/sw_vcpu.c).  Hardware vCPUs (AMD SVM, Intel VMX) are
+ * driven through one ops table, chosen at module init from the CPU's
  * features.  Everything generic stays above it: the KVM_RUN loop with
  * signals, rescheduling and requests, the kvm_run page, preemption
- * notifiers (dev/run.c); everything vendor-specific stays below it: turning
- * virtualization on, the control block, entry and exit handling.
+ * notifiers (dev/run.c), and what the x86 architecture defines whatever the
+ * vendor (x86/, include/vmmu/x86.h): the entry section, the register
+ * ioctls, the exit handlers.  Below it stays what only the vendor can do:
+ * turning virtualization on, the control block, the world switch, decoding
+ * exits, and the fine-grained access to guest state the x86 layer uses.
  *
  * A VM whose vCPU kind is a backend's holds that backend "enabled" (see
  * vmmu_backend_get() in dev/), so the CPUs are in the vendor's
@@ -19,9 +22,9 @@
 
 #include <linux/types.h>
 
-struct vmmu_vcpu;
-struct kvm_regs;
 struct kvm_sregs;
+struct vmmu_emul_ctxt;
+struct vmmu_vcpu;
 
 /**
  * struct vmmu_backend_ops - a hardware vCPU implementation
@@ -37,27 +40,54 @@ struct kvm_sregs;
  *	the CPUs, or -ENOMEM.
  * @hardware_disable: turn it off everywhere; called when the last VM of the
  *	backend goes away.  May sleep.
- * @vcpu_create: allocate and initialize the vendor state of a new vCPU, in
- *	the architectural reset state.  Returns 0 or -ENOMEM.
- * @vcpu_free: free it; the vCPU never runs again.
+ * @vcpu_create: allocate the vendor state of a new vCPU (x86/ resets it
+ *	next).  Returns 0 or -ENOMEM, with nothing left allocated.
+ * @vcpu_free: free it; the vCPU never runs again.  Also called after a
+ *	failed @vcpu_create.
+ * @vcpu_reset: put the vendor state in the architectural RESET state (also
+ *	after a triple fault, when the control block is undefined)
  * @vcpu_load: the vCPU's thread now runs on @cpu (start of KVM_RUN, or
- *	rescheduled); preemption is disabled.
+ *	rescheduled); preemption is disabled.  NULL if nothing to do.
  * @vcpu_put: the vCPU's thread leaves the CPU; preemption is disabled.
- * @vcpu_run_begin: start of KVM_RUN, with the vCPU loaded: load the guest's
- *	FPU state and complete what userspace handled at the last exit (the
- *	data of a port read).  Returns 0 or a negative errno.
- * @vcpu_run_end: end of KVM_RUN: put the guest's FPU state back.
- * @vcpu_run: enter the guest once and handle the exit.  Called with the
- *	vCPU loaded, its root valid, preemption enabled.  Handles requests
- *	that arrive meanwhile by returning without entering.  Returns 1 to go
- *	on, 0 to return to userspace with kvm_run filled in, or a negative
- *	errno.
+ *	NULL if nothing to do.
+ * @state_get: make the guest state readable and writable through the ops
+ *	below outside KVM_RUN (VMX: the VMCS current, preemption disabled);
+ *	NULL if always so
+ * @state_put: end of a @state_get section
+ * @cpu_ready: can this CPU enter the guest (virtualization on, the control
+ *	block current here)?  Interrupts are off.
+ * @enter_guest: the world switch, once: set up what the entry needs (root,
+ *	ASID or VPID, host state), enter, save the exit, restore the host's
+ *	state.  Interrupts are off, the vCPU is in guest mode, the guest's FPU
+ *	and PKRU loaded.
+ * @handle_exit_irqoff: what must happen right after the exit with
+ *	interrupts still off (VMX: a host NMI); may be NULL
+ * @handle_exit: act on the exit (a vendor table of handlers, most of them
+ *	x86/'s).  Returns 1 to go on, 0 to return to userspace with kvm_run
+ *	filled in, or a negative errno.
  * @flush_tlb: the vCPU must not use any translation cached so far
  *	(VMMU_REQ_TLB_FLUSH, or a new root); takes effect at the next entry.
- * @vcpu_kick: make a vCPU that is in guest mode leave it soon.  Never
- *	sleeps; callable under mmu_lock.
- * @get_regs: KVM_GET_REGS
- * @set_regs: KVM_SET_REGS
+ * @read_gpr: a GPR as KVM numbers them (__VCPU_REGS_*)
+ * @write_gpr: set one
+ * @get_rip: RIP
+ * @set_rip: set RIP as it is (x86/ truncates it outside 64-bit code)
+ * @get_rflags: RFLAGS
+ * @set_rflags: set RFLAGS
+ * @insn_len: the length of the instruction that exited; @len is its length
+ *	without prefixes, for a vendor that does not report one (SVM without
+ *	NRIPS)
+ * @in_64bit_code: is the guest in 64-bit mode (EFER.LMA and CS.L)?
+ * @clear_interrupt_shadow: the instruction completed: an STI or MOV SS
+ *	shadow ends
+ * @inject_exception: deliver exception @vector (with @error if
+ *	@has_error) at the next entry
+ * @get_emul_ctxt: the guest state the emulator reads (all but @vm)
+ * @get_cr0: CR0 as the guest sees it
+ * @get_cr4: CR4 as the guest sees it
+ * @get_efer: EFER as the guest sees it
+ * @set_efer: set EFER, already checked by x86/ (LMA kept as it was)
+ * @get_msr: an MSR the control block holds; false if it holds no such MSR
+ * @set_msr: set one, the value already checked by x86/; false likewise
  * @get_sregs: KVM_GET_SREGS
  * @set_sregs: KVM_SET_SREGS; returns 0 or -EINVAL for a state the vCPU
  *	cannot enter
@@ -71,15 +101,35 @@ struct vmmu_backend_ops {
 	void (*hardware_disable)(void);
 	int (*vcpu_create)(struct vmmu_vcpu *vcpu);
 	void (*vcpu_free)(struct vmmu_vcpu *vcpu);
+	void (*vcpu_reset)(struct vmmu_vcpu *vcpu);
 	void (*vcpu_load)(struct vmmu_vcpu *vcpu, int cpu);
 	void (*vcpu_put)(struct vmmu_vcpu *vcpu);
-	int (*vcpu_run_begin)(struct vmmu_vcpu *vcpu);
-	void (*vcpu_run_end)(struct vmmu_vcpu *vcpu);
-	int (*vcpu_run)(struct vmmu_vcpu *vcpu);
+	void (*state_get)(struct vmmu_vcpu *vcpu);
+	void (*state_put)(struct vmmu_vcpu *vcpu);
+	bool (*cpu_ready)(struct vmmu_vcpu *vcpu);
+	void (*enter_guest)(struct vmmu_vcpu *vcpu);
+	void (*handle_exit_irqoff)(struct vmmu_vcpu *vcpu);
+	int (*handle_exit)(struct vmmu_vcpu *vcpu);
 	void (*flush_tlb)(struct vmmu_vcpu *vcpu);
-	void (*vcpu_kick)(struct vmmu_vcpu *vcpu);
-	void (*get_regs)(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
-	void (*set_regs)(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
+	u64 (*read_gpr)(struct vmmu_vcpu *vcpu, unsigned int reg);
+	void (*write_gpr)(struct vmmu_vcpu *vcpu, unsigned int reg, u64 val);
+	u64 (*get_rip)(struct vmmu_vcpu *vcpu);
+	void (*set_rip)(struct vmmu_vcpu *vcpu, u64 rip);
+	u64 (*get_rflags)(struct vmmu_vcpu *vcpu);
+	void (*set_rflags)(struct vmmu_vcpu *vcpu, u64 rflags);
+	unsigned int (*insn_len)(struct vmmu_vcpu *vcpu, unsigned int len);
+	bool (*in_64bit_code)(struct vmmu_vcpu *vcpu);
+	void (*clear_interrupt_shadow)(struct vmmu_vcpu *vcpu);
+	void (*inject_exception)(struct vmmu_vcpu *vcpu, unsigned int vector,
+				 bool has_error, u32 error);
+	void (*get_emul_ctxt)(struct vmmu_vcpu *vcpu,
+			      struct vmmu_emul_ctxt *ctxt);
+	u64 (*get_cr0)(struct vmmu_vcpu *vcpu);
+	u64 (*get_cr4)(struct vmmu_vcpu *vcpu);
+	u64 (*get_efer)(struct vmmu_vcpu *vcpu);
+	void (*set_efer)(struct vmmu_vcpu *vcpu, u64 efer);
+	bool (*get_msr)(struct vmmu_vcpu *vcpu, u32 msr, u64 *data);
+	bool (*set_msr)(struct vmmu_vcpu *vcpu, u32 msr, u64 data);
 	void (*get_sregs)(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
 	int (*set_sregs)(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
 };

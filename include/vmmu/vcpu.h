@@ -24,6 +24,7 @@
 #include <vmmu/pfncache.h>
 #include <vmmu/stats.h>
 #include <vmmu/sw_tlb.h>
+#include <vmmu/x86.h>
 
 struct kvm_run;
 struct vmmu_cpuid;
@@ -63,6 +64,7 @@ struct vmmu_vcpu_stats {
  * @run: hardware vCPUs: the struct kvm_run page userspace maps
  * @pio_data: hardware vCPUs: the port I/O data page, mapped after @run
  * @arch: hardware vCPUs: the backend's state
+ * @x86: hardware vCPUs: the state the x86 layer keeps whatever the vendor
  * @cpuid: hardware vCPUs: the table set with KVM_SET_CPUID2, NULL until
  *	then (the supported table answers); replaced under @mutex
  * @cpu: hardware vCPUs: the CPU the vCPU is loaded on, -1 if none; read by
@@ -91,6 +93,7 @@ struct vmmu_vcpu {
 	struct kvm_run *run;
 	void *pio_data;
 	void *arch;
+	struct vmmu_x86_vcpu x86;
 	struct vmmu_cpuid *cpuid;
 	int cpu;
 #ifdef CONFIG_PREEMPT_NOTIFIERS

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hardware vCPUs whatever the vendor: lifetime, the entry section of
+ * KVM_RUN, and the general registers of KVM_GET/SET_REGS.
+ *
+ * dev/run.c loops: requests, signals, rescheduling, then
+ * vmmu_x86_vcpu_run() for one entry and its exit.  Here, with interrupts
+ * disabled:
+ *
+ *   enter guest mode (fails if a request came in) -> last checks -> guest
+ *   FPU and PKRU -> the vendor's world switch (ops->enter_guest) -> host
+ *   PKRU -> ops->handle_exit_irqoff -> leave guest mode
+ *
+ * and then, with interrupts on again (the interrupt that made the guest
+ * exit is taken there), the vendor's exit handler.
+ */
+#include <linux/kvm.h>
+#include <linux/preempt.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/smp.h>
+#include <linux/string.h>
+#include <asm/fpu/api.h>
+#include <asm/kvm_vcpu_regs.h>
+#include <asm/processor-flags.h>
+#include <asm/special_insns.h>
+
+#include <vmmu/backend.h>
+#include <vmmu/pfncache.h>
+#include <vmmu/vcpu.h>
+#include <vmmu/vm.h>
+#include <vmmu/x86.h>
+
+#define VMMU_X86_APIC_BASE	0xfee00000ULL
+#define VMMU_X86_APIC_ENABLE	BIT_ULL(11)
+#define VMMU_X86_APIC_BSP	BIT_ULL(8)
+/* EDX at RESET holds the processor signature; KVM's default before CPUID. */
+#define VMMU_X86_RESET_EDX	0x600
+
+static const struct vmmu_backend_ops *x86_ops(struct vmmu_vcpu *vcpu)
+{
+	return vcpu->vm->backend;
+}
+
+/**
+ * vmmu_x86_vcpu_create() - the hardware part of a new vCPU
+ * @vcpu: the vCPU, not yet visible to userspace; its VM has a backend
+ *
+ * The guest FPU state, the vendor's state, then both in the RESET state.
+ * On failure the caller frees with vmmu_x86_vcpu_free().
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
+{
+	int r;
+
+	if (!fpu_alloc_guest_fpstate(&vcpu->x86.guest_fpu))
+		return -ENOMEM;
+	vcpu->x86.fpu_allocated = true;
+	r = x86_ops(vcpu)->vcpu_create(vcpu);
+	if (r)
+		return r;
+	vmmu_x86_vcpu_reset(vcpu);
+	return 0;
+}
+
+/**
+ * vmmu_x86_vcpu_free() - free what vmmu_x86_vcpu_create() allocated
+ * @vcpu: the vCPU; it never runs again
+ */
+void vmmu_x86_vcpu_free(struct vmmu_vcpu *vcpu)
+{
+	x86_ops(vcpu)->vcpu_free(vcpu);
+	if (vcpu->x86.fpu_allocated)
+		fpu_free_guest_fpstate(&vcpu->x86.guest_fpu);
+	vcpu->x86.fpu_allocated = false;
+}
+
+/**
+ * vmmu_x86_vcpu_reset() - put a vCPU in the state of a CPU after RESET
+ * @vcpu: the vCPU, not running (or handling its triple fault)
+ *
+ * The vendor's control block first (real mode at 0xffff0, zeroed GPRs),
+ * then what is the same for every vendor: EDX, the APIC base with the BSP
+ * bit for vCPU 0, PKRU, no pending access.
+ */
+void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
+
+	x86_ops(vcpu)->vcpu_reset(vcpu);
+	x86_ops(vcpu)->write_gpr(vcpu, __VCPU_REGS_RDX, VMMU_X86_RESET_EDX);
+	x86->apic_base = VMMU_X86_APIC_BASE | VMMU_X86_APIC_ENABLE;
+	if (vcpu->vcpu_id == 0)
+		x86->apic_base |= VMMU_X86_APIC_BSP;
+	x86->guest_pkru = 0;
+	memset(&x86->pio, 0, sizeof(x86->pio));
+	memset(&x86->mmio, 0, sizeof(x86->mmio));
+}
+
+/**
+ * vmmu_x86_vcpu_load() - the vCPU's thread runs on @cpu now
+ * @vcpu: the vCPU
+ * @cpu: the current CPU; preemption is disabled
+ */
+void vmmu_x86_vcpu_load(struct vmmu_vcpu *vcpu, int cpu)
+{
+	if (x86_ops(vcpu)->vcpu_load)
+		x86_ops(vcpu)->vcpu_load(vcpu, cpu);
+	/* Read by kicks (core/vcpu.c), on another CPU. */
+	WRITE_ONCE(vcpu->cpu, cpu);
+}
+
+/**
+ * vmmu_x86_vcpu_put() - the vCPU's thread leaves its CPU
+ * @vcpu: the vCPU; preemption is disabled
+ */
+void vmmu_x86_vcpu_put(struct vmmu_vcpu *vcpu)
+{
+	WRITE_ONCE(vcpu->cpu, -1);
+	if (x86_ops(vcpu)->vcpu_put)
+		x86_ops(vcpu)->vcpu_put(vcpu);
+}
+
+/**
+ * vmmu_x86_vcpu_run_begin() - start of KVM_RUN
+ * @vcpu: the vCPU, loaded
+ *
+ * Loads the guest's FPU state for the whole ioctl (the host's is saved in
+ * the task, and a context switch saves and restores the guest's), then
+ * completes the port or MMIO read userspace handled at the last exit: its
+ * data goes to the register, RIP past the instruction.
+ *
+ * Return: 0.
+ */
+int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
+	unsigned int reg = x86->mmio.insn.reg;
+	u64 val;
+
+	fpu_swap_kvm_fpstate(&x86->guest_fpu, true);
+	if (x86->pio.pending) {
+		val = ops->read_gpr(vcpu, __VCPU_REGS_RAX);
+		if (vmmu_complete_pio(vcpu, &x86->pio, ops->get_rip(vcpu), &val)) {
+			ops->write_gpr(vcpu, __VCPU_REGS_RAX, val);
+			ops->set_rip(vcpu, x86->pio.next_rip);
+			ops->clear_interrupt_shadow(vcpu);
+		}
+	}
+	if (x86->mmio.pending) {
+		val = ops->read_gpr(vcpu, reg);
+		if (vmmu_complete_mmio(vcpu, &x86->mmio, ops->get_rip(vcpu), &val)) {
+			ops->write_gpr(vcpu, reg, val);
+			ops->set_rip(vcpu, x86->mmio.next_rip);
+			ops->clear_interrupt_shadow(vcpu);
+		}
+	}
+	return 0;
+}
+
+/**
+ * vmmu_x86_vcpu_run_end() - end of KVM_RUN: the host's FPU state is back
+ * @vcpu: the vCPU
+ */
+void vmmu_x86_vcpu_run_end(struct vmmu_vcpu *vcpu)
+{
+	fpu_swap_kvm_fpstate(&vcpu->x86.guest_fpu, false);
+}
+
+/*
+ * PKRU is not part of the FPU state fpu_swap_kvm_fpstate() switches; a
+ * guest that turned CR4.PKE on may change it.
+ */
+static void x86_load_guest_pkru(struct vmmu_x86_vcpu *x86)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return;
+	x86->host_pkru = rdpkru();
+	if (x86->guest_pkru != x86->host_pkru)
+		wrpkru(x86->guest_pkru);
+}
+
+static void x86_load_host_pkru(struct vmmu_x86_vcpu *x86)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return;
+	x86->guest_pkru = rdpkru();
+	if (x86->guest_pkru != x86->host_pkru)
+		wrpkru(x86->host_pkru);
+}
+
+/* Should the vCPU go back to the loop instead of entering the guest? */
+static bool x86_exit_request(void)
+{
+	return need_resched() || signal_pending(current);
+}
+
+/**
+ * vmmu_x86_vcpu_run() - enter the guest once and handle the exit
+ * @vcpu: the vCPU, loaded, with a valid root; preemption enabled
+ *
+ * The vCPU is in guest mode (vmmu_vcpu_enter_guest_mode()) from before the
+ * entry until after the exit, with interrupts off, so remote TLB flushes
+ * wait for it and their kick's IPI makes the guest exit.
+ *
+ * Return: 1 to go on, 0 to return to userspace, or a negative errno.
+ */
+int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	int r = 1;
+
+	local_irq_disable();
+	if (!vmmu_vcpu_enter_guest_mode(vcpu))
+		goto out_irq;
+	if (x86_exit_request())
+		goto out_guest_mode;
+	/*
+	 * Cannot happen: a CPU comes online only once virtualization is on
+	 * there, and the vCPU is loaded here.  Fail rather than enter.
+	 */
+	if (unlikely(!ops->cpu_ready(vcpu))) {
+		r = -EIO;
+		goto out_guest_mode;
+	}
+	vmmu_runstate_enter(vcpu);
+	/* An interrupt handler used the FPU since the guest's was loaded. */
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+	x86_load_guest_pkru(&vcpu->x86);
+	ops->enter_guest(vcpu);
+	x86_load_host_pkru(&vcpu->x86);
+	if (ops->handle_exit_irqoff)
+		ops->handle_exit_irqoff(vcpu);
+	vmmu_runstate_exit(vcpu);
+	atomic64_inc(vmmu_vcpu_stat(vcpu, exits));
+	vmmu_vcpu_exit_guest_mode(vcpu);
+	local_irq_enable();
+	return ops->handle_exit(vcpu);
+
+out_guest_mode:
+	vmmu_vcpu_exit_guest_mode(vcpu);
+out_irq:
+	local_irq_enable();
+	return r;
+}
+
+static void x86_state_get(struct vmmu_vcpu *vcpu)
+{
+	if (x86_ops(vcpu)->state_get)
+		x86_ops(vcpu)->state_get(vcpu);
+}
+
+static void x86_state_put(struct vmmu_vcpu *vcpu)
+{
+	if (x86_ops(vcpu)->state_put)
+		x86_ops(vcpu)->state_put(vcpu);
+}
+
+/* Where struct kvm_regs keeps each GPR, in KVM's numbering. */
+#define X86_REGS_GPR(num, field) \
+	[__VCPU_REGS_##num] = offsetof(struct kvm_regs, field)
+static const unsigned short x86_regs_off[VMMU_X86_NR_GPRS] = {
+	X86_REGS_GPR(RAX, rax), X86_REGS_GPR(RCX, rcx),
+	X86_REGS_GPR(RDX, rdx), X86_REGS_GPR(RBX, rbx),
+	X86_REGS_GPR(RSP, rsp), X86_REGS_GPR(RBP, rbp),
+	X86_REGS_GPR(RSI, rsi), X86_REGS_GPR(RDI, rdi),
+	X86_REGS_GPR(R8, r8), X86_REGS_GPR(R9, r9),
+	X86_REGS_GPR(R10, r10), X86_REGS_GPR(R11, r11),
+	X86_REGS_GPR(R12, r12), X86_REGS_GPR(R13, r13),
+	X86_REGS_GPR(R14, r14), X86_REGS_GPR(R15, r15),
+};
+
+static u64 *x86_regs_gpr(struct kvm_regs *regs, unsigned int reg)
+{
+	return (u64 *)((char *)regs + x86_regs_off[reg]);
+}
+
+/**
+ * vmmu_x86_get_regs() - KVM_GET_REGS
+ * @vcpu: the vCPU, not running
+ * @regs: filled in
+ */
+void vmmu_x86_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	unsigned int reg;
+
+	x86_state_get(vcpu);
+	for (reg = 0; reg < VMMU_X86_NR_GPRS; reg++)
+		*x86_regs_gpr(regs, reg) = ops->read_gpr(vcpu, reg);
+	regs->rip = ops->get_rip(vcpu);
+	regs->rflags = ops->get_rflags(vcpu);
+	x86_state_put(vcpu);
+}
+
+/**
+ * vmmu_x86_set_regs() - KVM_SET_REGS
+ * @vcpu: the vCPU, not running
+ * @regs: the new values; RFLAGS bit 1 is always set, as on a real CPU
+ */
+void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct kvm_regs r = *regs;
+	unsigned int reg;
+
+	x86_state_get(vcpu);
+	for (reg = 0; reg < VMMU_X86_NR_GPRS; reg++)
+		ops->write_gpr(vcpu, reg, *x86_regs_gpr(&r, reg));
+	ops->set_rip(vcpu, regs->rip);
+	ops->set_rflags(vcpu, regs->rflags | X86_EFLAGS_FIXED);
+	x86_state_put(vcpu);
+}
