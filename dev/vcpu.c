@@ -19,6 +19,7 @@
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
+#include <vmmu/x86.h>
 
 #include "dev.h"
 
@@ -200,6 +201,21 @@ static int vmmu_vcpu_set_sigmask(struct vmmu_vcpu *vcpu,
 	return 0;
 }
 
+/*
+ * KVM_INTERRUPT: an external interrupt from the VMM's interrupt controller
+ * (there is none in the kernel).  Hardware vCPUs only.
+ */
+static long vmmu_vcpu_interrupt(struct vmmu_vcpu *vcpu, void __user *argp)
+{
+	struct kvm_interrupt irq;
+
+	if (!vcpu->vm->backend)
+		return -EINVAL;
+	if (copy_from_user(&irq, argp, sizeof(irq)))
+		return -EFAULT;
+	return vmmu_x86_interrupt(vcpu, irq.irq);
+}
+
 static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			    unsigned long arg)
 {
@@ -254,6 +270,9 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		break;
 	case KVM_SET_SIGNAL_MASK:
 		r = vmmu_vcpu_set_sigmask(vcpu, argp);
+		break;
+	case KVM_INTERRUPT:
+		r = vmmu_vcpu_interrupt(vcpu, argp);
 		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */

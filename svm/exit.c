@@ -183,23 +183,27 @@ static int svm_handle_host_save(struct vmmu_vcpu *vcpu)
 }
 
 /*
- * An exit in the middle of delivering an exception (an NPF on the IDT or
- * the stack) loses the exception unless it is injected again.  #BP and #OF
- * come from their instruction, which runs again instead; vmmu injects no
- * interrupt or NMI.
+ * An exit in the middle of delivering an event (an NPF on the IDT or the
+ * stack) loses the event unless it is injected again: an exception or an
+ * external interrupt.  #BP and #OF, and software interrupts, come from
+ * their instruction, which runs again instead; vmmu injects no NMI.
  */
 static void svm_requeue_event(struct vmcb_control_area *c)
 {
 	u32 info = c->exit_int_info;
+	u32 type = info & SVM_EXITINTINFO_TYPE_MASK;
 	u32 vector = info & SVM_EXITINTINFO_VEC_MASK;
 
 	c->event_inj = 0;
-	if (!(info & SVM_EXITINTINFO_VALID) ||
-	    (info & SVM_EXITINTINFO_TYPE_MASK) != SVM_EXITINTINFO_TYPE_EXEPT ||
-	    vector == X86_TRAP_BP || vector == X86_TRAP_OF)
+	if (!(info & SVM_EXITINTINFO_VALID))
 		return;
-	c->event_inj = info;
-	c->event_inj_err = c->exit_int_info_err;
+	if (type == SVM_EXITINTINFO_TYPE_EXEPT &&
+	    vector != X86_TRAP_BP && vector != X86_TRAP_OF) {
+		c->event_inj = info;
+		c->event_inj_err = c->exit_int_info_err;
+	} else if (type == SVM_EXITINTINFO_TYPE_INTR) {
+		c->event_inj = info;
+	}
 }
 
 /*
@@ -210,6 +214,7 @@ static void svm_requeue_event(struct vmcb_control_area *c)
 static int (*const svm_exit_handlers[])(struct vmmu_vcpu *vcpu) = {
 	[SVM_EXIT_INTR] = vmmu_x86_handled,
 	[SVM_EXIT_NMI] = vmmu_x86_handled,
+	[SVM_EXIT_VINTR] = vmmu_x86_handle_irq_window,
 	[SVM_EXIT_NPF] = svm_handle_npf,
 	[SVM_EXIT_IOIO] = svm_handle_io,
 	[SVM_EXIT_HLT] = vmmu_x86_handle_hlt,

@@ -247,6 +247,41 @@ static void svm_inject_exception(struct vmmu_vcpu *vcpu, unsigned int vector,
 	c->event_inj_err = error;
 }
 
+static void svm_inject_irq(struct vmmu_vcpu *vcpu, unsigned int vector)
+{
+	to_svm(vcpu)->vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_INTR |
+						 SVM_EVTINJ_VALID;
+}
+
+static bool svm_event_pending(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->control.event_inj & SVM_EVTINJ_VALID;
+}
+
+static bool svm_in_interrupt_shadow(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK;
+}
+
+/*
+ * The interrupt window: a virtual interrupt (V_IRQ) of the highest
+ * priority, whose delivery the VINTR intercept turns into an exit once the
+ * guest has RFLAGS.IF set and no interrupt shadow.
+ */
+static void svm_set_irq_window(struct vmmu_vcpu *vcpu, bool on)
+{
+	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
+
+	c->int_ctl &= ~(V_IRQ_MASK | V_INTR_PRIO_MASK);
+	if (on) {
+		c->int_vector = 0;
+		c->int_ctl |= V_IRQ_MASK | 0xf << V_INTR_PRIO_SHIFT;
+		svm_set_intercept(c, INTERCEPT_VINTR);
+	} else {
+		c->intercepts[INTERCEPT_VINTR / 32] &= ~BIT(INTERCEPT_VINTR % 32);
+	}
+}
+
 static void svm_get_emul_ctxt(struct vmmu_vcpu *vcpu,
 			      struct vmmu_emul_ctxt *ctxt)
 {
@@ -271,6 +306,19 @@ static u64 svm_get_cr0(struct vmmu_vcpu *vcpu)
 static u64 svm_get_cr4(struct vmmu_vcpu *vcpu)
 {
 	return to_svm(vcpu)->vmcb->save.cr4;
+}
+
+/* With V_INTR_MASKING, the guest's CR8 is the VMCB's V_TPR. */
+static u64 svm_get_cr8(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->control.int_ctl & V_TPR_MASK;
+}
+
+static void svm_set_cr8(struct vmmu_vcpu *vcpu, u64 cr8)
+{
+	u32 *int_ctl = &to_svm(vcpu)->vmcb->control.int_ctl;
+
+	*int_ctl = (*int_ctl & ~V_TPR_MASK) | (cr8 & V_TPR_MASK);
 }
 
 /* The guest never sees SVME: VMRUN needs it in the guest's EFER. */
@@ -472,9 +520,15 @@ struct vmmu_backend_ops vmmu_svm_ops = {
 	.in_64bit_code = svm_in_64bit_code,
 	.clear_interrupt_shadow = svm_clear_interrupt_shadow,
 	.inject_exception = svm_inject_exception,
+	.inject_irq = svm_inject_irq,
+	.event_pending = svm_event_pending,
+	.in_interrupt_shadow = svm_in_interrupt_shadow,
+	.set_irq_window = svm_set_irq_window,
 	.get_emul_ctxt = svm_get_emul_ctxt,
 	.get_cr0 = svm_get_cr0,
 	.get_cr4 = svm_get_cr4,
+	.get_cr8 = svm_get_cr8,
+	.set_cr8 = svm_set_cr8,
 	.get_efer = svm_get_efer,
 	.set_efer = svm_set_efer,
 	.get_msr = svm_get_msr,

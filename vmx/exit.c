@@ -46,6 +46,9 @@
 #define VMX_CR_TYPE_SHIFT	4
 #define VMX_CR_TYPE_MASK	0x3
 #define VMX_CR_TYPE_MOV_TO	0
+#define VMX_CR_TYPE_MOV_FROM	1
+/* CR8 has four bits. */
+#define VMX_CR8_MAX		0xfULL
 #define VMX_CR_GPR_SHIFT	8
 #define VMX_CR_GPR_MASK		0xf
 
@@ -89,26 +92,41 @@ static int vmx_handle_io(struct vmmu_vcpu *vcpu)
 	return vmmu_x86_handle_io(vcpu, &io);
 }
 
-/* MOV to CR0 or CR4 that touches a bit vmmu owns. */
+/*
+ * MOV to or from CR8 (always exits: no TPR shadow), and MOV to CR0 or CR4
+ * that touches a bit vmmu owns.  CR8 exists in 64-bit mode only; its
+ * reserved bits 63:4 set is #GP, as on a CPU.
+ */
 static int vmx_handle_cr(struct vmmu_vcpu *vcpu)
 {
+	const struct vmmu_backend_ops *ops = &vmmu_vmx_ops;
 	u64 qual = vmcs_read(EXIT_QUALIFICATION);
 	unsigned int cr = qual & VMX_CR_NUM_MASK;
+	unsigned int type = (qual >> VMX_CR_TYPE_SHIFT) & VMX_CR_TYPE_MASK;
+	unsigned int reg = (qual >> VMX_CR_GPR_SHIFT) & VMX_CR_GPR_MASK;
 	u64 val;
 	bool ok;
 
-	if (((qual >> VMX_CR_TYPE_SHIFT) & VMX_CR_TYPE_MASK) != VMX_CR_TYPE_MOV_TO)
+	if (cr == 8 && type == VMX_CR_TYPE_MOV_FROM) {
+		ops->write_gpr(vcpu, reg, ops->get_cr8(vcpu));
+		return vmmu_x86_skip(vcpu, 4);
+	}
+	if (type != VMX_CR_TYPE_MOV_TO)
 		return vmx_unexpected_exit(vcpu);
-	val = vmmu_vmx_ops.read_gpr(vcpu, (qual >> VMX_CR_GPR_SHIFT) &
-					   VMX_CR_GPR_MASK);
-	if (!vmmu_vmx_ops.in_64bit_code(vcpu))
+	val = ops->read_gpr(vcpu, reg);
+	if (!ops->in_64bit_code(vcpu))
 		val = (u32)val;
-	if (cr == 0)
+	if (cr == 0) {
 		ok = vmmu_vmx_set_cr0(vcpu, val);
-	else if (cr == 4)
+	} else if (cr == 4) {
 		ok = vmmu_vmx_set_cr4(vcpu, val);
-	else
+	} else if (cr == 8) {
+		ok = val <= VMX_CR8_MAX;
+		if (ok)
+			ops->set_cr8(vcpu, val);
+	} else {
 		return vmx_unexpected_exit(vcpu);
+	}
 	return ok ? vmmu_x86_skip(vcpu, 3) : vmmu_x86_inject_gp(vcpu);
 }
 
@@ -169,17 +187,19 @@ static int vmx_handle_fail_entry(struct vmmu_vcpu *vcpu)
 }
 
 /*
- * An exit in the middle of delivering an exception (an EPT violation on the
- * IDT or the stack) loses the exception unless it is injected again.
- * Software exceptions come from their instruction, which runs again
- * instead; vmmu injects no interrupt or NMI.
+ * An exit in the middle of delivering an event (an EPT violation on the
+ * IDT or the stack) loses the event unless it is injected again: a
+ * hardware exception or an external interrupt.  Software exceptions and
+ * interrupts come from their instruction, which runs again instead; vmmu
+ * injects no NMI.
  */
 static void vmx_requeue_event(void)
 {
 	u32 info = vmcs_read(IDT_VECTORING_INFO_FIELD);
+	u32 type = info & VECTORING_INFO_TYPE_MASK;
 
 	if (!(info & VECTORING_INFO_VALID_MASK) ||
-	    (info & VECTORING_INFO_TYPE_MASK) != INTR_TYPE_HARD_EXCEPTION)
+	    (type != INTR_TYPE_HARD_EXCEPTION && type != INTR_TYPE_EXT_INTR))
 		return;
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info & ~BIT(12));
 	if (info & VECTORING_INFO_DELIVER_CODE_MASK)
@@ -196,6 +216,7 @@ static void vmx_requeue_event(void)
 static int (*const vmx_exit_handlers[])(struct vmmu_vcpu *vcpu) = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmmu_x86_handled,
 	[EXIT_REASON_PREEMPTION_TIMER] = vmmu_x86_handled,
+	[EXIT_REASON_INTERRUPT_WINDOW] = vmmu_x86_handle_irq_window,
 	[EXIT_REASON_EXCEPTION_NMI] = vmmu_x86_handled,
 	[EXIT_REASON_EPT_VIOLATION] = vmx_handle_ept_violation,
 	[EXIT_REASON_EPT_MISCONFIG] = vmx_handle_ept_misconfig,

@@ -595,6 +595,33 @@ static void vmx_inject_exception(struct vmmu_vcpu *vcpu, unsigned int vector,
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
 }
 
+static void vmx_inject_irq(struct vmmu_vcpu *vcpu, unsigned int vector)
+{
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD,
+		   vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK);
+}
+
+static bool vmx_event_pending(struct vmmu_vcpu *vcpu)
+{
+	return vmcs_read(VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID_MASK;
+}
+
+static bool vmx_in_interrupt_shadow(struct vmmu_vcpu *vcpu)
+{
+	return vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
+	       (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS);
+}
+
+static void vmx_set_irq_window(struct vmmu_vcpu *vcpu, bool on)
+{
+	if (on)
+		vmcs_set_bits(CPU_BASED_VM_EXEC_CONTROL,
+			      CPU_BASED_INTR_WINDOW_EXITING);
+	else
+		vmcs_clear_bits(CPU_BASED_VM_EXEC_CONTROL,
+				CPU_BASED_INTR_WINDOW_EXITING);
+}
+
 static void vmx_get_emul_ctxt(struct vmmu_vcpu *vcpu,
 			      struct vmmu_emul_ctxt *ctxt)
 {
@@ -619,6 +646,17 @@ static u64 vmx_get_cr0(struct vmmu_vcpu *vcpu)
 static u64 vmx_get_cr4(struct vmmu_vcpu *vcpu)
 {
 	return vmmu_vmx_guest_cr4();
+}
+
+/* No TPR shadow: CR8 accesses exit (vmx/exit.c) and use this copy. */
+static u64 vmx_get_cr8(struct vmmu_vcpu *vcpu)
+{
+	return to_vmx(vcpu)->cr8;
+}
+
+static void vmx_set_cr8(struct vmmu_vcpu *vcpu, u64 cr8)
+{
+	to_vmx(vcpu)->cr8 = cr8;
 }
 
 static u64 vmx_get_efer(struct vmmu_vcpu *vcpu)
@@ -740,9 +778,15 @@ struct vmmu_backend_ops vmmu_vmx_ops = {
 	.in_64bit_code = vmx_in_64bit_code,
 	.clear_interrupt_shadow = vmx_clear_interrupt_shadow,
 	.inject_exception = vmx_inject_exception,
+	.inject_irq = vmx_inject_irq,
+	.event_pending = vmx_event_pending,
+	.in_interrupt_shadow = vmx_in_interrupt_shadow,
+	.set_irq_window = vmx_set_irq_window,
 	.get_emul_ctxt = vmx_get_emul_ctxt,
 	.get_cr0 = vmx_get_cr0,
 	.get_cr4 = vmx_get_cr4,
+	.get_cr8 = vmx_get_cr8,
+	.set_cr8 = vmx_set_cr8,
 	.get_efer = vmx_get_efer,
 	.set_efer = vmx_set_efer,
 	.get_msr = vmx_get_msr,

@@ -229,6 +229,24 @@ int vmmu_x86_handle_shutdown(struct vmmu_vcpu *vcpu)
 }
 
 /**
+ * vmmu_x86_handle_irq_window() - the guest accepts interrupts now
+ * @vcpu: the vCPU
+ *
+ * The window exit goes off; the next entry delivers the queued interrupt,
+ * or the run loop returns KVM_EXIT_IRQ_WINDOW_OPEN to the userspace that
+ * asked for it.
+ *
+ * Return: 1.
+ */
+int vmmu_x86_handle_irq_window(struct vmmu_vcpu *vcpu)
+{
+	x86_ops(vcpu)->set_irq_window(vcpu, false);
+	vcpu->x86.irq_window = false;
+	atomic64_inc(vmmu_vcpu_stat(vcpu, irq_window_exits));
+	return 1;
+}
+
+/**
  * vmmu_x86_handle_io() - IN and OUT: userspace does the access
  * @vcpu: the vCPU
  * @io: the access, decoded by the vendor

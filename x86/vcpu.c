@@ -36,6 +36,8 @@
 #define VMMU_X86_APIC_BSP	BIT_ULL(8)
 /* EDX at RESET holds the processor signature; KVM's default before CPUID. */
 #define VMMU_X86_RESET_EDX	0x600
+/* CR8 has four bits. */
+#define VMMU_X86_CR8_MAX	0xfULL
 
 static const struct vmmu_backend_ops *x86_ops(struct vmmu_vcpu *vcpu)
 {
@@ -97,6 +99,9 @@ void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 	x86->guest_pkru = 0;
 	memset(&x86->pio, 0, sizeof(x86->pio));
 	memset(&x86->mmio, 0, sizeof(x86->mmio));
+	x86->irq_queued = false;
+	/* The vendor's reset turned its interrupt-window exit off. */
+	x86->irq_window = false;
 }
 
 /**
@@ -127,21 +132,28 @@ void vmmu_x86_vcpu_put(struct vmmu_vcpu *vcpu)
  * vmmu_x86_vcpu_run_begin() - start of KVM_RUN
  * @vcpu: the vCPU, loaded
  *
- * Loads the guest's FPU state for the whole ioctl (the host's is saved in
- * the task, and a context switch saves and restores the guest's), then
- * completes the port or MMIO read userspace handled at the last exit: its
- * data goes to the register, RIP past the instruction.
+ * Sets CR8 from kvm_run.cr8, as KVM does without an in-kernel local APIC
+ * (userspace's APIC owns the task priority), loads the guest's FPU state
+ * for the whole ioctl (the host's is saved in the task, and a context
+ * switch saves and restores the guest's), then completes the port or MMIO
+ * read userspace handled at the last exit: its data goes to the register,
+ * RIP past the instruction.
  *
- * Return: 0.
+ * Return: 0, or -EINVAL (kvm_run.cr8 above 15; nothing changed).
  */
 int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 {
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
 	unsigned int reg = x86->mmio.insn.reg;
-	u64 val;
+	u64 val = READ_ONCE(vcpu->run->cr8);
 
+	/* vmmu_x86_vcpu_run_end() puts it back whatever this returns. */
 	fpu_swap_kvm_fpstate(&x86->guest_fpu, true);
+	/* No local APIC in the kernel: userspace's TPR is the guest's CR8. */
+	if (val > VMMU_X86_CR8_MAX)
+		return -EINVAL;
+	ops->set_cr8(vcpu, val);
 	if (x86->pio.pending) {
 		val = ops->read_gpr(vcpu, __VCPU_REGS_RAX);
 		if (vmmu_complete_pio(vcpu, &x86->pio, ops->get_rip(vcpu), &val)) {
@@ -161,13 +173,91 @@ int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 	return 0;
 }
 
+/* Does the guest accept an interrupt now (IF set, no STI/MOV SS shadow)? */
+static bool x86_interrupt_allowed(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+
+	return (ops->get_rflags(vcpu) & X86_EFLAGS_IF) &&
+	       !ops->in_interrupt_shadow(vcpu);
+}
+
+/*
+ * kvm_run.ready_for_interrupt_injection: a KVM_INTERRUPT now would be
+ * delivered at the next entry, before any guest instruction (the guest
+ * accepts interrupts, none is queued, no event waits for re-injection).
+ */
+static bool x86_ready_for_interrupt(struct vmmu_vcpu *vcpu)
+{
+	return x86_interrupt_allowed(vcpu) && !vcpu->x86.irq_queued &&
+	       !x86_ops(vcpu)->event_pending(vcpu);
+}
+
 /**
- * vmmu_x86_vcpu_run_end() - end of KVM_RUN: the host's FPU state is back
- * @vcpu: the vCPU
+ * vmmu_x86_vcpu_run_end() - end of KVM_RUN
+ * @vcpu: the vCPU, still loaded
+ *
+ * Fills what KVM reports on every return from KVM_RUN without an in-kernel
+ * local APIC (if_flag, cr8, apic_base, ready_for_interrupt_injection), then
+ * puts the host's FPU state back.
  */
 void vmmu_x86_vcpu_run_end(struct vmmu_vcpu *vcpu)
 {
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct kvm_run *run = vcpu->run;
+
+	run->if_flag = !!(ops->get_rflags(vcpu) & X86_EFLAGS_IF);
+	run->cr8 = ops->get_cr8(vcpu);
+	run->apic_base = vcpu->x86.apic_base;
+	run->ready_for_interrupt_injection = x86_ready_for_interrupt(vcpu);
 	fpu_swap_kvm_fpstate(&vcpu->x86.guest_fpu, false);
+}
+
+/**
+ * vmmu_x86_interrupt() - KVM_INTERRUPT: queue an external interrupt
+ * @vcpu: the vCPU, whose mutex is held
+ * @vector: the vector (struct kvm_interrupt.irq)
+ *
+ * Without an in-kernel interrupt controller the VMM's PIC or APIC decides
+ * which interrupt the vCPU takes and calls this when kvm_run says the
+ * vCPU is ready for one.  The interrupt is delivered at the next entry
+ * where the guest accepts it (KVM injects it at the next entry whatever
+ * RFLAGS.IF says; VMX refuses such an entry); a second one before that
+ * replaces the first, as in KVM.
+ *
+ * Return: 0, or -EINVAL for a vector above 255.
+ */
+int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector)
+{
+	if (vector >= KVM_NR_INTERRUPTS)
+		return -EINVAL;
+	vcpu->x86.irq_vector = vector;
+	vcpu->x86.irq_queued = true;
+	return 0;
+}
+
+/*
+ * Before an entry: deliver the queued interrupt if the guest accepts it now
+ * and nothing else waits to be injected; exit as soon as it does accept one
+ * while an interrupt is queued or userspace asks (request_interrupt_window).
+ */
+static void x86_inject_events(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
+	bool window;
+
+	if (x86->irq_queued && !ops->event_pending(vcpu) &&
+	    x86_interrupt_allowed(vcpu)) {
+		ops->inject_irq(vcpu, x86->irq_vector);
+		x86->irq_queued = false;
+		atomic64_inc(vmmu_vcpu_stat(vcpu, irq_injections));
+	}
+	window = x86->irq_queued || READ_ONCE(vcpu->run->request_interrupt_window);
+	if (window != x86->irq_window) {
+		ops->set_irq_window(vcpu, window);
+		x86->irq_window = window;
+	}
 }
 
 /*
@@ -213,6 +303,7 @@ int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu)
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	int r = 1;
 
+	x86_inject_events(vcpu);
 	local_irq_disable();
 	if (!vmmu_vcpu_enter_guest_mode(vcpu))
 		goto out_irq;
@@ -239,7 +330,15 @@ int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu)
 	atomic64_inc(vmmu_vcpu_stat(vcpu, exits));
 	vmmu_vcpu_exit_guest_mode(vcpu);
 	local_irq_enable();
-	return ops->handle_exit(vcpu);
+	r = ops->handle_exit(vcpu);
+	/* The window userspace asked for is open: its turn to inject. */
+	if (r > 0 && READ_ONCE(vcpu->run->request_interrupt_window) &&
+	    x86_ready_for_interrupt(vcpu)) {
+		vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+		atomic64_inc(vmmu_vcpu_stat(vcpu, request_irq_exits));
+		return 0;
+	}
+	return r;
 
 out_guest_mode:
 	vmmu_vcpu_exit_guest_mode(vcpu);

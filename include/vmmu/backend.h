@@ -81,9 +81,20 @@ struct vmmu_vcpu;
  *	shadow ends
  * @inject_exception: deliver exception @vector (with @error if
  *	@has_error) at the next entry
+ * @inject_irq: deliver external interrupt @vector at the next entry (x86/
+ *	checks first that the guest accepts interrupts and that no other event
+ *	waits in the injection fields)
+ * @event_pending: an event waits in the injection fields for the next
+ *	entry (one injected, or one re-queued because an exit interrupted
+ *	its delivery)
+ * @in_interrupt_shadow: the guest is in an STI or MOV SS interrupt shadow
+ * @set_irq_window: exit (interrupt-window exit) as soon as the guest
+ *	accepts interrupts (@on), or stop doing so
  * @get_emul_ctxt: the guest state the emulator reads (all but @vm)
  * @get_cr0: CR0 as the guest sees it
  * @get_cr4: CR4 as the guest sees it
+ * @get_cr8: CR8 (the task priority, four bits)
+ * @set_cr8: set CR8, already checked by x86/
  * @get_efer: EFER as the guest sees it
  * @set_efer: set EFER, already checked by x86/ (LMA kept as it was)
  * @get_msr: an MSR the control block holds; false if it holds no such MSR
@@ -122,10 +133,16 @@ struct vmmu_backend_ops {
 	void (*clear_interrupt_shadow)(struct vmmu_vcpu *vcpu);
 	void (*inject_exception)(struct vmmu_vcpu *vcpu, unsigned int vector,
 				 bool has_error, u32 error);
+	void (*inject_irq)(struct vmmu_vcpu *vcpu, unsigned int vector);
+	bool (*event_pending)(struct vmmu_vcpu *vcpu);
+	bool (*in_interrupt_shadow)(struct vmmu_vcpu *vcpu);
+	void (*set_irq_window)(struct vmmu_vcpu *vcpu, bool on);
 	void (*get_emul_ctxt)(struct vmmu_vcpu *vcpu,
 			      struct vmmu_emul_ctxt *ctxt);
 	u64 (*get_cr0)(struct vmmu_vcpu *vcpu);
 	u64 (*get_cr4)(struct vmmu_vcpu *vcpu);
+	u64 (*get_cr8)(struct vmmu_vcpu *vcpu);
+	void (*set_cr8)(struct vmmu_vcpu *vcpu, u64 cr8);
 	u64 (*get_efer)(struct vmmu_vcpu *vcpu);
 	void (*set_efer)(struct vmmu_vcpu *vcpu, u64 efer);
 	bool (*get_msr)(struct vmmu_vcpu *vcpu, u32 msr, u64 *data);

@@ -28,6 +28,13 @@ VMMU_VCPU_STAT(exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(io_exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(mmio_exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(halt_exits, COUNTER, VMMU_NO_UAPI)
+/*
+ * Interrupts of KVM_INTERRUPT delivered to the guest; interrupt-window exits
+ * from the guest; KVM_EXIT_IRQ_WINDOW_OPEN exits to userspace (KVM's names).
+ */
+VMMU_VCPU_STAT(irq_injections, COUNTER, VMMU_NO_UAPI)
+VMMU_VCPU_STAT(irq_window_exits, COUNTER, VMMU_NO_UAPI)
+VMMU_VCPU_STAT(request_irq_exits, COUNTER, VMMU_NO_UAPI)
 /* KVM_RUN ended by a signal (KVM_EXIT_INTR). */
 VMMU_VCPU_STAT(signal_exits, COUNTER, VMMU_NO_UAPI)
 /* TLB flushes the vCPU performed (requests and new roots); any kind. */

@@ -43,6 +43,9 @@ struct vmmu_vcpu;
  *	no local APIC in the kernel)
  * @pio: a port access userspace is handling
  * @mmio: an MMIO read userspace is handling
+ * @irq_queued: KVM_INTERRUPT gave @irq_vector, not injected yet
+ * @irq_vector: the vector of that interrupt
+ * @irq_window: the backend's interrupt-window exit is on
  */
 struct vmmu_x86_vcpu {
 	struct fpu_guest guest_fpu;
@@ -52,6 +55,9 @@ struct vmmu_x86_vcpu {
 	u64 apic_base;
 	struct vmmu_emul_pio pio;
 	struct vmmu_emul_mmio mmio;
+	bool irq_queued;
+	u8 irq_vector;
+	bool irq_window;
 };
 
 /**
@@ -107,7 +113,7 @@ void vmmu_x86_vcpu_run_end(struct vmmu_vcpu *vcpu);
 int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu);
 void vmmu_x86_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
 void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
-
+int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
@@ -150,6 +156,11 @@ static inline void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu,
 				     const struct kvm_regs *regs)
 {
 }
+
+static inline int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector)
+{
+	return -EINVAL;
+}
 #endif
 
 /* x86/exit.c: exit handlers; each returns 1 (enter again), 0 or -errno. */
@@ -164,6 +175,7 @@ int vmmu_x86_handle_wrmsr(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_xsetbv(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_invd(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_shutdown(struct vmmu_vcpu *vcpu);
+int vmmu_x86_handle_irq_window(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_io(struct vmmu_vcpu *vcpu, const struct vmmu_x86_io *io);
 int vmmu_x86_handle_gpa_fault(struct vmmu_vcpu *vcpu,
 			      const struct vmmu_x86_gpa_fault *f);
