@@ -88,8 +88,8 @@ static_assert(NR_UAPI * sizeof(__u64) ==
 /* The vCPU table's names, in its order. */
 static const char *const vcpu_stats[] = {
 	"exits", "io_exits", "mmio_exits", "halt_exits", "irq_injections",
-	"irq_window_exits", "request_irq_exits", "signal_exits", "tlb_flush",
-	"dirty_ring_full_exits",
+	"irq_window_exits", "request_irq_exits", "emulator_replays",
+	"signal_exits", "tlb_flush", "dirty_ring_full_exits",
 };
 
 #define MAX_LINES	64

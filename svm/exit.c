@@ -177,8 +177,74 @@ static int svm_handle_host_save(struct vmmu_vcpu *vcpu)
 	memcpy(svm->regs, svm->regs_backup, sizeof(svm->regs));
 	c->event_inj = svm->event_inj_backup;
 	c->event_inj_err = svm->event_inj_err_backup;
+	atomic64_inc(vmmu_vcpu_stat(vcpu, emulator_replays));
 	if (++svm->host_save_replays > SVM_HOST_SAVE_REPLAYS)
 		return svm_unexpected_exit(vcpu);
+	return 1;
+}
+
+/*
+ * Is this triple fault an emulator's phantom page fault?  QEMU (7.2, TCG)
+ * was seen, under host memory churn, to fault the very first instruction
+ * fetch after a VMRUN (#PF with CR2 = RIP, and the guest without an IDT: a
+ * triple fault) although the guest's page tables mapped RIP, vmmu's nested
+ * tables mapped those tables to the right pages, and no invalidation had
+ * touched them since they were mapped: as if the guest's walk had run
+ * without the nested translation, the mirror of the host-state exits
+ * above.  A CPU faults there only if another vCPU clears the guest's PTE
+ * during the entry.  So only a SHUTDOWN whose event was that #PF, on the
+ * instruction VMRUN entered at (nothing injected at the entry), while the
+ * guest's tables (walked in software from the state before the VMRUN) map
+ * it now, is run again from that state, at most SVM_HOST_SAVE_REPLAYS
+ * times in a row.
+ */
+static bool svm_phantom_fetch_fault(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	const struct vmcb_save_area *b = &svm->save_backup;
+	u32 info = svm->vmcb->control.exit_int_info;
+	u8 bytes[VMMU_EMUL_MAX_INSN];
+	struct vmmu_emul_ctxt ctxt = {
+		.vm = vcpu->vm,
+		.rip = b->rip,
+		.rflags = b->rflags,
+		.cs_base = b->cs.base,
+		.cs_db = b->cs.attrib & SVM_SELECTOR_DB_MASK,
+		.cs_l = b->cs.attrib & SVM_SELECTOR_L_MASK,
+		.cr0 = b->cr0,
+		.cr3 = b->cr3,
+		.cr4 = b->cr4,
+		.efer = b->efer,
+	};
+	unsigned int len;
+
+	if ((info & (SVM_EXITINTINFO_VALID | SVM_EXITINTINFO_TYPE_MASK |
+		     SVM_EXITINTINFO_VEC_MASK)) !=
+	    (SVM_EXITINTINFO_VALID | SVM_EXITINTINFO_TYPE_EXEPT | X86_TRAP_PF))
+		return false;
+	if ((svm->event_inj_backup & SVM_EVTINJ_VALID) ||
+	    svm->vmcb->save.cr2 != b->rip || svm->vmcb->save.rip != b->rip)
+		return false;
+	return !vmmu_emul_fetch(&ctxt, bytes, &len);
+}
+
+/* A triple fault: the vCPU starts from RESET, unless it was a phantom. */
+static int svm_handle_shutdown(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_control_area *c = &svm->vmcb->control;
+
+	if (svm->host_save_replays >= SVM_HOST_SAVE_REPLAYS ||
+	    !svm_phantom_fetch_fault(vcpu))
+		return vmmu_x86_handle_shutdown(vcpu);
+	pr_warn_ratelimited("vmmu: CPU %d: a page fault on the first fetch after VMRUN at %#llx although the guest's tables map it: an emulator fault; the vCPU runs again from its state before that VMRUN\n",
+			    svm->asid_cpu, svm->save_backup.rip);
+	svm->vmcb->save = svm->save_backup;
+	memcpy(svm->regs, svm->regs_backup, sizeof(svm->regs));
+	c->event_inj = svm->event_inj_backup;
+	c->event_inj_err = svm->event_inj_err_backup;
+	svm->host_save_replays++;
+	atomic64_inc(vmmu_vcpu_stat(vcpu, emulator_replays));
 	return 1;
 }
 
@@ -221,7 +287,7 @@ static int (*const svm_exit_handlers[])(struct vmmu_vcpu *vcpu) = {
 	[SVM_EXIT_CPUID] = vmmu_x86_handle_cpuid,
 	[SVM_EXIT_MSR] = svm_handle_msr,
 	[SVM_EXIT_XSETBV] = vmmu_x86_handle_xsetbv,
-	[SVM_EXIT_SHUTDOWN] = vmmu_x86_handle_shutdown,
+	[SVM_EXIT_SHUTDOWN] = svm_handle_shutdown,
 	[SVM_EXIT_INVD] = vmmu_x86_handle_invd,
 	[SVM_EXIT_RDPMC] = vmmu_x86_inject_gp,
 	[SVM_EXIT_VMRUN] = vmmu_x86_inject_ud,
@@ -254,7 +320,8 @@ int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu)
 		return svm_handle_invalid(vcpu);
 	if (unlikely(svm_save_holds_host(&svm->vmcb->save)))
 		return svm_handle_host_save(vcpu);
-	svm->host_save_replays = 0;
+	if (code != SVM_EXIT_SHUTDOWN)
+		svm->host_save_replays = 0;
 	svm_requeue_event(c);
 	if (code >= ARRAY_SIZE(svm_exit_handlers) || !svm_exit_handlers[code])
 		return svm_unexpected_exit(vcpu);

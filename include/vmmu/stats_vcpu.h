@@ -35,6 +35,11 @@ VMMU_VCPU_STAT(halt_exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(irq_injections, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(irq_window_exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(request_irq_exits, COUNTER, VMMU_NO_UAPI)
+/*
+ * Entries run again from the state before them because the CPU left a
+ * state no CPU can leave (seen only under QEMU's SVM emulation: svm/exit.c).
+ */
+VMMU_VCPU_STAT(emulator_replays, COUNTER, VMMU_NO_UAPI)
 /* KVM_RUN ended by a signal (KVM_EXIT_INTR). */
 VMMU_VCPU_STAT(signal_exits, COUNTER, VMMU_NO_UAPI)
 /* TLB flushes the vCPU performed (requests and new roots); any kind. */
