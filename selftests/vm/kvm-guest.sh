@@ -19,19 +19,22 @@
 #   run NAME PROG [ARG...]   run /kvm/bin/PROG as test program NAME
 #   probe NAME PROG [ARG...] the same; if it fails, the side NAME starts with
 #                            (NAME is SIDE:...) is off for the rest of the
-#                            plan: its later load, run and probe steps are
-#                            left out
+#                            plan: its later load, run, probe and tap steps
+#                            are left out
+#   tap NAME PROG [ARG...]   run /kvm/bin/PROG as test program NAME; PROG
+#                            prints TAP itself (a plan and its results, as
+#                            the programs of /tests do), unwrapped
 #
 # kvm and vmmu are never loaded together: a load of one refuses while the
 # other is loaded (both would own SVM/VMX).  A failed load also turns its
 # side off.
 #
 # Every step reports like a test program of /tests: "@@VMMU BEGIN NAME",
-# a TAP plan and result, "@@VMMU END NAME STATUS SECONDS".  Run steps go
-# through init's run_one (timeout, own cgroup, accounting check) and
-# kvm_tap, which prints "1..1" and "ok 1"/"not ok 1" from PROG's exit status
-# with PROG's output as "# " lines: only status 0 passes, KSFT_SKIP (4) is a
-# failure.
+# a TAP plan and result, "@@VMMU END NAME STATUS SECONDS".  Run and tap
+# steps go through init's run_one (timeout, own cgroup, accounting check);
+# a run step through kvm_tap, which prints "1..1" and "ok 1"/"not ok 1" from
+# PROG's exit status with PROG's output as "# " lines: only status 0
+# passes, KSFT_SKIP (4) is a failure.
 
 # say, R (the results port) and run_one, which leaves the program's status
 # in rc, come from /init.
@@ -214,11 +217,18 @@ kvm_step() {
 	return $kvm_src
 }
 
-kvm_run_step() { # NAME PROG [ARG...]
-	kvm_name=$1
-	shift
+kvm_run_step() { # run|tap NAME PROG [ARG...]
+	kvm_how=$1
+	kvm_name=$2
+	shift 2
 	say "@@VMMU BEGIN $kvm_name"
-	run_one "$kvm_name" sh -c '. /kvm/guest.sh && kvm_tap "$@"' sh "$@"
+	if [ "$kvm_how" = tap ]; then
+		kvm_prog=$1
+		shift
+		run_one "$kvm_name" "$KVM_DIR/bin/$kvm_prog" "$@"
+	else
+		run_one "$kvm_name" sh -c '. /kvm/guest.sh && kvm_tap "$@"' sh "$@"
+	fi
 	return "$rc"
 }
 
@@ -253,13 +263,15 @@ kvm_plan() { # plan file
 		hugepages)
 			kvm_step "hugepages:$kvm_arg" kvm_hugepages </dev/null
 			;;
-		run | probe)
+		run | probe | tap)
 			kvm_side_off "$kvm_side" && continue
 			set -f
 			# shellcheck disable=SC2086
 			set -- $kvm_rest
 			set +f
-			if ! kvm_run_step "$kvm_arg" "$@" </dev/null && [ "$kvm_verb" = probe ]; then
+			kvm_how=run
+			[ "$kvm_verb" = tap ] && kvm_how=tap
+			if ! kvm_run_step $kvm_how "$kvm_arg" "$@" </dev/null && [ "$kvm_verb" = probe ]; then
 				kvm_off="$kvm_off $kvm_side"
 			fi
 			;;

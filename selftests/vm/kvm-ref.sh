@@ -9,7 +9,7 @@
 # is a failure.
 #
 # Usage: selftests/vm/kvm-ref.sh [--side kvm|vmmu|both] [--svm-busy] [TEST...]
-#        selftests/vm/kvm-ref.sh --plan FILE
+#        selftests/vm/kvm-ref.sh --plan FILE [--extra LIST]
 #   TEST         one argument per test: "PROGRAM [ARG...]", PROGRAM as named
 #                in tools/testing/selftests/kvm, e.g.
 #                'demand_paging_test -v 2 -b 64M' or x86_64/userspace_io_test
@@ -34,6 +34,10 @@
 #                SVM emulation has hung the whole emulated machine, so the
 #                reference runs only in make kvm-ref
 #   --plan FILE  run the steps of FILE (format: selftests/vm/kvm-guest.sh)
+#   --extra LIST more files for the initramfs, in mkinitramfs.py's format;
+#                a program the plan names that LIST puts at /kvm/bin/PROGRAM
+#                is taken from there (selftests/vm/qemu-boot.sh: QEMU, its
+#                libraries and the step that runs it)
 #
 # Programs come from scripts/kvm-selftests.sh (built on first use),
 # build/bench (every tools/bench/*.c, e.g. kvm-probe) and selftests/build
@@ -58,6 +62,7 @@ die() {
 side=kvm
 svm_busy=0
 plan_in=
+extra_in=
 tests=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -70,11 +75,14 @@ while [ $# -gt 0 ]; do
 		svm_busy=1
 		shift
 		;;
-	--plan)
+	--plan | --extra)
 		if [ $# -lt 2 ] || [ ! -f "$2" ]; then
-			die "--plan needs a file"
+			die "$1 needs a file"
 		fi
-		plan_in=$2
+		case $1 in
+		--plan) plan_in=$2 ;;
+		*) extra_in=$2 ;;
+		esac
 		shift 2
 		;;
 	-h | --help)
@@ -157,7 +165,8 @@ else
 fi
 
 # --- programs ---
-progs=$(awk '$1 == "run" || $1 == "probe" { print $3 }' "$plan" | sort -u | tr "\n" " ")
+progs=$(awk '$1 == "run" || $1 == "probe" || $1 == "tap" { print $3 }' "$plan" |
+	sort -u | tr "\n" " ")
 [ -n "$progs" ] || die "the plan runs no program"
 for p in $progs; do
 	case $p in
@@ -165,14 +174,18 @@ for p in $progs; do
 	esac
 done
 # A program with a source in tools/bench is built there, into build/bench;
-# vmmu's own test programs (selftests/NAME.c) run from selftests/build.
+# vmmu's own test programs (selftests/NAME.c) run from selftests/build; the
+# --extra list brings its own.
 bench_prog() { [ -f "$top/tools/bench/$1.c" ]; }
 own() { [ -f "$top/selftests/$1.c" ]; }
+extra() { [ -n "$extra_in" ] && grep -q "^file /kvm/bin/$1 " "$extra_in"; }
 upstream=()
 bench=
 owned=0
 for p in $progs; do
-	if bench_prog "$p"; then
+	if extra "$p"; then
+		:
+	elif bench_prog "$p"; then
 		bench=1
 	elif own "$p"; then
 		owned=1
@@ -252,8 +265,11 @@ fi
 grep -q order- "$run/extra.list" || die "no kvm modules found for any installed kernel"
 
 echo "file /kvm/plan $plan 644" >>"$run/extra.list"
+[ -z "$extra_in" ] || cat "$extra_in" >>"$run/extra.list"
 for p in $progs; do
-	if bench_prog "$p"; then
+	if extra "$p"; then
+		continue
+	elif bench_prog "$p"; then
 		f=$top/build/bench/$p
 	elif own "$p"; then
 		f=$top/selftests/build/$p

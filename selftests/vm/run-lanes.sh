@@ -122,12 +122,8 @@ command -v bochs >/dev/null && command -v genisoimage >/dev/null && have_bochs=1
 for cmd in qemu-system-x86_64 python3 timeout; do
 	command -v $cmd >/dev/null || die "$cmd not found; run 'make deps'"
 done
-busybox=/bin/busybox
-[ -x $busybox ] || busybox=$(command -v busybox)
-[ -n "$busybox" ] || die "busybox not found; run 'make deps' (package busybox-static)"
-if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep -q INTERP; then
-	die "$busybox is not statically linked; install busybox-static"
-fi
+# /dev, /bin/busybox and its applets, for every initramfs.
+busybox_list=$("$vm/busybox-list.sh") || exit 1
 
 # Kernel release a module was built for, from its vermagic.
 vermagic_release() {
@@ -292,14 +288,8 @@ make_common() {
 	local name=$1 emulator=$2 limit=$3 t f
 	shift 3
 	{
-		echo "dir /dev 755"
-		echo "nod /dev/console 600 c 5 1"
-		echo "nod /dev/null 666 c 1 3"
+		echo "$busybox_list"
 		for d in proc sys tmp run root etc; do echo "dir /$d 755"; done
-		echo "file /bin/busybox $busybox 755"
-		"$busybox" --list-full | while read -r a; do
-			[ "$a" = bin/busybox ] || echo "slink /$a /bin/busybox 777"
-		done
 		echo "file /init $vm/init 755"
 		echo "file /etc/vmmu-lanes.conf $out/$name.conf 644"
 		echo "dir /tests 755"
