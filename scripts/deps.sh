@@ -11,7 +11,8 @@ set -eu
 want=${1:-full}
 base_pkgs="build-essential bc kmod cpio gzip busybox-static qemu-system-x86
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse xz-utils
-	flex bison libelf-dev libssl-dev dwarves python3 linux-libc-dev binutils"
+	flex bison libelf-dev libssl-dev dwarves python3 linux-libc-dev binutils
+	strace"
 bochs_pkgs="bochs bochsbios vgabios isolinux syslinux-common genisoimage"
 bp_list=/etc/apt/sources.list.d/vmmu-bookworm-backports.sources
 

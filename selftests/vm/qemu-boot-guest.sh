@@ -1,0 +1,242 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /kvm/bin/qemu-boot: the step of a selftests/vm/qemu-boot.sh plan (a tap
+# step, see kvm-guest.sh) that runs in a lane's guest (busybox sh).  It
+# boots Linux in Debian's qemu-system-x86_64 with -accel kvm on whatever
+# /dev/kvm is: kvm_amd, or vmmu's device node.  The inner guest's /init is
+# qemu-boot-init, whose lines on the console (QEMU's stdout) say how far
+# it got and what it saw.  Prints TAP: QEMU's exit status, the inner
+# markers, the interrupt checks and the wall time of the inner boot, then
+# QEMU's messages and the inner console as "# " lines.
+#
+# A hung or paused inner QEMU is stopped after the bound (SIGTERM, SIGKILL
+# 10 s later) and fails.  After any failure QEMU runs once more under
+# strace -f -e trace=ioctl (and every signal but SIGUSR1, QEMU's vCPU kick)
+# for a shorter time, and the last lines of that trace, the ioctls that
+# failed, the capabilities QEMU asked about with their answers, the
+# requests it made and its messages are printed: they name the ioctl or
+# capability QEMU stopped at.
+#
+# Usage: qemu-boot [-t SECONDS] [-s SECONDS] [-a]
+#   -t   bound of the inner boot (default 300)
+#   -s   bound of the strace run after a failure (default 60)
+#   -a   the strace run also after a boot that passed: what QEMU asks of
+#        kvm_amd, to compare with vmmu (under strace the boot crawls: the
+#        bound ends it)
+set -u
+
+bound=300
+strace_bound=60
+always=0
+while getopts t:s:a opt; do
+	case $opt in
+	t) bound=$OPTARG ;;
+	s) strace_bound=$OPTARG ;;
+	a) always=1 ;;
+	*) exit 2 ;;
+	esac
+done
+
+dir=/tmp/qemu-boot
+kernel=/kvm/qemu/vmlinuz
+initrd=/kvm/qemu/initrd.cpio.gz
+mkdir -p $dir
+
+# The inner boot, with a command (timeout, strace ...) in front of QEMU.
+run_qemu() {
+	"$@" qemu-system-x86_64 -accel kvm -M pc,kernel-irqchip=off -cpu qemu64 \
+		-smp 1 -m 256 -nodefaults -vga none -display none -no-reboot \
+		-serial stdio -kernel $kernel -initrd $initrd \
+		-append "console=ttyS0 panic=-1" </dev/null
+}
+
+uptime_secs() {
+	cut -d ' ' -f 1 /proc/uptime
+}
+
+# QEMU and strace processes of this step that are still there: run_one
+# made the step a process group of its own, and a QEMU that a killed
+# strace left behind stays in it.  Zombies have let go of /dev/kvm.
+leftovers() {
+	ps -o pid,pgid,stat,comm | awk -v g=$$ '$2 == g && $3 !~ /^Z/ &&
+		($4 ~ /^qemu-system/ || $4 == "strace") { print $1 }'
+}
+
+# End what a run left behind and wait up to 60 s for it to be gone: a QEMU
+# that outlives the step keeps kvm or vmmu from unloading.  One that stays
+# is stuck in the kernel: print where, and fail.
+reap() {
+	pids=$(leftovers)
+	[ -n "$pids" ] || return 0
+	echo "# still running after the run, killed: $(echo "$pids" | tr '\n' ' ')"
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null
+	i=0
+	while [ -n "$(leftovers)" ] && [ $i -lt 60 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	pids=$(leftovers)
+	[ -n "$pids" ] || return 0
+	for p in $pids; do
+		echo "# pid $p ($(cat "/proc/$p/comm")) is there 60 s after SIGKILL; its threads in the kernel:"
+		for t in "/proc/$p/task/"*; do
+			echo "#   thread ${t##*/}: $(sed -n 's/^State:[[:space:]]*//p' "$t/status")"
+			sed 's/^/#     /' "$t/stack"
+		done
+	done 2>/dev/null
+	return 1
+}
+
+# "REQUEST RESULT LINE" for each ioctl of the strace run's trace on an fd
+# above 2 (those on 0-2 are QEMU's terminal set-up on /dev/null): RESULT is
+# the errno of a call that failed, else "ok".
+ioctls() {
+	awk '/ioctl\(([3-9]|[0-9][0-9]+), / {
+		req = $0
+		sub(/^[^(]*\([0-9]+, /, "", req)
+		sub(/[,)].*/, "", req)
+		res = "ok"
+		if (/ = -1 E/) {
+			res = $0
+			sub(/.* = -1 /, "", res)
+			sub(/ .*/, "", res)
+		}
+		print req, res, $0
+	}' $dir/strace.log
+}
+
+# Print file $2 as "# $1" lines (at most the last $3 lines, if given).
+show() { # label file [lines]
+	[ -s "$2" ] || return 0
+	if [ -n "${3:-}" ]; then
+		tail -n "$3" "$2"
+	else
+		cat "$2"
+	fi | sed "s/^/# $1/"
+}
+
+n=0
+failed=0
+tap() { # ok|fail description
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=1
+	fi
+}
+
+echo "1..6"
+echo "# /dev/kvm: $(ls -l /dev/kvm 2>&1)"
+echo "# loaded: $(grep -E '^(kvm|kvm_amd|kvm_intel|vmmu) ' /proc/modules 2>/dev/null | cut -d ' ' -f 1 | tr '\n' ' ')"
+
+t0=$(uptime_secs)
+run_qemu timeout -k 10 "$bound" >$dir/serial.raw 2>$dir/stderr.log
+st=$?
+t1=$(uptime_secs)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+# The inner console ends its lines with CR LF.
+tr -d '\r' <$dir/serial.raw >$dir/serial.log
+# QEMU exits 0 on SIGTERM as on power-off: a run that lasted the whole
+# bound was stopped.
+timed_out=$(awk -v s="$secs" -v b="$bound" 'BEGIN { print (s >= b) ? 1 : 0 }')
+stuck=0
+reap || stuck=1
+
+if [ $stuck = 1 ]; then
+	tap fail "qemu-system-x86_64 -accel kvm: a QEMU process did not end 60 s after SIGKILL (stuck in the kernel)"
+elif [ "$timed_out" = 1 ]; then
+	tap fail "qemu-system-x86_64 -accel kvm: still running after $bound s, stopped (status $st)"
+elif [ $st = 0 ]; then
+	tap ok "qemu-system-x86_64 -accel kvm: exit status 0"
+else
+	tap fail "qemu-system-x86_64 -accel kvm: exit status $st"
+fi
+
+# The value words of the inner marker $1, if it was printed.
+marker() {
+	sed -n "s/^@@INNER $1 *//p" $dir/serial.log | tail -n 1
+}
+
+if grep -q '^@@INNER BEGIN' $dir/serial.log; then
+	tap ok "inner kernel $(marker BEGIN) ran /init (first marker seen)"
+else
+	tap fail "inner /init never ran: no '@@INNER BEGIN' on the console"
+fi
+timer=$(marker TIMER)
+if [ "${timer:-0}" -gt 0 ] 2>/dev/null; then
+	tap ok "inner timer interrupts (IRQ 0): $timer"
+else
+	tap fail "inner timer interrupts (IRQ 0): ${timer:-not reported}"
+fi
+# shellcheck disable=SC2046
+set -- $(marker LOC)
+if [ $# = 2 ] && [ "$2" -gt "$1" ] 2>/dev/null; then
+	tap ok "inner LAPIC timer ticks (LOC): $1, then $2 a second later"
+else
+	tap fail "inner LAPIC timer ticks (LOC): ${1:-not reported}${2:+, then $2 a second later}"
+fi
+verdict=$(marker VERDICT)
+if [ "$verdict" = PASS ]; then
+	tap ok "inner verdict: PASS (second marker seen)"
+else
+	tap fail "inner verdict: ${verdict:-no '@@INNER VERDICT' on the console}"
+fi
+if [ "$timed_out" = 1 ]; then
+	tap fail "inner boot: not over after $bound s"
+elif [ -n "$verdict" ]; then
+	tap ok "inner boot: $secs s of wall time, QEMU start to exit (bound $bound s)"
+else
+	tap fail "inner boot: did not complete, QEMU ended after $secs s"
+fi
+
+echo "# QEMU's messages (stderr):"
+show "qemu: " $dir/stderr.log
+
+# Once more under strace, for the ioctl QEMU stopped at (not with a QEMU
+# stuck in the kernel: a second one would hang as well).  strace passes
+# timeout's SIGTERM on to QEMU, its child.
+if [ $((failed + always)) -gt 0 ] && [ $stuck = 0 ]; then
+	echo "# again under strace -f -e trace=ioctl, for at most $strace_bound s:"
+	run_qemu timeout -k 10 "$strace_bound" strace -f -e trace=ioctl -e 'signal=!SIGUSR1' \
+		-o $dir/strace.log >$dir/serial2.raw 2>$dir/stderr2.log
+	echo "# status $?"
+	reap || failed=1
+	echo "# the last 60 lines of the trace ($(wc -l <$dir/strace.log) in all):"
+	show "strace: " $dir/strace.log 60
+	echo "# the ioctls that failed, one line per request and errno: how often, the first:"
+	fails=$(ioctls | awk '$2 != "ok" {
+		key = $1 " " $2
+		if (!(key in count))
+			first[key] = substr($0, length(key) + 2)
+		count[key]++
+	}
+	END { for (key in count) printf "%d  %s\n", count[key], first[key] }' | sort -rn)
+	echo "${fails:-(none)}" | sed 's/^/# failed: /'
+	# QEMU stops when a capability it requires reads 0.
+	echo "# capabilities that KVM_CHECK_EXTENSION answered with 0:" \
+		"$(sed -n 's/.*KVM_CHECK_EXTENSION, \([A-Z0-9_]*\)) *= 0$/\1/p' \
+			$dir/strace.log | sort -u | tr '\n' ' ')"
+	echo "# each capability QEMU asked about (KVM_CHECK_EXTENSION) and the answer:"
+	sed -n 's/.*KVM_CHECK_EXTENSION, \([A-Z0-9_]*\)) *= \([0-9]*\)$/\1 \2/p' \
+		$dir/strace.log | awk '!seen[$1]++ { print "# cap: " $1 " = " $2 }'
+	echo "# the requests, in the order of their first call, and how often:"
+	ioctls | awk '{
+		if (!($1 in count))
+			order[++n] = $1
+		count[$1]++
+	}
+	END { for (i = 1; i <= n; i++) printf "%s %d\n", order[i], count[order[i]] }' |
+		sed 's/^/# request: /'
+	echo "# QEMU's messages under strace (stderr):"
+	show "qemu: " $dir/stderr2.log
+	echo "# the last 20 lines of the kernel log:"
+	dmesg | tail -n 20 | sed 's/^/# dmesg: /'
+fi
+
+echo "# the inner console ($(wc -l <$dir/serial.log) lines):"
+show "console: " $dir/serial.log
+exit $failed

@@ -1,0 +1,163 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot Linux in Debian's own QEMU with -accel kvm inside a QEMU lane: the
+# lane's guest runs qemu-system-x86_64 -accel kvm -M pc,kernel-irqchip=off
+# -cpu qemu64 -smp 1 -m 256 on Debian's kvm + kvm_amd (the reference) or
+# on vmmu, whose device node is then the guest's /dev/kvm.  The inner guest
+# is Debian's kernel with a busybox initramfs whose /init
+# (selftests/vm/qemu-boot-init) checks that the timer and the LAPIC timer
+# interrupt it, and powers off.  Prints TAP through kvm-ref.sh,
+# run-lanes.sh and collect.py, then "N passed, N failed"; exits 1 on any
+# failure.
+#
+# Usage: selftests/vm/qemu-boot.sh [--side kvm|vmmu|both] [--kernel FILE]
+#   --side    kvm (default): insmod kvm and kvm_amd, boot, unload; vmmu:
+#             insmod vmmu.ko and mknod /dev/kvm with its device numbers
+#             (kvm is not loaded), boot, unload; both: vmmu, then kvm, in
+#             one boot of the lane
+#   --kernel  the inner guest's kernel (default: the newest
+#             /boot/vmlinuz-6.1.*, the one the lane boots)
+#
+# The lane's initramfs gets, besides what kvm-ref.sh puts there (the kvm
+# modules, the plan, kvm-guest.sh): /usr/bin/qemu-system-x86_64 and
+# /usr/bin/strace with every shared library ldd lists for them and the
+# dynamic loader, at the host's paths; the firmware QEMU loads for -M pc
+# with -accel kvm (SeaBIOS's bios-256k.bin, linuxboot_dma.bin for -kernel,
+# kvmvapic.bin, the option ROM it loads for its APIC under KVM); the inner
+# kernel and initramfs under /kvm/qemu; the step /kvm/bin/qemu-boot
+# (selftests/vm/qemu-boot-guest.sh), a tap step of the plan
+# (kvm-guest.sh), which prints the TAP lines.  On a failure it runs QEMU
+# once more under strace -f -e trace=ioctl and prints the end of the trace
+# and QEMU's messages: the ioctl or capability it stopped at.
+#
+# Environment: everything kvm-ref.sh and run-lanes.sh read (V, VMMU_LANES,
+# VMMU_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and
+#   QEMU_BOOT_TIMEOUT  seconds the inner QEMU may run before it is stopped
+#                      and fails (default 300; kvm_amd boots it in ~22 s)
+#   QEMU_BOOT_STRACE   seconds of the strace run after a failure (default 60)
+#   QEMU_BOOT_TRACE=1  the strace run after a boot that passed too: QEMU's
+#                      ioctls on kvm_amd, to set beside vmmu's
+#   VMMU_LANE_PREFIX   lane names (default "qemu-boot-": the logs are in
+#                      build/lanes/qemu-boot-qemu-6.1/, results.log holds
+#                      the inner console)
+# VMMU_TEST_TIMEOUT and VMMU_SILENCE default to more than both bounds: a
+# waiting inner QEMU keeps the lane silent until its bound ends it.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+vm=$top/selftests/vm
+die() {
+	echo "vmmu: $*" >&2
+	exit 1
+}
+
+side=kvm
+kernel=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--side | --kernel)
+		[ $# -ge 2 ] || die "$1 needs an argument (see --help)"
+		case $1 in
+		--side) side=$2 ;;
+		*) kernel=$2 ;;
+		esac
+		shift 2
+		;;
+	-h | --help)
+		sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*) die "unknown argument $1 (see --help)" ;;
+	esac
+done
+case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$side'" ;; esac
+bound=${QEMU_BOOT_TIMEOUT:-300}
+strace_bound=${QEMU_BOOT_STRACE:-60}
+trace=
+[ "${QEMU_BOOT_TRACE:-0}" = 1 ] && trace=" -a"
+case $bound$strace_bound in *[!0-9]*) die "QEMU_BOOT_TIMEOUT, QEMU_BOOT_STRACE: seconds, please" ;; esac
+
+qemu=/usr/bin/qemu-system-x86_64
+strace=/usr/bin/strace
+[ -x $qemu ] || die "$qemu not found; run 'make deps'"
+[ -x $strace ] || die "$strace not found; run 'make deps' (package strace)"
+if [ -z "$kernel" ]; then
+	kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-6.1.*' | sort -V | tail -1)
+	[ -n "$kernel" ] || die "no 6.1 kernel in /boot; run 'make deps'"
+fi
+[ -f "$kernel" ] || die "--kernel: no file $kernel"
+
+work=$top/build/qemu-boot
+mkdir -p "$work"
+run=$(mktemp -d "$work/run.XXXXXX") || die "cannot create a directory in $work"
+trap 'rm -rf "$run"' EXIT
+
+# --- the inner guest's initramfs: busybox and qemu-boot-init ---
+{
+	"$vm/busybox-list.sh" || exit 1
+	echo "dir /proc 755"
+	echo "file /init $vm/qemu-boot-init 755"
+} >"$run/inner.list" || exit 1
+python3 "$vm/mkinitramfs.py" "$run/inner.cpio.gz" <"$run/inner.list" ||
+	die "cannot build the inner initramfs"
+
+# --- what the lane's guest needs to run QEMU ---
+# ELF program $1 and the shared libraries ldd lists for it (the dynamic
+# loader too), each at its own path: the loader finds the libraries in
+# its default directories, without ld.so.cache.
+elf_list() { # program
+	local libs
+	libs=$(ldd "$1") || die "ldd $1 failed"
+	if grep -q 'not found' <<<"$libs"; then
+		die "$1: a library is missing: $(grep 'not found' <<<"$libs" | tr -s '\t\n' '  ')"
+	fi
+	echo "file $1 $1 755"
+	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$libs" |
+		while read -r lib; do
+			echo "file $lib $lib 755"
+		done
+}
+
+# A firmware file of QEMU's: it looks in ../share/qemu and ../share/seabios
+# next to its binary.
+firmware() { # name
+	local d
+	for d in /usr/share/qemu /usr/share/seabios; do
+		if [ -f "$d/$1" ]; then
+			echo "file $d/$1 $d/$1 644"
+			return
+		fi
+	done
+	die "no $1 in /usr/share/qemu or /usr/share/seabios; run 'make deps'"
+}
+
+{
+	elf_list $qemu
+	elf_list $strace
+	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
+		firmware $f
+	done
+	echo "file /kvm/qemu/vmlinuz $kernel 644"
+	echo "file /kvm/qemu/initrd.cpio.gz $run/inner.cpio.gz 644"
+	echo "file /kvm/bin/qemu-boot $vm/qemu-boot-guest.sh 755"
+} >"$run/all.list" || exit 1
+# mkinitramfs.py keeps the first entry of a path: libraries both need.
+awk '!seen[$2]++' "$run/all.list" >"$run/extra.list"
+
+# --- the plan (kvm-guest.sh) ---
+sides=$side
+[ "$side" = both ] && sides="vmmu kvm"
+for s in $sides; do
+	echo "load $s"
+	echo "tap $s:qemu-boot qemu-boot -t $bound -s $strace_bound$trace"
+	echo "unload $s"
+done >"$run/plan"
+
+# Room for the inner boot and the strace run after it, in the guest's
+# per-program limit and the lane's silence watchdog.
+export VMMU_TEST_TIMEOUT=${VMMU_TEST_TIMEOUT:-$((bound + strace_bound + 120))}
+export VMMU_SILENCE=${VMMU_SILENCE:-$((bound + strace_bound + 60))}
+export VMMU_LANE_PREFIX=${VMMU_LANE_PREFIX-qemu-boot-}
+echo "# qemu-boot: inner kernel $kernel, side $side, bound $bound s" >&2
+"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
