@@ -26,7 +26,6 @@
  *
  * And the ioctl's errors: a vector above 255, a software vCPU.
  */
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -88,36 +87,20 @@ GUEST_LABEL(irq_vec22);
 
 static u64 *idt;
 
-static void set_gate(unsigned int vector, const u8 *label)
+static u64 handler(const u8 *label)
 {
-	u64 handler = CODE_GPA + GUEST_OFFSET(irq_code, label);
-
-	idt[2 * vector] = (handler & 0xffff) | 0x08ULL << 16 |
-			  0x8e00ULL << 32 | (handler >> 16 & 0xffff) << 48;
-	idt[2 * vector + 1] = handler >> 32;
+	return CODE_GPA + GUEST_OFFSET(irq_code, label);
 }
 
-/* GDT: flat 64-bit code at 0x08, data at 0x10; IDT: gates 0x20-0x22. */
+/* The GDT; the IDT in a slot of its own, gates 0x20-0x22. */
 static void setup_tables(struct guest *g)
 {
-	u64 *gdt = (u64 *)(g->mem + GDT_GPA);
-	struct kvm_sregs sregs;
-
 	idt = mmu_map_anon(PAGE_SIZE, NULL);
 	mmu_set_region_or_die(g->vm_fd, IDT_SLOT, 0, IDT_GPA, PAGE_SIZE, idt);
-	memset(gdt, 0, PAGE_SIZE);
-	gdt[1] = 0x00af9b000000ffffULL;
-	gdt[2] = 0x00cf93000000ffffULL;
-	set_gate(0x20, irq_vec20);
-	set_gate(0x21, irq_vec21);
-	set_gate(0x22, irq_vec22);
-	guest_get_sregs(g, &sregs);
-	sregs.gdt.base = GDT_GPA;
-	sregs.gdt.limit = 3 * 8 - 1;
-	sregs.idt.base = IDT_GPA;
-	sregs.idt.limit = 0x23 * 16 - 1;
-	if (guest_set_sregs(g, &sregs))
-		bail_out("KVM_SET_SREGS with the GDT and IDT failed");
+	guest_setup_gdt_idt(g, GDT_GPA, idt, IDT_GPA, 0x23);
+	guest_set_gate(idt, 0x20, handler(irq_vec20));
+	guest_set_gate(idt, 0x21, handler(irq_vec21));
+	guest_set_gate(idt, 0x22, handler(irq_vec22));
 }
 
 static int interrupt(struct guest *g, u32 vector)

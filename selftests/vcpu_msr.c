@@ -12,7 +12,6 @@
  * while paging is on; an MSR vmmu does not know, read or written.
  * (Before the x86 layer, SVM took non-canonical SYSENTER_ESP/EIP.)
  */
-#include <string.h>
 #include <unistd.h>
 
 #include "guest_util.h"
@@ -101,29 +100,14 @@ static const struct refused refused[] = {
 
 #define NR_TESTS	(ARRAY_SIZE(round_trips) + ARRAY_SIZE(refused) + 2)
 
-/* A GDT with flat 64-bit code at 0x08, and an IDT with a #GP gate. */
+/* The GDT and an IDT whose #GP gate goes to msr_gp. */
 static void setup_tables(struct guest *g)
 {
-	u64 *gdt = (u64 *)(g->mem + GDT_GPA);
 	u64 *idt = (u64 *)(g->mem + IDT_GPA);
-	u64 handler = CODE_GPA + GUEST_OFFSET(msr_code, msr_gp);
-	struct kvm_sregs sregs;
 
-	memset(gdt, 0, 4096);
-	memset(idt, 0, 4096);
-	gdt[1] = 0x00af9b000000ffffULL;	/* code: present, DPL 0, L */
-	gdt[2] = 0x00cf93000000ffffULL;	/* data */
-	/* A 64-bit interrupt gate: selector 0x08, present, DPL 0. */
-	idt[2 * GP_VECTOR] = (handler & 0xffff) | 0x08ULL << 16 |
-			     0x8e00ULL << 32 | (handler >> 16 & 0xffff) << 48;
-	idt[2 * GP_VECTOR + 1] = handler >> 32;
-	guest_get_sregs(g, &sregs);
-	sregs.gdt.base = GDT_GPA;
-	sregs.gdt.limit = 3 * 8 - 1;
-	sregs.idt.base = IDT_GPA;
-	sregs.idt.limit = 32 * 16 - 1;
-	if (guest_set_sregs(g, &sregs))
-		bail_out("KVM_SET_SREGS with the GDT and IDT failed");
+	guest_setup_gdt_idt(g, GDT_GPA, idt, IDT_GPA, 32);
+	guest_set_gate(idt, GP_VECTOR,
+		       CODE_GPA + GUEST_OFFSET(msr_code, msr_gp));
 }
 
 /*

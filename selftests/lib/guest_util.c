@@ -396,6 +396,32 @@ void guest_setup_long_mode(struct guest *g, u64 rip, u64 rsp)
 	guest_set_start(g, rip, rsp);
 }
 
+void guest_setup_gdt_idt(struct guest *g, u64 gdt_gpa, u64 *idt, u64 idt_gpa,
+			 unsigned int nr_vectors)
+{
+	u64 *gdt = (u64 *)(g->mem + gdt_gpa);
+	struct kvm_sregs sregs;
+
+	memset(gdt, 0, 3 * sizeof(*gdt));
+	gdt[1] = 0x00af9b000000ffffULL;	/* code: present, DPL 0, L */
+	gdt[2] = 0x00cf93000000ffffULL;	/* data: present, writable */
+	memset(idt, 0, nr_vectors * 16);
+	guest_get_sregs(g, &sregs);
+	sregs.gdt.base = gdt_gpa;
+	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.idt.base = idt_gpa;
+	sregs.idt.limit = nr_vectors * 16 - 1;
+	if (guest_set_sregs(g, &sregs))
+		bail_out("KVM_SET_SREGS with a GDT and an IDT failed");
+}
+
+void guest_set_gate(u64 *idt, unsigned int vector, u64 handler)
+{
+	idt[2 * vector] = (handler & 0xffff) | 0x08ULL << 16 |
+			  0x8e00ULL << 32 | (handler >> 16 & 0xffff) << 48;
+	idt[2 * vector + 1] = handler >> 32;
+}
+
 u8 *guest_io_data(struct guest *g)
 {
 	return (u8 *)g->run + g->run->io.data_offset;

@@ -201,6 +201,18 @@ void guest_setup_protected_mode(struct guest *g, u64 rip);
  */
 void guest_setup_long_mode(struct guest *g, u64 rip, u64 rsp);
 
+/*
+ * For a long-mode guest that takes exceptions or interrupts: a GDT in guest
+ * memory at @gdt_gpa (flat 64-bit code at 0x08, data at 0x10, the selectors
+ * guest_setup_long_mode() loads) and an IDT of @nr_vectors empty gates at
+ * @idt_gpa, whose page the caller maps at @idt (guest memory or a slot of
+ * its own); both loaded with KVM_SET_SREGS.  Bails out on failure.
+ */
+void guest_setup_gdt_idt(struct guest *g, u64 gdt_gpa, u64 *idt, u64 idt_gpa,
+			 unsigned int nr_vectors);
+/* A 64-bit interrupt gate (selector 0x08, DPL 0) for @vector at @handler. */
+void guest_set_gate(u64 *idt, unsigned int vector, u64 handler);
+
 /* The port I/O data of the last KVM_EXIT_IO. */
 u8 *guest_io_data(struct guest *g);
 
