@@ -238,11 +238,9 @@ int main(void)
 	int sys_fd;
 
 	tap_plan(NR_TESTS);
-	sys_fd = vmmu_open();
-	if (guest_hw_available(sys_fd)) {
-		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
+	sys_fd = guest_open_or_skip(NR_TESTS);
+	if (sys_fd < 0)
 		return tap_finish();
-	}
 	guest_create(&g, sys_fd, MEM_SIZE);
 	guest_load(&g, CODE_GPA, irq_code, GUEST_CODE_SIZE(irq_code));
 	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);

@@ -176,11 +176,9 @@ int main(void)
 	u64 v = 0;
 
 	tap_plan(NR_TESTS);
-	sys_fd = vmmu_open();
-	if (guest_hw_available(sys_fd)) {
-		skip(NR_TESTS, "no hardware vCPUs here (%s)", guest_hw_why());
+	sys_fd = guest_open_or_skip(NR_TESTS);
+	if (sys_fd < 0)
 		return tap_finish();
-	}
 	guest_create(&g, sys_fd, MEM_SIZE);
 	guest_load(&g, CODE_GPA, msr_code, GUEST_CODE_SIZE(msr_code));
 	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
