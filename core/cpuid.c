@@ -7,13 +7,15 @@
  * and, per register, the bits of the host's value it keeps; everything
  * else is zero.  A feature is kept only if the guest can use it as the CPU
  * defines it with what vmmu does: its instructions run natively or are
- * handled, its MSRs are among those the exit handlers virtualize (EFER,
- * PAT, the SYSCALL and SYSENTER MSRs, FS/GS bases), its control bits may
- * be set.  Out therefore: SVM and VMX, the local APIC and everything tied
- * to it (x2APIC, TSC deadline, CR8 in 32-bit mode, topology leaves with
- * x2APIC ids), performance counters (no leaf 0xa), MTRRs, machine-check
- * banks, MONITOR/MWAIT, RDTSCP and RDPID (TSC_AUX is the host's),
- * speculation-control MSRs, XSAVES, CET, SGX, debug stores and tracing.
+ * handled, its MSRs are among those x86/msr.c virtualizes (EFER, PAT, the
+ * SYSCALL and SYSENTER MSRs, FS/GS bases, the TSC, MTRRs, machine-check
+ * banks), its control bits may be set.  The local APIC bit is KVM's answer
+ * without an in-kernel APIC: the VMM emulates it, the guest reaches it by
+ * MMIO.  Out therefore: SVM and VMX, what needs the APIC in the kernel
+ * (x2APIC, TSC deadline, CR8 in 32-bit mode, topology leaves with x2APIC
+ * ids), performance counters (no leaf 0xa), MONITOR/MWAIT, RDTSCP and RDPID
+ * (TSC_AUX is the host's), speculation-control MSRs, XSAVES, CET, SGX,
+ * debug stores and tracing.
  *
  * The guest runs with the host's XCR0 and may set XCR0 to exactly that, so
  * leaf 0xd offers the host's XCR0, and a feature whose state needs a
@@ -57,7 +59,8 @@ enum vmmu_cpuid_reg {
 
 #define LEAF1_EDX	(F(0, FPU) | F(0, VME) | F(0, DE) | F(0, PSE) | \
 			 F(0, TSC) | F(0, MSR) | F(0, PAE) | F(0, MCE) | \
-			 F(0, CX8) | F(0, SEP) | F(0, PGE) | F(0, CMOV) | \
+			 F(0, CX8) | F(0, APIC) | F(0, SEP) | F(0, MTRR) | \
+			 F(0, PGE) | F(0, MCA) | F(0, CMOV) | \
 			 F(0, PAT) | F(0, PSE36) | F(0, CLFLUSH) | \
 			 F(0, MMX) | F(0, FXSR) | F(0, XMM) | F(0, XMM2) | \
 			 F(0, SELFSNOOP))
@@ -458,6 +461,31 @@ void vmmu_vcpu_set_cpuid(struct vmmu_vcpu *vcpu, struct vmmu_cpuid *table)
 	lockdep_assert_held(&vcpu->mutex);
 	vmmu_cpuid_free(vcpu->cpuid);
 	vcpu->cpuid = table;
+}
+
+/* The architecture's MAXPHYADDR where CPUID does not say, and its limit. */
+#define VMMU_CPUID_PHYS_BITS_DEFAULT	36
+#define VMMU_CPUID_PHYS_BITS_MAX	52
+
+/**
+ * vmmu_vcpu_phys_bits() - the guest's MAXPHYADDR
+ * @vcpu: the vCPU, whose mutex is held
+ *
+ * As KVM: EAX[7:0] of leaf 0x80000008 in the vCPU's table, 36 if the table
+ * has no such leaf.  Bits from there up are reserved in the guest-physical
+ * addresses a guest writes to MSRs (APIC base, variable MTRRs).
+ *
+ * Return: the number of guest-physical address bits.
+ */
+unsigned int vmmu_vcpu_phys_bits(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_cpuid *table = vmmu_vcpu_cpuid(vcpu);
+	const struct kvm_cpuid_entry2 *max = cpuid_find(table, 0x80000000, 0);
+	const struct kvm_cpuid_entry2 *e = cpuid_find(table, 0x80000008, 0);
+
+	if (!max || max->eax < 0x80000008 || !e || !(e->eax & 0xff))
+		return VMMU_CPUID_PHYS_BITS_DEFAULT;
+	return min_t(unsigned int, e->eax & 0xff, VMMU_CPUID_PHYS_BITS_MAX);
 }
 
 /**

@@ -19,6 +19,7 @@
 #include <vmmu/stats.h>
 #include <vmmu/tdp_mmu.h>
 #include <vmmu/vm.h>
+#include <vmmu/x86.h>
 #include <vmmu/x86_state.h>
 
 #include "dev.h"
@@ -78,6 +79,19 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_IMMEDIATE_EXIT:
 		/* KVM_RUN exists only for hardware vCPUs. */
 		return vmmu_backend_available();
+	case KVM_CAP_SET_TSS_ADDR:
+		/* Accepted and not needed: see vmmu_vm_set_tss_addr(). */
+	case KVM_CAP_MP_STATE:
+		/* KVM's semantics without an in-kernel local APIC (dev/vcpu.c). */
+		return vmmu_backend_available();
+	case KVM_CAP_IRQ_ROUTING:
+		/*
+		 * KVM's answer, its route limit, although without an in-kernel
+		 * interrupt controller KVM_SET_GSI_ROUTING fails with EINVAL
+		 * there as here.  QEMU requires it even with
+		 * kernel-irqchip=off.
+		 */
+		return VMMU_MAX_IRQ_ROUTES;
 	default:
 		return 0;
 	}
@@ -99,6 +113,9 @@ static long vmmu_dev_ioctl(struct file *filp, unsigned int ioctl,
 		if (arg)
 			return -EINVAL;
 		return VMMU_VCPU_MMAP_PAGES * PAGE_SIZE;
+	case KVM_GET_MSR_INDEX_LIST:
+		return vmmu_backend_available() ?
+		       vmmu_x86_msr_index_list((void __user *)arg) : -EINVAL;
 	case KVM_GET_SUPPORTED_CPUID:
 		return vmmu_cpuid_to_user(vmmu_supported_cpuid(),
 					  (struct kvm_cpuid2 __user *)arg);

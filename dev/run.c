@@ -431,7 +431,7 @@ long vmmu_vcpu_regs_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 	case KVM_SET_SREGS:
 		if (copy_from_user(&sregs, argp, sizeof(sregs)))
 			return -EFAULT;
-		return ops->set_sregs(vcpu, &sregs);
+		return vmmu_x86_set_sregs(vcpu, &sregs);
 	default:
 		return -EINVAL;
 	}

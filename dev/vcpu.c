@@ -274,6 +274,18 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_INTERRUPT:
 		r = vmmu_vcpu_interrupt(vcpu, argp);
 		break;
+	case KVM_GET_FPU:
+	case KVM_SET_FPU:
+		r = vcpu->vm->backend ?
+		    vmmu_x86_fpu_ioctl(vcpu, ioctl == KVM_SET_FPU, argp) :
+		    -EINVAL;
+		break;
+	case KVM_GET_MSRS:
+	case KVM_SET_MSRS:
+		r = vcpu->vm->backend ?
+		    vmmu_x86_msrs_ioctl(vcpu, ioctl == KVM_SET_MSRS, argp) :
+		    -EINVAL;
+		break;
 	default:
 		/* KVM answers unknown vCPU ioctls with -EINVAL. */
 		r = -EINVAL;

@@ -289,6 +289,20 @@ static bool vmmu_vm_ioctl_is_test_hook(unsigned int ioctl)
 	return ioctl == VMMU_ZAP_ALL || ioctl == VMMU_TEST_PFNCACHE;
 }
 
+/*
+ * KVM_SET_TSS_ADDR: where KVM puts the three pages of a real-mode TSS for
+ * VMX without unrestricted guest.  vmmu's vCPUs never need them (SVM, and
+ * VMX only with unrestricted guest), so, as KVM does for those, the address
+ * is checked and nothing else happens.  VMMs call it before their first
+ * vCPU runs (QEMU refuses to start without KVM_CAP_SET_TSS_ADDR).
+ */
+static long vmmu_vm_set_tss_addr(struct vmmu_vm *vm, unsigned long addr)
+{
+	if (addr > (unsigned int)(-3 * PAGE_SIZE))
+		return -EINVAL;
+	return vm->backend || vmmu_backend_available() ? 0 : -EINVAL;
+}
+
 static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			  unsigned long arg)
 {
@@ -342,6 +356,11 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vmmu_vm_create_irqchip(vm);
 	case KVM_ENABLE_CAP:
 		return vmmu_vm_enable_cap(vm, argp);
+	case KVM_SET_TSS_ADDR:
+		return vmmu_vm_set_tss_addr(vm, arg);
+	case KVM_SET_GSI_ROUTING:
+		/* As in KVM without an in-kernel interrupt controller. */
+		return -EINVAL;
 	case KVM_SET_NR_MMU_PAGES:
 		return vmmu_vm_set_nr_mmu_pages(vm, arg);
 	case KVM_GET_NR_MMU_PAGES:

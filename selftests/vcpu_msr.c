@@ -11,6 +11,15 @@
  * reserved memory type; EFER with a reserved bit, or with LME cleared
  * while paging is on; an MSR vmmu does not know, read or written.
  * (Before the x86 layer, SVM took non-canonical SYSENTER_ESP/EIP.)
+ *
+ * The MSRs that only hold what the guest wrote follow KVM's rules too:
+ * MTRRs (8 variable ranges; valid memory types only, no reserved bits, none
+ * at or above the guest's MAXPHYADDR), machine-check banks (32; MCi_CTL 0
+ * or all ones but for bits 0 and 10, the guest may only clear MCi_STATUS,
+ * no MCG_CTL), IA32_MISC_ENABLE (BTS and PEBS unavailable and read-only,
+ * EMON ignored), the APIC base (no reserved bit, no x2APIC), the kvmclock
+ * MSRs (not the guest's: vmmu offers no kvmclock).  The TSC the guest
+ * reads with RDTSC and RDMSR is the one KVM_SET_MSRS or WRMSR gave it.
  */
 #include <unistd.h>
 
@@ -38,6 +47,30 @@
 #define MSR_APIC_BASE		0x1b
 #define MSR_PAT			0x277
 #define MSR_UNKNOWN		0x12345678
+#define MSR_TSC			0x10
+#define MSR_MTRRCAP		0xfe
+#define MSR_MCG_CAP		0x179
+#define MSR_MCG_STATUS		0x17a
+#define MSR_MCG_CTL		0x17b
+#define MSR_MISC_ENABLE		0x1a0
+#define MSR_MTRR_BASE0		0x200
+#define MSR_MTRR_MASK0		0x201
+#define MSR_MTRR_MASK7		0x20f
+#define MSR_MTRR_FIX64K		0x250
+#define MSR_MTRR_FIX16K_A0000	0x259
+#define MSR_MTRR_FIX4K_F8000	0x26f
+#define MSR_MTRR_DEF_TYPE	0x2ff
+#define MSR_MC0_CTL		0x400
+#define MSR_MC0_STATUS		0x401
+#define MSR_MC4_CTL		0x410
+#define MSR_MC31_ADDR		0x47e
+#define MSR_KVM_WALL_CLOCK	0x11
+#define MSR_KVM_SYSTEM_TIME	0x12
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
+
+/* IA32_MISC_ENABLE after RESET: BTS (11) and PEBS (12) unavailable. */
+#define MISC_ENABLE_RESET	0x1800ULL
+#define MISC_ENABLE_EMON	BIT_ULL(7)
 
 #define EFER_SCE	BIT_ULL(0)
 
@@ -50,10 +83,14 @@ GUEST_CODE(msr_code, ".code64",
 	   "	hlt\n"
 	   "msr_gp:\n"
 	   "	mov $13, %r15d\n"
+	   "	hlt\n"
+	   "tsc_rd:\n"
+	   "	rdtsc\n"
 	   "	hlt\n");
 GUEST_LABEL(msr_wr);
 GUEST_LABEL(msr_rd);
 GUEST_LABEL(msr_gp);
+GUEST_LABEL(tsc_rd);
 
 struct round_trip {
 	u32 msr;
@@ -76,6 +113,19 @@ static const struct round_trip round_trips[] = {
 	{ MSR_APIC_BASE, "APIC_BASE", 0xfee00900ULL },
 	{ MSR_EFER, "EFER (SCE, LME, LMA)",
 	  EFER_SCE | X86_EFER_LME | X86_EFER_LMA },
+	{ MSR_MTRR_DEF_TYPE, "MTRR_DEF_TYPE (on, fixed on, WB)", 0xc06 },
+	{ MSR_MTRR_FIX64K, "MTRR_FIX64K_00000", 0x0606060606060606ULL },
+	{ MSR_MTRR_FIX16K_A0000, "MTRR_FIX16K_A0000", 0x0101010100000000ULL },
+	{ MSR_MTRR_FIX4K_F8000, "MTRR_FIX4K_F8000", 0x0504060605040606ULL },
+	{ MSR_MTRR_BASE0, "MTRR_PHYSBASE0 (2 GiB, UC)", 0x80000000ULL },
+	{ MSR_MTRR_MASK0, "MTRR_PHYSMASK0 (2 GiB, valid)", 0xf80000800ULL },
+	{ MSR_MTRR_MASK7, "MTRR_PHYSMASK7", 0xfff000800ULL },
+	{ MSR_MCG_STATUS, "MCG_STATUS", 0x4 },
+	{ MSR_MC0_CTL, "MC0_CTL (all ones)", ~0ULL },
+	{ MSR_MC4_CTL, "MC4_CTL (all ones but bit 10)", ~BIT_ULL(10) },
+	{ MSR_MC0_STATUS, "MC0_STATUS (cleared)", 0 },
+	{ MSR_MC31_ADDR, "MC31_ADDR", 0x12345000ULL },
+	{ MSR_MISC_ENABLE, "MISC_ENABLE (fast strings)", MISC_ENABLE_RESET | 1 },
 };
 
 struct refused {
@@ -96,9 +146,36 @@ static const struct refused refused[] = {
 	{ MSR_EFER, "EFER with reserved bit 1",
 	  EFER_SCE | X86_EFER_LME | X86_EFER_LMA | BIT_ULL(1) },
 	{ MSR_EFER, "EFER clearing LME under paging", EFER_SCE | X86_EFER_LMA },
+	{ MSR_APIC_BASE, "APIC_BASE in x2APIC mode", 0xfee00c00ULL },
+	{ MSR_APIC_BASE, "APIC_BASE with reserved bit 0", 0xfee00901ULL },
+	{ MSR_APIC_BASE, "APIC_BASE with bit 63", BIT_ULL(63) | 0xfee00900ULL },
+	{ MSR_MTRRCAP, "MTRRCAP (read-only)", 0x508 },
+	{ MSR_MTRR_DEF_TYPE, "MTRR_DEF_TYPE with reserved bit 9", 0xe06 },
+	{ MSR_MTRR_DEF_TYPE, "MTRR_DEF_TYPE with memory type 2", 0xc02 },
+	{ MSR_MTRR_FIX64K, "MTRR_FIX64K_00000 with a byte of type 7",
+	  0x0606060706060606ULL },
+	{ MSR_MTRR_BASE0, "MTRR_PHYSBASE0 with memory type 3", 0x80000003ULL },
+	{ MSR_MTRR_BASE0, "MTRR_PHYSBASE0 with reserved bit 8", 0x80000106ULL },
+	{ MSR_MTRR_MASK0, "MTRR_PHYSMASK0 with reserved bit 10", 0xf80000c00ULL },
+	{ MSR_MTRR_MASK0, "MTRR_PHYSMASK0 with bit 63", BIT_ULL(63) | 0x800 },
+	{ MSR_MCG_CAP, "MCG_CAP (read-only)", 0 },
+	{ MSR_MC0_CTL, "MC0_CTL neither 0 nor all ones", 0xffULL },
+	{ MSR_MC0_STATUS, "MC0_STATUS set by the guest", 1 },
+	{ MSR_MISC_ENABLE, "MISC_ENABLE clearing BTS unavailable",
+	  MISC_ENABLE_RESET & ~BIT_ULL(11) },
 };
 
-#define NR_TESTS	(ARRAY_SIZE(round_trips) + ARRAY_SIZE(refused) + 2)
+/* What a RDMSR gives without a write before it. */
+static const struct round_trip reads[] = {
+	{ MSR_MTRRCAP, "MTRRCAP: 8 variable ranges, fixed ranges, WC", 0x508 },
+	{ MSR_MCG_CAP, "MCG_CAP: 32 banks, nothing else", 32 },
+	{ MSR_MTRR_DEF_TYPE, "MTRR_DEF_TYPE after RESET", 0 },
+	{ MSR_MISC_ENABLE, "MISC_ENABLE after RESET: BTS and PEBS unavailable",
+	  MISC_ENABLE_RESET },
+};
+
+#define NR_TESTS	(ARRAY_SIZE(round_trips) + ARRAY_SIZE(refused) + \
+			 ARRAY_SIZE(reads) + 8)
 
 /* The GDT and an IDT whose #GP gate goes to msr_gp. */
 static void setup_tables(struct guest *g)
@@ -111,12 +188,12 @@ static void setup_tables(struct guest *g)
 }
 
 /*
- * One WRMSR (@write) or RDMSR of @msr; *@value in and out.  Returns 1 if
- * the guest took #GP, 0 if not, -1 if it did not halt.
+ * Run the guest at @entry with ECX = @msr, EDX:EAX = *@value; EDX:EAX out.
+ * Returns 1 if the guest took #GP, 0 if not, -1 if it did not halt.
  */
-static int msr_access(struct guest *g, bool write, u32 msr, u64 *value)
+static int guest_at(struct guest *g, const u8 *entry, u32 msr, u64 *value)
 {
-	const u8 *entry = write ? msr_wr : msr_rd;
+	bool write = entry == msr_wr;
 	struct kvm_regs regs;
 	int r;
 
@@ -131,7 +208,8 @@ static int msr_access(struct guest *g, bool write, u32 msr, u64 *value)
 	guest_set_regs(g, &regs);
 	r = guest_run(g);
 	if (r || g->run->exit_reason != KVM_EXIT_HLT) {
-		diag("%s %#x: KVM_RUN %d, exit %s", write ? "WRMSR" : "RDMSR",
+		diag("%s %#x: KVM_RUN %d, exit %s",
+		     write ? "WRMSR" : entry == msr_rd ? "RDMSR" : "RDTSC",
 		     msr, r, guest_exit_name(g->run->exit_reason));
 		return -1;
 	}
@@ -139,6 +217,22 @@ static int msr_access(struct guest *g, bool write, u32 msr, u64 *value)
 	if (!write)
 		*value = (u64)(u32)regs.rdx << 32 | (u32)regs.rax;
 	return regs.r15 == GP_VECTOR;
+}
+
+/* One WRMSR (@write) or RDMSR of @msr; as guest_at(). */
+static int msr_access(struct guest *g, bool write, u32 msr, u64 *value)
+{
+	return guest_at(g, write ? msr_wr : msr_rd, msr, value);
+}
+
+static void test_read(struct guest *g, const struct round_trip *t)
+{
+	u64 v = 0;
+	int r = msr_access(g, false, t->msr, &v);
+
+	if (!ok(!r && v == t->value, "%s: RDMSR gives %#llx", t->name,
+		(unsigned long long)t->value))
+		diag("  read %d, value %#llx", r, (unsigned long long)v);
 }
 
 static void test_round_trip(struct guest *g, const struct round_trip *t)
@@ -168,6 +262,86 @@ static void test_refused(struct guest *g, const struct refused *t)
 		     (unsigned long long)after);
 }
 
+/* KVM_SET_MSRS of one MSR: the number of MSRs set. */
+static int set_msr_host(struct guest *g, u32 msr, u64 value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e = { .index = msr, .data = value } };
+
+	return vmmu_ioctl(g->vcpu_fd, KVM_SET_MSRS, (unsigned long)&m);
+}
+
+static inline u64 host_tsc(void)
+{
+	u32 lo, hi;
+
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (u64)hi << 32 | lo;
+}
+
+/*
+ * The VMM sets the TSC to 2^@shift; the guest reads it with RDMSR or RDTSC
+ * (@entry).  The guest's TSC runs with the host's: what it reads is at
+ * least that and at most that plus the host's ticks from before the write
+ * to after the guest's read.  (Each call writes another value: the same
+ * value again within a second would keep the TSC running from the first
+ * write, as in KVM.)
+ */
+static void test_tsc(struct guest *g, const u8 *entry, const char *how,
+		     unsigned int shift)
+{
+	const u64 base = 1ULL << shift;
+	u64 t0 = host_tsc(), v = 0, t1;
+	int s = set_msr_host(g, MSR_TSC, base);
+	int r = guest_at(g, entry, MSR_TSC, &v);
+
+	t1 = host_tsc();
+	if (!ok(s == 1 && !r && v >= base && v - base <= t1 - t0,
+		"TSC set to 2^%u by KVM_SET_MSRS: %s reads it plus at most "
+		"the host's ticks meanwhile", shift, how))
+		diag("  set %d, read %d, value 2^%u + %lld, host ticks %llu",
+		     s, r, shift, (long long)(v - base),
+		     (unsigned long long)(t1 - t0));
+}
+
+/*
+ * The guest may neither read nor write the kvmclock MSRs, nor MCG_CTL
+ * (MCG_CAP has no MCG_CTL_P).
+ */
+static void test_kvmclock(struct guest *g)
+{
+	u64 v = 0;
+	int r = msr_access(g, false, MSR_KVM_SYSTEM_TIME_NEW, &v);
+	int w = msr_access(g, true, MSR_KVM_SYSTEM_TIME_NEW, &v);
+
+	ok(r == 1 && w == 1, "RDMSR and WRMSR of KVM_SYSTEM_TIME_NEW: #GP "
+	   "(%d, %d; no kvmclock)", r, w);
+	v = 0;
+	r = msr_access(g, false, MSR_KVM_WALL_CLOCK, &v);
+	w = msr_access(g, true, MSR_KVM_WALL_CLOCK, &v);
+	ok(r == 1 && w == 1, "RDMSR and WRMSR of KVM_WALL_CLOCK: #GP (%d, %d)",
+	   r, w);
+	v = 0;
+	r = msr_access(g, false, MSR_MCG_CTL, &v);
+	w = msr_access(g, true, MSR_MCG_CTL, &v);
+	ok(r == 1 && w == 1, "RDMSR and WRMSR of MCG_CTL without MCG_CTL_P: "
+	   "#GP (%d, %d)", r, w);
+}
+
+/* The guest's writes of MISC_ENABLE's EMON bit are ignored. */
+static void test_misc_enable_emon(struct guest *g)
+{
+	u64 v = MISC_ENABLE_RESET | MISC_ENABLE_EMON, back = 0;
+	int w = msr_access(g, true, MSR_MISC_ENABLE, &v);
+	int r = msr_access(g, false, MSR_MISC_ENABLE, &back);
+
+	ok(!w && !r && !(back & MISC_ENABLE_EMON),
+	   "MISC_ENABLE: a write of EMON is ignored (%d, %d, %#llx)", w, r,
+	   (unsigned long long)back);
+}
+
 int main(void)
 {
 	struct guest g;
@@ -184,6 +358,8 @@ int main(void)
 	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
 	setup_tables(&g);
 	diag("%s vCPU", guest_is_svm() ? "SVM" : "VMX");
+	for (i = 0; i < ARRAY_SIZE(reads); i++)
+		test_read(&g, &reads[i]);
 	for (i = 0; i < ARRAY_SIZE(round_trips); i++)
 		test_round_trip(&g, &round_trips[i]);
 	for (i = 0; i < ARRAY_SIZE(refused); i++)
@@ -192,6 +368,10 @@ int main(void)
 	       "RDMSR of an MSR vmmu does not know: #GP");
 	is_int(msr_access(&g, true, MSR_UNKNOWN, &v), 1,
 	       "WRMSR of an MSR vmmu does not know: #GP");
+	test_kvmclock(&g);
+	test_misc_enable_emon(&g);
+	test_tsc(&g, msr_rd, "RDMSR", 50);
+	test_tsc(&g, tsc_rd, "RDTSC", 51);
 	guest_destroy(&g);
 	close(sys_fd);
 	return tap_finish();

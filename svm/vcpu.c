@@ -381,6 +381,11 @@ static bool svm_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
 	return field;
 }
 
+static void svm_set_tsc_offset(struct vmmu_vcpu *vcpu, u64 offset)
+{
+	to_svm(vcpu)->vmcb->control.tsc_offset = offset;
+}
+
 static void svm_seg_to_kvm(struct kvm_segment *k, const struct vmcb_seg *s)
 {
 	k->base = s->base;
@@ -533,6 +538,7 @@ struct vmmu_backend_ops vmmu_svm_ops = {
 	.set_efer = svm_set_efer,
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
+	.set_tsc_offset = svm_set_tsc_offset,
 	.get_sregs = vmmu_svm_get_sregs,
 	.set_sregs = vmmu_svm_set_sregs,
 };

@@ -374,14 +374,16 @@ static bool vmx_ctl(u32 msr, u32 need, u32 want, u32 *ctl)
 /*
  * CR8 load and store exiting: without a TPR shadow, a guest's MOV to or from
  * CR8 would reach the host's own local APIC TPR.  Interrupt-window exiting
- * is checked here and turned on per entry when needed.
+ * is checked here and turned on per entry when needed.  TSC offsetting: the
+ * guest's TSC is its own (x86/msr.c).
  */
 #define VMX_PROC_NEED	(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
 			 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS | \
 			 CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING | \
 			 CPU_BASED_RDPMC_EXITING | CPU_BASED_CR8_LOAD_EXITING | \
 			 CPU_BASED_CR8_STORE_EXITING | \
-			 CPU_BASED_INTR_WINDOW_EXITING)
+			 CPU_BASED_INTR_WINDOW_EXITING | \
+			 CPU_BASED_USE_TSC_OFFSETTING)
 #define VMX_PROC2_NEED	(SECONDARY_EXEC_ENABLE_EPT | \
 			 SECONDARY_EXEC_UNRESTRICTED_GUEST)
 #define VMX_EXIT_NEED	(VM_EXIT_HOST_ADDR_SPACE_SIZE | \
@@ -414,7 +416,7 @@ static const char *vmmu_vmx_read_caps(void)
 	if (!vmx_ctl(pin_msr, VMX_PIN_NEED, 0, &c->pin))
 		return "no NMI, interrupt or preemption-timer exiting";
 	if (!vmx_ctl(proc_msr, VMX_PROC_NEED, 0, &c->proc))
-		return "missing processor-based controls (CR8 or interrupt-window exiting)";
+		return "missing processor-based controls (CR8, interrupt-window exiting or TSC offsetting)";
 	/* CR3 accesses and INVLPG are the guest's: EPT is on. */
 	c->proc &= ~(CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING |
 		     CPU_BASED_INVLPG_EXITING | CPU_BASED_INTR_WINDOW_EXITING);

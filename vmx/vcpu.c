@@ -737,6 +737,12 @@ static bool vmx_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
 	return true;
 }
 
+/* With "use TSC offsetting" on (vmmu_vmx_caps.proc). */
+static void vmx_set_tsc_offset(struct vmmu_vcpu *vcpu, u64 offset)
+{
+	vmcs_write(TSC_OFFSET, offset);
+}
+
 static void vmx_state_get(struct vmmu_vcpu *vcpu)
 {
 	vmmu_vmx_vmcs_get(vcpu);
@@ -791,6 +797,7 @@ struct vmmu_backend_ops vmmu_vmx_ops = {
 	.set_efer = vmx_set_efer,
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
+	.set_tsc_offset = vmx_set_tsc_offset,
 	.get_sregs = vmmu_vmx_get_sregs,
 	.set_sregs = vmmu_vmx_set_sregs,
 };

@@ -162,7 +162,7 @@ int vmmu_x86_handle_rdmsr(struct vmmu_vcpu *vcpu)
 	u32 msr = ops->read_gpr(vcpu, __VCPU_REGS_RCX);
 	u64 data;
 
-	if (!vmmu_x86_get_msr(vcpu, msr, &data))
+	if (!vmmu_x86_get_msr(vcpu, msr, &data, false))
 		return vmmu_x86_inject_gp(vcpu);
 	ops->write_gpr(vcpu, __VCPU_REGS_RAX, (u32)data);
 	ops->write_gpr(vcpu, __VCPU_REGS_RDX, data >> 32);
@@ -179,7 +179,7 @@ int vmmu_x86_handle_wrmsr(struct vmmu_vcpu *vcpu)
 {
 	u32 msr = x86_ops(vcpu)->read_gpr(vcpu, __VCPU_REGS_RCX);
 
-	if (!vmmu_x86_set_msr(vcpu, msr, x86_edx_eax(vcpu)))
+	if (!vmmu_x86_set_msr(vcpu, msr, x86_edx_eax(vcpu), false))
 		return vmmu_x86_inject_gp(vcpu);
 	return vmmu_x86_skip(vcpu, 2);
 }

@@ -3,34 +3,278 @@
  * The MSRs a guest may read and write, whatever the vendor.
  *
  * What a value may be is checked here, once (KVM's checks: EFER's bits and
- * LME under paging, a valid PAT, canonical addresses); where the value
- * lives is the vendor's: a field of its control block, or an MSR it
- * switches around the guest run (ops->get_msr, ops->set_msr).  EFER goes
- * through ops->set_efer, which adds what the vendor needs (SVM's SVME, VMX's
- * IA-32e entry control).  Every other MSR is refused: RDMSR and WRMSR of it
- * raise #GP.
+ * LME under paging, a valid PAT, canonical addresses, the APIC base's and
+ * the MTRRs' reserved bits, machine-check control values); where the value
+ * lives is either the vendor's (a field of its control block, or an MSR it
+ * switches around the guest run: ops->get_msr, ops->set_msr) or memory
+ * here (struct vmmu_x86_msrs: MSRs that only hold what the guest wrote).
+ * EFER goes through ops->set_efer, which adds what the vendor needs (SVM's
+ * SVME, VMX's IA-32e entry control); the TSC is the host's plus an offset
+ * the vendor adds (ops->set_tsc_offset).  Every other MSR is refused: RDMSR
+ * and WRMSR of it raise #GP, KVM_GET_MSRS and KVM_SET_MSRS stop at it.
+ *
+ * A VMM (@host) may write what the guest may not: state it restores
+ * (EFER.LME under paging, an MCi_STATUS, kvmclock MSRs that are off).
  */
+#include <linux/kvm.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/nospec.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/kvm_para.h>
+#include <asm/mce.h>
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
+#include <asm/tsc.h>
 
 #include <vmmu/backend.h>
+#include <vmmu/cpuid.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 #include <vmmu/x86.h>
 #include <vmmu/x86_state.h>
 
-static bool x86_set_efer(struct vmmu_vcpu *vcpu, u64 efer)
+/* IA32_MTRRCAP: the variable-range count, fixed ranges (8), WC (10). */
+#define X86_MTRR_CAP		(VMMU_X86_MTRR_VAR | BIT_ULL(8) | BIT_ULL(10))
+/* IA32_MTRR_DEF_TYPE: the type (7:0), fixed ranges on (10), MTRRs on (11). */
+#define X86_MTRR_DEF_TYPE_BITS	0xcffULL
+/* Reserved in a variable range's base (11:8) and mask (10:0). */
+#define X86_MTRR_BASE_RSVD	0xf00ULL
+#define X86_MTRR_MASK_RSVD	0x7ffULL
+#define X86_MTRR_VAR_FIRST	0x200
+#define X86_MTRR_VAR_LAST	(X86_MTRR_VAR_FIRST + 2 * VMMU_X86_MTRR_VAR - 1)
+
+/* IA32_MISC_ENABLE after RESET: no BTS, no PEBS (both bits read-only). */
+#define X86_MISC_ENABLE_RESET	(MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | \
+				 MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL)
+/* APIC base: reserved below the base's bits; x2APIC mode is not offered. */
+#define X86_APIC_BASE_RSVD	(0x2ffULL | X2APIC_ENABLE)
+
+static const struct vmmu_backend_ops *x86_ops(struct vmmu_vcpu *vcpu)
 {
-	const struct vmmu_backend_ops *ops = vcpu->vm->backend;
+	return vcpu->vm->backend;
+}
+
+static bool x86_set_efer(struct vmmu_vcpu *vcpu, u64 efer, bool host)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	u64 old = ops->get_efer(vcpu);
 
 	if (efer & ~VMMU_GUEST_EFER_VALID)
 		return false;
-	/* LME cannot change while paging is on; LMA is the CPU's. */
-	if ((ops->get_cr0(vcpu) & X86_CR0_PG) && ((efer ^ old) & EFER_LME))
+	/*
+	 * LME cannot change while paging is on (the VMM restoring a state may
+	 * change it); LMA is the CPU's.
+	 */
+	if (!host && (ops->get_cr0(vcpu) & X86_CR0_PG) && ((efer ^ old) & EFER_LME))
 		return false;
 	ops->set_efer(vcpu, (efer & ~EFER_LMA) | (old & EFER_LMA));
 	return true;
+}
+
+/* Guest-physical address bits the guest's MAXPHYADDR reserves. */
+static u64 x86_gpa_rsvd(struct vmmu_vcpu *vcpu)
+{
+	return GENMASK_ULL(63, vmmu_vcpu_phys_bits(vcpu));
+}
+
+/**
+ * vmmu_x86_apic_base_valid() - may IA32_APIC_BASE take @data?
+ * @vcpu: the vCPU, whose mutex is held
+ * @data: the value, from WRMSR, KVM_SET_MSRS or KVM_SET_SREGS
+ *
+ * KVM's check: no bit of the guest's MAXPHYADDR and above, none of 7:0 and
+ * 9, and no x2APIC mode, which vmmu does not offer (without an in-kernel
+ * local APIC, the VMM's APIC is reached by MMIO only).
+ *
+ * Return: true if it may.
+ */
+bool vmmu_x86_apic_base_valid(struct vmmu_vcpu *vcpu, u64 data)
+{
+	return !(data & (X86_APIC_BASE_RSVD | x86_gpa_rsvd(vcpu)));
+}
+
+/* The memory types an MTRR may name: UC, WC, WT, WP, WB. */
+static bool x86_mtrr_type_valid(u64 type)
+{
+	return type < 8 && (BIT(type) & 0x73);
+}
+
+static u64 *x86_mtrr_fixed(struct vmmu_x86_msrs *m, u32 msr)
+{
+	switch (msr) {
+	case MSR_MTRRfix64K_00000:
+		return &m->mtrr_fixed[0];
+	case MSR_MTRRfix16K_80000:
+	case MSR_MTRRfix16K_A0000:
+		return &m->mtrr_fixed[1 + msr - MSR_MTRRfix16K_80000];
+	case MSR_MTRRfix4K_C0000 ... MSR_MTRRfix4K_F8000:
+		return &m->mtrr_fixed[3 + array_index_nospec(msr - MSR_MTRRfix4K_C0000,
+							     8)];
+	default:
+		return NULL;
+	}
+}
+
+/* Each byte of a fixed-range MTRR is the type of one range. */
+static bool x86_mtrr_fixed_valid(u64 data)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		if (!x86_mtrr_type_valid((data >> (8 * i)) & 0xff))
+			return false;
+	return true;
+}
+
+static bool x86_mtrr_var_valid(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
+{
+	bool mask = (msr - X86_MTRR_VAR_FIRST) & 1;
+
+	if (mask)
+		return !(data & (X86_MTRR_MASK_RSVD | x86_gpa_rsvd(vcpu)));
+	return x86_mtrr_type_valid(data & 0xff) &&
+	       !(data & (X86_MTRR_BASE_RSVD | x86_gpa_rsvd(vcpu)));
+}
+
+/* The slot of an MCi_* MSR of a bank the vCPU has, or NULL. */
+static u64 *x86_mce_bank_msr(struct vmmu_x86_msrs *m, u32 msr)
+{
+	u32 n = (m->mcg_cap & 0xff) * VMMU_X86_MCE_BANK_MSRS;
+
+	if (msr < MSR_IA32_MC0_CTL || msr - MSR_IA32_MC0_CTL >= n)
+		return NULL;
+	return &m->mce_banks[array_index_nospec(msr - MSR_IA32_MC0_CTL, n)];
+}
+
+/*
+ * KVM's rules: MCG_CTL exists with MCG_CTL_P (a VMM may write 0 anyway)
+ * and is 0 or all ones; MCi_CTL is 0 or all ones but for bits 0 and 10,
+ * which guests clear for old errata; the guest may only clear MCi_STATUS.
+ */
+static bool x86_set_mce(struct vmmu_x86_msrs *m, u32 msr, u64 data, bool host)
+{
+	u64 *bank;
+
+	switch (msr) {
+	case MSR_IA32_MCG_STATUS:
+		m->mcg_status = data;
+		return true;
+	case MSR_IA32_MCG_CTL:
+		if (!(m->mcg_cap & MCG_CTL_P) && (data || !host))
+			return false;
+		if (data && data != ~0ULL)
+			return false;
+		m->mcg_ctl = data;
+		return true;
+	}
+	bank = x86_mce_bank_msr(m, msr);
+	if (!bank)
+		return false;
+	switch ((msr - MSR_IA32_MC0_CTL) % VMMU_X86_MCE_BANK_MSRS) {
+	case 0:
+		if (data && (data | BIT_ULL(10) | BIT_ULL(0)) != ~0ULL)
+			return false;
+		break;
+	case 1:
+		if (data && !host)
+			return false;
+		break;
+	}
+	*bank = data;
+	return true;
+}
+
+static bool x86_get_mce(struct vmmu_x86_msrs *m, u32 msr, u64 *data, bool host)
+{
+	u64 *bank;
+
+	switch (msr) {
+	case MSR_IA32_MCG_CAP:
+		*data = m->mcg_cap;
+		return true;
+	case MSR_IA32_MCG_STATUS:
+		*data = m->mcg_status;
+		return true;
+	case MSR_IA32_MCG_CTL:
+		if (!(m->mcg_cap & MCG_CTL_P) && !host)
+			return false;
+		*data = m->mcg_ctl;
+		return true;
+	}
+	bank = x86_mce_bank_msr(m, msr);
+	if (bank)
+		*data = *bank;
+	return bank;
+}
+
+static void x86_set_tsc_offset(struct vmmu_vcpu *vcpu, u64 offset)
+{
+	vcpu->x86.tsc_offset = offset;
+	x86_ops(vcpu)->set_tsc_offset(vcpu, offset);
+}
+
+/*
+ * The offset for a TSC value a VMM writes (vCPU creation writes 0).  As in
+ * KVM, vCPUs of one VM keep equal TSCs: a write of 0, or of a value within
+ * a second of where the VM's last such write would have brought the TSC by
+ * now, takes that write's offset; any other starts a new one.  A VMM
+ * resetting or restoring its vCPUs one after the other writes the same
+ * value to each, microseconds apart.
+ */
+static u64 x86_tsc_sync_offset(struct vmmu_vm *vm, u64 data)
+{
+	struct vmmu_x86_vm *vx = &vm->x86;
+	u64 host = rdtsc(), ns = ktime_get_boottime_ns();
+	u64 offset = data - host, hz = (u64)tsc_khz * 1000;
+
+	spin_lock(&vx->tsc_lock);
+	if (vx->tsc_valid) {
+		u64 expect = vx->tsc_written +
+			     mul_u64_u32_div(ns - vx->tsc_ns, tsc_khz, 1000000);
+		u64 diff = data > expect ? data - expect : expect - data;
+
+		if (!data || diff < hz)
+			offset = vx->tsc_offset;
+	}
+	vx->tsc_offset = offset;
+	vx->tsc_written = host + offset;
+	vx->tsc_ns = ns;
+	vx->tsc_valid = true;
+	spin_unlock(&vx->tsc_lock);
+	return offset;
+}
+
+/**
+ * vmmu_x86_msr_create() - the MSRs of a new vCPU, before its first RESET
+ * @vcpu: the vCPU, not yet visible to userspace
+ *
+ * KVM's: every machine-check bank, the TSC at 0 (or equal to the TSCs of
+ * the VM's other vCPUs, see x86_tsc_sync_offset()); the MTRRs are 0.
+ */
+void vmmu_x86_msr_create(struct vmmu_vcpu *vcpu)
+{
+	vcpu->x86.msr.mcg_cap = VMMU_X86_MCE_BANKS;
+	vcpu->x86.tsc_offset = x86_tsc_sync_offset(vcpu->vm, 0);
+}
+
+/**
+ * vmmu_x86_msr_reset() - the MSRs after RESET
+ * @vcpu: the vCPU, not running (or handling its triple fault)
+ *
+ * The vendor's RESET cleared its control block's TSC offset: the vCPU's
+ * own comes back (RESET does not change the TSC).
+ */
+void vmmu_x86_msr_reset(struct vmmu_vcpu *vcpu)
+{
+	vcpu->x86.msr.misc_enable = X86_MISC_ENABLE_RESET;
+	vmmu_x86_state_get(vcpu);
+	x86_set_tsc_offset(vcpu, vcpu->x86.tsc_offset);
+	vmmu_x86_state_put(vcpu);
 }
 
 /* Does @msr hold a linear address, which must be canonical? */
@@ -55,23 +299,100 @@ static bool x86_msr_is_address(u32 msr)
  * @vcpu: the vCPU, loaded
  * @msr: the MSR
  * @data: its value
+ * @host: the VMM asks (KVM_GET_MSRS), not the guest
  *
- * Return: false if the guest's RDMSR must raise #GP.
+ * Return: false if the guest's RDMSR must raise #GP (KVM_GET_MSRS stops).
  */
-bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data)
+bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data, bool host)
 {
-	const struct vmmu_backend_ops *ops = vcpu->vm->backend;
+	struct vmmu_x86_msrs *m = &vcpu->x86.msr;
+	u64 *fixed = x86_mtrr_fixed(m, msr);
 
+	if (fixed) {
+		*data = *fixed;
+		return true;
+	}
 	switch (msr) {
 	case MSR_EFER:
-		*data = ops->get_efer(vcpu);
+		*data = x86_ops(vcpu)->get_efer(vcpu);
 		return true;
 	case MSR_IA32_APICBASE:
 		*data = vcpu->x86.apic_base;
 		return true;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + vcpu->x86.tsc_offset;
+		return true;
+	case MSR_IA32_MISC_ENABLE:
+		*data = m->misc_enable;
+		return true;
+	case MSR_MTRRcap:
+		*data = X86_MTRR_CAP;
+		return true;
+	case MSR_MTRRdefType:
+		*data = m->mtrr_def_type;
+		return true;
+	case X86_MTRR_VAR_FIRST ... X86_MTRR_VAR_LAST:
+		*data = m->mtrr_var[array_index_nospec(msr - X86_MTRR_VAR_FIRST,
+						       2 * VMMU_X86_MTRR_VAR)];
+		return true;
+	case MSR_IA32_MCG_CAP:
+	case MSR_IA32_MCG_STATUS:
+	case MSR_IA32_MCG_CTL:
+	case MSR_IA32_MC0_CTL ... MSR_IA32_MCx_CTL(VMMU_X86_MCE_BANKS) - 1:
+		return x86_get_mce(m, msr, data, host);
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		*data = m->kvm_system_time;
+		return host;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		*data = m->kvm_wall_clock;
+		return host;
 	default:
-		return ops->get_msr(vcpu, msr, data);
+		return x86_ops(vcpu)->get_msr(vcpu, msr, data);
 	}
+}
+
+/*
+ * The kvmclock MSRs exist for VMMs that save and restore them whatever the
+ * guest's CPUID (QEMU writes them at every reset): a VMM may write the
+ * values of kvmclock off.  vmmu has no kvmclock and offers none in CPUID,
+ * so the guest may not touch them and nothing turns one on.
+ */
+static bool x86_set_kvmclock(struct vmmu_x86_msrs *m, u32 msr, u64 data,
+			     bool host)
+{
+	if (!host)
+		return false;
+	if (msr == MSR_KVM_SYSTEM_TIME || msr == MSR_KVM_SYSTEM_TIME_NEW) {
+		if (data & KVM_MSR_ENABLED)
+			return false;
+		m->kvm_system_time = data;
+		return true;
+	}
+	if (data)
+		return false;
+	m->kvm_wall_clock = data;
+	return true;
+}
+
+/*
+ * IA32_MISC_ENABLE: the guest may not change the read-only BTS and PEBS
+ * bits, and its writes to the EMON bit are ignored (KVM's rules).
+ */
+static bool x86_set_misc_enable(struct vmmu_x86_msrs *m, u64 data, bool host)
+{
+	u64 ro = MSR_IA32_MISC_ENABLE_BTS_UNAVAIL |
+		 MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL;
+
+	if (!host) {
+		if ((data ^ m->misc_enable) & ro)
+			return false;
+		data = (data & ~MSR_IA32_MISC_ENABLE_EMON) |
+		       (m->misc_enable & MSR_IA32_MISC_ENABLE_EMON);
+	}
+	m->misc_enable = data;
+	return true;
 }
 
 /**
@@ -79,19 +400,58 @@ bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data)
  * @vcpu: the vCPU, loaded
  * @msr: the MSR
  * @data: the value
+ * @host: the VMM sets it (KVM_SET_MSRS), not the guest
  *
- * Return: false if the guest's WRMSR must raise #GP (nothing changed).
+ * Return: false if the guest's WRMSR must raise #GP (nothing changed; and
+ * KVM_SET_MSRS stops).
  */
-bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
+bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 {
-	const struct vmmu_backend_ops *ops = vcpu->vm->backend;
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_x86_msrs *m = &vcpu->x86.msr;
+	u64 *fixed = x86_mtrr_fixed(m, msr);
 
+	if (fixed) {
+		if (!x86_mtrr_fixed_valid(data))
+			return false;
+		*fixed = data;
+		return true;
+	}
 	switch (msr) {
 	case MSR_EFER:
-		return x86_set_efer(vcpu, data);
+		return x86_set_efer(vcpu, data, host);
 	case MSR_IA32_APICBASE:
+		if (!vmmu_x86_apic_base_valid(vcpu, data))
+			return false;
 		vcpu->x86.apic_base = data;
 		return true;
+	case MSR_IA32_TSC:
+		x86_set_tsc_offset(vcpu, host ? x86_tsc_sync_offset(vcpu->vm, data) :
+					  data - rdtsc());
+		return true;
+	case MSR_IA32_MISC_ENABLE:
+		return x86_set_misc_enable(m, data, host);
+	case MSR_MTRRdefType:
+		if ((data & ~X86_MTRR_DEF_TYPE_BITS) ||
+		    !x86_mtrr_type_valid(data & 0xff))
+			return false;
+		m->mtrr_def_type = data;
+		return true;
+	case X86_MTRR_VAR_FIRST ... X86_MTRR_VAR_LAST:
+		if (!x86_mtrr_var_valid(vcpu, msr, data))
+			return false;
+		m->mtrr_var[array_index_nospec(msr - X86_MTRR_VAR_FIRST,
+					       2 * VMMU_X86_MTRR_VAR)] = data;
+		return true;
+	case MSR_IA32_MCG_STATUS:
+	case MSR_IA32_MCG_CTL:
+	case MSR_IA32_MC0_CTL ... MSR_IA32_MCx_CTL(VMMU_X86_MCE_BANKS) - 1:
+		return x86_set_mce(m, msr, data, host);
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		return x86_set_kvmclock(m, msr, data, host);
 	case MSR_IA32_CR_PAT:
 		if (!vmmu_pat_valid(data))
 			return false;
@@ -100,4 +460,87 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data)
 	if (x86_msr_is_address(msr) && !vmmu_canonical(data, ops->get_cr4(vcpu)))
 		return false;
 	return ops->set_msr(vcpu, msr, data);
+}
+
+/*
+ * What KVM_GET_MSR_INDEX_LIST reports: the MSRs a VMM saves and restores
+ * with KVM_GET_MSRS and KVM_SET_MSRS (EFER, APIC_BASE and the FS/GS bases
+ * travel with the special registers, as in KVM).
+ */
+static const u32 x86_msrs_to_save[] = {
+	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
+	MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR,
+	MSR_IA32_CR_PAT, MSR_IA32_TSC, MSR_IA32_MISC_ENABLE,
+	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
+	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
+	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
+};
+
+/**
+ * vmmu_x86_msr_index_list() - KVM_GET_MSR_INDEX_LIST
+ * @ulist: the user's struct kvm_msr_list; nmsrs is the room it has
+ *
+ * Writes the number of MSRs to nmsrs, also when there is not room for them.
+ *
+ * Return: 0, -E2BIG (too little room; only nmsrs written) or -EFAULT.
+ */
+int vmmu_x86_msr_index_list(struct kvm_msr_list __user *ulist)
+{
+	u32 room, n = ARRAY_SIZE(x86_msrs_to_save);
+
+	if (get_user(room, &ulist->nmsrs) || put_user(n, &ulist->nmsrs))
+		return -EFAULT;
+	if (room < n)
+		return -E2BIG;
+	if (copy_to_user(ulist->indices, x86_msrs_to_save,
+			 sizeof(x86_msrs_to_save)))
+		return -EFAULT;
+	return 0;
+}
+
+/* KVM's bound on the entries of one KVM_GET_MSRS or KVM_SET_MSRS. */
+#define VMMU_X86_MAX_IO_MSRS	256
+
+/**
+ * vmmu_x86_msrs_ioctl() - KVM_GET_MSRS and KVM_SET_MSRS
+ * @vcpu: the vCPU, whose mutex is held
+ * @set: KVM_SET_MSRS
+ * @umsrs: the user's struct kvm_msrs
+ *
+ * As in KVM, the entries are processed in order and the first MSR that
+ * cannot be read or written ends the ioctl; what was done stays done.
+ *
+ * Return: the number of entries processed, -E2BIG (256 or more entries),
+ * -EFAULT or -ENOMEM.
+ */
+int vmmu_x86_msrs_ioctl(struct vmmu_vcpu *vcpu, bool set,
+			struct kvm_msrs __user *umsrs)
+{
+	struct kvm_msr_entry *entries;
+	struct kvm_msrs msrs;
+	unsigned int i;
+	int r;
+
+	if (copy_from_user(&msrs, umsrs, sizeof(msrs)))
+		return -EFAULT;
+	if (msrs.nmsrs >= VMMU_X86_MAX_IO_MSRS)
+		return -E2BIG;
+	entries = memdup_user(umsrs->entries,
+			      array_size(msrs.nmsrs, sizeof(*entries)));
+	if (IS_ERR(entries))
+		return PTR_ERR(entries);
+	vmmu_x86_state_get(vcpu);
+	for (i = 0; i < msrs.nmsrs; i++) {
+		struct kvm_msr_entry *e = &entries[i];
+
+		if (set ? !vmmu_x86_set_msr(vcpu, e->index, e->data, true) :
+			  !vmmu_x86_get_msr(vcpu, e->index, &e->data, true))
+			break;
+	}
+	vmmu_x86_state_put(vcpu);
+	r = i;
+	if (!set && copy_to_user(umsrs->entries, entries, i * sizeof(*entries)))
+		r = -EFAULT;
+	kfree(entries);
+	return r;
 }

@@ -20,6 +20,8 @@
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <asm/kvm_vcpu_regs.h>
 #include <asm/processor-flags.h>
@@ -63,6 +65,7 @@ int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
 	r = x86_ops(vcpu)->vcpu_create(vcpu);
 	if (r)
 		return r;
+	vmmu_x86_msr_create(vcpu);
 	vmmu_x86_vcpu_reset(vcpu);
 	return 0;
 }
@@ -85,7 +88,7 @@ void vmmu_x86_vcpu_free(struct vmmu_vcpu *vcpu)
  *
  * The vendor's control block first (real mode at 0xffff0, zeroed GPRs),
  * then what is the same for every vendor: EDX, the APIC base with the BSP
- * bit for vCPU 0, PKRU, no pending access.
+ * bit for vCPU 0, PKRU, the MSRs RESET defines, no pending access.
  */
 void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 {
@@ -97,6 +100,7 @@ void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 	if (vcpu->vcpu_id == 0)
 		x86->apic_base |= VMMU_X86_APIC_BSP;
 	x86->guest_pkru = 0;
+	vmmu_x86_msr_reset(vcpu);
 	memset(&x86->pio, 0, sizeof(x86->pio));
 	memset(&x86->mmio, 0, sizeof(x86->mmio));
 	x86->irq_queued = false;
@@ -347,13 +351,25 @@ out_irq:
 	return r;
 }
 
-static void x86_state_get(struct vmmu_vcpu *vcpu)
+/**
+ * vmmu_x86_state_get() - make guest state readable through the ops outside
+ *	KVM_RUN
+ * @vcpu: the vCPU, whose mutex is held
+ *
+ * VMX makes its VMCS current and disables preemption until
+ * vmmu_x86_state_put().
+ */
+void vmmu_x86_state_get(struct vmmu_vcpu *vcpu)
 {
 	if (x86_ops(vcpu)->state_get)
 		x86_ops(vcpu)->state_get(vcpu);
 }
 
-static void x86_state_put(struct vmmu_vcpu *vcpu)
+/**
+ * vmmu_x86_state_put() - end of a vmmu_x86_state_get() section
+ * @vcpu: the vCPU
+ */
+void vmmu_x86_state_put(struct vmmu_vcpu *vcpu)
 {
 	if (x86_ops(vcpu)->state_put)
 		x86_ops(vcpu)->state_put(vcpu);
@@ -388,12 +404,12 @@ void vmmu_x86_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs)
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	unsigned int reg;
 
-	x86_state_get(vcpu);
+	vmmu_x86_state_get(vcpu);
 	for (reg = 0; reg < VMMU_X86_NR_GPRS; reg++)
 		*x86_regs_gpr(regs, reg) = ops->read_gpr(vcpu, reg);
 	regs->rip = ops->get_rip(vcpu);
 	regs->rflags = ops->get_rflags(vcpu);
-	x86_state_put(vcpu);
+	vmmu_x86_state_put(vcpu);
 }
 
 /**
@@ -407,10 +423,80 @@ void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs)
 	struct kvm_regs r = *regs;
 	unsigned int reg;
 
-	x86_state_get(vcpu);
+	vmmu_x86_state_get(vcpu);
 	for (reg = 0; reg < VMMU_X86_NR_GPRS; reg++)
 		ops->write_gpr(vcpu, reg, *x86_regs_gpr(&r, reg));
 	ops->set_rip(vcpu, regs->rip);
 	ops->set_rflags(vcpu, regs->rflags | X86_EFLAGS_FIXED);
-	x86_state_put(vcpu);
+	vmmu_x86_state_put(vcpu);
+}
+
+/**
+ * vmmu_x86_set_sregs() - KVM_SET_SREGS
+ * @vcpu: the vCPU, whose mutex is held
+ * @sregs: the new state
+ *
+ * The APIC base is checked here as WRMSR checks it; the vendor checks and
+ * loads the rest.
+ *
+ * Return: 0, or -EINVAL with nothing changed.
+ */
+int vmmu_x86_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs)
+{
+	if (!vmmu_x86_apic_base_valid(vcpu, sregs->apic_base))
+		return -EINVAL;
+	return x86_ops(vcpu)->set_sregs(vcpu, sregs);
+}
+
+/**
+ * vmmu_x86_fpu_ioctl() - KVM_GET_FPU and KVM_SET_FPU
+ * @vcpu: the vCPU, whose mutex is held (not running: its FPU state is in
+ *	memory)
+ * @set: KVM_SET_FPU
+ * @ufpu: the user's struct kvm_fpu
+ *
+ * The x87 and SSE state, from and to the legacy (FXSAVE) area of the
+ * guest's fpstate, as KVM does.
+ *
+ * Return: 0 or -EFAULT.
+ */
+int vmmu_x86_fpu_ioctl(struct vmmu_vcpu *vcpu, bool set,
+		       struct kvm_fpu __user *ufpu)
+{
+	struct fxregs_state *fx = &vcpu->x86.guest_fpu.fpstate->regs.fxsave;
+	struct kvm_fpu fpu;
+
+	if (!set) {
+		memset(&fpu, 0, sizeof(fpu));
+		memcpy(fpu.fpr, fx->st_space, sizeof(fpu.fpr));
+		fpu.fcw = fx->cwd;
+		fpu.fsw = fx->swd;
+		fpu.ftwx = fx->twd;
+		fpu.last_opcode = fx->fop;
+		fpu.last_ip = fx->rip;
+		fpu.last_dp = fx->rdp;
+		memcpy(fpu.xmm, fx->xmm_space, sizeof(fpu.xmm));
+		fpu.mxcsr = fx->mxcsr;
+		return copy_to_user(ufpu, &fpu, sizeof(fpu)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&fpu, ufpu, sizeof(fpu)))
+		return -EFAULT;
+	memcpy(fx->st_space, fpu.fpr, sizeof(fpu.fpr));
+	fx->cwd = fpu.fcw;
+	fx->swd = fpu.fsw;
+	fx->twd = fpu.ftwx;
+	fx->fop = fpu.last_opcode;
+	fx->rip = fpu.last_ip;
+	fx->rdp = fpu.last_dp;
+	memcpy(fx->xmm_space, fpu.xmm, sizeof(fpu.xmm));
+	fx->mxcsr = fpu.mxcsr;
+	/*
+	 * In the XSAVE format, a component whose XSTATE_BV bit is clear is
+	 * loaded in its initial state, whatever the legacy area says: a new
+	 * vCPU's fpstate has it clear.
+	 */
+	if (boot_cpu_has(X86_FEATURE_XSAVE))
+		vcpu->x86.guest_fpu.fpstate->regs.xsave.header.xfeatures |=
+			XFEATURE_MASK_FPSSE;
+	return 0;
 }

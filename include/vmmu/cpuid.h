@@ -42,6 +42,7 @@ int vmmu_cpuid_check(const struct vmmu_cpuid *table);
 const struct vmmu_cpuid *vmmu_vcpu_cpuid(struct vmmu_vcpu *vcpu);
 void vmmu_vcpu_set_cpuid(struct vmmu_vcpu *vcpu, struct vmmu_cpuid *table);
 void vmmu_vcpu_free_cpuid(struct vmmu_vcpu *vcpu);
+unsigned int vmmu_vcpu_phys_bits(struct vmmu_vcpu *vcpu);
 void vmmu_cpuid(struct vmmu_vcpu *vcpu, u64 cr4, u32 *eax, u32 *ebx,
 		u32 *ecx, u32 *edx);
 

@@ -39,6 +39,7 @@
 #include <vmmu/memcache.h>
 #include <vmmu/spte.h>
 #include <vmmu/stats.h>
+#include <vmmu/x86.h>
 
 struct vmmu_backend_ops;
 struct vmmu_memslots;
@@ -46,6 +47,8 @@ struct vmmu_pfncache_test;
 struct vmmu_vcpu;
 
 #define VMMU_MAX_VCPUS		64
+/* KVM_CAP_IRQ_ROUTING: KVM's route limit (KVM_SET_GSI_ROUTING is EINVAL). */
+#define VMMU_MAX_IRQ_ROUTES	4096
 
 /**
  * struct vmmu_vm_stats - per-VM MMU counters
@@ -184,6 +187,7 @@ struct vmmu_vm {
 
 	struct vmmu_vm_stats stats;
 	struct dentry *debugfs_dentry;
+	struct vmmu_x86_vm x86;
 };
 
 struct vmmu_vm *vmmu_vm_alloc(void);

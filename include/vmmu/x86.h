@@ -21,17 +21,81 @@
 #ifndef _VMMU_X86_H
 #define _VMMU_X86_H
 
+#include <linux/compiler_types.h>
 #include <linux/errno.h>
+#include <linux/spinlock_types.h>
 #include <linux/types.h>
 #include <asm/fpu/types.h>
 
 #include <vmmu/emul.h>
 
+struct kvm_fpu;
+struct kvm_msr_list;
+struct kvm_msrs;
 struct kvm_regs;
+struct kvm_sregs;
 struct vmmu_vcpu;
 
 /* The GPRs, RAX to R15, numbered as KVM numbers them (__VCPU_REGS_*). */
 #define VMMU_X86_NR_GPRS	16
+
+/* KVM's count of variable MTRRs, and the 11 fixed-range MTRR MSRs. */
+#define VMMU_X86_MTRR_VAR	8
+#define VMMU_X86_MTRR_FIXED	11
+/* Machine-check banks, as many as KVM offers (KVM_MAX_MCE_BANKS). */
+#define VMMU_X86_MCE_BANKS	32
+/* The four MSRs of a bank: MCi_CTL, MCi_STATUS, MCi_ADDR, MCi_MISC. */
+#define VMMU_X86_MCE_BANK_MSRS	4
+
+/**
+ * struct vmmu_x86_msrs - the MSRs that only hold a value for the guest
+ * @misc_enable: IA32_MISC_ENABLE
+ * @mtrr_def_type: IA32_MTRR_DEF_TYPE
+ * @mtrr_fixed: the fixed-range MTRRs, in the order of x86_mtrr_fixed_msrs
+ * @mtrr_var: the variable-range MTRRs: base, mask, base, mask...
+ * @mcg_cap: IA32_MCG_CAP: the bank count in bits 7:0
+ * @mcg_status: IA32_MCG_STATUS
+ * @mcg_ctl: IA32_MCG_CTL
+ * @mce_banks: MCi_CTL, MCi_STATUS, MCi_ADDR, MCi_MISC of each bank
+ * @kvm_system_time: MSR_KVM_SYSTEM_TIME(_NEW), never enabled (no kvmclock)
+ * @kvm_wall_clock: MSR_KVM_WALL_CLOCK(_NEW), always 0 (likewise)
+ *
+ * vmmu makes no use of memory types (the host's, which TDP keeps, are WB)
+ * or machine checks (none is ever injected): the guest's firmware and
+ * kernel program them as on any PC, and read back what they wrote.
+ */
+struct vmmu_x86_msrs {
+	u64 misc_enable;
+	u64 mtrr_def_type;
+	u64 mtrr_fixed[VMMU_X86_MTRR_FIXED];
+	u64 mtrr_var[2 * VMMU_X86_MTRR_VAR];
+	u64 mcg_cap;
+	u64 mcg_status;
+	u64 mcg_ctl;
+	u64 mce_banks[VMMU_X86_MCE_BANKS * VMMU_X86_MCE_BANK_MSRS];
+	u64 kvm_system_time;
+	u64 kvm_wall_clock;
+};
+
+/**
+ * struct vmmu_x86_vm - the vendor-neutral state of a VM with a backend
+ * @tsc_lock: guards the rest
+ * @tsc_offset: the TSC offset of the VM's last synchronized TSC write
+ * @tsc_written: the value that write gave the TSC
+ * @tsc_ns: when, in boot-time nanoseconds
+ * @tsc_valid: there was such a write
+ *
+ * The TSCs of a VM's vCPUs start equal: vCPU creation and a VMM's write of
+ * a value near where the last write would have brought the TSC by now use
+ * the same offset (x86/msr.c).
+ */
+struct vmmu_x86_vm {
+	spinlock_t tsc_lock;
+	u64 tsc_offset;
+	u64 tsc_written;
+	u64 tsc_ns;
+	bool tsc_valid;
+};
 
 /**
  * struct vmmu_x86_vcpu - the vendor-neutral state of a hardware vCPU
@@ -46,6 +110,9 @@ struct vmmu_vcpu;
  * @irq_queued: KVM_INTERRUPT gave @irq_vector, not injected yet
  * @irq_vector: the vector of that interrupt
  * @irq_window: the backend's interrupt-window exit is on
+ * @tsc_offset: the guest's TSC minus the host's (the vendor adds it to every
+ *	RDTSC and RDMSR of the TSC in the guest)
+ * @msr: the MSRs x86/msr.c emulates in memory
  */
 struct vmmu_x86_vcpu {
 	struct fpu_guest guest_fpu;
@@ -58,6 +125,8 @@ struct vmmu_x86_vcpu {
 	bool irq_queued;
 	u8 irq_vector;
 	bool irq_window;
+	u64 tsc_offset;
+	struct vmmu_x86_msrs msr;
 };
 
 /**
@@ -114,6 +183,14 @@ int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu);
 void vmmu_x86_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
 void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
 int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector);
+int vmmu_x86_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
+void vmmu_x86_state_get(struct vmmu_vcpu *vcpu);
+void vmmu_x86_state_put(struct vmmu_vcpu *vcpu);
+int vmmu_x86_msrs_ioctl(struct vmmu_vcpu *vcpu, bool set,
+			struct kvm_msrs __user *umsrs);
+int vmmu_x86_msr_index_list(struct kvm_msr_list __user *ulist);
+int vmmu_x86_fpu_ioctl(struct vmmu_vcpu *vcpu, bool set,
+		       struct kvm_fpu __user *ufpu);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
@@ -161,6 +238,29 @@ static inline int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector)
 {
 	return -EINVAL;
 }
+
+static inline int vmmu_x86_set_sregs(struct vmmu_vcpu *vcpu,
+				     const struct kvm_sregs *sregs)
+{
+	return -EINVAL;
+}
+
+static inline int vmmu_x86_msrs_ioctl(struct vmmu_vcpu *vcpu, bool set,
+				      struct kvm_msrs __user *umsrs)
+{
+	return -EINVAL;
+}
+
+static inline int vmmu_x86_msr_index_list(struct kvm_msr_list __user *ulist)
+{
+	return -EINVAL;
+}
+
+static inline int vmmu_x86_fpu_ioctl(struct vmmu_vcpu *vcpu, bool set,
+				     struct kvm_fpu __user *ufpu)
+{
+	return -EINVAL;
+}
 #endif
 
 /* x86/exit.c: exit handlers; each returns 1 (enter again), 0 or -errno. */
@@ -181,7 +281,10 @@ int vmmu_x86_handle_gpa_fault(struct vmmu_vcpu *vcpu,
 			      const struct vmmu_x86_gpa_fault *f);
 
 /* x86/msr.c: the MSRs a guest may read and write. */
-bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data);
-bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data);
+bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data, bool host);
+bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host);
+void vmmu_x86_msr_create(struct vmmu_vcpu *vcpu);
+bool vmmu_x86_apic_base_valid(struct vmmu_vcpu *vcpu, u64 data);
+void vmmu_x86_msr_reset(struct vmmu_vcpu *vcpu);
 
 #endif /* _VMMU_X86_H */
