@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/uaccess.h>
 #include <linux/vmmu.h>
 
 #include <vmmu/backend.h>
@@ -84,6 +85,9 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_MP_STATE:
 		/* KVM's semantics without an in-kernel local APIC (dev/vcpu.c). */
 		return vmmu_backend_available();
+	case KVM_CAP_MCE:
+		/* The most banks KVM_X86_SETUP_MCE gives; KVM's 32. */
+		return vmmu_backend_available() ? VMMU_X86_MCE_BANKS : 0;
 	case KVM_CAP_IRQ_ROUTING:
 		/*
 		 * KVM's answer, its route limit, although without an in-kernel
@@ -116,6 +120,14 @@ static long vmmu_dev_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_GET_MSR_INDEX_LIST:
 		return vmmu_backend_available() ?
 		       vmmu_x86_msr_index_list((void __user *)arg) : -EINVAL;
+	case KVM_X86_GET_MCE_CAP_SUPPORTED: {
+		u64 cap = vmmu_x86_mce_cap_supported();
+
+		if (!vmmu_backend_available())
+			return -EINVAL;
+		return copy_to_user((void __user *)arg, &cap, sizeof(cap)) ?
+		       -EFAULT : 0;
+	}
 	case KVM_GET_SUPPORTED_CPUID:
 		return vmmu_cpuid_to_user(vmmu_supported_cpuid(),
 					  (struct kvm_cpuid2 __user *)arg);

@@ -299,8 +299,8 @@ static void test_tsc(struct guest *g, const u8 *entry, const char *how,
 
 	t1 = host_tsc();
 	if (!ok(s == 1 && !r && v >= base && v - base <= t1 - t0,
-		"TSC set to 2^%u by KVM_SET_MSRS: %s reads it plus at most "
-		"the host's ticks meanwhile", shift, how))
+		"TSC set to 2^%u by KVM_SET_MSRS: %s reads it, plus the host's ticks at most",
+		shift, how))
 		diag("  set %d, read %d, value 2^%u + %lld, host ticks %llu",
 		     s, r, shift, (long long)(v - base),
 		     (unsigned long long)(t1 - t0));
@@ -316,8 +316,8 @@ static void test_kvmclock(struct guest *g)
 	int r = msr_access(g, false, MSR_KVM_SYSTEM_TIME_NEW, &v);
 	int w = msr_access(g, true, MSR_KVM_SYSTEM_TIME_NEW, &v);
 
-	ok(r == 1 && w == 1, "RDMSR and WRMSR of KVM_SYSTEM_TIME_NEW: #GP "
-	   "(%d, %d; no kvmclock)", r, w);
+	ok(r == 1 && w == 1, "RDMSR and WRMSR of KVM_SYSTEM_TIME_NEW: #GP (%d, %d)",
+	   r, w);
 	v = 0;
 	r = msr_access(g, false, MSR_KVM_WALL_CLOCK, &v);
 	w = msr_access(g, true, MSR_KVM_WALL_CLOCK, &v);
@@ -326,8 +326,8 @@ static void test_kvmclock(struct guest *g)
 	v = 0;
 	r = msr_access(g, false, MSR_MCG_CTL, &v);
 	w = msr_access(g, true, MSR_MCG_CTL, &v);
-	ok(r == 1 && w == 1, "RDMSR and WRMSR of MCG_CTL without MCG_CTL_P: "
-	   "#GP (%d, %d)", r, w);
+	ok(r == 1 && w == 1, "RDMSR and WRMSR of MCG_CTL (no MCG_CTL_P): #GP (%d, %d)",
+	   r, w);
 }
 
 /* The guest's writes of MISC_ENABLE's EMON bit are ignored. */

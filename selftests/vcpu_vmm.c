@@ -120,8 +120,8 @@ static void test_index_list(struct guest *g)
 	r = vmmu_ioctl(g->sys_fd, KVM_GET_MSR_INDEX_LIST, (unsigned long)&small);
 	n = small.nmsrs;
 	ok(r == -E2BIG && n > 0 && n < MAX_IO_MSRS,
-	   "KVM_GET_MSR_INDEX_LIST with no room: E2BIG, the count written "
-	   "(%ld, %u)", r, n);
+	   "KVM_GET_MSR_INDEX_LIST with no room: E2BIG, the count (%ld, %u)",
+	   r, n);
 	is_errno(vmmu_ioctl(g->sys_fd, KVM_GET_MSR_INDEX_LIST,
 			    (unsigned long)unmapped_page()), EFAULT,
 		 "KVM_GET_MSR_INDEX_LIST to an unmapped page");
@@ -176,9 +176,8 @@ static void test_msrs(struct guest *g)
 	r = msrs_ioctl(g->vcpu_fd, KVM_GET_MSRS, m, 4);
 	ok(r == 2 && m->e[0].data == 0x1234ULL << 32 && m->e[1].data == PAT_RESET &&
 	   m->e[3].data == 0xdead,
-	   "KVM_GET_MSRS: STAR kept the first write, PAT its value after RESET, "
-	   "stops at an MSR vmmu does not know (%ld, %#llx, %#llx)", r,
-	   (unsigned long long)m->e[0].data, (unsigned long long)m->e[1].data);
+	   "KVM_GET_MSRS: STAR as set, PAT as RESET left it, stops at an unknown MSR (%ld, %#llx, %#llx)",
+	   r, (unsigned long long)m->e[0].data, (unsigned long long)m->e[1].data);
 
 	m->e[0] = (struct kvm_msr_entry){ .index = MSR_MC0_STATUS, .data = 0xb000000000000000ULL };
 	m->e[1] = (struct kvm_msr_entry){ .index = MSR_KVM_SYSTEM_TIME, .data = 0x5000 };
@@ -236,8 +235,8 @@ static void test_tsc_sync(struct guest *g)
 	t1 = get_tsc(fd1);
 	h1 = host_tsc();
 	ok(t0 <= t1 && t1 - t0 <= h1 - h0,
-	   "two new vCPUs have the same TSC (vCPU 1 - vCPU 0: %lld, host "
-	   "ticks %llu)", (long long)(t1 - t0), (unsigned long long)(h1 - h0));
+	   "two new vCPUs have the same TSC (vCPU 1 - vCPU 0: %lld, host ticks %llu)",
+	   (long long)(t1 - t0), (unsigned long long)(h1 - h0));
 
 	s0 = set_tsc(g->vcpu_fd, 1ULL << 45);
 	usleep(10000);
@@ -247,9 +246,8 @@ static void test_tsc_sync(struct guest *g)
 	t1 = get_tsc(fd1);
 	h1 = host_tsc();
 	ok(s0 == 1 && s1 == 1 && t0 <= t1 && t1 - t0 <= h1 - h0,
-	   "the same TSC written to both, 10 ms apart: still equal "
-	   "(%lld, host ticks %llu)", (long long)(t1 - t0),
-	   (unsigned long long)(h1 - h0));
+	   "the same TSC written to both, 10 ms apart: equal (%lld, host ticks %llu)",
+	   (long long)(t1 - t0), (unsigned long long)(h1 - h0));
 
 	s1 = set_tsc(fd1, (1ULL << 45) + (1ULL << 40));
 	t0 = get_tsc(g->vcpu_fd);

@@ -416,7 +416,7 @@ static const char *vmmu_vmx_read_caps(void)
 	if (!vmx_ctl(pin_msr, VMX_PIN_NEED, 0, &c->pin))
 		return "no NMI, interrupt or preemption-timer exiting";
 	if (!vmx_ctl(proc_msr, VMX_PROC_NEED, 0, &c->proc))
-		return "missing processor-based controls (CR8, interrupt-window exiting or TSC offsetting)";
+		return "missing processor-based controls (CR8, interrupt window, TSC offset)";
 	/* CR3 accesses and INVLPG are the guest's: EPT is on. */
 	c->proc &= ~(CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING |
 		     CPU_BASED_INVLPG_EXITING | CPU_BASED_INTR_WINDOW_EXITING);

@@ -45,6 +45,11 @@
 /* Reserved in a variable range's base (11:8) and mask (10:0). */
 #define X86_MTRR_BASE_RSVD	0xf00ULL
 #define X86_MTRR_MASK_RSVD	0x7ffULL
+/* IA32_MTRR_FIX64K_00000, IA32_MTRR_FIX16K_80000, IA32_MTRR_FIX4K_C0000. */
+#define X86_MTRR_FIX64K		0x250
+#define X86_MTRR_FIX16K		0x258
+#define X86_MTRR_FIX4K		0x268
+#define X86_MTRR_FIX4K_LAST	0x26f
 #define X86_MTRR_VAR_FIRST	0x200
 #define X86_MTRR_VAR_LAST	(X86_MTRR_VAR_FIRST + 2 * VMMU_X86_MTRR_VAR - 1)
 
@@ -107,13 +112,13 @@ static bool x86_mtrr_type_valid(u64 type)
 static u64 *x86_mtrr_fixed(struct vmmu_x86_msrs *m, u32 msr)
 {
 	switch (msr) {
-	case MSR_MTRRfix64K_00000:
+	case X86_MTRR_FIX64K:
 		return &m->mtrr_fixed[0];
-	case MSR_MTRRfix16K_80000:
-	case MSR_MTRRfix16K_A0000:
-		return &m->mtrr_fixed[1 + msr - MSR_MTRRfix16K_80000];
-	case MSR_MTRRfix4K_C0000 ... MSR_MTRRfix4K_F8000:
-		return &m->mtrr_fixed[3 + array_index_nospec(msr - MSR_MTRRfix4K_C0000,
+	case X86_MTRR_FIX16K:
+	case X86_MTRR_FIX16K + 1:
+		return &m->mtrr_fixed[1 + msr - X86_MTRR_FIX16K];
+	case X86_MTRR_FIX4K ... X86_MTRR_FIX4K_LAST:
+		return &m->mtrr_fixed[3 + array_index_nospec(msr - X86_MTRR_FIX4K,
 							     8)];
 	default:
 		return NULL;
@@ -212,6 +217,142 @@ static bool x86_get_mce(struct vmmu_x86_msrs *m, u32 msr, u64 *data, bool host)
 	return bank;
 }
 
+/* What KVM_X86_SETUP_MCE may ask for besides the bank count: KVM's. */
+#define X86_MCG_CAP_SUPPORTED	(MCG_CTL_P | MCG_SER_P)
+/* MCG_CAP's bank count (7:0) and extended-MSR count (23:16). */
+#define X86_MCG_CAP_COUNTS	0xff00ffULL
+
+/**
+ * vmmu_x86_mce_cap_supported() - KVM_X86_GET_MCE_CAP_SUPPORTED
+ *
+ * Return: the MCG_CAP bits KVM_X86_SETUP_MCE accepts (KVM_CAP_MCE is the
+ * largest bank count).
+ */
+u64 vmmu_x86_mce_cap_supported(void)
+{
+	return X86_MCG_CAP_SUPPORTED;
+}
+
+/*
+ * KVM_X86_SETUP_MCE
+ * @vcpu: the vCPU, whose mutex is held
+ * @mcg_cap: the MCG_CAP the VMM wants: 1 to 32 banks, supported bits only
+ *
+ * As KVM: MCG_CTL (with MCG_CTL_P) and every bank's MCi_CTL become all
+ * ones, reporting every error; the rest stays.
+ *
+ * Return: 0 or -EINVAL (nothing changed).
+ */
+static int x86_setup_mce(struct vmmu_vcpu *vcpu, u64 mcg_cap)
+{
+	struct vmmu_x86_msrs *m = &vcpu->x86.msr;
+	unsigned int bank, banks = mcg_cap & 0xff;
+
+	if (!banks || banks > VMMU_X86_MCE_BANKS ||
+	    (mcg_cap & ~(X86_MCG_CAP_SUPPORTED | X86_MCG_CAP_COUNTS)))
+		return -EINVAL;
+	m->mcg_cap = mcg_cap;
+	if (mcg_cap & MCG_CTL_P)
+		m->mcg_ctl = ~0ULL;
+	for (bank = 0; bank < banks; bank++)
+		m->mce_banks[bank * VMMU_X86_MCE_BANK_MSRS] = ~0ULL;
+	return 0;
+}
+
+/*
+ * An uncorrected error without the signs of one that must be handled now
+ * (no MCG_STATUS, no PCC, S or AR): recorded, not signalled (it would be a
+ * CMCI, which vmmu does not offer).
+ */
+static bool x86_mce_is_ucna(const struct kvm_x86_mce *mce)
+{
+	return !mce->mcg_status &&
+	       !(mce->status & (MCI_STATUS_PCC | MCI_STATUS_S | MCI_STATUS_AR)) &&
+	       (mce->status & MCI_STATUS_UC);
+}
+
+/*
+ * KVM_X86_SET_MCE: a machine check for the guest
+ * @vcpu: the vCPU, whose mutex is held; between vmmu_x86_state_get() and
+ *	vmmu_x86_state_put()
+ * @mce: the error (a VMM reports memory the host found poisoned so)
+ *
+ * KVM's semantics: a corrected error is written to its bank (OVER if the
+ * bank held one, and a held uncorrected error stays); an uncorrected one
+ * is dropped if MCG_CTL or its MCi_CTL does not report it, else written to
+ * its bank with MCG_STATUS and raised as #MC at the next entry, or, with
+ * CR4.MCE clear or a machine check in progress (MCG_STATUS.MCIP), shuts
+ * the vCPU down as the CPU would (KVM_EXIT_SHUTDOWN at the next KVM_RUN).
+ *
+ * Return: 0, or -EINVAL for a bank the vCPU does not have or a status
+ * without VAL.
+ */
+static int x86_set_mce_event(struct vmmu_vcpu *vcpu, struct kvm_x86_mce *mce)
+{
+	struct vmmu_x86_msrs *m = &vcpu->x86.msr;
+	unsigned int banks = m->mcg_cap & 0xff;
+	u64 *bank;
+
+	if (mce->bank >= banks || !(mce->status & MCI_STATUS_VAL))
+		return -EINVAL;
+	bank = &m->mce_banks[array_index_nospec(mce->bank * VMMU_X86_MCE_BANK_MSRS,
+						banks * VMMU_X86_MCE_BANK_MSRS)];
+	if (x86_mce_is_ucna(mce)) {
+		m->mcg_status = mce->mcg_status;
+	} else if (mce->status & MCI_STATUS_UC) {
+		if (((m->mcg_cap & MCG_CTL_P) && m->mcg_ctl != ~0ULL) ||
+		    bank[0] != ~0ULL)
+			return 0;
+		if ((m->mcg_status & MCG_STATUS_MCIP) ||
+		    !(x86_ops(vcpu)->get_cr4(vcpu) & X86_CR4_MCE)) {
+			vcpu->x86.shutdown_pending = true;
+			return 0;
+		}
+		if (bank[1] & MCI_STATUS_VAL)
+			mce->status |= MCI_STATUS_OVER;
+		m->mcg_status = mce->mcg_status;
+		vcpu->x86.mce_pending = true;
+	} else if ((bank[1] & (MCI_STATUS_VAL | MCI_STATUS_UC)) ==
+		   (MCI_STATUS_VAL | MCI_STATUS_UC)) {
+		bank[1] |= MCI_STATUS_OVER;
+		return 0;
+	} else if (bank[1] & MCI_STATUS_VAL) {
+		mce->status |= MCI_STATUS_OVER;
+	}
+	bank[1] = mce->status;
+	bank[2] = mce->addr;
+	bank[3] = mce->misc;
+	return 0;
+}
+
+/**
+ * vmmu_x86_mce_ioctl() - KVM_X86_SETUP_MCE and KVM_X86_SET_MCE
+ * @vcpu: the vCPU, whose mutex is held
+ * @ioctl: which
+ * @argp: the user's u64 MCG_CAP, or struct kvm_x86_mce
+ *
+ * Return: 0, -EFAULT or -EINVAL (nothing changed).
+ */
+int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
+		       void __user *argp)
+{
+	struct kvm_x86_mce mce;
+	u64 mcg_cap;
+	int r;
+
+	if (ioctl == KVM_X86_SETUP_MCE) {
+		if (copy_from_user(&mcg_cap, argp, sizeof(mcg_cap)))
+			return -EFAULT;
+		return x86_setup_mce(vcpu, mcg_cap);
+	}
+	if (copy_from_user(&mce, argp, sizeof(mce)))
+		return -EFAULT;
+	vmmu_x86_state_get(vcpu);
+	r = x86_set_mce_event(vcpu, &mce);
+	vmmu_x86_state_put(vcpu);
+	return r;
+}
+
 static void x86_set_tsc_offset(struct vmmu_vcpu *vcpu, u64 offset)
 {
 	vcpu->x86.tsc_offset = offset;
@@ -253,7 +394,7 @@ static u64 x86_tsc_sync_offset(struct vmmu_vm *vm, u64 data)
  * vmmu_x86_msr_create() - the MSRs of a new vCPU, before its first RESET
  * @vcpu: the vCPU, not yet visible to userspace
  *
- * KVM's: every machine-check bank, the TSC at 0 (or equal to the TSCs of
+ * KVM's: every machine-check bank (until KVM_X86_SETUP_MCE), the TSC at 0 (or equal to the TSCs of
  * the VM's other vCPUs, see x86_tsc_sync_offset()); the MTRRs are 0.
  */
 void vmmu_x86_msr_create(struct vmmu_vcpu *vcpu)

@@ -25,6 +25,7 @@
 #include <asm/fpu/api.h>
 #include <asm/kvm_vcpu_regs.h>
 #include <asm/processor-flags.h>
+#include <asm/trapnr.h>
 #include <asm/special_insns.h>
 
 #include <vmmu/backend.h>
@@ -104,6 +105,8 @@ void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 	memset(&x86->pio, 0, sizeof(x86->pio));
 	memset(&x86->mmio, 0, sizeof(x86->mmio));
 	x86->irq_queued = false;
+	x86->mce_pending = false;
+	x86->shutdown_pending = false;
 	/* The vendor's reset turned its interrupt-window exit off. */
 	x86->irq_window = false;
 }
@@ -251,6 +254,11 @@ static void x86_inject_events(struct vmmu_vcpu *vcpu)
 	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
 	bool window;
 
+	/* An exception goes before interrupts, after an event re-injected. */
+	if (x86->mce_pending && !ops->event_pending(vcpu)) {
+		ops->inject_exception(vcpu, X86_TRAP_MC, false, 0);
+		x86->mce_pending = false;
+	}
 	if (x86->irq_queued && !ops->event_pending(vcpu) &&
 	    x86_interrupt_allowed(vcpu)) {
 		ops->inject_irq(vcpu, x86->irq_vector);
@@ -307,6 +315,10 @@ int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu)
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	int r = 1;
 
+	if (vcpu->x86.shutdown_pending) {
+		vcpu->x86.shutdown_pending = false;
+		return vmmu_x86_handle_shutdown(vcpu);
+	}
 	x86_inject_events(vcpu);
 	local_irq_disable();
 	if (!vmmu_vcpu_enter_guest_mode(vcpu))

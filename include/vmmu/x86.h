@@ -79,7 +79,7 @@ struct vmmu_x86_msrs {
 
 /**
  * struct vmmu_x86_vm - the vendor-neutral state of a VM with a backend
- * @tsc_lock: guards the rest
+ * @tsc_lock: guards the TSC fields
  * @tsc_offset: the TSC offset of the VM's last synchronized TSC write
  * @tsc_written: the value that write gave the TSC
  * @tsc_ns: when, in boot-time nanoseconds
@@ -90,7 +90,7 @@ struct vmmu_x86_msrs {
  * the same offset (x86/msr.c).
  */
 struct vmmu_x86_vm {
-	spinlock_t tsc_lock;
+	spinlock_t tsc_lock;	/* the TSC fields below */
 	u64 tsc_offset;
 	u64 tsc_written;
 	u64 tsc_ns;
@@ -110,6 +110,10 @@ struct vmmu_x86_vm {
  * @irq_queued: KVM_INTERRUPT gave @irq_vector, not injected yet
  * @irq_vector: the vector of that interrupt
  * @irq_window: the backend's interrupt-window exit is on
+ * @mce_pending: KVM_X86_SET_MCE raised a machine check (#MC), not injected
+ *	yet
+ * @shutdown_pending: KVM_X86_SET_MCE shut the vCPU down (a machine check
+ *	it cannot take): the next KVM_RUN returns KVM_EXIT_SHUTDOWN
  * @tsc_offset: the guest's TSC minus the host's (the vendor adds it to every
  *	RDTSC and RDMSR of the TSC in the guest)
  * @msr: the MSRs x86/msr.c emulates in memory
@@ -125,6 +129,8 @@ struct vmmu_x86_vcpu {
 	bool irq_queued;
 	u8 irq_vector;
 	bool irq_window;
+	bool mce_pending;
+	bool shutdown_pending;
 	u64 tsc_offset;
 	struct vmmu_x86_msrs msr;
 };
@@ -191,6 +197,9 @@ int vmmu_x86_msrs_ioctl(struct vmmu_vcpu *vcpu, bool set,
 int vmmu_x86_msr_index_list(struct kvm_msr_list __user *ulist);
 int vmmu_x86_fpu_ioctl(struct vmmu_vcpu *vcpu, bool set,
 		       struct kvm_fpu __user *ufpu);
+int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
+		       void __user *argp);
+u64 vmmu_x86_mce_cap_supported(void);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
@@ -260,6 +269,17 @@ static inline int vmmu_x86_fpu_ioctl(struct vmmu_vcpu *vcpu, bool set,
 				     struct kvm_fpu __user *ufpu)
 {
 	return -EINVAL;
+}
+
+static inline int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu,
+				     unsigned int ioctl, void __user *argp)
+{
+	return -EINVAL;
+}
+
+static inline u64 vmmu_x86_mce_cap_supported(void)
+{
+	return 0;
 }
 #endif
 
