@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The MMIO instruction decoder: the MOV forms a guest uses on device
- * registers, nothing else.
+ * The instruction decoder: the MOV forms a guest uses on device
+ * registers, and the string port I/O instructions (INS, OUTS).
  *
  *   88, 89   MOV r/m, reg          8A, 8B   MOV reg, r/m
  *   C6, C7   MOV r/m, imm (/0)     A0-A3    MOV to/from moffs (rAX)
@@ -13,6 +13,12 @@
  * address comes from the exit), REX in 64-bit mode.  LOCK, REP and REPNE
  * are not emulated, nor is anything else (string instructions, ALU
  * operations on memory, XCHG ...): the backend reports an internal error.
+ *
+ *   6C, 6D   INS m8, INS m16/m32    6E, 6F   OUTS m8, OUTS m16/m32
+ *
+ * are decoded on their own (vmmu_emul_decode_string_io()): their memory
+ * operand is implicit (ES:rDI, DS:rSI or the segment override), and REP
+ * or REPNE (both mean REP here) makes rCX count the elements.
  *
  * The decoder finds the instruction's length from its ModRM, SIB and
  * displacement, the access size from the operand size, and the register
@@ -108,36 +114,72 @@ static u64 emul_next(struct emul_cursor *c, unsigned int n)
 	return v;
 }
 
-static bool emul_segment_prefix(u8 b)
+/**
+ * struct emul_prefixes - the prefixes before an opcode
+ * @opsize: 66
+ * @addrsize: 67
+ * @rep: F3 or F2
+ * @lock: F0
+ * @seg: the last segment override (enum vmmu_emul_seg), or -1
+ * @rex: the REX byte right before the opcode (64-bit mode), or 0
+ */
+struct emul_prefixes {
+	bool opsize;
+	bool addrsize;
+	bool rep;
+	bool lock;
+	int seg;
+	u8 rex;
+};
+
+/* The segment override prefixes, by segment register. */
+static const u8 emul_segment_prefixes[VMMU_EMUL_NR_SEGS] = {
+	[VMMU_EMUL_ES] = 0x26, [VMMU_EMUL_CS] = 0x2e, [VMMU_EMUL_SS] = 0x36,
+	[VMMU_EMUL_DS] = 0x3e, [VMMU_EMUL_FS] = 0x64, [VMMU_EMUL_GS] = 0x65,
+};
+
+/* The segment register a prefix byte overrides with, or -1. */
+static int emul_segment_prefix(u8 b)
 {
-	return b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
-	       b == 0x64 || b == 0x65;
+	int seg;
+
+	for (seg = 0; seg < VMMU_EMUL_NR_SEGS; seg++)
+		if (emul_segment_prefixes[seg] == b)
+			return seg;
+	return -1;
 }
 
-/* Legacy prefixes and REX; false on one that is not emulated. */
-static bool emul_prefixes(struct emul_cursor *c, enum vmmu_emul_mode mode,
-			  bool *opsize, bool *addrsize, u8 *rex)
+/* Legacy prefixes and REX, up to the opcode. */
+static void emul_prefixes(struct emul_cursor *c, enum vmmu_emul_mode mode,
+			  struct emul_prefixes *p)
 {
+	int seg;
 	u8 b;
 
+	memset(p, 0, sizeof(*p));
+	p->seg = -1;
 	for (; c->pos < c->len; c->pos++) {
 		b = c->buf[c->pos];
 		if (mode == VMMU_EMUL_MODE64 && (b & 0xf0) == 0x40) {
-			*rex = b;
+			p->rex = b;
 			continue;
 		}
-		if (b == PFX_LOCK || b == PFX_REP || b == PFX_REPNE)
-			return false;
-		if (b == PFX_OPSIZE)
-			*opsize = true;
+		seg = emul_segment_prefix(b);
+		if (b == PFX_LOCK)
+			p->lock = true;
+		else if (b == PFX_REP || b == PFX_REPNE)
+			p->rep = true;
+		else if (b == PFX_OPSIZE)
+			p->opsize = true;
 		else if (b == PFX_ADDRSIZE)
-			*addrsize = true;
-		else if (!emul_segment_prefix(b))
+			p->addrsize = true;
+		else if (seg >= 0)
+			p->seg = seg;
+		else
 			break;
 		/* A REX counts only right before the opcode. */
-		*rex = 0;
+		p->rex = 0;
 	}
-	return true;
 }
 
 static unsigned int emul_op_bytes(enum vmmu_emul_mode mode, bool opsize,
@@ -241,23 +283,25 @@ int vmmu_emul_decode(const u8 *buf, unsigned int len,
 		     enum vmmu_emul_mode mode, struct vmmu_emul_insn *insn)
 {
 	struct emul_cursor c = { .buf = buf, .len = len };
-	bool opsize = false, addrsize = false;
 	const struct emul_opcode *op;
+	struct emul_prefixes p;
 	unsigned int op_bytes;
-	u8 rex = 0;
+	u8 rex;
 
 	memset(insn, 0, sizeof(*insn));
-	if (!emul_prefixes(&c, mode, &opsize, &addrsize, &rex))
+	emul_prefixes(&c, mode, &p);
+	if (p.lock || p.rep)
 		return VMMU_EMUL_UNSUPPORTED;
+	rex = p.rex;
 	op = emul_opcode(&c);
 	if (c.truncated)
 		return VMMU_EMUL_TRUNCATED;
 	if (!op->flags ||
 	    ((op->flags & OP_64ONLY) && mode != VMMU_EMUL_MODE64))
 		return VMMU_EMUL_UNSUPPORTED;
-	op_bytes = emul_op_bytes(mode, opsize, rex);
+	op_bytes = emul_op_bytes(mode, p.opsize, rex);
 	emul_sizes(op, op_bytes, insn);
-	if (!emul_operand(&c, op, emul_addr_bytes(mode, addrsize), rex, insn))
+	if (!emul_operand(&c, op, emul_addr_bytes(mode, p.addrsize), rex, insn))
 		return c.truncated ? VMMU_EMUL_TRUNCATED : VMMU_EMUL_UNSUPPORTED;
 	if (op->flags & OP_IMM) {
 		insn->has_imm = true;
@@ -273,6 +317,55 @@ int vmmu_emul_decode(const u8 *buf, unsigned int len,
 	if (c.truncated)
 		return VMMU_EMUL_TRUNCATED;
 	insn->len = c.pos;
+	return VMMU_EMUL_OK;
+}
+
+#define OP_INSB		0x6c
+#define OP_INS		0x6d
+#define OP_OUTSB	0x6e
+#define OP_OUTS		0x6f
+
+/**
+ * vmmu_emul_decode_string_io() - decode an INS or OUTS
+ * @buf: the instruction bytes
+ * @len: how many there are (at most VMMU_EMUL_MAX_INSN)
+ * @mode: how the CPU decodes them
+ * @sio: out: the instruction
+ *
+ * The element size is 1 for 6C and 6E, else 2 with 66 and 4 without (in
+ * 16-bit code the other way round; REX.W does not make it 8).  INS writes
+ * through ES, which no prefix overrides; OUTS reads through DS or the
+ * override (in 64-bit mode the caller ignores every base but FS's and
+ * GS's).
+ *
+ * Return: VMMU_EMUL_OK, VMMU_EMUL_UNSUPPORTED (another instruction, or
+ * LOCK, which makes INS and OUTS raise #UD), VMMU_EMUL_TRUNCATED.
+ */
+int vmmu_emul_decode_string_io(const u8 *buf, unsigned int len,
+			       enum vmmu_emul_mode mode,
+			       struct vmmu_emul_string_io *sio)
+{
+	struct emul_cursor c = { .buf = buf, .len = len };
+	struct emul_prefixes p;
+	u8 op;
+
+	memset(sio, 0, sizeof(*sio));
+	emul_prefixes(&c, mode, &p);
+	op = emul_next(&c, 1);
+	if (c.truncated)
+		return VMMU_EMUL_TRUNCATED;
+	if (p.lock || op < OP_INSB || op > OP_OUTS)
+		return VMMU_EMUL_UNSUPPORTED;
+	sio->len = c.pos;
+	sio->in = op <= OP_INS;
+	sio->rep = p.rep;
+	sio->size = op == OP_INSB || op == OP_OUTSB ? 1 :
+		    min(emul_op_bytes(mode, p.opsize, 0), 4U);
+	sio->addr_bytes = emul_addr_bytes(mode, p.addrsize);
+	if (sio->in)
+		sio->seg = VMMU_EMUL_ES;
+	else
+		sio->seg = p.seg >= 0 ? p.seg : VMMU_EMUL_DS;
 	return VMMU_EMUL_OK;
 }
 

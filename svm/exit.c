@@ -76,7 +76,10 @@ static int svm_unexpected_exit(struct vmmu_vcpu *vcpu)
 	return 0;
 }
 
-/* IN and OUT (INS and OUTS too, which x86/ refuses). */
+/*
+ * IN, OUT, INS and OUTS.  EXITINFO1 says which, the size, REP and the
+ * address size (QEMU fills them all); EXITINFO2 is the next RIP.
+ */
 static int svm_handle_io(struct vmmu_vcpu *vcpu)
 {
 	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
@@ -87,8 +90,13 @@ static int svm_handle_io(struct vmmu_vcpu *vcpu)
 		.port = info >> SVM_IOIO_PORT_SHIFT,
 		.in = info & SVM_IOIO_TYPE_MASK,
 		.string = info & SVM_IOIO_STR_MASK,
+		.rep = info & SVM_IOIO_REP_MASK,
+		.rep_known = true,
 		/* The size bits are one-hot: 1, 2 or 4 bytes. */
 		.size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT,
+		/* So are the address-size bits: 16, 32 or 64 bits. */
+		.addr_bytes = ((info & SVM_IOIO_ASIZE_MASK) >>
+			       SVM_IOIO_ASIZE_SHIFT) * 2,
 		.next_rip = c->exit_info_2,
 	};
 
@@ -208,7 +216,7 @@ static bool svm_phantom_fetch_fault(struct vmmu_vcpu *vcpu)
 		.vm = vcpu->vm,
 		.rip = b->rip,
 		.rflags = b->rflags,
-		.cs_base = b->cs.base,
+		.seg_base[VMMU_EMUL_CS] = b->cs.base,
 		.cs_db = b->cs.attrib & SVM_SELECTOR_DB_MASK,
 		.cs_l = b->cs.attrib & SVM_SELECTOR_L_MASK,
 		.cr0 = b->cr0,

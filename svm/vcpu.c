@@ -247,6 +247,11 @@ static void svm_inject_exception(struct vmmu_vcpu *vcpu, unsigned int vector,
 	c->event_inj_err = error;
 }
 
+static void svm_set_cr2(struct vmmu_vcpu *vcpu, u64 cr2)
+{
+	to_svm(vcpu)->vmcb->save.cr2 = cr2;
+}
+
 static void svm_inject_irq(struct vmmu_vcpu *vcpu, unsigned int vector)
 {
 	to_svm(vcpu)->vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_INTR |
@@ -289,9 +294,15 @@ static void svm_get_emul_ctxt(struct vmmu_vcpu *vcpu,
 
 	ctxt->rip = save->rip;
 	ctxt->rflags = save->rflags;
-	ctxt->cs_base = save->cs.base;
+	ctxt->seg_base[VMMU_EMUL_ES] = save->es.base;
+	ctxt->seg_base[VMMU_EMUL_CS] = save->cs.base;
+	ctxt->seg_base[VMMU_EMUL_SS] = save->ss.base;
+	ctxt->seg_base[VMMU_EMUL_DS] = save->ds.base;
+	ctxt->seg_base[VMMU_EMUL_FS] = save->fs.base;
+	ctxt->seg_base[VMMU_EMUL_GS] = save->gs.base;
 	ctxt->cs_db = save->cs.attrib & SVM_SELECTOR_DB_MASK;
 	ctxt->cs_l = save->cs.attrib & SVM_SELECTOR_L_MASK;
+	ctxt->cpl = save->cpl;
 	ctxt->cr0 = save->cr0;
 	ctxt->cr3 = save->cr3;
 	ctxt->cr4 = save->cr4;
@@ -525,6 +536,7 @@ struct vmmu_backend_ops vmmu_svm_ops = {
 	.in_64bit_code = svm_in_64bit_code,
 	.clear_interrupt_shadow = svm_clear_interrupt_shadow,
 	.inject_exception = svm_inject_exception,
+	.set_cr2 = svm_set_cr2,
 	.inject_irq = svm_inject_irq,
 	.event_pending = svm_event_pending,
 	.in_interrupt_shadow = svm_in_interrupt_shadow,

@@ -39,6 +39,7 @@
 #define VMX_IO_SIZE_MASK	0x7
 #define VMX_IO_IN		BIT(3)
 #define VMX_IO_STRING		BIT(4)
+#define VMX_IO_REP		BIT(5)
 #define VMX_IO_PORT_SHIFT	16
 
 /* CR-access exit qualification. */
@@ -74,7 +75,11 @@ static int vmx_unexpected_exit(struct vmmu_vcpu *vcpu)
 					2, vmx->exit_reason, vmx->exit_cpu, 0);
 }
 
-/* IN and OUT (INS and OUTS too, which x86/ refuses). */
+/*
+ * IN, OUT, INS and OUTS.  The exit qualification says which, the size and
+ * REP; the address size is in the VM-exit instruction information, which
+ * not every CPU fills for them: the decoder finds it.
+ */
 static int vmx_handle_io(struct vmmu_vcpu *vcpu)
 {
 	u64 qual = vmcs_read(EXIT_QUALIFICATION);
@@ -84,6 +89,8 @@ static int vmx_handle_io(struct vmmu_vcpu *vcpu)
 		.port = qual >> VMX_IO_PORT_SHIFT,
 		.in = qual & VMX_IO_IN,
 		.string = qual & VMX_IO_STRING,
+		.rep = qual & VMX_IO_REP,
+		.rep_known = true,
 		.size = (qual & VMX_IO_SIZE_MASK) + 1,
 		.next_rip = vmcs_read(GUEST_RIP) +
 			    vmcs_read(VM_EXIT_INSTRUCTION_LEN),

@@ -595,6 +595,12 @@ static void vmx_inject_exception(struct vmmu_vcpu *vcpu, unsigned int vector,
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
 }
 
+/* VMX does not switch CR2: enter_guest loads this copy. */
+static void vmx_set_cr2(struct vmmu_vcpu *vcpu, u64 cr2)
+{
+	to_vmx(vcpu)->cr2 = cr2;
+}
+
 static void vmx_inject_irq(struct vmmu_vcpu *vcpu, unsigned int vector)
 {
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD,
@@ -626,12 +632,17 @@ static void vmx_get_emul_ctxt(struct vmmu_vcpu *vcpu,
 			      struct vmmu_emul_ctxt *ctxt)
 {
 	u32 cs_ar = vmcs_read(GUEST_CS_AR_BYTES);
+	int seg;
 
 	ctxt->rip = vmcs_read(GUEST_RIP);
 	ctxt->rflags = vmcs_read(GUEST_RFLAGS);
-	ctxt->cs_base = vmcs_read(GUEST_CS_BASE);
+	/* vmx_segs[] numbers ES to GS as the instruction set does. */
+	BUILD_BUG_ON((int)VMX_ES != VMMU_EMUL_ES || (int)VMX_GS != VMMU_EMUL_GS);
+	for (seg = VMMU_EMUL_ES; seg < VMMU_EMUL_NR_SEGS; seg++)
+		ctxt->seg_base[seg] = vmcs_read(vmx_segs[seg].base);
 	ctxt->cs_db = cs_ar & VMMU_AR_DB;
 	ctxt->cs_l = cs_ar & VMMU_AR_L;
+	ctxt->cpl = (vmcs_read(GUEST_SS_AR_BYTES) >> VMMU_AR_DPL_SHIFT) & 3;
 	ctxt->cr0 = vmmu_vmx_guest_cr0();
 	ctxt->cr3 = vmcs_read(GUEST_CR3);
 	ctxt->cr4 = vmmu_vmx_guest_cr4();
@@ -784,6 +795,7 @@ struct vmmu_backend_ops vmmu_vmx_ops = {
 	.in_64bit_code = vmx_in_64bit_code,
 	.clear_interrupt_shadow = vmx_clear_interrupt_shadow,
 	.inject_exception = vmx_inject_exception,
+	.set_cr2 = vmx_set_cr2,
 	.inject_irq = vmx_inject_irq,
 	.event_pending = vmx_event_pending,
 	.in_interrupt_shadow = vmx_in_interrupt_shadow,

@@ -81,6 +81,7 @@ struct vmmu_vcpu;
  *	shadow ends
  * @inject_exception: deliver exception @vector (with @error if
  *	@has_error) at the next entry
+ * @set_cr2: set the guest's CR2 (before injecting a #PF)
  * @inject_irq: deliver external interrupt @vector at the next entry (x86/
  *	checks first that the guest accepts interrupts and that no other event
  *	waits in the injection fields)
@@ -135,6 +136,7 @@ struct vmmu_backend_ops {
 	void (*clear_interrupt_shadow)(struct vmmu_vcpu *vcpu);
 	void (*inject_exception)(struct vmmu_vcpu *vcpu, unsigned int vector,
 				 bool has_error, u32 error);
+	void (*set_cr2)(struct vmmu_vcpu *vcpu, u64 cr2);
 	void (*inject_irq)(struct vmmu_vcpu *vcpu, unsigned int vector);
 	bool (*event_pending)(struct vmmu_vcpu *vcpu);
 	bool (*in_interrupt_shadow)(struct vmmu_vcpu *vcpu);

@@ -143,6 +143,9 @@ struct vmmu_x86_vcpu {
  * @size: 1, 2 or 4 bytes
  * @in: IN or INS
  * @string: INS or OUTS
+ * @rep: a REP prefix, if @rep_known
+ * @rep_known: the vendor reports REP
+ * @addr_bytes: the address size (2, 4, 8), 0 if the vendor does not say
  * @next_rip: the instruction after it
  */
 struct vmmu_x86_io {
@@ -152,6 +155,9 @@ struct vmmu_x86_io {
 	u8 size;
 	bool in;
 	bool string;
+	bool rep;
+	bool rep_known;
+	u8 addr_bytes;
 	u64 next_rip;
 };
 
@@ -297,6 +303,7 @@ int vmmu_x86_handle_invd(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_shutdown(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_irq_window(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_io(struct vmmu_vcpu *vcpu, const struct vmmu_x86_io *io);
+int vmmu_x86_complete_string_io(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_gpa_fault(struct vmmu_vcpu *vcpu,
 			      const struct vmmu_x86_gpa_fault *f);
 
