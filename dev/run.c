@@ -382,9 +382,9 @@ int vmmu_vcpu_run(struct vmmu_vcpu *vcpu)
 	vcpu->run->flags = 0;
 	vmmu_vcpu_load(vcpu);
 	r = vmmu_x86_vcpu_run_begin(vcpu);
-	if (!r && vmmu_run_immediate_exit(vcpu->run))
+	if (r > 0 && vmmu_run_immediate_exit(vcpu->run))
 		r = -EINTR;
-	else if (!r)
+	else if (r > 0)
 		r = vmmu_vcpu_run_loop(vcpu);
 	vmmu_x86_vcpu_run_end(vcpu);
 	vmmu_vcpu_put(vcpu);

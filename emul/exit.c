@@ -2,7 +2,8 @@
 /*
  * Exits to userspace that both hardware backends fill in the same way:
  * internal errors, the emulator's error report, and port I/O with its
- * completion at the next KVM_RUN.  The backends keep the vendor part (where
+ * completion at the next KVM_RUN (IN and OUT here; INS and OUTS, which
+ * need guest memory, in x86/exit.c).  The backends keep the vendor part (where
  * RIP and RAX live, how long the instruction is); the kvm_run layout is
  * here, once.
  */
@@ -76,10 +77,10 @@ int vmmu_exit_emulation_error(struct vmmu_vcpu *vcpu, const u8 *insn,
 }
 
 /**
- * vmmu_exit_pio() - KVM_EXIT_IO for an IN or OUT; KVM_RUN completes it
+ * vmmu_exit_pio() - KVM_EXIT_IO; KVM_RUN completes it
  * @vcpu: the vCPU
- * @pio: the vCPU's pending access, with @in, @size, @rip and @next_rip set
- *	by the backend
+ * @pio: the vCPU's pending access, with @in, @string, @size, @count, @rip
+ *	and @next_rip set by x86/ (and the data of an OUTS in the I/O page)
  * @port: the port
  * @rax: the guest's RAX (the data of an OUT)
  *
@@ -96,9 +97,9 @@ int vmmu_exit_pio(struct vmmu_vcpu *vcpu, struct vmmu_emul_pio *pio,
 	run->io.direction = pio->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
 	run->io.size = pio->size;
 	run->io.port = port;
-	run->io.count = 1;
+	run->io.count = pio->count;
 	run->io.data_offset = VMMU_RUN_PIO_PAGE * PAGE_SIZE;
-	if (!pio->in)
+	if (!pio->in && !pio->string)
 		memcpy(vcpu->pio_data, &rax, pio->size);
 	return 0;
 }

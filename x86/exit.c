@@ -17,8 +17,10 @@
  */
 #include <linux/kvm.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <asm/kvm_vcpu_regs.h>
 #include <asm/msr-index.h>
+#include <asm/processor-flags.h>
 #include <asm/trapnr.h>
 
 #include <vmmu/backend.h>
@@ -246,15 +248,282 @@ int vmmu_x86_handle_irq_window(struct vmmu_vcpu *vcpu)
 	return 1;
 }
 
+/* Moves RSI or RDI, and RCX with REP, past @n elements. */
+static void x86_string_io_advance(struct vmmu_vcpu *vcpu,
+				  const struct vmmu_emul_string_io *sio,
+				  bool df, u64 reg, u64 rcx, unsigned int n)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	unsigned int gpr = sio->in ? __VCPU_REGS_RDI : __VCPU_REGS_RSI;
+	u64 bytes = (u64)n * sio->size;
+
+	ops->write_gpr(vcpu, gpr, vmmu_emul_addr_set(reg, df ? reg - bytes :
+							     reg + bytes,
+						     sio->addr_bytes));
+	if (sio->rep)
+		ops->write_gpr(vcpu, __VCPU_REGS_RCX,
+			       vmmu_emul_addr_set(rcx, rcx - n, sio->addr_bytes));
+}
+
+/*
+ * A data access of string I/O failed: a guest #PF is injected (CR2 first),
+ * memory without a memslot (MMIO, which KVM would emulate) is an internal
+ * error with the linear address, and a host mapping that cannot be
+ * accessed is -EFAULT for KVM_RUN.
+ */
+static int x86_string_io_fault(struct vmmu_vcpu *vcpu, int r,
+			       const struct vmmu_emul_pf *pf, u64 la,
+			       const u8 *bytes, unsigned int len,
+			       u64 exit_code, u64 info)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+
+	if (r == -EACCES) {
+		ops->set_cr2(vcpu, pf->addr);
+		return x86_inject(vcpu, X86_TRAP_PF, true, pf->error_code);
+	}
+	if (r == -ENOENT)
+		return vmmu_exit_emulation_error(vcpu, bytes, len, exit_code,
+						 la, info);
+	return r;
+}
+
+/* Does the decoded instruction agree with what the vendor reported? */
+static bool x86_string_io_agrees(const struct vmmu_x86_io *io,
+				 const struct vmmu_emul_string_io *sio)
+{
+	return sio->in == io->in && sio->size == io->size &&
+	       (!io->rep_known || sio->rep == io->rep) &&
+	       (!io->addr_bytes || sio->addr_bytes == io->addr_bytes);
+}
+
+/* The first byte of a batch of @n elements from @la, in either direction. */
+static u64 x86_string_io_low(enum vmmu_emul_mode mode, u64 la, bool df,
+			     unsigned int n, unsigned int size)
+{
+	if (!df)
+		return la;
+	la -= (u64)(n - 1) * size;
+	return mode == VMMU_EMUL_MODE64 ? la : (u32)la;
+}
+
+/* In 64-bit mode a linear address must be canonical (else #GP). */
+static bool x86_canonical(const struct vmmu_emul_ctxt *ctxt, u64 la)
+{
+	unsigned int bits = ctxt->cr4 & X86_CR4_LA57 ? 57 : 48;
+
+	return sign_extend64(la, bits - 1) == la;
+}
+
 /**
- * vmmu_x86_handle_io() - IN and OUT: userspace does the access
+ * struct x86_string_io - one INS or OUTS exit being handled
+ * @ctxt: the guest state
+ * @mode: the mode it decodes in
+ * @sio: the instruction
+ * @bytes: its bytes, for an error report
+ * @len: how many were fetched
+ */
+struct x86_string_io {
+	struct vmmu_emul_ctxt ctxt;
+	enum vmmu_emul_mode mode;
+	struct vmmu_emul_string_io sio;
+	u8 bytes[VMMU_EMUL_MAX_INSN];
+	unsigned int len;
+};
+
+/* Fetch and decode the INS or OUTS at CS:RIP; 0 or an error report. */
+static int x86_string_io_decode(struct vmmu_vcpu *vcpu,
+				const struct vmmu_x86_io *io,
+				struct x86_string_io *s)
+{
+	u64 next_rip, io_next_rip;
+
+	x86_ops(vcpu)->get_emul_ctxt(vcpu, &s->ctxt);
+	s->ctxt.vm = vcpu->vm;
+	s->mode = vmmu_emul_mode(&s->ctxt);
+	s->len = 0;
+	if (vmmu_emul_fetch(&s->ctxt, s->bytes, &s->len))
+		goto error;
+	if (vmmu_emul_decode_string_io(s->bytes, s->len, s->mode,
+				       &s->sio) != VMMU_EMUL_OK)
+		goto error;
+	next_rip = s->ctxt.rip + s->sio.len;
+	io_next_rip = io->next_rip;
+	if (s->mode != VMMU_EMUL_MODE64) {
+		next_rip = (u32)next_rip;
+		io_next_rip = (u32)io_next_rip;
+	}
+	if (x86_string_io_agrees(io, &s->sio) && next_rip == io_next_rip)
+		return 0;
+error:
+	vmmu_exit_emulation_error(vcpu, s->bytes, s->len, io->exit_code, 0,
+				  io->info);
+	return -EINVAL;
+}
+
+/*
+ * INS and OUTS: decode the instruction; REP with rCX 0 is done at once;
+ * else one batch goes to userspace.  OUTS reads its elements into the I/O
+ * data page and moves rSI and rCX now; INS only checks that its
+ * destination is mapped and writable (a #PF comes before the port is
+ * read), and KVM_RUN writes the data (vmmu_x86_complete_string_io()).
+ */
+static int x86_handle_string_io(struct vmmu_vcpu *vcpu,
+				const struct vmmu_x86_io *io)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_emul_pio *pio = &vcpu->x86.pio;
+	struct x86_string_io s;
+	u64 rcx, left, reg, la, low;
+	struct vmmu_emul_pf pf;
+	unsigned int n;
+	bool df;
+	int r;
+
+	if (x86_string_io_decode(vcpu, io, &s))
+		return 0;
+	rcx = ops->read_gpr(vcpu, __VCPU_REGS_RCX);
+	left = s.sio.rep ? rcx & vmmu_emul_addr_mask(s.sio.addr_bytes) : 1;
+	if (!left) {
+		x86_complete_at(vcpu, io->next_rip);
+		return 1;
+	}
+	reg = ops->read_gpr(vcpu, s.sio.in ? __VCPU_REGS_RDI : __VCPU_REGS_RSI);
+	la = vmmu_emul_string_io_la(&s.ctxt, s.mode, &s.sio, reg);
+	if (s.mode == VMMU_EMUL_MODE64 && !x86_canonical(&s.ctxt, la))
+		return vmmu_x86_inject_gp(vcpu);
+	df = s.ctxt.rflags & X86_EFLAGS_DF;
+	n = vmmu_emul_string_io_batch(&s.sio, reg, la, df, left);
+	if (!n)
+		return vmmu_exit_emulation_error(vcpu, s.bytes, s.len,
+						 io->exit_code, la, io->info);
+	low = x86_string_io_low(s.mode, la, df, n, s.sio.size);
+	if (s.sio.in)
+		r = vmmu_emul_probe_linear(&s.ctxt, low, n * s.sio.size, true,
+					   &pf);
+	else
+		r = vmmu_emul_read_linear(&s.ctxt, low, vcpu->pio_data,
+					  n * s.sio.size, &pf);
+	if (r)
+		return x86_string_io_fault(vcpu, r, &pf, la, s.bytes, s.len,
+					   io->exit_code, io->info);
+	if (!s.sio.in && df)
+		vmmu_emul_reverse(vcpu->pio_data, n, s.sio.size);
+	*pio = (struct vmmu_emul_pio){
+		.in = s.sio.in, .string = true, .size = s.sio.size, .count = n,
+		.rip = s.ctxt.rip, .df = df, .sio = s.sio, .rdi = reg,
+		.rcx = rcx, .exit_code = io->exit_code, .info = io->info,
+	};
+	/* RIP stays on the instruction until the batch that ends it. */
+	pio->next_rip = left > n ? s.ctxt.rip : io->next_rip;
+	if (!s.sio.in)
+		x86_string_io_advance(vcpu, &s.sio, df, reg, rcx, n);
+	return vmmu_exit_pio(vcpu, pio, io->port, 0);
+}
+
+/* The INS data of the I/O page, in memory order (reversed with DF). */
+static const void *x86_string_io_data(struct vmmu_vcpu *vcpu,
+				      const struct vmmu_emul_pio *pio,
+				      void **bounce)
+{
+	*bounce = NULL;
+	if (!pio->df || pio->count == 1)
+		return vcpu->pio_data;
+	*bounce = kmemdup(vcpu->pio_data, pio->count * pio->size,
+			  GFP_KERNEL_ACCOUNT);
+	if (*bounce)
+		vmmu_emul_reverse(*bounce, pio->count, pio->size);
+	return *bounce;
+}
+
+/* Write the INS batch userspace read from the port; 0 or an errno. */
+static int x86_string_io_write(struct vmmu_vcpu *vcpu,
+			       const struct vmmu_emul_pio *pio,
+			       const struct vmmu_emul_ctxt *ctxt,
+			       struct vmmu_emul_pf *pf, u64 *la)
+{
+	enum vmmu_emul_mode mode = vmmu_emul_mode(ctxt);
+	const void *data;
+	void *bounce;
+	int r;
+
+	*la = vmmu_emul_string_io_la(ctxt, mode, &pio->sio, pio->rdi);
+	data = x86_string_io_data(vcpu, pio, &bounce);
+	if (!data)
+		return -ENOMEM;
+	r = vmmu_emul_write_linear(vcpu, ctxt,
+				   x86_string_io_low(mode, *la, pio->df,
+						     pio->count, pio->size),
+				   data, pio->count * pio->size, pf);
+	kfree(bounce);
+	return r;
+}
+
+/**
+ * vmmu_x86_complete_string_io() - finish the INS or OUTS batch userspace
+ *	handled
+ * @vcpu: the vCPU, at the start of KVM_RUN, with a string access pending
+ *
+ * Only the state kept in the vCPU is used (count, size, direction, and for
+ * INS the instruction and RDI, RCX and DF at the exit), never kvm_run's,
+ * which userspace may have changed.  If userspace moved RIP meanwhile the
+ * access is dropped.  OUTS moved its registers at the exit; INS now
+ * translates its destination again through the guest's tables and looks
+ * the memslots up again (they may have changed since the exit), writes the
+ * data through the slots' hvas and marks the pages dirty, then moves RDI
+ * and RCX.  RIP moves past the instruction when the batch ended it.
+ *
+ * The write may wait for a userfaultfd that holds the destination (only a
+ * fatal signal ends that wait, as for any kernel access to user memory).
+ *
+ * Return: 1 to run the guest; 0 to return to userspace with kvm_run filled
+ * in (an internal error: the destination has no writable memslot now,
+ * nothing written, the registers as before the batch); -EFAULT (the
+ * destination's host memory cannot be written; registers as before the
+ * batch); -ENOMEM (still pending).  A destination the guest's tables no
+ * longer map injects a #PF, the batch dropped.
+ */
+int vmmu_x86_complete_string_io(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_emul_pio *pio = &vcpu->x86.pio;
+	struct vmmu_emul_ctxt ctxt;
+	struct vmmu_emul_pf pf;
+	u64 la;
+	int r;
+
+	if (ops->get_rip(vcpu) != pio->rip) {
+		pio->pending = false;
+		return 1;
+	}
+	if (pio->in) {
+		ops->get_emul_ctxt(vcpu, &ctxt);
+		ctxt.vm = vcpu->vm;
+		r = x86_string_io_write(vcpu, pio, &ctxt, &pf, &la);
+		/* Still pending: the next KVM_RUN tries again. */
+		if (r == -ENOMEM)
+			return r;
+		pio->pending = false;
+		if (r)
+			return x86_string_io_fault(vcpu, r, &pf, la, NULL, 0,
+						   pio->exit_code, pio->info);
+		x86_string_io_advance(vcpu, &pio->sio, pio->df, pio->rdi,
+				      pio->rcx, pio->count);
+	}
+	pio->pending = false;
+	x86_complete_at(vcpu, pio->next_rip);
+	return 1;
+}
+
+/**
+ * vmmu_x86_handle_io() - IN, OUT, INS and OUTS: userspace does the access
  * @vcpu: the vCPU
  * @io: the access, decoded by the vendor
  *
- * KVM_RUN completes it (vmmu_x86_vcpu_run_begin()).  INS and OUTS are not
- * emulated: an internal error with the vendor's exit code and information.
+ * KVM_RUN completes it (vmmu_x86_vcpu_run_begin()).
  *
- * Return: 0.
+ * Return: 0, or for string I/O also 1 (REP with rCX 0, a #PF or #GP
+ * injected) or -EFAULT.
  */
 int vmmu_x86_handle_io(struct vmmu_vcpu *vcpu, const struct vmmu_x86_io *io)
 {
@@ -262,10 +531,11 @@ int vmmu_x86_handle_io(struct vmmu_vcpu *vcpu, const struct vmmu_x86_io *io)
 	struct vmmu_emul_pio *pio = &vcpu->x86.pio;
 
 	if (io->string)
-		return vmmu_exit_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
-						2, io->exit_code, io->info, 0);
+		return x86_handle_string_io(vcpu, io);
 	pio->in = io->in;
+	pio->string = false;
 	pio->size = io->size;
+	pio->count = 1;
 	pio->rip = ops->get_rip(vcpu);
 	pio->next_rip = io->next_rip;
 	if (!ops->in_64bit_code(vcpu))

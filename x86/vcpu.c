@@ -143,10 +143,13 @@ void vmmu_x86_vcpu_put(struct vmmu_vcpu *vcpu)
  * (userspace's APIC owns the task priority), loads the guest's FPU state
  * for the whole ioctl (the host's is saved in the task, and a context
  * switch saves and restores the guest's), then completes the port or MMIO
- * read userspace handled at the last exit: its data goes to the register,
- * RIP past the instruction.
+ * read userspace handled at the last exit: its data goes to the register
+ * (or, for INS, to guest memory: vmmu_x86_complete_string_io()), RIP past
+ * the instruction.
  *
- * Return: 0, or -EINVAL (kvm_run.cr8 above 15; nothing changed).
+ * Return: 1 to run the guest; 0 to return to userspace with kvm_run
+ * filled in (an INS that could not complete); -EINVAL (kvm_run.cr8 above
+ * 15; nothing changed), or the errno of vmmu_x86_complete_string_io().
  */
 int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 {
@@ -161,6 +164,8 @@ int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 	if (val > VMMU_X86_CR8_MAX)
 		return -EINVAL;
 	ops->set_cr8(vcpu, val);
+	if (x86->pio.pending && x86->pio.string)
+		return vmmu_x86_complete_string_io(vcpu);
 	if (x86->pio.pending) {
 		val = ops->read_gpr(vcpu, __VCPU_REGS_RAX);
 		if (vmmu_complete_pio(vcpu, &x86->pio, ops->get_rip(vcpu), &val)) {
@@ -177,7 +182,7 @@ int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 			ops->clear_interrupt_shadow(vcpu);
 		}
 	}
-	return 0;
+	return 1;
 }
 
 /* Does the guest accept an interrupt now (IF set, no STI/MOV SS shadow)? */
