@@ -507,6 +507,20 @@ static bool cpuid_vendor_amd(const struct kvm_cpuid_entry2 *basic)
 		basic->ecx == 0x656e6975);
 }
 
+/**
+ * vmmu_vcpu_cpuid_is_amd() - does the vCPU's CPUID name AMD (or Hygon)?
+ * @vcpu: the vCPU, whose mutex is held
+ *
+ * Return: true if leaf 0 of its table has an AMD-compatible vendor.
+ */
+bool vmmu_vcpu_cpuid_is_amd(struct vmmu_vcpu *vcpu)
+{
+	const struct kvm_cpuid_entry2 *basic = cpuid_find(vmmu_vcpu_cpuid(vcpu),
+							  0, 0);
+
+	return basic && cpuid_vendor_amd(basic);
+}
+
 /*
  * A leaf the table lacks.  Above the highest leaf of its range (basic,
  * extended ...), Intel CPUs answer with the highest basic leaf, AMD CPUs

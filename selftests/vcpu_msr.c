@@ -20,7 +20,12 @@
  * EMON ignored), the APIC base (no reserved bit, no x2APIC), the kvmclock
  * MSRs (not the guest's: vmmu offers no kvmclock).  The TSC the guest
  * reads with RDTSC and RDMSR is the one KVM_SET_MSRS or WRMSR gave it.
+ * The platform MSRs guests read on the CPUs they know answer as KVM's do
+ * (SYSCFG, PERF_STATUS, the legacy performance counters, the microcode
+ * revision, HWCR with McStatusWrEn letting an AMD guest set MCi_STATUS).
  */
+#include <cpuid.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "guest_util.h"
@@ -64,6 +69,18 @@
 #define MSR_MC0_STATUS		0x401
 #define MSR_MC4_CTL		0x410
 #define MSR_MC31_ADDR		0x47e
+#define MSR_UCODE_REV		0x8b
+#define MSR_FSB_FREQ		0xcd
+#define MSR_PLATFORM_ID		0x17
+#define MSR_EBC_FREQUENCY_ID	0x2c
+#define MSR_PERF_STATUS		0x198
+#define MSR_POWER_CTL		0x1fc
+#define MSR_K7_EVNTSEL0		0xc0010000
+#define MSR_K7_PERFCTR0		0xc0010004
+#define MSR_K7_HWCR		0xc0010015
+#define MSR_FAM10H_MMIO_CONF	0xc0010058
+#define MSR_SYSCFG		0xc0010010
+#define HWCR_MCSTATUSWREN	BIT_ULL(18)
 #define MSR_KVM_WALL_CLOCK	0x11
 #define MSR_KVM_SYSTEM_TIME	0x12
 #define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
@@ -126,6 +143,8 @@ static const struct round_trip round_trips[] = {
 	{ MSR_MC0_STATUS, "MC0_STATUS (cleared)", 0 },
 	{ MSR_MC31_ADDR, "MC31_ADDR", 0x12345000ULL },
 	{ MSR_MISC_ENABLE, "MISC_ENABLE (fast strings)", MISC_ENABLE_RESET | 1 },
+	{ MSR_POWER_CTL, "POWER_CTL", 0x40 },
+	{ MSR_FAM10H_MMIO_CONF, "FAM10H_MMIO_CONF_BASE (0 only)", 0 },
 };
 
 struct refused {
@@ -163,6 +182,9 @@ static const struct refused refused[] = {
 	{ MSR_MC0_STATUS, "MC0_STATUS set by the guest", 1 },
 	{ MSR_MISC_ENABLE, "MISC_ENABLE clearing BTS unavailable",
 	  MISC_ENABLE_RESET & ~BIT_ULL(11) },
+	{ MSR_PLATFORM_ID, "PLATFORM_ID (read-only)", 1 },
+	{ MSR_FAM10H_MMIO_CONF, "FAM10H_MMIO_CONF_BASE non-zero", 0xe0000021 },
+	{ MSR_K7_HWCR, "HWCR with bit 0", 1 },
 };
 
 /* What a RDMSR gives without a write before it. */
@@ -172,10 +194,18 @@ static const struct round_trip reads[] = {
 	{ MSR_MTRR_DEF_TYPE, "MTRR_DEF_TYPE after RESET", 0 },
 	{ MSR_MISC_ENABLE, "MISC_ENABLE after RESET: BTS and PEBS unavailable",
 	  MISC_ENABLE_RESET },
+	{ MSR_SYSCFG, "SYSCFG: 0", 0 },
+	{ MSR_PLATFORM_ID, "PLATFORM_ID: 0", 0 },
+	{ MSR_PERF_STATUS, "PERF_STATUS: 1000 a tick, multiplier 4",
+	  1000 | (4ULL << 40) },
+	{ MSR_FSB_FREQ, "FSB frequency: 3", 3 },
+	{ MSR_EBC_FREQUENCY_ID, "EBC_FREQUENCY_ID: ratio 1", 1ULL << 24 },
+	{ MSR_K7_PERFCTR0, "K7_PERFCTR0: 0 (no counters)", 0 },
+	{ MSR_K7_HWCR, "HWCR after RESET: 0", 0 },
 };
 
 #define NR_TESTS	(ARRAY_SIZE(round_trips) + ARRAY_SIZE(refused) + \
-			 ARRAY_SIZE(reads) + 8)
+			 ARRAY_SIZE(reads) + 14)
 
 /* The GDT and an IDT whose #GP gate goes to msr_gp. */
 static void setup_tables(struct guest *g)
@@ -330,6 +360,74 @@ static void test_kvmclock(struct guest *g)
 	   r, w);
 }
 
+/* Is this an AMD or Hygon CPU (and so the guest's CPUID vendor)? */
+static bool cpu_is_amd(void)
+{
+	unsigned int a, b, c, d;
+	char v[13];
+
+	__cpuid(0, a, b, c, d);
+	memcpy(v, &b, 4);
+	memcpy(v + 4, &d, 4);
+	memcpy(v + 8, &c, 4);
+	v[12] = 0;
+	return !strcmp(v, "AuthenticAMD") || !strcmp(v, "HygonGenuine");
+}
+
+/*
+ * MSRs whose writes are ignored (the legacy counters, HWCR's TLB-cache,
+ * flush-filter and IGNNE bits, the guest's IA32_UCODE_REV), the microcode
+ * revision after RESET (the vendor's, as KVM's) and after the VMM set it,
+ * and HWCR.McStatusWrEn, which lets an AMD guest (only) set MCi_STATUS.
+ */
+static void test_platform(struct guest *g)
+{
+	u64 ucode = guest_is_svm() ? 0x01000065 : 0x100000000ULL;
+	u64 v = 0x12345, back = 1;
+	int w, r, s;
+
+	w = msr_access(g, true, MSR_K7_EVNTSEL0, &v);
+	r = msr_access(g, false, MSR_K7_EVNTSEL0, &back);
+	ok(!w && !r && !back, "K7_EVNTSEL0: a write is ignored (%d, %d, %#llx)",
+	   w, r, (unsigned long long)back);
+	v = 0x48;
+	w = msr_access(g, true, MSR_K7_HWCR, &v);
+	r = msr_access(g, false, MSR_K7_HWCR, &back);
+	ok(!w && !r && !back, "HWCR: TLB cache and flush filter bits ignored (%d, %d, %#llx)",
+	   w, r, (unsigned long long)back);
+	back = 0;
+	r = msr_access(g, false, MSR_UCODE_REV, &back);
+	ok(!r && back == ucode, "UCODE_REV after RESET: %#llx (%#llx)",
+	   (unsigned long long)ucode, (unsigned long long)back);
+	v = 0;
+	w = msr_access(g, true, MSR_UCODE_REV, &v);
+	r = msr_access(g, false, MSR_UCODE_REV, &back);
+	ok(!w && !r && back == ucode, "UCODE_REV: the guest's write is ignored");
+	s = set_msr_host(g, MSR_UCODE_REV, 0x1234ULL << 32);
+	r = msr_access(g, false, MSR_UCODE_REV, &back);
+	ok(s == 1 && !r && back == 0x1234ULL << 32,
+	   "UCODE_REV: the VMM's write is what the guest reads (%#llx)",
+	   (unsigned long long)back);
+
+	v = HWCR_MCSTATUSWREN;
+	w = msr_access(g, true, MSR_K7_HWCR, &v);
+	v = 0x8000000000000000ULL;
+	s = msr_access(g, true, MSR_MC0_STATUS, &v);
+	back = 0;
+	r = msr_access(g, false, MSR_MC0_STATUS, &back);
+	if (cpu_is_amd())
+		ok(!w && !s && !r && back == v,
+		   "AMD guest with HWCR.McStatusWrEn sets MC0_STATUS (%d, %d, %#llx)",
+		   w, s, (unsigned long long)back);
+	else
+		ok(!w && s == 1 && !r && !back,
+		   "Intel guest: HWCR.McStatusWrEn does not let it set MC0_STATUS (%d, %d)",
+		   w, s);
+	v = 0;
+	msr_access(g, true, MSR_MC0_STATUS, &v);
+	msr_access(g, true, MSR_K7_HWCR, &v);
+}
+
 /* The guest's writes of MISC_ENABLE's EMON bit are ignored. */
 static void test_misc_enable_emon(struct guest *g)
 {
@@ -370,6 +468,7 @@ int main(void)
 	       "WRMSR of an MSR vmmu does not know: #GP");
 	test_kvmclock(&g);
 	test_misc_enable_emon(&g);
+	test_platform(&g);
 	test_tsc(&g, msr_rd, "RDMSR", 50);
 	test_tsc(&g, tsc_rd, "RDTSC", 51);
 	guest_destroy(&g);

@@ -550,6 +550,8 @@ struct vmmu_backend_ops vmmu_svm_ops = {
 	.set_efer = svm_set_efer,
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
+	/* KVM's value for SVM vCPUs. */
+	.ucode_rev = 0x01000065,
 	.set_tsc_offset = svm_set_tsc_offset,
 	.get_sregs = vmmu_svm_get_sregs,
 	.set_sregs = vmmu_svm_set_sregs,

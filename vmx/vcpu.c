@@ -809,6 +809,8 @@ struct vmmu_backend_ops vmmu_vmx_ops = {
 	.set_efer = vmx_set_efer,
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
+	/* KVM's value for VMX vCPUs. */
+	.ucode_rev = 0x100000000ULL,
 	.set_tsc_offset = vmx_set_tsc_offset,
 	.get_sregs = vmmu_vmx_get_sregs,
 	.set_sregs = vmmu_vmx_set_sregs,

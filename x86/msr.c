@@ -7,7 +7,9 @@
  * the MTRRs' reserved bits, machine-check control values); where the value
  * lives is either the vendor's (a field of its control block, or an MSR it
  * switches around the guest run: ops->get_msr, ops->set_msr) or memory
- * here (struct vmmu_x86_msrs: MSRs that only hold what the guest wrote).
+ * here (struct vmmu_x86_msrs: MSRs that only hold what the guest wrote),
+ * or, for the platform MSRs guests read on the CPUs they know, KVM's
+ * answers (x86_get_platform_msr()).
  * EFER goes through ops->set_efer, which adds what the vendor needs (SVM's
  * SVME, VMX's IA-32e entry control); the TSC is the host's plus an offset
  * the vendor adds (ops->set_tsc_offset).  Every other MSR is refused: RDMSR
@@ -56,6 +58,13 @@
 /* IA32_MISC_ENABLE after RESET: no BTS, no PEBS (both bits read-only). */
 #define X86_MISC_ENABLE_RESET	(MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | \
 				 MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL)
+/* HWCR: McStatusWrEn, the one bit a guest may set. */
+#define X86_HWCR_MCSTATUSWREN	BIT_ULL(18)
+/* HWCR bits whose writes are ignored: TLB cache, flush filter, IGNNE. */
+#define X86_HWCR_IGNORED	(BIT_ULL(3) | BIT_ULL(6) | BIT_ULL(8))
+/* The FSB frequency MSR of old Intel CPUs: KVM's value. */
+#define X86_MSR_FSB_FREQ	0xcd
+
 /* APIC base: reserved below the base's bits; x2APIC mode is not offered. */
 #define X86_APIC_BASE_RSVD	(0x2ffULL | X2APIC_ENABLE)
 
@@ -159,10 +168,12 @@ static u64 *x86_mce_bank_msr(struct vmmu_x86_msrs *m, u32 msr)
 /*
  * KVM's rules: MCG_CTL exists with MCG_CTL_P (a VMM may write 0 anyway)
  * and is 0 or all ones; MCi_CTL is 0 or all ones but for bits 0 and 10,
- * which guests clear for old errata; the guest may only clear MCi_STATUS.
+ * which guests clear for old errata; the guest may only clear MCi_STATUS,
+ * unless it is an AMD guest that set HWCR.McStatusWrEn.
  */
-static bool x86_set_mce(struct vmmu_x86_msrs *m, u32 msr, u64 data, bool host)
+static bool x86_set_mce(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 {
+	struct vmmu_x86_msrs *m = &vcpu->x86.msr;
 	u64 *bank;
 
 	switch (msr) {
@@ -186,7 +197,9 @@ static bool x86_set_mce(struct vmmu_x86_msrs *m, u32 msr, u64 data, bool host)
 			return false;
 		break;
 	case 1:
-		if (data && !host)
+		/* AMD lets HWCR.McStatusWrEn allow any value. */
+		if (data && !host && !((m->hwcr & X86_HWCR_MCSTATUSWREN) &&
+				       vmmu_vcpu_cpuid_is_amd(vcpu)))
 			return false;
 		break;
 	}
@@ -407,15 +420,133 @@ void vmmu_x86_msr_create(struct vmmu_vcpu *vcpu)
  * vmmu_x86_msr_reset() - the MSRs after RESET
  * @vcpu: the vCPU, not running (or handling its triple fault)
  *
- * The vendor's RESET cleared its control block's TSC offset: the vCPU's
- * own comes back (RESET does not change the TSC).
+ * MISC_ENABLE and the microcode revision (the vendor's, as KVM's).  The
+ * vendor's RESET cleared its control block's TSC offset: the vCPU's own
+ * comes back (RESET does not change the TSC).
  */
 void vmmu_x86_msr_reset(struct vmmu_vcpu *vcpu)
 {
 	vcpu->x86.msr.misc_enable = X86_MISC_ENABLE_RESET;
+	vcpu->x86.msr.ucode_rev = x86_ops(vcpu)->ucode_rev;
 	vmmu_x86_state_get(vcpu);
 	x86_set_tsc_offset(vcpu, vcpu->x86.tsc_offset);
 	vmmu_x86_state_put(vcpu);
+}
+
+/*
+ * The platform's model-specific MSRs that guests' kernels and firmware read
+ * on the CPUs they know, answered as KVM answers them: nothing stands
+ * behind them (no performance counters, no power management, no cache
+ * control), but a guest that reads them without expecting #GP keeps
+ * working.  Return: 1 handled, 0 not such an MSR.
+ */
+static int x86_get_platform_msr(struct vmmu_x86_msrs *m, u32 msr, u64 *data)
+{
+	switch (msr) {
+	case MSR_IA32_PLATFORM_ID:
+	case MSR_IA32_EBL_CR_POWERON:
+	case MSR_IA32_LASTBRANCHFROMIP:
+	case MSR_IA32_LASTBRANCHTOIP:
+	case MSR_IA32_LASTINTFROMIP:
+	case MSR_IA32_LASTINTTOIP:
+	case MSR_AMD64_SYSCFG:
+	case MSR_K8_TSEG_ADDR:
+	case MSR_K8_TSEG_MASK:
+	case MSR_VM_HSAVE_PA:
+	case MSR_K8_INT_PENDING_MSG:
+	case MSR_AMD64_NB_CFG:
+	case MSR_FAM10H_MMIO_CONF_BASE:
+	case MSR_AMD64_BU_CFG2:
+	case MSR_IA32_PERF_CTL:
+	case MSR_AMD64_DC_CFG:
+	case MSR_AMD64_TW_CFG:
+	case MSR_F15H_EX_CFG:
+	case MSR_RAPL_POWER_UNIT:
+	case MSR_PP0_ENERGY_STATUS:
+	case MSR_PP1_ENERGY_STATUS:
+	case MSR_PKG_ENERGY_STATUS:
+	case MSR_DRAM_ENERGY_STATUS:
+	case MSR_K7_EVNTSEL0 ... MSR_K7_EVNTSEL3:
+	case MSR_K7_PERFCTR0 ... MSR_K7_PERFCTR3:
+	case MSR_P6_PERFCTR0 ... MSR_P6_PERFCTR1:
+	case MSR_P6_EVNTSEL0 ... MSR_P6_EVNTSEL1:
+	case MSR_IA32_P5_MC_ADDR:
+	case MSR_IA32_P5_MC_TYPE:
+		*data = 0;
+		return 1;
+	case MSR_IA32_UCODE_REV:
+		*data = m->ucode_rev;
+		return 1;
+	case X86_MSR_FSB_FREQ:
+		*data = 3;
+		return 1;
+	case MSR_EBC_FREQUENCY_ID:
+		/* A core-to-bus ratio of 1: guests divide by it. */
+		*data = 1ULL << 24;
+		return 1;
+	case MSR_IA32_PERF_STATUS:
+		/* A TSC increment of 1000 per tick, a multiplier of 4. */
+		*data = 1000ULL | (4ULL << 40);
+		return 1;
+	case MSR_K7_CLK_CTL:
+		/* The ramp-up count K7 guests expect. */
+		*data = 0x20000000;
+		return 1;
+	case MSR_IA32_BBL_CR_CTL3:
+		/* An L2 cache control word that describes a configured cache. */
+		*data = 0xbe702111;
+		return 1;
+	case MSR_IA32_POWER_CTL:
+		*data = m->power_ctl;
+		return 1;
+	case MSR_K7_HWCR:
+		*data = m->hwcr;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Return: 1 written (or ignored), 0 refused (#GP), -1 not such an MSR. */
+static int x86_set_platform_msr(struct vmmu_x86_msrs *m, u32 msr, u64 data,
+				bool host)
+{
+	switch (msr) {
+	case MSR_AMD64_NB_CFG:
+	case MSR_IA32_UCODE_WRITE:
+	case MSR_VM_HSAVE_PA:
+	case MSR_AMD64_PATCH_LOADER:
+	case MSR_AMD64_BU_CFG2:
+	case MSR_AMD64_DC_CFG:
+	case MSR_AMD64_TW_CFG:
+	case MSR_F15H_EX_CFG:
+	case MSR_K7_EVNTSEL0 ... MSR_K7_EVNTSEL3:
+	case MSR_K7_PERFCTR0 ... MSR_K7_PERFCTR3:
+	case MSR_P6_PERFCTR0 ... MSR_P6_PERFCTR1:
+	case MSR_P6_EVNTSEL0 ... MSR_P6_EVNTSEL1:
+	case MSR_K7_CLK_CTL:
+	case MSR_IA32_BBL_CR_CTL3:
+		/* Ignored: nothing stands behind them. */
+		return 1;
+	case MSR_IA32_UCODE_REV:
+		/* The guest's write is a request to load microcode: ignored. */
+		if (host)
+			m->ucode_rev = data;
+		return 1;
+	case MSR_IA32_POWER_CTL:
+		m->power_ctl = data;
+		return 1;
+	case MSR_FAM10H_MMIO_CONF_BASE:
+		return !data;
+	case MSR_K7_HWCR:
+		data &= ~X86_HWCR_IGNORED;
+		if (data && data != X86_HWCR_MCSTATUSWREN)
+			return 0;
+		m->hwcr = data;
+		return 1;
+	default:
+		return -1;
+	}
 }
 
 /* Does @msr hold a linear address, which must be canonical? */
@@ -490,6 +621,8 @@ bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data, bool host)
 		*data = m->kvm_wall_clock;
 		return host;
 	default:
+		if (x86_get_platform_msr(m, msr, data))
+			return true;
 		return x86_ops(vcpu)->get_msr(vcpu, msr, data);
 	}
 }
@@ -551,6 +684,7 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	struct vmmu_x86_msrs *m = &vcpu->x86.msr;
 	u64 *fixed = x86_mtrr_fixed(m, msr);
+	int r;
 
 	if (fixed) {
 		if (!x86_mtrr_fixed_valid(data))
@@ -587,7 +721,7 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 	case MSR_IA32_MCG_STATUS:
 	case MSR_IA32_MCG_CTL:
 	case MSR_IA32_MC0_CTL ... MSR_IA32_MCx_CTL(VMMU_X86_MCE_BANKS) - 1:
-		return x86_set_mce(m, msr, data, host);
+		return x86_set_mce(vcpu, msr, data, host);
 	case MSR_KVM_SYSTEM_TIME:
 	case MSR_KVM_SYSTEM_TIME_NEW:
 	case MSR_KVM_WALL_CLOCK:
@@ -597,6 +731,10 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 		if (!vmmu_pat_valid(data))
 			return false;
 		break;
+	default:
+		r = x86_set_platform_msr(m, msr, data, host);
+		if (r >= 0)
+			return r;
 	}
 	if (x86_msr_is_address(msr) && !vmmu_canonical(data, ops->get_cr4(vcpu)))
 		return false;

@@ -100,6 +100,7 @@ struct vmmu_vcpu;
  * @set_efer: set EFER, already checked by x86/ (LMA kept as it was)
  * @get_msr: an MSR the control block holds; false if it holds no such MSR
  * @set_msr: set one, the value already checked by x86/; false likewise
+ * @ucode_rev: the microcode revision a vCPU reports after RESET
  * @set_tsc_offset: what the guest's RDTSC and RDMSR of the TSC add to the
  *	host's TSC
  * @get_sregs: KVM_GET_SREGS
@@ -151,6 +152,7 @@ struct vmmu_backend_ops {
 	void (*set_efer)(struct vmmu_vcpu *vcpu, u64 efer);
 	bool (*get_msr)(struct vmmu_vcpu *vcpu, u32 msr, u64 *data);
 	bool (*set_msr)(struct vmmu_vcpu *vcpu, u32 msr, u64 data);
+	u64 ucode_rev;
 	void (*set_tsc_offset)(struct vmmu_vcpu *vcpu, u64 offset);
 	void (*get_sregs)(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
 	int (*set_sregs)(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);

@@ -59,6 +59,9 @@ struct vmmu_vcpu;
  * @mce_banks: MCi_CTL, MCi_STATUS, MCi_ADDR, MCi_MISC of each bank
  * @kvm_system_time: MSR_KVM_SYSTEM_TIME(_NEW), never enabled (no kvmclock)
  * @kvm_wall_clock: MSR_KVM_WALL_CLOCK(_NEW), always 0 (likewise)
+ * @ucode_rev: IA32_UCODE_REV, the microcode revision the guest sees
+ * @hwcr: AMD's HWCR: only McStatusWrEn may be set
+ * @power_ctl: IA32_POWER_CTL
  *
  * vmmu makes no use of memory types (the host's, which TDP keeps, are WB)
  * or machine checks (none is ever injected): the guest's firmware and
@@ -75,6 +78,9 @@ struct vmmu_x86_msrs {
 	u64 mce_banks[VMMU_X86_MCE_BANKS * VMMU_X86_MCE_BANK_MSRS];
 	u64 kvm_system_time;
 	u64 kvm_wall_clock;
+	u64 ucode_rev;
+	u64 hwcr;
+	u64 power_ctl;
 };
 
 /**
