@@ -64,7 +64,10 @@
 #   VMMU_STRESS_HW=1    passed on to the guest: stress_memslot_race also
 #                       runs its hardware-vCPU half (off by default: see
 #                       Documentation/testing.rst, "Hostile interleavings")
-#   VMMU_KVM_LANE=0     leave the kvm lane out of a full run
+#   VMMU_KVM_LANE=0     leave the kvm lane out of a full run (and the QEMU
+#                       boot lane, which runs beside it)
+#   VMMU_QEMU_BOOT_LANE=0
+#                       leave the QEMU boot lane out of a full run
 #   VMMU_STATE          --kvm only: the TAP count file of a run-lanes.sh that
 #                       runs this one as its kvm lane (it holds the lock):
 #                       number on from it, print no summary
@@ -656,6 +659,18 @@ if [ $kvm_lane = 1 ]; then
 	if [ $rc != 0 ] && [ "$(tap_count)" = "$before" ]; then
 		python3 "$vm/collect.py" fail --state "$state" \
 			--desc "kvm-qemu-6.1: selftests/vm/kvm-ref.sh failed (status $rc) before the lane ran"
+	fi
+fi
+
+# Debian's QEMU boots Linux with -accel kvm on vmmu (selftests/vm/qemu-boot.sh),
+# one more lane beside the kvm lane, under the same conditions.
+if [ $kvm_lane = 1 ] && [ "${VMMU_QEMU_BOOT_LANE:-1}" != 0 ]; then
+	before=$(tap_count)
+	VMMU_STATE=$state VMMU_LANES=qemu-6.1 "$vm/qemu-boot.sh" --side vmmu
+	rc=$?
+	if [ $rc != 0 ] && [ "$(tap_count)" = "$before" ]; then
+		python3 "$vm/collect.py" fail --state "$state" \
+			--desc "qemu-boot-qemu-6.1: selftests/vm/qemu-boot.sh failed (status $rc) before the lane ran"
 	fi
 fi
 python3 "$vm/collect.py" summary --state "$state"
