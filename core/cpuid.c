@@ -285,7 +285,35 @@ static void cpuid_add_xsave(struct vmmu_cpuid *table,
 			cpuid_add(table, component, 0xd, index);
 }
 
-/* Leaves 0 and 0x80000000 name the highest leaf of the table. */
+/*
+ * The hypervisor leaves, as KVM's: 0x40000000 names the highest of them
+ * and the KVM paravirtual interface ("KVMKVMKVM"), 0x40000001 its
+ * features, none here (no kvmclock, no PV EOI, no async page faults ...):
+ * a guest knows it runs on a KVM-compatible hypervisor and uses nothing
+ * paravirtual.
+ */
+static void cpuid_add_hypervisor(struct vmmu_cpuid *table)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	if (WARN_ON_ONCE(table->nent + 2 > VMMU_SUPPORTED_CPUID_MAX))
+		return;
+	e = &table->entries[table->nent++];
+	memset(e, 0, sizeof(*e));
+	e->function = 0x40000000;
+	e->eax = 0x40000001;
+	e->ebx = 0x4b4d564b;	/* "KVMK" */
+	e->ecx = 0x564b4d56;	/* "VMKV" */
+	e->edx = 0x4d;		/* "M\0\0\0" */
+	e = &table->entries[table->nent++];
+	memset(e, 0, sizeof(*e));
+	e->function = 0x40000001;
+}
+
+/*
+ * Leaves 0 and 0x80000000 name the highest leaf of their range (the
+ * hypervisor leaves have their own, 0x40000000).
+ */
 static void cpuid_fix_max_leaves(struct vmmu_cpuid *table)
 {
 	struct kvm_cpuid_entry2 *basic = cpuid_find(table, 0, 0);
@@ -298,7 +326,7 @@ static void cpuid_fix_max_leaves(struct vmmu_cpuid *table)
 		ext->eax = 0x80000000;
 	for (i = 0; i < table->nent; i++) {
 		fn = table->entries[i].function;
-		if (basic && fn < 0x80000000)
+		if (basic && fn < 0x40000000)
 			basic->eax = max(basic->eax, fn);
 		if (ext && fn >= 0x80000000)
 			ext->eax = max(ext->eax, fn);
@@ -322,6 +350,10 @@ static void cpuid_apply_fixups(struct vmmu_cpuid *table, u64 xcr0,
 	e = cpuid_find(table, 0x1, 0);
 	if (e)
 		e->ecx |= F(4, HYPERVISOR);
+	/* IA32_TSC_ADJUST is x86/msr.c's whatever the host has, as in KVM. */
+	e = cpuid_find(table, 0x7, 0);
+	if (e)
+		e->ebx |= F(9, TSC_ADJUST);
 	/*
 	 * The guest's physical addresses must be ones a VM may map: within
 	 * its root and the CPU's own physical-address width (the VM's
@@ -367,6 +399,7 @@ int vmmu_cpuid_init(unsigned int gpa_bits)
 		else
 			cpuid_add(table, rule->keep, rule->function, rule->index);
 	}
+	cpuid_add_hypervisor(table);
 	cpuid_apply_fixups(table, xcr0, gpa_bits);
 	vmmu_supported = table;
 	return 0;
@@ -505,6 +538,48 @@ static bool cpuid_vendor_amd(const struct kvm_cpuid_entry2 *basic)
 		basic->ecx == 0x444d4163) ||
 	       (basic->ebx == 0x6f677948 && basic->edx == 0x6e65476e &&
 		basic->ecx == 0x656e6975);
+}
+
+/**
+ * vmmu_vcpu_has_tsc_adjust() - does the vCPU's CPUID offer IA32_TSC_ADJUST?
+ * @vcpu: the vCPU, whose mutex is held
+ *
+ * Return: true if leaf 7.0 EBX of its table has TSC_ADJUST.
+ */
+bool vmmu_vcpu_has_tsc_adjust(struct vmmu_vcpu *vcpu)
+{
+	const struct kvm_cpuid_entry2 *e = cpuid_find(vmmu_vcpu_cpuid(vcpu),
+						      0x7, 0);
+
+	return e && (e->ebx & F(9, TSC_ADJUST));
+}
+
+/**
+ * vmmu_cpuid_equal() - do two tables hold the same entries, in order?
+ * @a: a table
+ * @b: another
+ *
+ * As KVM compares a vCPU's table with one given again after KVM_RUN:
+ * leaf, subleaf, flags and the four registers of every entry.
+ *
+ * Return: true if they are the same.
+ */
+bool vmmu_cpuid_equal(const struct vmmu_cpuid *a, const struct vmmu_cpuid *b)
+{
+	const struct kvm_cpuid_entry2 *x, *y;
+	u32 i;
+
+	if (a->nent != b->nent)
+		return false;
+	for (i = 0; i < a->nent; i++) {
+		x = &a->entries[i];
+		y = &b->entries[i];
+		if (x->function != y->function || x->index != y->index ||
+		    x->flags != y->flags || x->eax != y->eax ||
+		    x->ebx != y->ebx || x->ecx != y->ecx || x->edx != y->edx)
+			return false;
+	}
+	return true;
 }
 
 /**

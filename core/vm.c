@@ -44,6 +44,7 @@ struct vmmu_vm *vmmu_vm_alloc(void)
 	mutex_init(&vm->slots_lock);
 	spin_lock_init(&vm->mn_invalidate_lock);
 	spin_lock_init(&vm->x86.tsc_lock);
+	vm->x86.platform_info_readable = true;
 	rcuwait_init(&vm->mn_memslots_update_rcuwait);
 	refcount_set(&vm->users, 1);
 	vm->mm = current->mm;

@@ -153,7 +153,22 @@ static int vmmu_vm_enable_dirty_ring_bitmap(struct vmmu_vm *vm,
 	return r;
 }
 
+/*
+ * KVM_CAP_MSR_PLATFORM_INFO: may the guest read MSR_PLATFORM_INFO (args[0]
+ * non-zero; the default) or does it get #GP?  As in KVM: flags 0, any
+ * time.
+ */
+static int vmmu_vm_enable_platform_info(struct vmmu_vm *vm,
+					const struct kvm_enable_cap *cap)
+{
+	if (cap->flags)
+		return -EINVAL;
+	WRITE_ONCE(vm->x86.platform_info_readable, !!cap->args[0]);
+	return 0;
+}
+
 static const struct vmmu_vm_cap vmmu_vm_caps[] = {
+	{ KVM_CAP_MSR_PLATFORM_INFO, vmmu_vm_enable_platform_info },
 	{ KVM_CAP_MAX_VCPU_ID, vmmu_vm_enable_max_vcpu_id },
 	{ KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, vmmu_vm_enable_manual_dirty_log },
 	{ KVM_CAP_DIRTY_LOG_RING, vmmu_vm_enable_dirty_ring },

@@ -85,6 +85,10 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_MP_STATE:
 		/* KVM's semantics without an in-kernel local APIC (dev/vcpu.c). */
 		return vmmu_backend_available();
+	case KVM_CAP_SET_BOOT_CPU_ID:
+	case KVM_CAP_MSR_PLATFORM_INFO:
+	case KVM_CAP_GET_MSR_FEATURES:
+		return vmmu_backend_available();
 	case KVM_CAP_MCE:
 		/* The most banks KVM_X86_SETUP_MCE gives; KVM's 32. */
 		return vmmu_backend_available() ? VMMU_X86_MCE_BANKS : 0;
@@ -120,6 +124,14 @@ static long vmmu_dev_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_GET_MSR_INDEX_LIST:
 		return vmmu_backend_available() ?
 		       vmmu_x86_msr_index_list((void __user *)arg) : -EINVAL;
+	case KVM_GET_MSR_FEATURE_INDEX_LIST:
+		return vmmu_backend_available() ?
+		       vmmu_x86_msr_feature_index_list((void __user *)arg) :
+		       -EINVAL;
+	case KVM_GET_MSRS:
+		/* On the system fd: the feature MSRs. */
+		return vmmu_backend_available() ?
+		       vmmu_x86_msr_features_ioctl((void __user *)arg) : -EINVAL;
 	case KVM_X86_GET_MCE_CAP_SUPPORTED: {
 		u64 cap = vmmu_x86_mce_cap_supported();
 

@@ -125,6 +125,15 @@ static int vmmu_vcpu_set_cpuid2(struct vmmu_vcpu *vcpu,
 	r = vmmu_cpuid_check(table);
 	if (r)
 		goto err_free;
+	/*
+	 * Once the vCPU has run, only the same table again (a VMM that reuses
+	 * a vCPU for CPU hotplug sets it again), as in KVM: the guest and
+	 * vmmu's checks of MSR values have used the old one.
+	 */
+	if (vcpu->x86.entered) {
+		r = vmmu_cpuid_equal(table, vmmu_vcpu_cpuid(vcpu)) ? 0 : -EINVAL;
+		goto err_free;
+	}
 	vmmu_vcpu_set_cpuid(vcpu, table);
 	return 0;
 

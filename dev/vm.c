@@ -303,6 +303,24 @@ static long vmmu_vm_set_tss_addr(struct vmmu_vm *vm, unsigned long addr)
 	return vm->backend || vmmu_backend_available() ? 0 : -EINVAL;
 }
 
+/*
+ * KVM_SET_BOOT_CPU_ID: which vCPU is the bootstrap processor (the BSP bit
+ * of its APIC base after RESET), as in KVM only before the first vCPU:
+ * -EBUSY after.  Any id is taken, also one no vCPU will have.
+ */
+static long vmmu_vm_set_boot_cpu_id(struct vmmu_vm *vm, unsigned long id)
+{
+	long r = 0;
+
+	mutex_lock(&vm->lock);
+	if (atomic_read(&vm->online_vcpus))
+		r = -EBUSY;
+	else
+		WRITE_ONCE(vm->x86.bsp_vcpu_id, id);
+	mutex_unlock(&vm->lock);
+	return r;
+}
+
 static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 			  unsigned long arg)
 {
@@ -358,6 +376,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vmmu_vm_enable_cap(vm, argp);
 	case KVM_SET_TSS_ADDR:
 		return vmmu_vm_set_tss_addr(vm, arg);
+	case KVM_SET_BOOT_CPU_ID:
+		return vmmu_vm_set_boot_cpu_id(vm, arg);
 	case KVM_SET_GSI_ROUTING:
 		/* As in KVM without an in-kernel interrupt controller. */
 		return -EINVAL;

@@ -70,6 +70,9 @@
 #define MSR_MC4_CTL		0x410
 #define MSR_MC31_ADDR		0x47e
 #define MSR_UCODE_REV		0x8b
+#define MSR_TSC_ADJUST		0x3b
+#define MSR_MISC_FEATURES	0x140
+#define MSR_PLATFORM_INFO	0xce
 #define MSR_FSB_FREQ		0xcd
 #define MSR_PLATFORM_ID		0x17
 #define MSR_EBC_FREQUENCY_ID	0x2c
@@ -144,6 +147,8 @@ static const struct round_trip round_trips[] = {
 	{ MSR_MC31_ADDR, "MC31_ADDR", 0x12345000ULL },
 	{ MSR_MISC_ENABLE, "MISC_ENABLE (fast strings)", MISC_ENABLE_RESET | 1 },
 	{ MSR_POWER_CTL, "POWER_CTL", 0x40 },
+	{ MSR_MISC_FEATURES, "MISC_FEATURES_ENABLES (CPUID faulting)", 1 },
+	{ MSR_MISC_FEATURES, "MISC_FEATURES_ENABLES (off again)", 0 },
 	{ MSR_FAM10H_MMIO_CONF, "FAM10H_MMIO_CONF_BASE (0 only)", 0 },
 };
 
@@ -185,6 +190,8 @@ static const struct refused refused[] = {
 	{ MSR_PLATFORM_ID, "PLATFORM_ID (read-only)", 1 },
 	{ MSR_FAM10H_MMIO_CONF, "FAM10H_MMIO_CONF_BASE non-zero", 0xe0000021 },
 	{ MSR_K7_HWCR, "HWCR with bit 0", 1 },
+	{ MSR_MISC_FEATURES, "MISC_FEATURES_ENABLES with bit 1", 2 },
+	{ MSR_PLATFORM_INFO, "PLATFORM_INFO written by the guest", 0 },
 };
 
 /* What a RDMSR gives without a write before it. */
@@ -202,10 +209,13 @@ static const struct round_trip reads[] = {
 	{ MSR_EBC_FREQUENCY_ID, "EBC_FREQUENCY_ID: ratio 1", 1ULL << 24 },
 	{ MSR_K7_PERFCTR0, "K7_PERFCTR0: 0 (no counters)", 0 },
 	{ MSR_K7_HWCR, "HWCR after RESET: 0", 0 },
+	{ MSR_PLATFORM_INFO, "PLATFORM_INFO: CPUID faulting offered",
+	  1ULL << 31 },
+	{ MSR_TSC_ADJUST, "TSC_ADJUST after creation: 0", 0 },
 };
 
 #define NR_TESTS	(ARRAY_SIZE(round_trips) + ARRAY_SIZE(refused) + \
-			 ARRAY_SIZE(reads) + 14)
+			 ARRAY_SIZE(reads) + 16)
 
 /* The GDT and an IDT whose #GP gate goes to msr_gp. */
 static void setup_tables(struct guest *g)
@@ -428,6 +438,31 @@ static void test_platform(struct guest *g)
 	msr_access(g, true, MSR_K7_HWCR, &v);
 }
 
+/*
+ * TSC_ADJUST: the guest's write moves its TSC by the change (and shows in
+ * RDMSR of the TSC); the guest's TSC write moves TSC_ADJUST by the change.
+ */
+static void test_tsc_adjust(struct guest *g)
+{
+	u64 t0 = 0, t1 = 0, adj = 1ULL << 40, back = 0, v;
+	int r0, w, r1, r2;
+
+	r0 = msr_access(g, false, MSR_TSC, &t0);
+	w = msr_access(g, true, MSR_TSC_ADJUST, &adj);
+	r1 = msr_access(g, false, MSR_TSC, &t1);
+	r2 = msr_access(g, false, MSR_TSC_ADJUST, &back);
+	ok(!r0 && !w && !r1 && !r2 && back == adj && t1 - t0 >= adj &&
+	   t1 - t0 < adj + (1ULL << 36),
+	   "the guest's TSC_ADJUST write of 2^40 moves its TSC by 2^40 (+%llu)",
+	   (unsigned long long)(t1 - t0 - adj));
+	v = t1 + (1ULL << 41);
+	w = msr_access(g, true, MSR_TSC, &v);
+	r2 = msr_access(g, false, MSR_TSC_ADJUST, &back);
+	ok(!w && !r2 && back - adj >= (1ULL << 41) - (1ULL << 36) &&
+	   back - adj <= (1ULL << 41),
+	   "the guest's TSC write of 2^41 ahead moves TSC_ADJUST by about that");
+}
+
 /* The guest's writes of MISC_ENABLE's EMON bit are ignored. */
 static void test_misc_enable_emon(struct guest *g)
 {
@@ -469,6 +504,7 @@ int main(void)
 	test_kvmclock(&g);
 	test_misc_enable_emon(&g);
 	test_platform(&g);
+	test_tsc_adjust(&g);
 	test_tsc(&g, msr_rd, "RDMSR", 50);
 	test_tsc(&g, tsc_rd, "RDTSC", 51);
 	guest_destroy(&g);

@@ -22,8 +22,9 @@
  *   completion (an internal error, nothing written, registers as before);
  *   the slot's memory unmapped (EFAULT); the destination held by a
  *   userfaultfd (the completion faults on the slot's hva and waits until
- *   the VMM's thread resolves it); an interrupt between two batches; and
- *   closing the vCPU with an INS pending.
+ *   the VMM's thread resolves it); an interrupt between two batches; RCX
+ *   changed by the VMM between an INS exit and its completion (the INS runs
+ *   again with it, as in KVM); and closing the vCPU with an INS pending.
  */
 #include <pthread.h>
 #include <string.h>
@@ -58,7 +59,7 @@
 #define X86_EFLAGS_IF	BIT_ULL(9)
 #define X86_EFLAGS_DF	BIT_ULL(10)
 #define PTE_PW		(X86_PTE_PRESENT | X86_PTE_WRITE)
-#define NR_TESTS	57
+#define NR_TESTS	61
 
 GUEST_CODE(sio, ".code64",
 	   "sio_insb:	rep insb\n	out %al, $0xf0\n	hlt\n"
@@ -413,6 +414,47 @@ static void test_batch_limit(struct guest *g)
 	ok_io(g, r, KVM_EXIT_IO_IN, 4, 1024, "rep insd of 3000: a batch is at most a page (1024)");
 }
 
+/*
+ * The VMM changes RCX between an INS exit and its completion: the INS runs
+ * again with the new RCX, as in KVM, taking at most the batch's elements
+ * (upstream's userspace_io_test does this to check nothing overflows).
+ */
+static void test_rcx_changed(struct guest *g)
+{
+	struct kvm_regs regs;
+	int r;
+
+	memset(g->mem + DATA_GPA, 0, 0x20);
+	start(g, sio_insb, DATA_GPA, 0, 8, 0);
+	r = guest_run(g);
+	ok_io(g, r, KVM_EXIT_IO_IN, 1, 8, "rep insb of 8: one batch of 8");
+	fill(g, 0x21);
+	regs = regs_of(g);
+	regs.rcx = 3;
+	guest_set_regs(g, &regs);
+	r = guest_run(g);
+	regs = regs_of(g);
+	ok(is_port(g, r, PORT_DONE) && bytes_are(g->mem + DATA_GPA, 3, 0x21) &&
+	   !g->mem[DATA_GPA + 3] && regs.rdi == DATA_GPA + 3 && !regs.rcx,
+	   "RCX set to 3 meanwhile: 3 bytes written, RDI + 3, RCX 0, RIP past it");
+	memset(g->mem + DATA_GPA, 0, 0x20);
+	start(g, sio_insb, DATA_GPA, 0, 2, 0);
+	r = guest_run(g);
+	fill(g, 0x31);
+	regs = regs_of(g);
+	regs.rcx = 5;
+	guest_set_regs(g, &regs);
+	r = guest_run(g);
+	regs = regs_of(g);
+	ok(is_io(g, r, KVM_EXIT_IO_IN, 1, 3) && bytes_are(g->mem + DATA_GPA, 2, 0x31) &&
+	   regs.rdi == DATA_GPA + 2 && regs.rcx == 3 && regs.rip == at(sio_insb),
+	   "RCX set to 5 after a batch of 2: the 2 written, the INS runs again for 3");
+	fill(g, 0x41);
+	r = guest_run(g);
+	ok(is_port(g, r, PORT_DONE) && bytes_are(g->mem + DATA_GPA + 2, 3, 0x41),
+	   "... whose batch completes it");
+}
+
 static void test_dirty_log(struct guest *g, u8 *log_mem)
 {
 	struct kvm_dirty_log log = { .slot = 1 };
@@ -703,6 +745,7 @@ int main(void)
 	test_segments(&g);
 	test_page_cross(&g);
 	test_batch_limit(&g);
+	test_rcx_changed(&g);
 	test_dirty_log(&g, log_mem);
 	test_page_faults(&g);
 	test_slot_deleted(&g, del_mem);

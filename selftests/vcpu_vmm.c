@@ -19,7 +19,16 @@
  *   far from it does not;
  * - KVM_SET_SREGS with an APIC base WRMSR would refuse: EINVAL;
  * - KVM_GET_FPU / KVM_SET_FPU: the guest reads the XMM register the VMM
- *   set, the VMM reads the one the guest set.
+ *   set, the VMM reads the one the guest set;
+ * - KVM_SET_BOOT_CPU_ID: the BSP bit goes to the vCPU named, only before
+ *   the first vCPU (EBUSY after);
+ * - KVM_CAP_GET_MSR_FEATURES: KVM_GET_MSR_FEATURE_INDEX_LIST and
+ *   KVM_GET_MSRS on the system fd (the microcode revision);
+ * - KVM_SET_CPUID2 after the vCPU ran: the same table again is accepted, a
+ *   different one is EINVAL (as in KVM); the supported table has KVM's
+ *   hypervisor leaves with no paravirtual feature;
+ * - KVM_CAP_MSR_PLATFORM_INFO: turned off, the guest's RDMSR of
+ *   MSR_PLATFORM_INFO is #GP (a triple fault here: no IDT).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +40,7 @@
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
 #define STACK_GPA	0x9000ULL
-#define NR_TESTS	34
+#define NR_TESTS	55
 
 #define MSR_TSC			0x10
 #define MSR_KVM_WALL_CLOCK	0x11
@@ -42,6 +51,15 @@
 #define MSR_UNKNOWN		0x12345678
 #define MAX_IO_MSRS		256	/* KVM's bound on one KVM_GET/SET_MSRS */
 #define PAT_RESET		0x0007040600070406ULL
+#define MSR_UCODE_REV		0x8b
+#define MSR_APIC_BASE		0x1b
+#define MSR_PLATFORM_INFO	0xce
+#define APIC_BASE_BSP		BIT_ULL(8)
+
+/* RDMSR of ECX, then HLT. */
+GUEST_CODE(rdmsr_code, ".code64",
+	   "	rdmsr\n"
+	   "	hlt\n");
 
 /* MOVQ XMM0 to RAX, RBX to XMM1; then HLT. */
 GUEST_CODE(fpu_code, ".code64",
@@ -311,6 +329,173 @@ static void test_fpu(struct guest *g)
 	   "KVM_GET_FPU reads the XMM1 the guest wrote");
 }
 
+static u64 apic_base_of(int vcpu_fd)
+{
+	struct msrs m = { .e[0].index = MSR_APIC_BASE };
+
+	if (msrs_ioctl(vcpu_fd, KVM_GET_MSRS, &m, 1) != 1)
+		bail_out("KVM_GET_MSRS of the APIC base failed");
+	return m.e[0].data;
+}
+
+/* A VM of its own, without memory: vCPU 1 the boot vCPU. */
+static void test_boot_cpu_id(int sys_fd)
+{
+	int vm_fd = vmmu_create_vm_or_die(sys_fd);
+	int fd0, fd1;
+	long r;
+
+	is_int(vmmu_ioctl(sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_BOOT_CPU_ID),
+	       1, "KVM_CAP_SET_BOOT_CPU_ID: 1");
+	if (guest_set_hw(vm_fd))
+		bail_out("VMMU_SET_MMU failed");
+	is_int(vmmu_ioctl(vm_fd, KVM_SET_BOOT_CPU_ID, 1), 0,
+	       "KVM_SET_BOOT_CPU_ID 1 before any vCPU: 0");
+	fd0 = vmmu_ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	fd1 = vmmu_ioctl(vm_fd, KVM_CREATE_VCPU, 1);
+	if (fd0 < 0 || fd1 < 0)
+		bail_out("KVM_CREATE_VCPU failed");
+	ok(!(apic_base_of(fd0) & APIC_BASE_BSP) &&
+	   (apic_base_of(fd1) & APIC_BASE_BSP),
+	   "vCPU 1's APIC base has the BSP bit, vCPU 0's not");
+	r = vmmu_ioctl(vm_fd, KVM_SET_BOOT_CPU_ID, 0);
+	is_errno(r, EBUSY, "KVM_SET_BOOT_CPU_ID after the first vCPU");
+	close(fd0);
+	close(fd1);
+	close(vm_fd);
+}
+
+static void test_feature_msrs(struct guest *g)
+{
+	struct kvm_msr_list *list = calloc(1, sizeof(*list) + 16 * sizeof(u32));
+	struct msrs *m = calloc(1, sizeof(*m));
+	unsigned int i;
+	bool ucode = false;
+	long r;
+
+	if (!list || !m)
+		bail_out("calloc");
+	is_int(vmmu_ioctl(g->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_MSR_FEATURES),
+	       1, "KVM_CAP_GET_MSR_FEATURES: 1");
+	r = vmmu_ioctl(g->sys_fd, KVM_GET_MSR_FEATURE_INDEX_LIST,
+		       (unsigned long)list);
+	ok(r == -E2BIG && list->nmsrs >= 1,
+	   "KVM_GET_MSR_FEATURE_INDEX_LIST with no room: E2BIG, the count (%u)",
+	   list->nmsrs);
+	list->nmsrs = 16;
+	r = vmmu_ioctl(g->sys_fd, KVM_GET_MSR_FEATURE_INDEX_LIST,
+		       (unsigned long)list);
+	for (i = 0; !r && i < list->nmsrs; i++) {
+		ucode |= list->indices[i] == MSR_UCODE_REV;
+		m->e[i].index = list->indices[i];
+	}
+	ok(!r && ucode, "the feature MSRs: %u, the microcode revision among them",
+	   list->nmsrs);
+	is_int(msrs_ioctl(g->sys_fd, KVM_GET_MSRS, m, list->nmsrs), list->nmsrs,
+	       "KVM_GET_MSRS on the system fd reads every feature MSR");
+	m->e[0].index = MSR_STAR;
+	is_int(msrs_ioctl(g->sys_fd, KVM_GET_MSRS, m, 1), 0,
+	       "KVM_GET_MSRS on the system fd of a vCPU MSR: 0 read");
+	is_errno(msrs_ioctl(g->sys_fd, KVM_GET_MSRS, m, MAX_IO_MSRS), E2BIG,
+		 "KVM_GET_MSRS on the system fd of 256 MSRs");
+	free(list);
+	free(m);
+}
+
+static struct kvm_cpuid2 *get_cpuid(int fd, unsigned long req)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+
+	if (!c)
+		bail_out("calloc");
+	c->nent = 256;
+	if (vmmu_ioctl(fd, req, (unsigned long)c))
+		bail_out("CPUID ioctl failed");
+	return c;
+}
+
+static const struct kvm_cpuid_entry2 *find_leaf(const struct kvm_cpuid2 *c,
+						u32 fn)
+{
+	u32 i;
+
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn)
+			return &c->entries[i];
+	return NULL;
+}
+
+/* Run the guest once (the test ends with g's vCPU having run). */
+static void test_cpuid_after_run(struct guest *g)
+{
+	struct kvm_cpuid2 *c = get_cpuid(g->sys_fd, KVM_GET_SUPPORTED_CPUID);
+	const struct kvm_cpuid_entry2 *h0 = find_leaf(c, 0x40000000);
+	const struct kvm_cpuid_entry2 *h1 = find_leaf(c, 0x40000001);
+	struct kvm_cpuid_entry2 *e7;
+
+	ok(h0 && h0->eax == 0x40000001 && h0->ebx == 0x4b4d564b &&
+	   h0->ecx == 0x564b4d56 && h0->edx == 0x4d,
+	   "supported CPUID 0x40000000: KVMKVMKVM, up to 0x40000001");
+	ok(h1 && !h1->eax && !h1->ebx && !h1->ecx && !h1->edx,
+	   "supported CPUID 0x40000001: no paravirtual feature");
+	e7 = (struct kvm_cpuid_entry2 *)find_leaf(c, 0x7);
+	if (!e7)
+		bail_out("no leaf 7");
+	e7->ebx ^= 1;
+	is_int(vmmu_ioctl(g->vcpu_fd, KVM_SET_CPUID2, (unsigned long)c), 0,
+	       "KVM_SET_CPUID2 of another table before KVM_RUN: 0");
+	e7->ebx ^= 1;
+	is_int(vmmu_ioctl(g->vcpu_fd, KVM_SET_CPUID2, (unsigned long)c), 0,
+	       "KVM_SET_CPUID2 of the supported table before KVM_RUN: 0");
+	guest_load(g, CODE_GPA, fpu_code, GUEST_CODE_SIZE(fpu_code));
+	guest_setup_long_mode(g, CODE_GPA, STACK_GPA);
+	guest_run_or_die(g);
+	is_int(vmmu_ioctl(g->vcpu_fd, KVM_SET_CPUID2, (unsigned long)c), 0,
+	       "KVM_SET_CPUID2 of the same table after KVM_RUN: 0");
+	e7->ebx ^= 1;
+	is_errno(vmmu_ioctl(g->vcpu_fd, KVM_SET_CPUID2, (unsigned long)c),
+		 EINVAL, "KVM_SET_CPUID2 of another table after KVM_RUN");
+	free(c);
+}
+
+/* A VM of its own: MSR_PLATFORM_INFO readable, then not. */
+static void test_platform_info(int sys_fd)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_MSR_PLATFORM_INFO };
+	struct kvm_regs regs;
+	struct guest g;
+	int r;
+
+	is_int(vmmu_ioctl(sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSR_PLATFORM_INFO),
+	       1, "KVM_CAP_MSR_PLATFORM_INFO: 1");
+	guest_create(&g, sys_fd, MEM_SIZE);
+	guest_load(&g, CODE_GPA, rdmsr_code, GUEST_CODE_SIZE(rdmsr_code));
+	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
+	guest_get_regs(&g, &regs);
+	regs.rcx = MSR_PLATFORM_INFO;
+	guest_set_regs(&g, &regs);
+	r = guest_run(&g);
+	guest_get_regs(&g, &regs);
+	ok(!r && g.run->exit_reason == KVM_EXIT_HLT && regs.rax == 1ULL << 31,
+	   "the guest reads MSR_PLATFORM_INFO (CPUID faulting offered)");
+	cap.flags = 1;
+	is_errno(vmmu_ioctl(g.vm_fd, KVM_ENABLE_CAP, (unsigned long)&cap), EINVAL,
+		 "KVM_ENABLE_CAP(KVM_CAP_MSR_PLATFORM_INFO) with flags");
+	cap.flags = 0;
+	cap.args[0] = 0;
+	is_int(vmmu_ioctl(g.vm_fd, KVM_ENABLE_CAP, (unsigned long)&cap), 0,
+	       "KVM_ENABLE_CAP(KVM_CAP_MSR_PLATFORM_INFO, 0): 0");
+	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
+	guest_get_regs(&g, &regs);
+	regs.rcx = MSR_PLATFORM_INFO;
+	guest_set_regs(&g, &regs);
+	r = guest_run(&g);
+	ok(!r && g.run->exit_reason == KVM_EXIT_SHUTDOWN,
+	   "turned off, the guest's RDMSR is #GP (no IDT: %s)",
+	   guest_exit_name(g.run->exit_reason));
+	guest_destroy(&g);
+}
+
 int main(void)
 {
 	struct guest g;
@@ -329,7 +514,13 @@ int main(void)
 	test_tsc_sync(&g);
 	test_sregs_apic_base(&g);
 	test_fpu(&g);
+	test_feature_msrs(&g);
 	guest_destroy(&g);
+	guest_create(&g, sys_fd, MEM_SIZE);
+	test_cpuid_after_run(&g);
+	guest_destroy(&g);
+	test_boot_cpu_id(sys_fd);
+	test_platform_info(sys_fd);
 	close(sys_fd);
 	return tap_finish();
 }

@@ -135,6 +135,8 @@ int vmmu_x86_handle_hlt(struct vmmu_vcpu *vcpu)
  * vmmu_x86_handle_cpuid() - CPUID: the vCPU's table answers (core/cpuid.c)
  * @vcpu: the vCPU
  *
+ * With CPUID faulting on, CPUID outside CPL 0 raises #GP instead.
+ *
  * Return: 1.
  */
 int vmmu_x86_handle_cpuid(struct vmmu_vcpu *vcpu)
@@ -142,8 +144,15 @@ int vmmu_x86_handle_cpuid(struct vmmu_vcpu *vcpu)
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	u32 eax = ops->read_gpr(vcpu, __VCPU_REGS_RAX);
 	u32 ecx = ops->read_gpr(vcpu, __VCPU_REGS_RCX);
+	struct vmmu_emul_ctxt ctxt;
 	u32 ebx, edx;
 
+	/* CPUID faulting (MSR_MISC_FEATURES_ENABLES): #GP outside CPL 0. */
+	if (vcpu->x86.msr.misc_features & VMMU_X86_CPUID_FAULTING) {
+		ops->get_emul_ctxt(vcpu, &ctxt);
+		if (ctxt.cpl)
+			return vmmu_x86_inject_gp(vcpu);
+	}
 	vmmu_cpuid(vcpu, ops->get_cr4(vcpu), &eax, &ebx, &ecx, &edx);
 	ops->write_gpr(vcpu, __VCPU_REGS_RAX, eax);
 	ops->write_gpr(vcpu, __VCPU_REGS_RBX, ebx);
@@ -411,8 +420,8 @@ static int x86_handle_string_io(struct vmmu_vcpu *vcpu,
 		vmmu_emul_reverse(vcpu->pio_data, n, s.sio.size);
 	*pio = (struct vmmu_emul_pio){
 		.in = s.sio.in, .string = true, .size = s.sio.size, .count = n,
-		.rip = s.ctxt.rip, .df = df, .sio = s.sio, .rdi = reg,
-		.rcx = rcx, .exit_code = io->exit_code, .info = io->info,
+		.rip = s.ctxt.rip, .sio = s.sio,
+		.exit_code = io->exit_code, .info = io->info,
 	};
 	/* RIP stays on the instruction until the batch that ends it. */
 	pio->next_rip = left > n ? s.ctxt.rip : io->next_rip;
@@ -421,42 +430,84 @@ static int x86_handle_string_io(struct vmmu_vcpu *vcpu,
 	return vmmu_exit_pio(vcpu, pio, io->port, 0);
 }
 
-/* The INS data of the I/O page, in memory order (reversed with DF). */
+/*
+ * The first @n elements of the INS batch in the I/O page, in memory order
+ * (reversed with DF); a kmalloc'ed copy in *@bounce then.
+ */
 static const void *x86_string_io_data(struct vmmu_vcpu *vcpu,
 				      const struct vmmu_emul_pio *pio,
-				      void **bounce)
+				      unsigned int n, bool df, void **bounce)
 {
 	*bounce = NULL;
-	if (!pio->df || pio->count == 1)
+	if (!df || n == 1)
 		return vcpu->pio_data;
-	*bounce = kmemdup(vcpu->pio_data, pio->count * pio->size,
-			  GFP_KERNEL_ACCOUNT);
+	*bounce = kmemdup(vcpu->pio_data, n * pio->size, GFP_KERNEL_ACCOUNT);
 	if (*bounce)
-		vmmu_emul_reverse(*bounce, pio->count, pio->size);
+		vmmu_emul_reverse(*bounce, n, pio->size);
 	return *bounce;
 }
 
-/* Write the INS batch userspace read from the port; 0 or an errno. */
+/**
+ * struct x86_ins_done - an INS completion: what it does, for the error path
+ * @la: the linear address of the first element
+ * @pf: the #PF the write raised
+ */
+struct x86_ins_done {
+	u64 la;
+	struct vmmu_emul_pf pf;
+};
+
+/*
+ * Execute the INS again, as KVM does, with the registers as they are now (a
+ * VMM may have changed RCX, RDI or RFLAGS.DF with KVM_SET_REGS), taking its
+ * elements from the batch userspace read: as many as RCX still asks for,
+ * at most the batch's count (and no more than fit before a page or the
+ * address-size wrap).  Sets *@done_insn when RCX reaches 0 (or without
+ * REP).  Return: 0 or an errno of vmmu_emul_write_linear() (-ENOMEM).
+ */
 static int x86_string_io_write(struct vmmu_vcpu *vcpu,
 			       const struct vmmu_emul_pio *pio,
-			       const struct vmmu_emul_ctxt *ctxt,
-			       struct vmmu_emul_pf *pf, u64 *la)
+			       struct x86_ins_done *d, bool *done_insn)
 {
-	enum vmmu_emul_mode mode = vmmu_emul_mode(ctxt);
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	const struct vmmu_emul_string_io *sio = &pio->sio;
+	u64 mask = vmmu_emul_addr_mask(sio->addr_bytes);
+	struct vmmu_emul_ctxt ctxt;
+	enum vmmu_emul_mode mode;
+	u64 rcx, rdi, left;
+	unsigned int n;
 	const void *data;
 	void *bounce;
+	bool df;
 	int r;
 
-	*la = vmmu_emul_string_io_la(ctxt, mode, &pio->sio, pio->rdi);
-	data = x86_string_io_data(vcpu, pio, &bounce);
+	ops->get_emul_ctxt(vcpu, &ctxt);
+	ctxt.vm = vcpu->vm;
+	mode = vmmu_emul_mode(&ctxt);
+	df = ctxt.rflags & X86_EFLAGS_DF;
+	rcx = ops->read_gpr(vcpu, __VCPU_REGS_RCX);
+	rdi = ops->read_gpr(vcpu, __VCPU_REGS_RDI);
+	left = sio->rep ? rcx & mask : 1;
+	*done_insn = true;
+	if (!left)
+		return 0;
+	d->la = vmmu_emul_string_io_la(&ctxt, mode, sio, rdi);
+	n = vmmu_emul_string_io_batch(sio, rdi, d->la, df,
+				      min_t(u64, left, pio->count));
+	if (!n)
+		return -ENOENT;
+	data = x86_string_io_data(vcpu, pio, n, df, &bounce);
 	if (!data)
 		return -ENOMEM;
-	r = vmmu_emul_write_linear(vcpu, ctxt,
-				   x86_string_io_low(mode, *la, pio->df,
-						     pio->count, pio->size),
-				   data, pio->count * pio->size, pf);
+	r = vmmu_emul_write_linear(vcpu, &ctxt,
+				   x86_string_io_low(mode, d->la, df, n, pio->size),
+				   data, n * pio->size, &d->pf);
 	kfree(bounce);
-	return r;
+	if (r)
+		return r;
+	x86_string_io_advance(vcpu, sio, df, rdi, rcx, n);
+	*done_insn = left == n;
+	return 0;
 }
 
 /**
@@ -464,14 +515,15 @@ static int x86_string_io_write(struct vmmu_vcpu *vcpu,
  *	handled
  * @vcpu: the vCPU, at the start of KVM_RUN, with a string access pending
  *
- * Only the state kept in the vCPU is used (count, size, direction, and for
- * INS the instruction and RDI, RCX and DF at the exit), never kvm_run's,
- * which userspace may have changed.  If userspace moved RIP meanwhile the
- * access is dropped.  OUTS moved its registers at the exit; INS now
- * translates its destination again through the guest's tables and looks
- * the memslots up again (they may have changed since the exit), writes the
- * data through the slots' hvas and marks the pages dirty, then moves RDI
- * and RCX.  RIP moves past the instruction when the batch ended it.
+ * Of kvm_run nothing is read (userspace may have changed its count, size
+ * or offset): the batch's count and size are the vCPU's own.  If userspace
+ * moved RIP meanwhile the access is dropped.  OUTS moved its registers at
+ * the exit.  INS executes again with the current registers, taking its
+ * data from the batch (x86_string_io_write()): its destination is
+ * translated again through the guest's tables and looked up again in the
+ * memslots (they may have changed since the exit), written through the
+ * slots' hvas and marked dirty, then RDI and RCX move.  RIP moves past the
+ * instruction when RCX reaches 0; else the guest executes it again.
  *
  * The write may wait for a userfaultfd that holds the destination (only a
  * fatal signal ends that wait, as for any kernel access to user memory).
@@ -487,31 +539,29 @@ int vmmu_x86_complete_string_io(struct vmmu_vcpu *vcpu)
 {
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	struct vmmu_emul_pio *pio = &vcpu->x86.pio;
-	struct vmmu_emul_ctxt ctxt;
-	struct vmmu_emul_pf pf;
-	u64 la;
+	struct x86_ins_done d = {};
+	bool done_insn = true;
+	u64 next_rip;
 	int r;
 
 	if (ops->get_rip(vcpu) != pio->rip) {
 		pio->pending = false;
 		return 1;
 	}
+	next_rip = pio->next_rip;
 	if (pio->in) {
-		ops->get_emul_ctxt(vcpu, &ctxt);
-		ctxt.vm = vcpu->vm;
-		r = x86_string_io_write(vcpu, pio, &ctxt, &pf, &la);
+		r = x86_string_io_write(vcpu, pio, &d, &done_insn);
 		/* Still pending: the next KVM_RUN tries again. */
 		if (r == -ENOMEM)
 			return r;
 		pio->pending = false;
 		if (r)
-			return x86_string_io_fault(vcpu, r, &pf, la, NULL, 0,
+			return x86_string_io_fault(vcpu, r, &d.pf, d.la, NULL, 0,
 						   pio->exit_code, pio->info);
-		x86_string_io_advance(vcpu, &pio->sio, pio->df, pio->rdi,
-				      pio->rcx, pio->count);
+		next_rip = done_insn ? pio->rip + pio->sio.len : pio->rip;
 	}
 	pio->pending = false;
-	x86_complete_at(vcpu, pio->next_rip);
+	x86_complete_at(vcpu, next_rip);
 	return 1;
 }
 

@@ -62,6 +62,9 @@
 #define X86_HWCR_MCSTATUSWREN	BIT_ULL(18)
 /* HWCR bits whose writes are ignored: TLB cache, flush filter, IGNNE. */
 #define X86_HWCR_IGNORED	(BIT_ULL(3) | BIT_ULL(6) | BIT_ULL(8))
+/* MSR_PLATFORM_INFO and MSR_MISC_FEATURES_ENABLES: CPUID faulting. */
+#define X86_PLATFORM_INFO_CPUID_FAULT	BIT_ULL(31)
+#define X86_MISC_FEATURES_CPUID_FAULT	VMMU_X86_CPUID_FAULTING
 /* The FSB frequency MSR of old Intel CPUs: KVM's value. */
 #define X86_MSR_FSB_FREQ	0xcd
 
@@ -407,12 +410,14 @@ static u64 x86_tsc_sync_offset(struct vmmu_vm *vm, u64 data)
  * vmmu_x86_msr_create() - the MSRs of a new vCPU, before its first RESET
  * @vcpu: the vCPU, not yet visible to userspace
  *
- * KVM's: every machine-check bank (until KVM_X86_SETUP_MCE), the TSC at 0 (or equal to the TSCs of
+ * KVM's: every machine-check bank (until KVM_X86_SETUP_MCE), CPUID
+ * faulting offered in MSR_PLATFORM_INFO, the TSC at 0 (or equal to the TSCs of
  * the VM's other vCPUs, see x86_tsc_sync_offset()); the MTRRs are 0.
  */
 void vmmu_x86_msr_create(struct vmmu_vcpu *vcpu)
 {
 	vcpu->x86.msr.mcg_cap = VMMU_X86_MCE_BANKS;
+	vcpu->x86.msr.platform_info = X86_PLATFORM_INFO_CPUID_FAULT;
 	vcpu->x86.tsc_offset = x86_tsc_sync_offset(vcpu->vm, 0);
 }
 
@@ -428,6 +433,7 @@ void vmmu_x86_msr_reset(struct vmmu_vcpu *vcpu)
 {
 	vcpu->x86.msr.misc_enable = X86_MISC_ENABLE_RESET;
 	vcpu->x86.msr.ucode_rev = x86_ops(vcpu)->ucode_rev;
+	vcpu->x86.msr.misc_features = 0;
 	vmmu_x86_state_get(vcpu);
 	x86_set_tsc_offset(vcpu, vcpu->x86.tsc_offset);
 	vmmu_x86_state_put(vcpu);
@@ -594,6 +600,17 @@ bool vmmu_x86_get_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 *data, bool host)
 	case MSR_IA32_TSC:
 		*data = rdtsc() + vcpu->x86.tsc_offset;
 		return true;
+	case MSR_IA32_TSC_ADJUST:
+		*data = m->tsc_adjust;
+		return true;
+	case MSR_PLATFORM_INFO:
+		if (!host && !READ_ONCE(vcpu->vm->x86.platform_info_readable))
+			return false;
+		*data = m->platform_info;
+		return true;
+	case MSR_MISC_FEATURES_ENABLES:
+		*data = m->misc_features;
+		return true;
 	case MSR_IA32_MISC_ENABLE:
 		*data = m->misc_enable;
 		return true;
@@ -701,8 +718,40 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 		vcpu->x86.apic_base = data;
 		return true;
 	case MSR_IA32_TSC:
-		x86_set_tsc_offset(vcpu, host ? x86_tsc_sync_offset(vcpu->vm, data) :
-					  data - rdtsc());
+		if (host) {
+			x86_set_tsc_offset(vcpu, x86_tsc_sync_offset(vcpu->vm, data));
+		} else {
+			u64 adj = data - rdtsc() - vcpu->x86.tsc_offset;
+
+			x86_set_tsc_offset(vcpu, vcpu->x86.tsc_offset + adj);
+			m->tsc_adjust += adj;
+		}
+		return true;
+	case MSR_IA32_TSC_ADJUST:
+		/*
+		 * The guest's write moves its TSC by the change; the VMM's only
+		 * sets the value.  Without the CPUID bit writes are dropped.
+		 */
+		if (!vmmu_vcpu_has_tsc_adjust(vcpu))
+			return true;
+		if (!host)
+			x86_set_tsc_offset(vcpu, vcpu->x86.tsc_offset +
+					   (data - m->tsc_adjust));
+		m->tsc_adjust = data;
+		return true;
+	case MSR_PLATFORM_INFO:
+		/* The VMM's; it may not take CPUID faulting away while on. */
+		if (!host || (!(data & X86_PLATFORM_INFO_CPUID_FAULT) &&
+			      (m->misc_features & X86_MISC_FEATURES_CPUID_FAULT)))
+			return false;
+		m->platform_info = data;
+		return true;
+	case MSR_MISC_FEATURES_ENABLES:
+		if ((data & ~X86_MISC_FEATURES_CPUID_FAULT) ||
+		    ((data & X86_MISC_FEATURES_CPUID_FAULT) &&
+		     !(m->platform_info & X86_PLATFORM_INFO_CPUID_FAULT)))
+			return false;
+		m->misc_features = data;
 		return true;
 	case MSR_IA32_MISC_ENABLE:
 		return x86_set_misc_enable(m, data, host);
@@ -749,7 +798,8 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host)
 static const u32 x86_msrs_to_save[] = {
 	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
 	MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR,
-	MSR_IA32_CR_PAT, MSR_IA32_TSC, MSR_IA32_MISC_ENABLE,
+	MSR_IA32_CR_PAT, MSR_IA32_TSC, MSR_IA32_TSC_ADJUST, MSR_IA32_MISC_ENABLE,
+	MSR_IA32_UCODE_REV, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
@@ -819,6 +869,73 @@ int vmmu_x86_msrs_ioctl(struct vmmu_vcpu *vcpu, bool set,
 	vmmu_x86_state_put(vcpu);
 	r = i;
 	if (!set && copy_to_user(umsrs->entries, entries, i * sizeof(*entries)))
+		r = -EFAULT;
+	kfree(entries);
+	return r;
+}
+
+/*
+ * The feature MSRs (KVM_CAP_GET_MSR_FEATURES): what the host offers a
+ * vCPU model, read on the system fd.  Only the microcode revision, which
+ * KVM gives as the host's; vmmu offers no ARCH_CAPABILITIES,
+ * PERF_CAPABILITIES or nested VMX.
+ */
+static const u32 x86_feature_msrs[] = {
+	MSR_IA32_UCODE_REV,
+};
+
+/**
+ * vmmu_x86_msr_feature_index_list() - KVM_GET_MSR_FEATURE_INDEX_LIST
+ * @ulist: the user's struct kvm_msr_list; nmsrs is the room it has
+ *
+ * Return: 0, -E2BIG (too little room; nmsrs says how much is needed) or
+ * -EFAULT.
+ */
+int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist)
+{
+	u32 room, n = ARRAY_SIZE(x86_feature_msrs);
+
+	if (get_user(room, &ulist->nmsrs) || put_user(n, &ulist->nmsrs))
+		return -EFAULT;
+	if (room < n)
+		return -E2BIG;
+	if (copy_to_user(ulist->indices, x86_feature_msrs,
+			 sizeof(x86_feature_msrs)))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * vmmu_x86_msr_features_ioctl() - KVM_GET_MSRS on the system fd
+ * @umsrs: the user's struct kvm_msrs of feature MSRs
+ *
+ * As KVM_GET_MSRS on a vCPU: the number of MSRs read, stopping at the
+ * first that is not a feature MSR.
+ *
+ * Return: that number, -E2BIG (256 entries or more), -EFAULT or -ENOMEM.
+ */
+int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs)
+{
+	struct kvm_msr_entry *entries;
+	struct kvm_msrs msrs;
+	unsigned int i;
+	int r;
+
+	if (copy_from_user(&msrs, umsrs, sizeof(msrs)))
+		return -EFAULT;
+	if (msrs.nmsrs >= VMMU_X86_MAX_IO_MSRS)
+		return -E2BIG;
+	entries = memdup_user(umsrs->entries,
+			      array_size(msrs.nmsrs, sizeof(*entries)));
+	if (IS_ERR(entries))
+		return PTR_ERR(entries);
+	for (i = 0; i < msrs.nmsrs; i++) {
+		if (entries[i].index != MSR_IA32_UCODE_REV ||
+		    rdmsrl_safe(MSR_IA32_UCODE_REV, &entries[i].data))
+			break;
+	}
+	r = i;
+	if (copy_to_user(umsrs->entries, entries, i * sizeof(*entries)))
 		r = -EFAULT;
 	kfree(entries);
 	return r;

@@ -89,7 +89,8 @@ void vmmu_x86_vcpu_free(struct vmmu_vcpu *vcpu)
  *
  * The vendor's control block first (real mode at 0xffff0, zeroed GPRs),
  * then what is the same for every vendor: EDX, the APIC base with the BSP
- * bit for vCPU 0, PKRU, the MSRs RESET defines, no pending access.
+ * bit for the boot vCPU (0 unless KVM_SET_BOOT_CPU_ID), PKRU, the MSRs
+ * RESET defines, no pending access.
  */
 void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 {
@@ -98,7 +99,7 @@ void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 	x86_ops(vcpu)->vcpu_reset(vcpu);
 	x86_ops(vcpu)->write_gpr(vcpu, __VCPU_REGS_RDX, VMMU_X86_RESET_EDX);
 	x86->apic_base = VMMU_X86_APIC_BASE | VMMU_X86_APIC_ENABLE;
-	if (vcpu->vcpu_id == 0)
+	if (vcpu->vcpu_id == READ_ONCE(vcpu->vm->x86.bsp_vcpu_id))
 		x86->apic_base |= VMMU_X86_APIC_BSP;
 	x86->guest_pkru = 0;
 	vmmu_x86_msr_reset(vcpu);
@@ -343,6 +344,7 @@ int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	x86_load_guest_pkru(&vcpu->x86);
+	vcpu->x86.entered = true;
 	ops->enter_guest(vcpu);
 	x86_load_host_pkru(&vcpu->x86);
 	if (ops->handle_exit_irqoff)

@@ -44,6 +44,8 @@ void vmmu_vcpu_set_cpuid(struct vmmu_vcpu *vcpu, struct vmmu_cpuid *table);
 void vmmu_vcpu_free_cpuid(struct vmmu_vcpu *vcpu);
 unsigned int vmmu_vcpu_phys_bits(struct vmmu_vcpu *vcpu);
 bool vmmu_vcpu_cpuid_is_amd(struct vmmu_vcpu *vcpu);
+bool vmmu_vcpu_has_tsc_adjust(struct vmmu_vcpu *vcpu);
+bool vmmu_cpuid_equal(const struct vmmu_cpuid *a, const struct vmmu_cpuid *b);
 void vmmu_cpuid(struct vmmu_vcpu *vcpu, u64 cr4, u32 *eax, u32 *ebx,
 		u32 *ecx, u32 *edx);
 

@@ -139,17 +139,17 @@ struct vmmu_emul_string_io {
  * @count: elements in this exit (1 for IN and OUT)
  * @rip: the instruction; the access is completed only if RIP is still there
  * @next_rip: where the guest goes on after it (@rip again for a batch of a
- *	REP that has elements left)
- * @df: INS: RFLAGS.DF at the exit
- * @sio: INS: the decoded instruction
- * @rdi: INS: RDI before the batch (the destination, re-translated at
- *	completion)
- * @rcx: INS with REP: RCX before the batch
+ *	REP that has elements left); not used for INS, whose completion
+ *	decides from RCX then
+ * @sio: INS: the decoded instruction (its length: @rip + len is the next
+ *	instruction)
  * @exit_code: INS: the vendor's exit code, for an error report
  * @info: INS: the vendor's exit information, likewise
  *
- * Everything the completion needs is here, never in kvm_run, which
- * userspace may change between the exit and the completion.
+ * What the completion needs of the exit is here, never in kvm_run, which
+ * userspace may change between the exit and the completion; an INS takes
+ * its destination and count from the registers at completion, as KVM's
+ * does (a VMM may have changed them with KVM_SET_REGS).
  */
 struct vmmu_emul_pio {
 	bool pending;
@@ -159,10 +159,7 @@ struct vmmu_emul_pio {
 	u16 count;
 	u64 rip;
 	u64 next_rip;
-	bool df;
 	struct vmmu_emul_string_io sio;
-	u64 rdi;
-	u64 rcx;
 	u64 exit_code;
 	u64 info;
 };

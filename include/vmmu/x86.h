@@ -21,6 +21,7 @@
 #ifndef _VMMU_X86_H
 #define _VMMU_X86_H
 
+#include <linux/bits.h>
 #include <linux/compiler_types.h>
 #include <linux/errno.h>
 #include <linux/spinlock_types.h>
@@ -38,6 +39,9 @@ struct vmmu_vcpu;
 
 /* The GPRs, RAX to R15, numbered as KVM numbers them (__VCPU_REGS_*). */
 #define VMMU_X86_NR_GPRS	16
+
+/* MSR_MISC_FEATURES_ENABLES: CPUID outside CPL 0 raises #GP. */
+#define VMMU_X86_CPUID_FAULTING	BIT_ULL(0)
 
 /* KVM's count of variable MTRRs, and the 11 fixed-range MTRR MSRs. */
 #define VMMU_X86_MTRR_VAR	8
@@ -62,6 +66,9 @@ struct vmmu_vcpu;
  * @ucode_rev: IA32_UCODE_REV, the microcode revision the guest sees
  * @hwcr: AMD's HWCR: only McStatusWrEn may be set
  * @power_ctl: IA32_POWER_CTL
+ * @tsc_adjust: IA32_TSC_ADJUST: what the guest's own TSC writes added
+ * @platform_info: MSR_PLATFORM_INFO, which the VMM sets
+ * @misc_features: MSR_MISC_FEATURES_ENABLES (CPUID faulting)
  *
  * vmmu makes no use of memory types (the host's, which TDP keeps, are WB)
  * or machine checks (none is ever injected): the guest's firmware and
@@ -81,6 +88,9 @@ struct vmmu_x86_msrs {
 	u64 ucode_rev;
 	u64 hwcr;
 	u64 power_ctl;
+	u64 tsc_adjust;
+	u64 platform_info;
+	u64 misc_features;
 };
 
 /**
@@ -90,6 +100,10 @@ struct vmmu_x86_msrs {
  * @tsc_written: the value that write gave the TSC
  * @tsc_ns: when, in boot-time nanoseconds
  * @tsc_valid: there was such a write
+ * @bsp_vcpu_id: KVM_SET_BOOT_CPU_ID: the vCPU whose APIC base has the BSP
+ *	bit after RESET (set only before the first vCPU exists)
+ * @platform_info_readable: KVM_CAP_MSR_PLATFORM_INFO: the guest may read
+ *	MSR_PLATFORM_INFO (else #GP); KVM's default is yes
  *
  * The TSCs of a VM's vCPUs start equal: vCPU creation and a VMM's write of
  * a value near where the last write would have brought the TSC by now use
@@ -101,6 +115,8 @@ struct vmmu_x86_vm {
 	u64 tsc_written;
 	u64 tsc_ns;
 	bool tsc_valid;
+	u32 bsp_vcpu_id;
+	bool platform_info_readable;
 };
 
 /**
@@ -120,6 +136,8 @@ struct vmmu_x86_vm {
  *	yet
  * @shutdown_pending: KVM_X86_SET_MCE shut the vCPU down (a machine check
  *	it cannot take): the next KVM_RUN returns KVM_EXIT_SHUTDOWN
+ * @entered: the vCPU has entered the guest once (KVM_SET_CPUID2 may then
+ *	only give the same table again, as in KVM)
  * @tsc_offset: the guest's TSC minus the host's (the vendor adds it to every
  *	RDTSC and RDMSR of the TSC in the guest)
  * @msr: the MSRs x86/msr.c emulates in memory
@@ -137,6 +155,7 @@ struct vmmu_x86_vcpu {
 	bool irq_window;
 	bool mce_pending;
 	bool shutdown_pending;
+	bool entered;
 	u64 tsc_offset;
 	struct vmmu_x86_msrs msr;
 };
@@ -212,6 +231,8 @@ int vmmu_x86_fpu_ioctl(struct vmmu_vcpu *vcpu, bool set,
 int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 		       void __user *argp);
 u64 vmmu_x86_mce_cap_supported(void);
+int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist);
+int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
@@ -292,6 +313,17 @@ static inline int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu,
 static inline u64 vmmu_x86_mce_cap_supported(void)
 {
 	return 0;
+}
+
+static inline int
+vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist)
+{
+	return -EINVAL;
+}
+
+static inline int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs)
+{
+	return -EINVAL;
 }
 #endif
 

@@ -21,7 +21,11 @@
 #                kvm_page_table_test, demand_paging_test and
 #                dirty_log_perf_test, -b 64M, and with -s anonymous_hugetlb
 #                demand_paging_test and dirty_log_perf_test, -b 64M, for
-#                which the plan reserves 64 hugetlbfs pages first)
+#                which the plan reserves 64 hugetlbfs pages first; the vCPU
+#                tests a VMM relies on: x86_64/cpuid_test,
+#                get_msr_index_features, set_sregs_test, userspace_io_test,
+#                tsc_msrs_test, max_vcpuid_cap_test, set_boot_cpu_id,
+#                platform_info_test)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
 #                kvm is loaded: a hang of the reference under the emulator
 #                then costs none of vmmu's results); every side also runs
@@ -109,7 +113,11 @@ if [ ${#tests[@]} = 0 ]; then
 		"demand_paging_test -b 64M -s anonymous_thp"
 		"dirty_log_perf_test -b 64M -s anonymous_thp"
 		"demand_paging_test -b 64M -s anonymous_hugetlb"
-		"dirty_log_perf_test -b 64M -s anonymous_hugetlb")
+		"dirty_log_perf_test -b 64M -s anonymous_hugetlb"
+		"x86_64/cpuid_test" "x86_64/get_msr_index_features"
+		"x86_64/set_sregs_test" "x86_64/userspace_io_test"
+		"x86_64/tsc_msrs_test" "x86_64/max_vcpuid_cap_test"
+		"x86_64/set_boot_cpu_id" "x86_64/platform_info_test")
 fi
 
 work=$top/build/kvm-ref
