@@ -258,14 +258,41 @@ static void svm_inject_irq(struct vmmu_vcpu *vcpu, unsigned int vector)
 						 SVM_EVTINJ_VALID;
 }
 
-static bool svm_event_pending(struct vmmu_vcpu *vcpu)
+static bool svm_get_event(struct vmmu_vcpu *vcpu, struct vmmu_x86_event *ev)
 {
-	return to_svm(vcpu)->vmcb->control.event_inj & SVM_EVTINJ_VALID;
+	const struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
+	u32 inj = c->event_inj;
+
+	if (!(inj & SVM_EVTINJ_VALID))
+		return false;
+	ev->vector = inj & SVM_EVTINJ_VEC_MASK;
+	ev->irq = (inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR;
+	ev->has_error = inj & SVM_EVTINJ_VALID_ERR;
+	ev->error = ev->has_error ? c->event_inj_err : 0;
+	return true;
 }
 
-static bool svm_in_interrupt_shadow(struct vmmu_vcpu *vcpu)
+static void svm_cancel_event(struct vmmu_vcpu *vcpu)
 {
-	return to_svm(vcpu)->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK;
+	to_svm(vcpu)->vmcb->control.event_inj = 0;
+}
+
+/* SVM has one shadow bit, whichever instruction set it: report both. */
+static u32 svm_get_interrupt_shadow(struct vmmu_vcpu *vcpu)
+{
+	if (to_svm(vcpu)->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK)
+		return KVM_X86_SHADOW_INT_MOV_SS | KVM_X86_SHADOW_INT_STI;
+	return 0;
+}
+
+static void svm_set_interrupt_shadow(struct vmmu_vcpu *vcpu, u32 shadow)
+{
+	u32 *int_state = &to_svm(vcpu)->vmcb->control.int_state;
+
+	if (shadow)
+		*int_state |= SVM_INTERRUPT_SHADOW_MASK;
+	else
+		*int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 }
 
 /*
@@ -538,8 +565,10 @@ struct vmmu_backend_ops vmmu_svm_ops = {
 	.inject_exception = svm_inject_exception,
 	.set_cr2 = svm_set_cr2,
 	.inject_irq = svm_inject_irq,
-	.event_pending = svm_event_pending,
-	.in_interrupt_shadow = svm_in_interrupt_shadow,
+	.get_event = svm_get_event,
+	.cancel_event = svm_cancel_event,
+	.get_interrupt_shadow = svm_get_interrupt_shadow,
+	.set_interrupt_shadow = svm_set_interrupt_shadow,
 	.set_irq_window = svm_set_irq_window,
 	.get_emul_ctxt = svm_get_emul_ctxt,
 	.get_cr0 = svm_get_cr0,

@@ -607,15 +607,54 @@ static void vmx_inject_irq(struct vmmu_vcpu *vcpu, unsigned int vector)
 		   vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK);
 }
 
-static bool vmx_event_pending(struct vmmu_vcpu *vcpu)
+static bool vmx_get_event(struct vmmu_vcpu *vcpu, struct vmmu_x86_event *ev)
 {
-	return vmcs_read(VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID_MASK;
+	u32 info = vmcs_read(VM_ENTRY_INTR_INFO_FIELD);
+
+	if (!(info & INTR_INFO_VALID_MASK))
+		return false;
+	ev->vector = info & INTR_INFO_VECTOR_MASK;
+	ev->irq = (info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR;
+	ev->has_error = info & INTR_INFO_DELIVER_CODE_MASK;
+	ev->error = ev->has_error ?
+		    vmcs_read(VM_ENTRY_EXCEPTION_ERROR_CODE) : 0;
+	return true;
 }
 
-static bool vmx_in_interrupt_shadow(struct vmmu_vcpu *vcpu)
+static void vmx_cancel_event(struct vmmu_vcpu *vcpu)
 {
-	return vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
-	       (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS);
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+}
+
+static u32 vmx_get_interrupt_shadow(struct vmmu_vcpu *vcpu)
+{
+	u32 intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+	u32 shadow = 0;
+
+	if (intr & GUEST_INTR_STATE_STI)
+		shadow |= KVM_X86_SHADOW_INT_STI;
+	if (intr & GUEST_INTR_STATE_MOV_SS)
+		shadow |= KVM_X86_SHADOW_INT_MOV_SS;
+	return shadow;
+}
+
+/*
+ * An entry fails with both kinds of shadow, or with an STI shadow and
+ * RFLAGS.IF clear: a MOV SS shadow, which holds off interrupts as well,
+ * stands in then.
+ */
+static void vmx_set_interrupt_shadow(struct vmmu_vcpu *vcpu, u32 shadow)
+{
+	u32 intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+
+	intr &= ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS);
+	if ((shadow & KVM_X86_SHADOW_INT_MOV_SS) ||
+	    ((shadow & KVM_X86_SHADOW_INT_STI) &&
+	     !(vmcs_read(GUEST_RFLAGS) & X86_EFLAGS_IF)))
+		intr |= GUEST_INTR_STATE_MOV_SS;
+	else if (shadow & KVM_X86_SHADOW_INT_STI)
+		intr |= GUEST_INTR_STATE_STI;
+	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr);
 }
 
 static void vmx_set_irq_window(struct vmmu_vcpu *vcpu, bool on)
@@ -797,8 +836,10 @@ struct vmmu_backend_ops vmmu_vmx_ops = {
 	.inject_exception = vmx_inject_exception,
 	.set_cr2 = vmx_set_cr2,
 	.inject_irq = vmx_inject_irq,
-	.event_pending = vmx_event_pending,
-	.in_interrupt_shadow = vmx_in_interrupt_shadow,
+	.get_event = vmx_get_event,
+	.cancel_event = vmx_cancel_event,
+	.get_interrupt_shadow = vmx_get_interrupt_shadow,
+	.set_interrupt_shadow = vmx_set_interrupt_shadow,
 	.set_irq_window = vmx_set_irq_window,
 	.get_emul_ctxt = vmx_get_emul_ctxt,
 	.get_cr0 = vmx_get_cr0,

@@ -192,7 +192,15 @@ static bool x86_interrupt_allowed(struct vmmu_vcpu *vcpu)
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 
 	return (ops->get_rflags(vcpu) & X86_EFLAGS_IF) &&
-	       !ops->in_interrupt_shadow(vcpu);
+	       !ops->get_interrupt_shadow(vcpu);
+}
+
+/* Does an event wait in the vendor's injection fields? */
+static bool x86_event_pending(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_x86_event ev;
+
+	return x86_ops(vcpu)->get_event(vcpu, &ev);
 }
 
 /*
@@ -203,7 +211,7 @@ static bool x86_interrupt_allowed(struct vmmu_vcpu *vcpu)
 static bool x86_ready_for_interrupt(struct vmmu_vcpu *vcpu)
 {
 	return x86_interrupt_allowed(vcpu) && !vcpu->x86.irq_queued &&
-	       !x86_ops(vcpu)->event_pending(vcpu);
+	       !x86_event_pending(vcpu);
 }
 
 /**
@@ -261,11 +269,11 @@ static void x86_inject_events(struct vmmu_vcpu *vcpu)
 	bool window;
 
 	/* An exception goes before interrupts, after an event re-injected. */
-	if (x86->mce_pending && !ops->event_pending(vcpu)) {
+	if (x86->mce_pending && !x86_event_pending(vcpu)) {
 		ops->inject_exception(vcpu, X86_TRAP_MC, false, 0);
 		x86->mce_pending = false;
 	}
-	if (x86->irq_queued && !ops->event_pending(vcpu) &&
+	if (x86->irq_queued && !x86_event_pending(vcpu) &&
 	    x86_interrupt_allowed(vcpu)) {
 		ops->inject_irq(vcpu, x86->irq_vector);
 		x86->irq_queued = false;

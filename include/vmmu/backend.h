@@ -27,6 +27,21 @@ struct vmmu_emul_ctxt;
 struct vmmu_vcpu;
 
 /**
+ * struct vmmu_x86_event - the event waiting in the vendor's injection fields
+ * @vector: its vector
+ * @irq: an external interrupt; else a hardware exception (the only two
+ *	kinds vmmu injects)
+ * @has_error: an exception delivered with an error code
+ * @error: that error code
+ */
+struct vmmu_x86_event {
+	u8 vector;
+	bool irq;
+	bool has_error;
+	u32 error;
+};
+
+/**
  * struct vmmu_backend_ops - a hardware vCPU implementation
  * @name: "svm" or "vmx", shown in messages
  * @vcpu_kind: the VMMU_VCPU_* that selects this backend
@@ -85,10 +100,13 @@ struct vmmu_vcpu;
  * @inject_irq: deliver external interrupt @vector at the next entry (x86/
  *	checks first that the guest accepts interrupts and that no other event
  *	waits in the injection fields)
- * @event_pending: an event waits in the injection fields for the next
+ * @get_event: does an event wait in the injection fields for the next
  *	entry (one injected, or one re-queued because an exit interrupted
- *	its delivery)
- * @in_interrupt_shadow: the guest is in an STI or MOV SS interrupt shadow
+ *	its delivery)?  If so, fills @ev in.
+ * @cancel_event: empty the injection fields (KVM_SET_VCPU_EVENTS)
+ * @get_interrupt_shadow: the guest's STI or MOV SS interrupt shadow, as
+ *	KVM_X86_SHADOW_INT_* bits (0: none)
+ * @set_interrupt_shadow: set it from KVM_X86_SHADOW_INT_* bits
  * @set_irq_window: exit (interrupt-window exit) as soon as the guest
  *	accepts interrupts (@on), or stop doing so
  * @get_emul_ctxt: the guest state the emulator reads (all but @vm)
@@ -139,8 +157,10 @@ struct vmmu_backend_ops {
 				 bool has_error, u32 error);
 	void (*set_cr2)(struct vmmu_vcpu *vcpu, u64 cr2);
 	void (*inject_irq)(struct vmmu_vcpu *vcpu, unsigned int vector);
-	bool (*event_pending)(struct vmmu_vcpu *vcpu);
-	bool (*in_interrupt_shadow)(struct vmmu_vcpu *vcpu);
+	bool (*get_event)(struct vmmu_vcpu *vcpu, struct vmmu_x86_event *ev);
+	void (*cancel_event)(struct vmmu_vcpu *vcpu);
+	u32 (*get_interrupt_shadow)(struct vmmu_vcpu *vcpu);
+	void (*set_interrupt_shadow)(struct vmmu_vcpu *vcpu, u32 shadow);
 	void (*set_irq_window)(struct vmmu_vcpu *vcpu, bool on);
 	void (*get_emul_ctxt)(struct vmmu_vcpu *vcpu,
 			      struct vmmu_emul_ctxt *ctxt);
