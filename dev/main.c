@@ -88,6 +88,7 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_SET_BOOT_CPU_ID:
 	case KVM_CAP_MSR_PLATFORM_INFO:
 	case KVM_CAP_GET_MSR_FEATURES:
+	case KVM_CAP_VCPU_EVENTS:
 		return vmmu_backend_available();
 	case KVM_CAP_MCE:
 		/* The most banks KVM_X86_SETUP_MCE gives; KVM's 32. */

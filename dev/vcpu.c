@@ -295,6 +295,14 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		    vmmu_x86_msrs_ioctl(vcpu, ioctl == KVM_SET_MSRS, argp) :
 		    -EINVAL;
 		break;
+	case KVM_GET_VCPU_EVENTS:
+	case KVM_SET_VCPU_EVENTS:
+		r = vcpu->vm->backend ?
+		    vmmu_x86_vcpu_events_ioctl(vcpu,
+					       ioctl == KVM_SET_VCPU_EVENTS,
+					       argp) :
+		    -EINVAL;
+		break;
 	case KVM_X86_SETUP_MCE:
 	case KVM_X86_SET_MCE:
 		r = vcpu->vm->backend ? vmmu_x86_mce_ioctl(vcpu, ioctl, argp) :

@@ -35,6 +35,7 @@ struct kvm_msr_list;
 struct kvm_msrs;
 struct kvm_regs;
 struct kvm_sregs;
+struct kvm_vcpu_events;
 struct vmmu_vcpu;
 
 /* The GPRs, RAX to R15, numbered as KVM numbers them (__VCPU_REGS_*). */
@@ -233,6 +234,13 @@ int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 u64 vmmu_x86_mce_cap_supported(void);
 int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist);
 int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs);
+/* x86/events.c: KVM_GET/SET_VCPU_EVENTS. */
+void vmmu_x86_get_vcpu_events(struct vmmu_vcpu *vcpu,
+			      struct kvm_vcpu_events *events);
+int vmmu_x86_set_vcpu_events(struct vmmu_vcpu *vcpu,
+			     const struct kvm_vcpu_events *events);
+int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
+			       struct kvm_vcpu_events __user *uevents);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
@@ -322,6 +330,12 @@ vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist)
 }
 
 static inline int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs)
+{
+	return -EINVAL;
+}
+
+static inline int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
+					     struct kvm_vcpu_events __user *uevents)
 {
 	return -EINVAL;
 }

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vCPU's pending events (KVM_GET/SET_VCPU_EVENTS), whatever the vendor.
+ *
+ * What vmmu can hold of struct kvm_vcpu_events:
+ *
+ *   exception  the hardware exception in the vendor's injection fields, or
+ *              else the #MC KVM_X86_SET_MCE raised (mce_pending); reported
+ *              as injected, as KVM reports a pending one when
+ *              KVM_CAP_EXCEPTION_PAYLOAD is off (vmmu does not offer it)
+ *   interrupt  the external interrupt in the injection fields, or else
+ *              the one KVM_INTERRUPT queued (irq_queued): both are what
+ *              KVM calls an injected interrupt without an in-kernel APIC;
+ *              and the STI / MOV SS interrupt shadow
+ *   nmi, smi   vmmu delivers no NMI and has no SMM: always clear, and a
+ *              KVM_SET_VCPU_EVENTS that sets them fails (-EINVAL) rather
+ *              than lose them
+ */
+#include <linux/kvm.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/trapnr.h>
+
+#include <vmmu/backend.h>
+#include <vmmu/vcpu.h>
+#include <vmmu/vm.h>
+#include <vmmu/x86.h>
+
+/* The flags KVM_SET_VCPU_EVENTS knows; the last two need caps vmmu lacks. */
+#define X86_EVENTS_FLAGS	(KVM_VCPUEVENT_VALID_NMI_PENDING | \
+				 KVM_VCPUEVENT_VALID_SIPI_VECTOR | \
+				 KVM_VCPUEVENT_VALID_SHADOW | \
+				 KVM_VCPUEVENT_VALID_SMM | \
+				 KVM_VCPUEVENT_VALID_PAYLOAD | \
+				 KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
+#define X86_EVENTS_NEED_CAP	(KVM_VCPUEVENT_VALID_PAYLOAD | \
+				 KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
+/* The highest exception vector. */
+#define X86_EXCEPTION_MAX	31
+
+static const struct vmmu_backend_ops *x86_ops(struct vmmu_vcpu *vcpu)
+{
+	return vcpu->vm->backend;
+}
+
+/*
+ * #BP and #OF are software exceptions: delivering one again needs the
+ * length of its INT3 or INTO, which struct kvm_vcpu_events has no room for.
+ * KVM leaves them out (the instruction runs again); so does vmmu.
+ */
+static bool x86_exception_is_soft(unsigned int vector)
+{
+	return vector == X86_TRAP_BP || vector == X86_TRAP_OF;
+}
+
+static void x86_events_from_vendor(struct vmmu_vcpu *vcpu,
+				   struct kvm_vcpu_events *events)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_x86_event ev;
+	bool pending = ops->get_event(vcpu, &ev);
+
+	if (pending && !ev.irq) {
+		events->exception.injected = !x86_exception_is_soft(ev.vector);
+		events->exception.nr = ev.vector;
+		events->exception.has_error_code = ev.has_error;
+		events->exception.error_code = ev.error;
+	} else if (vcpu->x86.mce_pending) {
+		events->exception.injected = 1;
+		events->exception.nr = X86_TRAP_MC;
+	}
+	if (pending && ev.irq) {
+		events->interrupt.injected = 1;
+		events->interrupt.nr = ev.vector;
+	} else if (vcpu->x86.irq_queued) {
+		events->interrupt.injected = 1;
+		events->interrupt.nr = vcpu->x86.irq_vector;
+	}
+	events->interrupt.shadow = ops->get_interrupt_shadow(vcpu);
+}
+
+/**
+ * vmmu_x86_get_vcpu_events() - KVM_GET_VCPU_EVENTS
+ * @vcpu: the vCPU, not running (or loaded, at the end of KVM_RUN)
+ * @events: filled in
+ *
+ * No NMI is pending, injected or masked, no SMI pending, no SMM: what KVM
+ * reports for a vCPU that has none.  sipi_vector is 0, as in KVM.
+ */
+void vmmu_x86_get_vcpu_events(struct vmmu_vcpu *vcpu,
+			      struct kvm_vcpu_events *events)
+{
+	memset(events, 0, sizeof(*events));
+	vmmu_x86_state_get(vcpu);
+	x86_events_from_vendor(vcpu, events);
+	vmmu_x86_state_put(vcpu);
+	events->flags = KVM_VCPUEVENT_VALID_NMI_PENDING |
+			KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
+}
+
+/*
+ * KVM's checks, and what vmmu cannot hold.  Without
+ * KVM_VCPUEVENT_VALID_PAYLOAD (which needs KVM_CAP_EXCEPTION_PAYLOAD)
+ * KVM ignores exception.pending: so does vmmu.
+ */
+static bool x86_events_valid(const struct kvm_vcpu_events *events)
+{
+	u32 flags = events->flags;
+
+	if (flags & ~X86_EVENTS_FLAGS || flags & X86_EVENTS_NEED_CAP)
+		return false;
+	if (events->exception.injected &&
+	    (events->exception.nr > X86_EXCEPTION_MAX ||
+	     events->exception.nr == X86_TRAP_NMI))
+		return false;
+	/* A software interrupt: its instruction's length is not known. */
+	if (events->interrupt.injected && events->interrupt.soft)
+		return false;
+	if (events->nmi.injected || events->nmi.masked ||
+	    ((flags & KVM_VCPUEVENT_VALID_NMI_PENDING) && events->nmi.pending))
+		return false;
+	return !((flags & KVM_VCPUEVENT_VALID_SMM) &&
+		 (events->smi.smm || events->smi.pending));
+}
+
+/**
+ * vmmu_x86_set_vcpu_events() - KVM_SET_VCPU_EVENTS
+ * @vcpu: the vCPU, whose mutex is held
+ * @events: the new events, in kernel memory
+ *
+ * Replaces every event the vCPU holds: an injected exception goes into the
+ * vendor's injection fields for the next entry; an injected interrupt is
+ * queued as KVM_INTERRUPT queues it (delivered once the guest accepts
+ * interrupts); the interrupt shadow is set if KVM_VCPUEVENT_VALID_SHADOW.
+ * sipi_vector and smi.latched_init belong to an in-kernel local APIC: as
+ * in KVM without one, they are ignored.
+ *
+ * Return: 0, or -EINVAL with nothing changed: an unknown flag, one whose
+ * capability vmmu does not offer (PAYLOAD, TRIPLE_FAULT), an exception
+ * vector above 31 or NMI's, or what vmmu cannot hold (a software interrupt,
+ * an NMI, SMM).
+ */
+int vmmu_x86_set_vcpu_events(struct vmmu_vcpu *vcpu,
+			     const struct kvm_vcpu_events *events)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
+
+	if (!x86_events_valid(events))
+		return -EINVAL;
+	vmmu_x86_state_get(vcpu);
+	ops->cancel_event(vcpu);
+	x86->mce_pending = false;
+	x86->irq_queued = false;
+	if (events->exception.injected)
+		ops->inject_exception(vcpu, events->exception.nr,
+				      events->exception.has_error_code,
+				      events->exception.error_code);
+	if (events->interrupt.injected) {
+		x86->irq_vector = events->interrupt.nr;
+		x86->irq_queued = true;
+	}
+	if (events->flags & KVM_VCPUEVENT_VALID_SHADOW)
+		ops->set_interrupt_shadow(vcpu, events->interrupt.shadow);
+	vmmu_x86_state_put(vcpu);
+	return 0;
+}
+
+/**
+ * vmmu_x86_vcpu_events_ioctl() - KVM_GET_VCPU_EVENTS and KVM_SET_VCPU_EVENTS
+ * @vcpu: the vCPU, whose mutex is held
+ * @set: KVM_SET_VCPU_EVENTS
+ * @uevents: the user's struct kvm_vcpu_events
+ *
+ * Return: 0, -EFAULT, or vmmu_x86_set_vcpu_events()'s -EINVAL.
+ */
+int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
+			       struct kvm_vcpu_events __user *uevents)
+{
+	struct kvm_vcpu_events events;
+
+	if (!set) {
+		vmmu_x86_get_vcpu_events(vcpu, &events);
+		return copy_to_user(uevents, &events, sizeof(events)) ?
+		       -EFAULT : 0;
+	}
+	if (copy_from_user(&events, uevents, sizeof(events)))
+		return -EFAULT;
+	return vmmu_x86_set_vcpu_events(vcpu, &events);
+}
