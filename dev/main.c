@@ -90,6 +90,8 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_GET_MSR_FEATURES:
 	case KVM_CAP_VCPU_EVENTS:
 		return vmmu_backend_available();
+	case KVM_CAP_SYNC_REGS:
+		return vmmu_backend_available() ? VMMU_X86_SYNC_REGS : 0;
 	case KVM_CAP_MCE:
 		/* The most banks KVM_X86_SETUP_MCE gives; KVM's 32. */
 		return vmmu_backend_available() ? VMMU_X86_MCE_BANKS : 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The vCPU's pending events (KVM_GET/SET_VCPU_EVENTS), whatever the vendor.
+ * The vCPU's pending events (KVM_GET/SET_VCPU_EVENTS) and the registers
+ * kvm_run carries across KVM_RUN (KVM_CAP_SYNC_REGS), whatever the vendor.
  *
  * What vmmu can hold of struct kvm_vcpu_events:
  *
@@ -15,6 +16,13 @@
  *   nmi, smi   vmmu delivers no NMI and has no SMM: always clear, and a
  *              KVM_SET_VCPU_EVENTS that sets them fails (-EINVAL) rather
  *              than lose them
+ *
+ * Sync regs: at the start of KVM_RUN the sets userspace marked dirty in
+ * kvm_run.kvm_dirty_regs are loaded from kvm_run.s.regs as KVM_SET_REGS,
+ * KVM_SET_SREGS and KVM_SET_VCPU_EVENTS load them (and checked as they
+ * check them), each one's dirty bit cleared once it is in; on every return
+ * from KVM_RUN, errors included, the sets of kvm_run.kvm_valid_regs are
+ * stored there.  A VMM saves two ioctls per set per exit.
  */
 #include <linux/kvm.h>
 #include <linux/string.h>
@@ -187,4 +195,84 @@ int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
 	if (copy_from_user(&events, uevents, sizeof(events)))
 		return -EFAULT;
 	return vmmu_x86_set_vcpu_events(vcpu, &events);
+}
+
+/*
+ * The sregs and events are copied out of kvm_run before they are checked:
+ * userspace may write the page while KVM_RUN reads it, and what is loaded
+ * must be what was checked.
+ */
+static int x86_sync_sregs(struct vmmu_vcpu *vcpu)
+{
+	struct kvm_sregs sregs;
+
+	memcpy(&sregs, &vcpu->run->s.regs.sregs, sizeof(sregs));
+	return vmmu_x86_set_sregs(vcpu, &sregs);
+}
+
+static int x86_sync_events(struct vmmu_vcpu *vcpu)
+{
+	struct kvm_vcpu_events events;
+
+	memcpy(&events, &vcpu->run->s.regs.events, sizeof(events));
+	return vmmu_x86_set_vcpu_events(vcpu, &events);
+}
+
+/**
+ * vmmu_x86_sync_regs_load() - the start of KVM_RUN: load what userspace
+ *	changed in kvm_run.s.regs
+ * @vcpu: the vCPU, loaded
+ *
+ * The general registers, then the special registers, then the events, each
+ * if its bit is set in kvm_dirty_regs, which is cleared once the set is
+ * loaded.  A set that fails its checks stops here: its bit stays set, and
+ * what was loaded before it stays loaded.
+ *
+ * Return: 0, or -EINVAL: a bit vmmu does not know in kvm_valid_regs or
+ * kvm_dirty_regs (nothing loaded), or sregs or events that
+ * KVM_SET_SREGS or KVM_SET_VCPU_EVENTS would refuse.
+ */
+int vmmu_x86_sync_regs_load(struct vmmu_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	u64 dirty = READ_ONCE(run->kvm_dirty_regs);
+
+	if ((READ_ONCE(run->kvm_valid_regs) | dirty) & ~VMMU_X86_SYNC_REGS)
+		return -EINVAL;
+	if (dirty & KVM_SYNC_X86_REGS) {
+		vmmu_x86_set_regs(vcpu, &run->s.regs.regs);
+		run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+	}
+	if (dirty & KVM_SYNC_X86_SREGS) {
+		if (x86_sync_sregs(vcpu))
+			return -EINVAL;
+		run->kvm_dirty_regs &= ~KVM_SYNC_X86_SREGS;
+	}
+	if (dirty & KVM_SYNC_X86_EVENTS) {
+		if (x86_sync_events(vcpu))
+			return -EINVAL;
+		run->kvm_dirty_regs &= ~KVM_SYNC_X86_EVENTS;
+	}
+	return 0;
+}
+
+/**
+ * vmmu_x86_sync_regs_store() - the end of KVM_RUN: store the sets
+ *	userspace asked for in kvm_run.s.regs
+ * @vcpu: the vCPU, still loaded
+ *
+ * On every return, errors included (as KVM does).  A bit vmmu does not
+ * know is ignored here: KVM_RUN has already failed for it.
+ */
+void vmmu_x86_sync_regs_store(struct vmmu_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	u64 valid = READ_ONCE(run->kvm_valid_regs);
+
+	if (valid & KVM_SYNC_X86_REGS)
+		vmmu_x86_get_regs(vcpu, &run->s.regs.regs);
+	if (valid & KVM_SYNC_X86_SREGS)
+		x86_ops(vcpu)->get_sregs(vcpu, &run->s.regs.sregs);
+	if (valid & KVM_SYNC_X86_EVENTS)
+		vmmu_x86_get_vcpu_events(vcpu, &run->s.regs.events);
 }

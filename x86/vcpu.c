@@ -140,17 +140,20 @@ void vmmu_x86_vcpu_put(struct vmmu_vcpu *vcpu)
  * vmmu_x86_vcpu_run_begin() - start of KVM_RUN
  * @vcpu: the vCPU, loaded
  *
- * Sets CR8 from kvm_run.cr8, as KVM does without an in-kernel local APIC
- * (userspace's APIC owns the task priority), loads the guest's FPU state
- * for the whole ioctl (the host's is saved in the task, and a context
- * switch saves and restores the guest's), then completes the port or MMIO
+ * Loads the guest's FPU state for the whole ioctl (the host's is saved in
+ * the task, and a context switch saves and restores the guest's), the
+ * register sets userspace marked dirty in kvm_run (sync regs:
+ * vmmu_x86_sync_regs_load()), sets CR8 from kvm_run.cr8, as KVM does
+ * without an in-kernel local APIC (userspace's APIC owns the task
+ * priority), then completes the port or MMIO
  * read userspace handled at the last exit: its data goes to the register
  * (or, for INS, to guest memory: vmmu_x86_complete_string_io()), RIP past
  * the instruction.
  *
  * Return: 1 to run the guest; 0 to return to userspace with kvm_run
- * filled in (an INS that could not complete); -EINVAL (kvm_run.cr8 above
- * 15; nothing changed), or the errno of vmmu_x86_complete_string_io().
+ * filled in (an INS that could not complete); -EINVAL (sync regs that
+ * fail their checks, or kvm_run.cr8 above 15, which changes nothing), or
+ * the errno of vmmu_x86_complete_string_io().
  */
 int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 {
@@ -161,6 +164,8 @@ int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 
 	/* vmmu_x86_vcpu_run_end() puts it back whatever this returns. */
 	fpu_swap_kvm_fpstate(&x86->guest_fpu, true);
+	if (vmmu_x86_sync_regs_load(vcpu))
+		return -EINVAL;
 	/* No local APIC in the kernel: userspace's TPR is the guest's CR8. */
 	if (val > VMMU_X86_CR8_MAX)
 		return -EINVAL;
@@ -218,15 +223,17 @@ static bool x86_ready_for_interrupt(struct vmmu_vcpu *vcpu)
  * vmmu_x86_vcpu_run_end() - end of KVM_RUN
  * @vcpu: the vCPU, still loaded
  *
- * Fills what KVM reports on every return from KVM_RUN without an in-kernel
- * local APIC (if_flag, cr8, apic_base, ready_for_interrupt_injection), then
- * puts the host's FPU state back.
+ * Stores the register sets userspace asked for in kvm_run.kvm_valid_regs
+ * (sync regs), fills what KVM reports on every return from KVM_RUN without
+ * an in-kernel local APIC (if_flag, cr8, apic_base,
+ * ready_for_interrupt_injection), then puts the host's FPU state back.
  */
 void vmmu_x86_vcpu_run_end(struct vmmu_vcpu *vcpu)
 {
 	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
 	struct kvm_run *run = vcpu->run;
 
+	vmmu_x86_sync_regs_store(vcpu);
 	run->if_flag = !!(ops->get_rflags(vcpu) & X86_EFLAGS_IF);
 	run->cr8 = ops->get_cr8(vcpu);
 	run->apic_base = vcpu->x86.apic_base;

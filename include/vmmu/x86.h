@@ -38,6 +38,13 @@ struct kvm_sregs;
 struct kvm_vcpu_events;
 struct vmmu_vcpu;
 
+/*
+ * KVM_CAP_SYNC_REGS: the register sets kvm_run.s.regs carries (KVM's
+ * KVM_SYNC_X86_VALID_FIELDS).
+ */
+#define VMMU_X86_SYNC_REGS	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | \
+				 KVM_SYNC_X86_EVENTS)
+
 /* The GPRs, RAX to R15, numbered as KVM numbers them (__VCPU_REGS_*). */
 #define VMMU_X86_NR_GPRS	16
 
@@ -234,13 +241,15 @@ int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 u64 vmmu_x86_mce_cap_supported(void);
 int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist);
 int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs);
-/* x86/events.c: KVM_GET/SET_VCPU_EVENTS. */
+/* x86/events.c: KVM_GET/SET_VCPU_EVENTS and sync regs. */
 void vmmu_x86_get_vcpu_events(struct vmmu_vcpu *vcpu,
 			      struct kvm_vcpu_events *events);
 int vmmu_x86_set_vcpu_events(struct vmmu_vcpu *vcpu,
 			     const struct kvm_vcpu_events *events);
 int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
 			       struct kvm_vcpu_events __user *uevents);
+int vmmu_x86_sync_regs_load(struct vmmu_vcpu *vcpu);
+void vmmu_x86_sync_regs_store(struct vmmu_vcpu *vcpu);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
