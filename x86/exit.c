@@ -162,10 +162,11 @@ int vmmu_x86_handle_cpuid(struct vmmu_vcpu *vcpu)
 }
 
 /**
- * vmmu_x86_handle_rdmsr() - RDMSR; one vmmu does not virtualize gets #GP
+ * vmmu_x86_handle_rdmsr() - RDMSR; one the filter denies or vmmu does not
+ *	virtualize goes to userspace or gets #GP (vmmu_x86_msr_refused())
  * @vcpu: the vCPU
  *
- * Return: 1.
+ * Return: 1, or 0 for KVM_EXIT_X86_RDMSR.
  */
 int vmmu_x86_handle_rdmsr(struct vmmu_vcpu *vcpu)
 {
@@ -173,25 +174,31 @@ int vmmu_x86_handle_rdmsr(struct vmmu_vcpu *vcpu)
 	u32 msr = ops->read_gpr(vcpu, __VCPU_REGS_RCX);
 	u64 data;
 
+	if (!vmmu_x86_msr_allowed(vcpu, msr, KVM_MSR_FILTER_READ))
+		return vmmu_x86_msr_refused(vcpu, msr, 0, false, true);
 	if (!vmmu_x86_get_msr(vcpu, msr, &data, false))
-		return vmmu_x86_inject_gp(vcpu);
+		return vmmu_x86_msr_refused(vcpu, msr, 0, false, false);
 	ops->write_gpr(vcpu, __VCPU_REGS_RAX, (u32)data);
 	ops->write_gpr(vcpu, __VCPU_REGS_RDX, data >> 32);
 	return vmmu_x86_skip(vcpu, 2);
 }
 
 /**
- * vmmu_x86_handle_wrmsr() - WRMSR; a value or MSR vmmu refuses gets #GP
+ * vmmu_x86_handle_wrmsr() - WRMSR; one the filter denies, or a value or MSR
+ *	vmmu refuses, goes to userspace or gets #GP (vmmu_x86_msr_refused())
  * @vcpu: the vCPU
  *
- * Return: 1.
+ * Return: 1, or 0 for KVM_EXIT_X86_WRMSR.
  */
 int vmmu_x86_handle_wrmsr(struct vmmu_vcpu *vcpu)
 {
 	u32 msr = x86_ops(vcpu)->read_gpr(vcpu, __VCPU_REGS_RCX);
+	u64 data = x86_edx_eax(vcpu);
 
-	if (!vmmu_x86_set_msr(vcpu, msr, x86_edx_eax(vcpu), false))
-		return vmmu_x86_inject_gp(vcpu);
+	if (!vmmu_x86_msr_allowed(vcpu, msr, KVM_MSR_FILTER_WRITE))
+		return vmmu_x86_msr_refused(vcpu, msr, data, true, true);
+	if (!vmmu_x86_set_msr(vcpu, msr, data, false))
+		return vmmu_x86_msr_refused(vcpu, msr, data, true, false);
 	return vmmu_x86_skip(vcpu, 2);
 }
 

@@ -105,6 +105,7 @@ void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 	vmmu_x86_msr_reset(vcpu);
 	memset(&x86->pio, 0, sizeof(x86->pio));
 	memset(&x86->mmio, 0, sizeof(x86->mmio));
+	memset(&x86->msr_exit, 0, sizeof(x86->msr_exit));
 	x86->irq_queued = false;
 	x86->mce_pending = false;
 	x86->shutdown_pending = false;
@@ -148,7 +149,7 @@ void vmmu_x86_vcpu_put(struct vmmu_vcpu *vcpu)
  * priority), then completes the port or MMIO
  * read userspace handled at the last exit: its data goes to the register
  * (or, for INS, to guest memory: vmmu_x86_complete_string_io()), RIP past
- * the instruction.
+ * the instruction; or the RDMSR or WRMSR (vmmu_x86_complete_msr()).
  *
  * Return: 1 to run the guest; 0 to return to userspace with kvm_run
  * filled in (an INS that could not complete); -EINVAL (sync regs that
@@ -170,6 +171,7 @@ int vmmu_x86_vcpu_run_begin(struct vmmu_vcpu *vcpu)
 	if (val > VMMU_X86_CR8_MAX)
 		return -EINVAL;
 	ops->set_cr8(vcpu, val);
+	vmmu_x86_complete_msr(vcpu);
 	if (x86->pio.pending && x86->pio.string)
 		return vmmu_x86_complete_string_io(vcpu);
 	if (x86->pio.pending) {

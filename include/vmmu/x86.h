@@ -31,12 +31,15 @@
 #include <vmmu/emul.h>
 
 struct kvm_fpu;
+struct kvm_msr_filter;
 struct kvm_msr_list;
 struct kvm_msrs;
 struct kvm_regs;
 struct kvm_sregs;
 struct kvm_vcpu_events;
 struct vmmu_vcpu;
+struct vmmu_vm;
+struct vmmu_x86_msr_filter;
 
 /*
  * KVM_CAP_SYNC_REGS: the register sets kvm_run.s.regs carries (KVM's
@@ -112,6 +115,11 @@ struct vmmu_x86_msrs {
  *	bit after RESET (set only before the first vCPU exists)
  * @platform_info_readable: KVM_CAP_MSR_PLATFORM_INFO: the guest may read
  *	MSR_PLATFORM_INFO (else #GP); KVM's default is yes
+ * @user_msr_mask: the KVM_MSR_EXIT_REASON_* bits of
+ *	KVM_CAP_X86_USER_SPACE_MSR: a guest RDMSR or WRMSR refused for one of
+ *	them exits to userspace instead of raising #GP
+ * @msr_filter: the filter of KVM_X86_SET_MSR_FILTER, NULL if none; replaced
+ *	under the VM's lock, read by vCPUs under RCU (x86/msr_filter.c)
  *
  * The TSCs of a VM's vCPUs start equal: vCPU creation and a VMM's write of
  * a value near where the last write would have brought the TSC by now use
@@ -125,6 +133,23 @@ struct vmmu_x86_vm {
 	bool tsc_valid;
 	u32 bsp_vcpu_id;
 	bool platform_info_readable;
+	u32 user_msr_mask;
+	struct vmmu_x86_msr_filter __rcu *msr_filter;
+};
+
+/**
+ * struct vmmu_x86_msr_exit - a RDMSR or WRMSR userspace is handling
+ * @pending: KVM_RUN returned KVM_EXIT_X86_RDMSR or KVM_EXIT_X86_WRMSR for
+ *	it; the next KVM_RUN completes it
+ * @write: it is a WRMSR
+ * @rip: the address of the instruction
+ * @next_rip: the address after it
+ */
+struct vmmu_x86_msr_exit {
+	bool pending;
+	bool write;
+	u64 rip;
+	u64 next_rip;
 };
 
 /**
@@ -137,6 +162,7 @@ struct vmmu_x86_vm {
  *	no local APIC in the kernel)
  * @pio: a port access userspace is handling
  * @mmio: an MMIO read userspace is handling
+ * @msr_exit: a RDMSR or WRMSR userspace is handling
  * @irq_queued: KVM_INTERRUPT gave @irq_vector, not injected yet
  * @irq_vector: the vector of that interrupt
  * @irq_window: the backend's interrupt-window exit is on
@@ -158,6 +184,7 @@ struct vmmu_x86_vcpu {
 	u64 apic_base;
 	struct vmmu_emul_pio pio;
 	struct vmmu_emul_mmio mmio;
+	struct vmmu_x86_msr_exit msr_exit;
 	bool irq_queued;
 	u8 irq_vector;
 	bool irq_window;
@@ -250,6 +277,9 @@ int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
 			       struct kvm_vcpu_events __user *uevents);
 int vmmu_x86_sync_regs_load(struct vmmu_vcpu *vcpu);
 void vmmu_x86_sync_regs_store(struct vmmu_vcpu *vcpu);
+int vmmu_x86_set_msr_filter(struct vmmu_vm *vm,
+			    const struct kvm_msr_filter __user *ufilter);
+void vmmu_x86_msr_filter_destroy(struct vmmu_vm *vm);
 #else
 /* No hardware backend is built, hence no hardware vCPU: never called. */
 static inline int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu)
@@ -347,6 +377,14 @@ static inline int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
 					     struct kvm_vcpu_events __user *uevents)
 {
 	return -EINVAL;
+vmmu_x86_set_msr_filter(struct vmmu_vm *vm,
+			const struct kvm_msr_filter __user *ufilter)
+{
+	return -ENOTTY;
+}
+
+static inline void vmmu_x86_msr_filter_destroy(struct vmmu_vm *vm)
+{
 }
 #endif
 
@@ -374,5 +412,11 @@ bool vmmu_x86_set_msr(struct vmmu_vcpu *vcpu, u32 msr, u64 data, bool host);
 void vmmu_x86_msr_create(struct vmmu_vcpu *vcpu);
 bool vmmu_x86_apic_base_valid(struct vmmu_vcpu *vcpu, u64 data);
 void vmmu_x86_msr_reset(struct vmmu_vcpu *vcpu);
+
+/* x86/msr_filter.c: the MSR filter and MSR exits to userspace. */
+bool vmmu_x86_msr_allowed(struct vmmu_vcpu *vcpu, u32 msr, u32 type);
+int vmmu_x86_msr_refused(struct vmmu_vcpu *vcpu, u32 msr, u64 data,
+			 bool write, bool filtered);
+void vmmu_x86_complete_msr(struct vmmu_vcpu *vcpu);
 
 #endif /* _VMMU_X86_H */
