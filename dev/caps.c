@@ -167,6 +167,25 @@ static int vmmu_vm_enable_platform_info(struct vmmu_vm *vm,
 	return 0;
 }
 
+/*
+ * KVM_CAP_X86_USER_SPACE_MSR: args[0] is the set of KVM_MSR_EXIT_REASON_*
+ * for which a guest RDMSR or WRMSR exits to userspace instead of raising
+ * #GP (x86/msr_filter.c), replacing the old set, at any time.  KVM's
+ * checks: flags 0, no other bit (-EINVAL).  vCPUs read it at their next
+ * refused access.
+ */
+static int vmmu_vm_enable_user_space_msr(struct vmmu_vm *vm,
+					 const struct kvm_enable_cap *cap)
+{
+	u64 all = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+		  KVM_MSR_EXIT_REASON_FILTER;
+
+	if (cap->flags || (cap->args[0] & ~all))
+		return -EINVAL;
+	WRITE_ONCE(vm->x86.user_msr_mask, cap->args[0]);
+	return 0;
+}
+
 static const struct vmmu_vm_cap vmmu_vm_caps[] = {
 	{ KVM_CAP_MSR_PLATFORM_INFO, vmmu_vm_enable_platform_info },
 	{ KVM_CAP_MAX_VCPU_ID, vmmu_vm_enable_max_vcpu_id },
@@ -174,6 +193,7 @@ static const struct vmmu_vm_cap vmmu_vm_caps[] = {
 	{ KVM_CAP_DIRTY_LOG_RING, vmmu_vm_enable_dirty_ring },
 	{ KVM_CAP_DIRTY_LOG_RING_ACQ_REL, vmmu_vm_enable_dirty_ring },
 	{ KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP, vmmu_vm_enable_dirty_ring_bitmap },
+	{ KVM_CAP_X86_USER_SPACE_MSR, vmmu_vm_enable_user_space_msr },
 };
 
 /*

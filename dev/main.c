@@ -92,6 +92,10 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 		return vmmu_backend_available();
 	case KVM_CAP_SYNC_REGS:
 		return vmmu_backend_available() ? VMMU_X86_SYNC_REGS : 0;
+	case KVM_CAP_X86_USER_SPACE_MSR:
+	case KVM_CAP_X86_MSR_FILTER:
+		/* MSR exits to userspace, KVM_X86_SET_MSR_FILTER (x86/). */
+		return vmmu_backend_available();
 	case KVM_CAP_MCE:
 		/* The most banks KVM_X86_SETUP_MCE gives; KVM's 32. */
 		return vmmu_backend_available() ? VMMU_X86_MCE_BANKS : 0;

@@ -378,6 +378,11 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vmmu_vm_set_tss_addr(vm, arg);
 	case KVM_SET_BOOT_CPU_ID:
 		return vmmu_vm_set_boot_cpu_id(vm, arg);
+	case KVM_X86_SET_MSR_FILTER:
+		/* An unknown ioctl where KVM_CHECK_EXTENSION says 0. */
+		if (!vmmu_backend_available())
+			return -ENOTTY;
+		return vmmu_x86_set_msr_filter(vm, argp);
 	case KVM_SET_GSI_ROUTING:
 		/* As in KVM without an in-kernel interrupt controller. */
 		return -EINVAL;
@@ -441,6 +446,7 @@ static void vmmu_dev_vm_destroy(struct vmmu_vm *vm)
 		vmmu_vcpu_hw_destroy(vcpu);
 		vmmu_vcpu_free(vcpu);
 	}
+	vmmu_x86_msr_filter_destroy(vm);
 	/* The last VM with hardware vCPUs turns virtualization off. */
 	if (vm->backend)
 		vmmu_backend_put(vm->backend);
