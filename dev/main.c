@@ -85,6 +85,7 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_MP_STATE:
 		/* KVM's semantics without an in-kernel local APIC (dev/vcpu.c). */
 		return vmmu_backend_available();
+	case KVM_CAP_VCPU_ATTRIBUTES:
 	case KVM_CAP_SET_BOOT_CPU_ID:
 	case KVM_CAP_MSR_PLATFORM_INFO:
 	case KVM_CAP_GET_MSR_FEATURES:

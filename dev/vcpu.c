@@ -303,6 +303,13 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 					       argp) :
 		    -EINVAL;
 		break;
+	case KVM_HAS_DEVICE_ATTR:
+	case KVM_GET_DEVICE_ATTR:
+	case KVM_SET_DEVICE_ATTR:
+		/* A software vCPU has no TSC: no attribute. */
+		r = vcpu->vm->backend ?
+		    vmmu_x86_tsc_attr_ioctl(vcpu, ioctl, argp) : -ENXIO;
+		break;
 	case KVM_X86_SETUP_MCE:
 	case KVM_X86_SET_MCE:
 		r = vcpu->vm->backend ? vmmu_x86_mce_ioctl(vcpu, ioctl, argp) :

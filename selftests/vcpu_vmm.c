@@ -28,7 +28,10 @@
  *   different one is EINVAL (as in KVM); the supported table has KVM's
  *   hypervisor leaves with no paravirtual feature;
  * - KVM_CAP_MSR_PLATFORM_INFO: turned off, the guest's RDMSR of
- *   MSR_PLATFORM_INFO is #GP (a triple fault here: no IDT).
+ *   MSR_PLATFORM_INFO is #GP (a triple fault here: no IDT);
+ * - KVM_CAP_VCPU_ATTRIBUTES: KVM_VCPU_TSC_CTRL / KVM_VCPU_TSC_OFFSET through
+ *   KVM_HAS/GET/SET_DEVICE_ATTR (ENXIO for anything else, EFAULT), the
+ *   offset the TSC MSR shows.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +43,7 @@
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
 #define STACK_GPA	0x9000ULL
-#define NR_TESTS	55
+#define NR_TESTS	62
 
 #define MSR_TSC			0x10
 #define MSR_KVM_WALL_CLOCK	0x11
@@ -338,6 +341,55 @@ static u64 apic_base_of(int vcpu_fd)
 	return m.e[0].data;
 }
 
+static long tsc_attr(int vcpu_fd, unsigned long req, u32 group, u64 attr,
+		     void *addr)
+{
+	struct kvm_device_attr a = {
+		.group = group, .attr = attr, .addr = (unsigned long)addr,
+	};
+
+	return vmmu_ioctl(vcpu_fd, req, (unsigned long)&a);
+}
+
+/*
+ * The TSC offset as a vCPU attribute: what KVM_GET_MSRS of the TSC shows
+ * is the host's TSC plus it, before and after a KVM_SET_DEVICE_ATTR.
+ */
+static void test_tsc_attr(struct guest *g)
+{
+	u64 off = 0, set = -(1ULL << 44), h0, h1, t;
+	long r;
+
+	is_int(vmmu_ioctl(g->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_VCPU_ATTRIBUTES),
+	       1, "KVM_CAP_VCPU_ATTRIBUTES: 1");
+	is_int(tsc_attr(g->vcpu_fd, KVM_HAS_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			KVM_VCPU_TSC_OFFSET, NULL), 0,
+	       "KVM_HAS_DEVICE_ATTR(KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET): 0");
+	ok(tsc_attr(g->vcpu_fd, KVM_HAS_DEVICE_ATTR, KVM_VCPU_TSC_CTRL, 1, NULL) == -ENXIO &&
+	   tsc_attr(g->vcpu_fd, KVM_GET_DEVICE_ATTR, 1, KVM_VCPU_TSC_OFFSET, &off) == -ENXIO,
+	   "another attribute or group: ENXIO");
+	is_errno(tsc_attr(g->vcpu_fd, KVM_GET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			  KVM_VCPU_TSC_OFFSET, unmapped_page()), EFAULT,
+		 "KVM_GET_DEVICE_ATTR to an unmapped page");
+	h0 = host_tsc();
+	r = tsc_attr(g->vcpu_fd, KVM_GET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+		     KVM_VCPU_TSC_OFFSET, &off);
+	t = get_tsc(g->vcpu_fd);
+	h1 = host_tsc();
+	ok(!r && t - off >= h0 && t - off <= h1,
+	   "KVM_GET_DEVICE_ATTR: the TSC MSR is the host's TSC plus the offset");
+	r = tsc_attr(g->vcpu_fd, KVM_SET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+		     KVM_VCPU_TSC_OFFSET, &set);
+	h0 = host_tsc();
+	t = get_tsc(g->vcpu_fd);
+	h1 = host_tsc();
+	ok(!r && t - set >= h0 && t - set <= h1,
+	   "KVM_SET_DEVICE_ATTR of -2^44: the TSC MSR follows");
+	r = tsc_attr(g->vcpu_fd, KVM_GET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+		     KVM_VCPU_TSC_OFFSET, &off);
+	ok(!r && off == set, "KVM_GET_DEVICE_ATTR reads it back");
+}
+
 /* A VM of its own, without memory: vCPU 1 the boot vCPU. */
 static void test_boot_cpu_id(int sys_fd)
 {
@@ -515,6 +567,7 @@ int main(void)
 	test_sregs_apic_base(&g);
 	test_fpu(&g);
 	test_feature_msrs(&g);
+	test_tsc_attr(&g);
 	guest_destroy(&g);
 	guest_create(&g, sys_fd, MEM_SIZE);
 	test_cpuid_after_run(&g);

@@ -406,6 +406,60 @@ static u64 x86_tsc_sync_offset(struct vmmu_vm *vm, u64 data)
 	return offset;
 }
 
+/*
+ * KVM_VCPU_TSC_OFFSET set by the VMM: the vCPU's offset, and the VM's
+ * synchronization point (a later write of a nearby value matches it), as
+ * KVM records it.
+ */
+static void x86_tsc_set_offset_attr(struct vmmu_vcpu *vcpu, u64 offset)
+{
+	struct vmmu_x86_vm *vx = &vcpu->vm->x86;
+
+	spin_lock(&vx->tsc_lock);
+	vx->tsc_offset = offset;
+	vx->tsc_written = rdtsc() + offset;
+	vx->tsc_ns = ktime_get_boottime_ns();
+	vx->tsc_valid = true;
+	spin_unlock(&vx->tsc_lock);
+	x86_set_tsc_offset(vcpu, offset);
+}
+
+/**
+ * vmmu_x86_tsc_attr_ioctl() - KVM_HAS/GET/SET_DEVICE_ATTR on a vCPU fd
+ * @vcpu: the vCPU, whose mutex is held
+ * @ioctl: which of the three
+ * @uattr: the user's struct kvm_device_attr
+ *
+ * The one vCPU attribute vmmu has, KVM's group KVM_VCPU_TSC_CTRL attribute
+ * KVM_VCPU_TSC_OFFSET: the guest's TSC minus the host's (a VMM migrating a
+ * guest keeps its TSC with it).
+ *
+ * Return: 0; -ENXIO for another group or attribute, -EFAULT.
+ */
+int vmmu_x86_tsc_attr_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
+			    struct kvm_device_attr __user *uattr)
+{
+	struct kvm_device_attr attr;
+	u64 __user *uaddr;
+	u64 offset;
+
+	if (copy_from_user(&attr, uattr, sizeof(attr)))
+		return -EFAULT;
+	if (attr.group != KVM_VCPU_TSC_CTRL || attr.attr != KVM_VCPU_TSC_OFFSET)
+		return -ENXIO;
+	if (ioctl == KVM_HAS_DEVICE_ATTR)
+		return 0;
+	uaddr = u64_to_user_ptr(attr.addr);
+	if (ioctl == KVM_GET_DEVICE_ATTR)
+		return put_user(vcpu->x86.tsc_offset, uaddr) ? -EFAULT : 0;
+	if (get_user(offset, uaddr))
+		return -EFAULT;
+	vmmu_x86_state_get(vcpu);
+	x86_tsc_set_offset_attr(vcpu, offset);
+	vmmu_x86_state_put(vcpu);
+	return 0;
+}
+
 /**
  * vmmu_x86_msr_create() - the MSRs of a new vCPU, before its first RESET
  * @vcpu: the vCPU, not yet visible to userspace

@@ -30,6 +30,7 @@
 
 #include <vmmu/emul.h>
 
+struct kvm_device_attr;
 struct kvm_fpu;
 struct kvm_msr_filter;
 struct kvm_msr_list;
@@ -268,6 +269,8 @@ int vmmu_x86_mce_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
 u64 vmmu_x86_mce_cap_supported(void);
 int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist);
 int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs);
+int vmmu_x86_tsc_attr_ioctl(struct vmmu_vcpu *vcpu, unsigned int ioctl,
+			    struct kvm_device_attr __user *uattr);
 /* x86/events.c: KVM_GET/SET_VCPU_EVENTS and sync regs. */
 void vmmu_x86_get_vcpu_events(struct vmmu_vcpu *vcpu,
 			      struct kvm_vcpu_events *events);
@@ -371,6 +374,13 @@ vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist)
 static inline int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs)
 {
 	return -EINVAL;
+}
+
+static inline int vmmu_x86_tsc_attr_ioctl(struct vmmu_vcpu *vcpu,
+					  unsigned int ioctl,
+					  struct kvm_device_attr __user *uattr)
+{
+	return -ENXIO;
 }
 
 static inline int vmmu_x86_vcpu_events_ioctl(struct vmmu_vcpu *vcpu, bool set,
