@@ -859,6 +859,21 @@ static const u32 x86_msrs_to_save[] = {
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
 };
 
+/* Write @n MSR indices to the user's struct kvm_msr_list. */
+static int x86_msr_list_to_user(struct kvm_msr_list __user *ulist,
+				const u32 *indices, u32 n)
+{
+	u32 room;
+
+	if (get_user(room, &ulist->nmsrs) || put_user(n, &ulist->nmsrs))
+		return -EFAULT;
+	if (room < n)
+		return -E2BIG;
+	if (copy_to_user(ulist->indices, indices, n * sizeof(*indices)))
+		return -EFAULT;
+	return 0;
+}
+
 /**
  * vmmu_x86_msr_index_list() - KVM_GET_MSR_INDEX_LIST
  * @ulist: the user's struct kvm_msr_list; nmsrs is the room it has
@@ -869,20 +884,45 @@ static const u32 x86_msrs_to_save[] = {
  */
 int vmmu_x86_msr_index_list(struct kvm_msr_list __user *ulist)
 {
-	u32 room, n = ARRAY_SIZE(x86_msrs_to_save);
-
-	if (get_user(room, &ulist->nmsrs) || put_user(n, &ulist->nmsrs))
-		return -EFAULT;
-	if (room < n)
-		return -E2BIG;
-	if (copy_to_user(ulist->indices, x86_msrs_to_save,
-			 sizeof(x86_msrs_to_save)))
-		return -EFAULT;
-	return 0;
+	return x86_msr_list_to_user(ulist, x86_msrs_to_save,
+				    ARRAY_SIZE(x86_msrs_to_save));
 }
 
 /* KVM's bound on the entries of one KVM_GET_MSRS or KVM_SET_MSRS. */
 #define VMMU_X86_MAX_IO_MSRS	256
+
+/*
+ * The entries of a KVM_GET_MSRS or KVM_SET_MSRS, copied in (*@n of them),
+ * or an ERR_PTR: -E2BIG for 256 or more, -EFAULT, -ENOMEM.
+ */
+static struct kvm_msr_entry *x86_msrs_in(struct kvm_msrs __user *umsrs,
+					 u32 *n)
+{
+	struct kvm_msrs msrs;
+
+	if (copy_from_user(&msrs, umsrs, sizeof(msrs)))
+		return ERR_PTR(-EFAULT);
+	if (msrs.nmsrs >= VMMU_X86_MAX_IO_MSRS)
+		return ERR_PTR(-E2BIG);
+	*n = msrs.nmsrs;
+	return memdup_user(umsrs->entries, array_size(*n, sizeof(struct kvm_msr_entry)));
+}
+
+/*
+ * The end of a KVM_GET_MSRS (@read: the first @done entries go back) or
+ * KVM_SET_MSRS: frees @entries.  Return: @done or -EFAULT.
+ */
+static int x86_msrs_out(struct kvm_msrs __user *umsrs,
+			struct kvm_msr_entry *entries, u32 done, bool read)
+{
+	int r = done;
+
+	if (read && copy_to_user(umsrs->entries, entries,
+				 done * sizeof(*entries)))
+		r = -EFAULT;
+	kfree(entries);
+	return r;
+}
 
 /**
  * vmmu_x86_msrs_ioctl() - KVM_GET_MSRS and KVM_SET_MSRS
@@ -899,33 +939,21 @@ int vmmu_x86_msr_index_list(struct kvm_msr_list __user *ulist)
 int vmmu_x86_msrs_ioctl(struct vmmu_vcpu *vcpu, bool set,
 			struct kvm_msrs __user *umsrs)
 {
-	struct kvm_msr_entry *entries;
-	struct kvm_msrs msrs;
-	unsigned int i;
-	int r;
+	struct kvm_msr_entry *entries, *e;
+	u32 i, n;
 
-	if (copy_from_user(&msrs, umsrs, sizeof(msrs)))
-		return -EFAULT;
-	if (msrs.nmsrs >= VMMU_X86_MAX_IO_MSRS)
-		return -E2BIG;
-	entries = memdup_user(umsrs->entries,
-			      array_size(msrs.nmsrs, sizeof(*entries)));
+	entries = x86_msrs_in(umsrs, &n);
 	if (IS_ERR(entries))
 		return PTR_ERR(entries);
 	vmmu_x86_state_get(vcpu);
-	for (i = 0; i < msrs.nmsrs; i++) {
-		struct kvm_msr_entry *e = &entries[i];
-
+	for (i = 0; i < n; i++) {
+		e = &entries[i];
 		if (set ? !vmmu_x86_set_msr(vcpu, e->index, e->data, true) :
 			  !vmmu_x86_get_msr(vcpu, e->index, &e->data, true))
 			break;
 	}
 	vmmu_x86_state_put(vcpu);
-	r = i;
-	if (!set && copy_to_user(umsrs->entries, entries, i * sizeof(*entries)))
-		r = -EFAULT;
-	kfree(entries);
-	return r;
+	return x86_msrs_out(umsrs, entries, i, !set);
 }
 
 /*
@@ -947,16 +975,8 @@ static const u32 x86_feature_msrs[] = {
  */
 int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist)
 {
-	u32 room, n = ARRAY_SIZE(x86_feature_msrs);
-
-	if (get_user(room, &ulist->nmsrs) || put_user(n, &ulist->nmsrs))
-		return -EFAULT;
-	if (room < n)
-		return -E2BIG;
-	if (copy_to_user(ulist->indices, x86_feature_msrs,
-			 sizeof(x86_feature_msrs)))
-		return -EFAULT;
-	return 0;
+	return x86_msr_list_to_user(ulist, x86_feature_msrs,
+				    ARRAY_SIZE(x86_feature_msrs));
 }
 
 /**
@@ -971,26 +991,15 @@ int vmmu_x86_msr_feature_index_list(struct kvm_msr_list __user *ulist)
 int vmmu_x86_msr_features_ioctl(struct kvm_msrs __user *umsrs)
 {
 	struct kvm_msr_entry *entries;
-	struct kvm_msrs msrs;
-	unsigned int i;
-	int r;
+	u32 i, n;
 
-	if (copy_from_user(&msrs, umsrs, sizeof(msrs)))
-		return -EFAULT;
-	if (msrs.nmsrs >= VMMU_X86_MAX_IO_MSRS)
-		return -E2BIG;
-	entries = memdup_user(umsrs->entries,
-			      array_size(msrs.nmsrs, sizeof(*entries)));
+	entries = x86_msrs_in(umsrs, &n);
 	if (IS_ERR(entries))
 		return PTR_ERR(entries);
-	for (i = 0; i < msrs.nmsrs; i++) {
+	for (i = 0; i < n; i++) {
 		if (entries[i].index != MSR_IA32_UCODE_REV ||
 		    rdmsrl_safe(MSR_IA32_UCODE_REV, &entries[i].data))
 			break;
 	}
-	r = i;
-	if (copy_to_user(umsrs->entries, entries, i * sizeof(*entries)))
-		r = -EFAULT;
-	kfree(entries);
-	return r;
+	return x86_msrs_out(umsrs, entries, i, true);
 }
