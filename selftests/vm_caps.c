@@ -76,7 +76,7 @@ static const struct refused_cap vm_refused[] = {
 	CAP(KVM_CAP_X86_DISABLE_EXITS),
 	CAP(KVM_CAP_DISABLE_QUIRKS),
 	CAP(KVM_CAP_EXIT_ON_EMULATION_FAILURE),
-	CAP(KVM_CAP_X86_USER_SPACE_MSR),
+	CAP(KVM_CAP_X86_BUS_LOCK_EXIT),
 	{ "capability 0", 0 },
 	{ "capability 0xffff", 0xffff },
 	{ "capability 0xffffffff", 0xffffffff },
