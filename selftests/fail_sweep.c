@@ -1134,11 +1134,12 @@ static void sweep_hw_vcpu(void)
 	watch_vm = g.vm_fd;
 	guest_load(&g, CODE_GPA, touch, GUEST_CODE_SIZE(touch));
 	guest_setup_long_mode(&g, CODE_GPA, STACK_GPA);
+	/* Before KVM_RUN: after it only the same table is taken (as KVM). */
+	cpuid_tables();
+	sweep(&set_cpuid_op);
 	sweep(&run_op);
 	sweep(&vcpu_mmap_op);
 	sweep_hw_queries();
-	cpuid_tables();
-	sweep(&set_cpuid_op);
 	sweep(&runstate_op);
 	watch_vm = -1;
 	guest_destroy(&g);
