@@ -283,6 +283,9 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case KVM_INTERRUPT:
 		r = vmmu_vcpu_interrupt(vcpu, argp);
 		break;
+	case KVM_NMI:
+		r = vcpu->vm->backend ? vmmu_x86_nmi(vcpu) : -EINVAL;
+		break;
 	case KVM_GET_FPU:
 	case KVM_SET_FPU:
 		r = vcpu->vm->backend ?

@@ -88,7 +88,8 @@ static_assert(NR_UAPI * sizeof(__u64) ==
 /* The vCPU table's names, in its order. */
 static const char *const vcpu_stats[] = {
 	"exits", "io_exits", "mmio_exits", "halt_exits", "irq_injections",
-	"irq_window_exits", "request_irq_exits", "emulator_replays",
+	"irq_window_exits", "request_irq_exits", "nmi_injections",
+	"nmi_window_exits", "emulator_replays",
 	"signal_exits", "tlb_flush", "dirty_ring_full_exits",
 };
 

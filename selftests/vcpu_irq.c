@@ -110,19 +110,6 @@ static int interrupt(struct guest *g, u32 vector)
 	return vmmu_ioctl(g->vcpu_fd, KVM_INTERRUPT, (unsigned long)&irq);
 }
 
-/* Run to the OUT to @port; false (with a diagnostic) otherwise. */
-static bool run_to_port(struct guest *g, u16 port)
-{
-	int r = guest_run(g);
-
-	if (!r && g->run->exit_reason == KVM_EXIT_IO &&
-	    g->run->io.port == port)
-		return true;
-	diag("expected OUT to %#x: KVM_RUN %d, exit %s, port %#x", port, r,
-	     guest_exit_name(g->run->exit_reason), g->run->io.port);
-	return false;
-}
-
 /* R11, R12, R14: the last vector, where the guest was, how many. */
 static bool handled(struct guest *g, u64 vector, u64 step, u64 count)
 {
@@ -141,14 +128,14 @@ static void test_if_clear(struct guest *g)
 {
 	struct kvm_run *run = g->run;
 
-	ok(run_to_port(g, 0x80), "the guest runs with IF clear");
+	ok(guest_run_to_port(g, 0x80), "the guest runs with IF clear");
 	ok(!run->if_flag && !run->ready_for_interrupt_injection,
 	   "IF clear: if_flag 0, not ready for an interrupt (%u, %u)",
 	   run->if_flag, run->ready_for_interrupt_injection);
 	is_hex(run->apic_base, 0xfee00900ULL,
 	       "kvm_run.apic_base: enabled, BSP, at 0xfee00000");
 	is_errno(interrupt(g, 0x20), 0, "KVM_INTERRUPT(0x20) while IF is clear");
-	ok(run_to_port(g, 0x81), "the guest runs on to STI");
+	ok(guest_run_to_port(g, 0x81), "the guest runs on to STI");
 	ok(handled(g, 0x20, 3, 1),
 	   "0x20 taken once, after STI and the instruction in its shadow");
 	ok(run->if_flag && run->ready_for_interrupt_injection,
@@ -161,7 +148,7 @@ static void test_window(struct guest *g)
 	struct kvm_regs regs;
 	int r;
 
-	ok(run_to_port(g, 0x82), "the guest clears IF again");
+	ok(guest_run_to_port(g, 0x82), "the guest clears IF again");
 	run->request_interrupt_window = 1;
 	r = guest_run(g);
 	ok_guest_exit(g, r, KVM_EXIT_IRQ_WINDOW_OPEN,
@@ -172,7 +159,7 @@ static void test_window(struct guest *g)
 	   "at the window: if_flag 1, ready");
 	run->request_interrupt_window = 0;
 	is_errno(interrupt(g, 0x21), 0, "KVM_INTERRUPT(0x21) at the window");
-	ok(run_to_port(g, 0x83), "the guest runs on");
+	ok(guest_run_to_port(g, 0x83), "the guest runs on");
 	ok(handled(g, 0x21, 7, 2), "0x21 taken before the next instruction");
 }
 
@@ -184,7 +171,7 @@ static void test_requeue(struct guest *g)
 	is_errno(vmmu_ioctl(g->vm_fd, VMMU_ZAP_ALL, 0), 0,
 		 "VMMU_ZAP_ALL: the IDT's page is not mapped any more");
 	is_errno(interrupt(g, 0x22), 0, "KVM_INTERRUPT(0x22)");
-	ok(run_to_port(g, 0x84), "the guest runs on");
+	ok(guest_run_to_port(g, 0x84), "the guest runs on");
 	ok(handled(g, 0x22, 8, 3),
 	   "0x22 taken once although a fault on the IDT interrupted its delivery");
 	st_stats_or_die(g->vm_fd, &st1);
@@ -199,10 +186,10 @@ static void test_cr8(struct guest *g)
 	struct kvm_regs regs;
 
 	run->cr8 = 5;
-	ok(run_to_port(g, 0x85), "the guest reads CR8");
+	ok(guest_run_to_port(g, 0x85), "the guest reads CR8");
 	guest_get_regs(g, &regs);
 	is_int(regs.rax, 5, "CR8 is kvm_run.cr8 as KVM_RUN began");
-	ok(run_to_port(g, 0x86), "the guest writes 9 to CR8");
+	ok(guest_run_to_port(g, 0x86), "the guest writes 9 to CR8");
 	is_int(run->cr8, 9, "kvm_run.cr8 reports it");
 	guest_get_sregs(g, &sregs);
 	is_int(sregs.cr8, 9, "so does KVM_GET_SREGS");

@@ -316,8 +316,8 @@ static void test_events_errors(struct guest *g, int sys_fd)
 	ev.exception.nr = 2;
 	expect_einval(g, &base, ev, "exception vector 2 (NMI)");
 	ev = base;
-	ev.nmi.pending = 1;
-	expect_einval(g, &base, ev, "a pending NMI (vmmu delivers none)");
+	ev.smi.pending = 1;
+	expect_einval(g, &base, ev, "a pending SMI (vmmu has no SMM)");
 	ev = base;
 	ev.smi.smm = 1;
 	expect_einval(g, &base, ev, "SMM (vmmu has none)");

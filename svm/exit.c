@@ -258,9 +258,10 @@ static int svm_handle_shutdown(struct vmmu_vcpu *vcpu)
 
 /*
  * An exit in the middle of delivering an event (an NPF on the IDT or the
- * stack) loses the event unless it is injected again: an exception or an
- * external interrupt.  #BP and #OF, and software interrupts, come from
- * their instruction, which runs again instead; vmmu injects no NMI.
+ * stack) loses the event unless it is injected again: an exception, an
+ * NMI (still blocking NMIs: svm_inject_nmi()) or an external interrupt.
+ * #BP and #OF, and software interrupts, come from their instruction, which
+ * runs again instead.
  */
 static void svm_requeue_event(struct vmcb_control_area *c)
 {
@@ -275,9 +276,51 @@ static void svm_requeue_event(struct vmcb_control_area *c)
 	    vector != X86_TRAP_BP && vector != X86_TRAP_OF) {
 		c->event_inj = info;
 		c->event_inj_err = c->exit_int_info_err;
-	} else if (type == SVM_EXITINTINFO_TYPE_INTR) {
+	} else if (type == SVM_EXITINTINFO_TYPE_INTR ||
+		   type == SVM_EXITINTINFO_TYPE_NMI) {
 		c->event_inj = info;
 	}
+}
+
+/*
+ * The IRET of an NMI handler (the intercept exits before it executes):
+ * NMIs stay blocked until it has, i.e. until an exit at another RIP.  A
+ * waiting NMI single-steps over it (svm_set_nmi_window()).
+ */
+static int svm_handle_iret(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+
+	svm->nmi_iret_seen = true;
+	svm->nmi_iret_rip = svm->vmcb->save.rip;
+	svm->vmcb->control.intercepts[INTERCEPT_IRET / 32] &=
+		~BIT(INTERCEPT_IRET % 32);
+	atomic64_inc(vmmu_vcpu_stat(vcpu, nmi_window_exits));
+	return 1;
+}
+
+static void svm_nmi_unblock_after_iret(struct vmmu_svm_vcpu *svm)
+{
+	if (svm->nmi_iret_seen && svm->vmcb->save.rip != svm->nmi_iret_rip) {
+		svm->nmi_masked = false;
+		svm->nmi_iret_seen = false;
+	}
+}
+
+/*
+ * #DB is intercepted only for the single step of an NMI window; if the
+ * guest was single-stepping itself, its own #DB is delivered too.
+ */
+static int svm_handle_db(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	bool step = svm->nmi_singlestep;
+
+	if ((!step || vmmu_svm_nmi_step_done(vcpu)) &&
+	    !(svm->vmcb->control.event_inj & SVM_EVTINJ_VALID))
+		svm->vmcb->control.event_inj = X86_TRAP_DB |
+			SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
+	return step ? vmmu_x86_handle_nmi_window(vcpu) : 1;
 }
 
 /*
@@ -289,6 +332,8 @@ static int (*const svm_exit_handlers[])(struct vmmu_vcpu *vcpu) = {
 	[SVM_EXIT_INTR] = vmmu_x86_handled,
 	[SVM_EXIT_NMI] = vmmu_x86_handled,
 	[SVM_EXIT_VINTR] = vmmu_x86_handle_irq_window,
+	[SVM_EXIT_IRET] = svm_handle_iret,
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_DB] = svm_handle_db,
 	[SVM_EXIT_NPF] = svm_handle_npf,
 	[SVM_EXIT_IOIO] = svm_handle_io,
 	[SVM_EXIT_HLT] = vmmu_x86_handle_hlt,
@@ -331,6 +376,7 @@ int vmmu_svm_handle_exit(struct vmmu_vcpu *vcpu)
 	if (code != SVM_EXIT_SHUTDOWN)
 		svm->host_save_replays = 0;
 	svm_requeue_event(c);
+	svm_nmi_unblock_after_iret(svm);
 	if (code >= ARRAY_SIZE(svm_exit_handlers) || !svm_exit_handlers[code])
 		return svm_unexpected_exit(vcpu);
 	return svm_exit_handlers[code](vcpu);

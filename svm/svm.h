@@ -68,6 +68,16 @@ extern bool vmmu_svm_rebooting;
  * @event_inj_backup: the VMCB's EVENTINJ before the last VMRUN, likewise
  * @event_inj_err_backup: its error code
  * @host_save_replays: such exits in a row, each replayed
+ * @nmi_masked: NMIs are blocked: one was injected and its handler has not
+ *	finished IRET (SVM keeps no such state for the guest; the IRET
+ *	intercept is on while this is set and @nmi_iret_seen is not)
+ * @nmi_iret_seen: the guest is at that IRET (@nmi_iret_rip): NMIs are
+ *	unblocked at the first exit with another RIP
+ * @nmi_singlestep: the guest runs with RFLAGS.TF (and RF) and the #DB
+ *	intercept for one instruction, so that an NMI waiting for the end of
+ *	an IRET, an interrupt shadow or an event delivery gets an exit
+ * @nmi_iret_rip: the RIP of that IRET
+ * @nmi_singlestep_flags: the guest's own TF and RF meanwhile
  * @asid: the ASID on @asid_cpu
  * @asid_cpu: the CPU @asid belongs to, -1 if none
  * @asid_generation: that CPU's generation when @asid was taken
@@ -82,11 +92,19 @@ struct vmmu_svm_vcpu {
 	u32 event_inj_backup;
 	u32 event_inj_err_backup;
 	unsigned int host_save_replays;
+	bool nmi_masked;
+	bool nmi_iret_seen;
+	bool nmi_singlestep;
+	u64 nmi_iret_rip;
+	u64 nmi_singlestep_flags;
 	u32 asid;
 	int asid_cpu;
 	u64 asid_generation;
 	bool need_new_asid;
 };
+
+/* What an NMI single step sets in the guest's RFLAGS (svm/vcpu.c). */
+#define SVM_NMI_STEP_FLAGS	(X86_EFLAGS_TF | X86_EFLAGS_RF)
 
 static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
 {
@@ -108,6 +126,7 @@ void vmmu_svm_vcpu_free(struct vmmu_vcpu *vcpu);
 void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu);
 void vmmu_svm_get_sregs(struct vmmu_vcpu *vcpu, struct kvm_sregs *sregs);
 int vmmu_svm_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
+bool vmmu_svm_nmi_step_done(struct vmmu_vcpu *vcpu);
 
 /* run.c */
 void vmmu_svm_flush_tlb(struct vmmu_vcpu *vcpu);

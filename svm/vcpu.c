@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <asm/cpufeature.h>
 #include <asm/msr-index.h>
+#include <asm/trapnr.h>
 #include <asm/processor-flags.h>
 
 #include <vmmu/backend.h>
@@ -41,6 +42,11 @@
 static void svm_set_intercept(struct vmcb_control_area *c, unsigned int bit)
 {
 	c->intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+static void svm_clr_intercept(struct vmcb_control_area *c, unsigned int bit)
+{
+	c->intercepts[bit / 32] &= ~BIT(bit % 32);
 }
 
 /* What every guest exit vmmu must see, or must not let the guest do. */
@@ -136,6 +142,9 @@ void vmmu_svm_vcpu_reset(struct vmmu_vcpu *vcpu)
 	svm_init_control(&svm->vmcb->control);
 	svm_init_save(&svm->vmcb->save);
 	memset(svm->regs, 0, sizeof(svm->regs));
+	svm->nmi_masked = false;
+	svm->nmi_iret_seen = false;
+	svm->nmi_singlestep = false;
 	svm->need_new_asid = true;
 }
 
@@ -208,14 +217,27 @@ static void svm_set_rip(struct vmmu_vcpu *vcpu, u64 rip)
 	to_svm(vcpu)->vmcb->save.rip = rip;
 }
 
+/* The TF and RF an NMI single step sets are hidden: the guest's are shown. */
 static u64 svm_get_rflags(struct vmmu_vcpu *vcpu)
 {
-	return to_svm(vcpu)->vmcb->save.rflags;
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	u64 rflags = svm->vmcb->save.rflags;
+
+	if (svm->nmi_singlestep)
+		rflags = (rflags & ~SVM_NMI_STEP_FLAGS) |
+			 svm->nmi_singlestep_flags;
+	return rflags;
 }
 
 static void svm_set_rflags(struct vmmu_vcpu *vcpu, u64 rflags)
 {
-	to_svm(vcpu)->vmcb->save.rflags = rflags;
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+
+	if (svm->nmi_singlestep) {
+		svm->nmi_singlestep_flags = rflags & SVM_NMI_STEP_FLAGS;
+		rflags |= SVM_NMI_STEP_FLAGS;
+	}
+	svm->vmcb->save.rflags = rflags;
 }
 
 /* No NRIPS under QEMU: the handler's own length. */
@@ -267,6 +289,7 @@ static bool svm_get_event(struct vmmu_vcpu *vcpu, struct vmmu_x86_event *ev)
 		return false;
 	ev->vector = inj & SVM_EVTINJ_VEC_MASK;
 	ev->irq = (inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR;
+	ev->nmi = (inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_NMI;
 	ev->has_error = inj & SVM_EVTINJ_VALID_ERR;
 	ev->error = ev->has_error ? c->event_inj_err : 0;
 	return true;
@@ -312,6 +335,83 @@ static void svm_set_irq_window(struct vmmu_vcpu *vcpu, bool on)
 	} else {
 		c->intercepts[INTERCEPT_VINTR / 32] &= ~BIT(INTERCEPT_VINTR % 32);
 	}
+}
+
+/*
+ * NMIs.  SVM keeps no NMI blocking for the guest (without vNMI, which QEMU
+ * does not emulate): vmmu blocks NMIs from an injection until the IRET of
+ * the handler, seen by the IRET intercept; they are unblocked once that
+ * IRET has executed (svm_nmi_unblock_after_iret()).
+ */
+static void svm_set_nmi_mask(struct vmmu_vcpu *vcpu, bool masked)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+
+	svm->nmi_masked = masked;
+	svm->nmi_iret_seen = false;
+	if (masked)
+		svm_set_intercept(&svm->vmcb->control, INTERCEPT_IRET);
+	else
+		svm_clr_intercept(&svm->vmcb->control, INTERCEPT_IRET);
+}
+
+static void svm_inject_nmi(struct vmmu_vcpu *vcpu)
+{
+	to_svm(vcpu)->vmcb->control.event_inj = X86_TRAP_NMI |
+		SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
+	svm_set_nmi_mask(vcpu, true);
+}
+
+static bool svm_get_nmi_mask(struct vmmu_vcpu *vcpu)
+{
+	return to_svm(vcpu)->nmi_masked;
+}
+
+/*
+ * SVM has no NMI-window exit.  While NMIs are blocked and the IRET has not
+ * been reached, its intercept is the exit.  Otherwise what holds the NMI
+ * off ends with the next instruction (the IRET, the one in the interrupt
+ * shadow) or the next instruction boundary (the event being delivered):
+ * the guest runs that one instruction with RFLAGS.TF, whose #DB exits.
+ */
+static void svm_set_nmi_window(struct vmmu_vcpu *vcpu, bool on)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	u64 rflags = svm->vmcb->save.rflags;
+
+	if (!on || svm->nmi_singlestep ||
+	    (svm->nmi_masked && !svm->nmi_iret_seen))
+		return;
+	svm->nmi_singlestep_flags = rflags & SVM_NMI_STEP_FLAGS;
+	svm->nmi_singlestep = true;
+	svm->vmcb->save.rflags = rflags | SVM_NMI_STEP_FLAGS;
+	svm_set_intercept(&svm->vmcb->control,
+			  INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_DB);
+}
+
+/**
+ * vmmu_svm_nmi_step_done() - the single step of svm_set_nmi_window() exited
+ * @vcpu: the vCPU
+ *
+ * Gives the guest its own TF and RF back (IRET may have loaded others:
+ * those stay) and turns the #DB intercept off.
+ *
+ * Return: did the guest run with TF set itself (its own single-step #DB is
+ * due as well)?
+ */
+bool vmmu_svm_nmi_step_done(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_svm_vcpu *svm = to_svm(vcpu);
+	u64 own = svm->nmi_singlestep_flags;
+
+	svm->nmi_singlestep = false;
+	svm->vmcb->save.rflags = (svm->vmcb->save.rflags & ~X86_EFLAGS_RF) |
+				 (own & X86_EFLAGS_RF);
+	if (!(own & X86_EFLAGS_TF))
+		svm->vmcb->save.rflags &= ~X86_EFLAGS_TF;
+	svm_clr_intercept(&svm->vmcb->control,
+			  INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_DB);
+	return own & X86_EFLAGS_TF;
 }
 
 static void svm_get_emul_ctxt(struct vmmu_vcpu *vcpu,
@@ -570,6 +670,10 @@ struct vmmu_backend_ops vmmu_svm_ops = {
 	.get_interrupt_shadow = svm_get_interrupt_shadow,
 	.set_interrupt_shadow = svm_set_interrupt_shadow,
 	.set_irq_window = svm_set_irq_window,
+	.inject_nmi = svm_inject_nmi,
+	.get_nmi_mask = svm_get_nmi_mask,
+	.set_nmi_mask = svm_set_nmi_mask,
+	.set_nmi_window = svm_set_nmi_window,
 	.get_emul_ctxt = svm_get_emul_ctxt,
 	.get_cr0 = svm_get_cr0,
 	.get_cr4 = svm_get_cr4,

@@ -370,11 +370,13 @@ static bool vmx_ctl(u32 msr, u32 need, u32 want, u32 *ctl)
 }
 
 #define VMX_PIN_NEED	(PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING | \
+			 PIN_BASED_VIRTUAL_NMIS | \
 			 PIN_BASED_VMX_PREEMPTION_TIMER)
 /*
  * CR8 load and store exiting: without a TPR shadow, a guest's MOV to or from
- * CR8 would reach the host's own local APIC TPR.  Interrupt-window exiting
- * is checked here and turned on per entry when needed.  TSC offsetting: the
+ * CR8 would reach the host's own local APIC TPR.  Interrupt-window and
+ * NMI-window exiting are checked here and turned on per entry when needed
+ * (NMI windows need virtual NMIs, a pin-based control).  TSC offsetting: the
  * guest's TSC is its own (x86/msr.c).
  */
 #define VMX_PROC_NEED	(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
@@ -383,6 +385,7 @@ static bool vmx_ctl(u32 msr, u32 need, u32 want, u32 *ctl)
 			 CPU_BASED_RDPMC_EXITING | CPU_BASED_CR8_LOAD_EXITING | \
 			 CPU_BASED_CR8_STORE_EXITING | \
 			 CPU_BASED_INTR_WINDOW_EXITING | \
+			 CPU_BASED_NMI_WINDOW_EXITING | \
 			 CPU_BASED_USE_TSC_OFFSETTING)
 #define VMX_PROC2_NEED	(SECONDARY_EXEC_ENABLE_EPT | \
 			 SECONDARY_EXEC_UNRESTRICTED_GUEST)
@@ -414,12 +417,13 @@ static const char *vmmu_vmx_read_caps(void)
 		entry_msr = MSR_IA32_VMX_TRUE_ENTRY_CTLS;
 	}
 	if (!vmx_ctl(pin_msr, VMX_PIN_NEED, 0, &c->pin))
-		return "no NMI, interrupt or preemption-timer exiting";
+		return "no NMI, virtual-NMI, interrupt or preemption-timer exiting";
 	if (!vmx_ctl(proc_msr, VMX_PROC_NEED, 0, &c->proc))
-		return "missing processor-based controls (CR8, interrupt window, TSC offset)";
+		return "missing processor-based controls (CR8, IRQ/NMI windows, TSC offset)";
 	/* CR3 accesses and INVLPG are the guest's: EPT is on. */
 	c->proc &= ~(CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING |
-		     CPU_BASED_INVLPG_EXITING | CPU_BASED_INTR_WINDOW_EXITING);
+		     CPU_BASED_INVLPG_EXITING | CPU_BASED_INTR_WINDOW_EXITING |
+		     CPU_BASED_NMI_WINDOW_EXITING);
 	if (!vmx_ctl(MSR_IA32_VMX_PROCBASED_CTLS2, VMX_PROC2_NEED,
 		     SECONDARY_EXEC_ENABLE_VPID, &c->proc2))
 		return "no EPT or unrestricted guest";

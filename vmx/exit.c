@@ -164,6 +164,12 @@ static int vmx_handle_ept_violation(struct vmmu_vcpu *vcpu)
 		f.error_code |= VMMU_PFERR_FETCH;
 	if (idt & VECTORING_INFO_VALID_MASK)
 		f.event = idt;
+	/*
+	 * An IRET that faulted here had unblocked NMIs; it runs again, and
+	 * NMIs must stay blocked until it completes.
+	 */
+	else if (qual & INTR_INFO_UNBLOCK_NMI)
+		vmcs_set_bits(GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE_NMI);
 	return vmmu_x86_handle_gpa_fault(vcpu, &f);
 }
 
@@ -196,9 +202,10 @@ static int vmx_handle_fail_entry(struct vmmu_vcpu *vcpu)
 /*
  * An exit in the middle of delivering an event (an EPT violation on the
  * IDT or the stack) loses the event unless it is injected again: a
- * hardware exception or an external interrupt.  Software exceptions and
- * interrupts come from their instruction, which runs again instead; vmmu
- * injects no NMI.
+ * hardware exception, an NMI or an external interrupt.  Software
+ * exceptions and interrupts come from their instruction, which runs again
+ * instead.  An NMI goes in again with NMIs unblocked (its delivery blocks
+ * them): an entry that injects one with them blocked fails.
  */
 static void vmx_requeue_event(void)
 {
@@ -206,8 +213,12 @@ static void vmx_requeue_event(void)
 	u32 type = info & VECTORING_INFO_TYPE_MASK;
 
 	if (!(info & VECTORING_INFO_VALID_MASK) ||
-	    (type != INTR_TYPE_HARD_EXCEPTION && type != INTR_TYPE_EXT_INTR))
+	    (type != INTR_TYPE_HARD_EXCEPTION && type != INTR_TYPE_EXT_INTR &&
+	     type != INTR_TYPE_NMI_INTR))
 		return;
+	if (type == INTR_TYPE_NMI_INTR)
+		vmcs_clear_bits(GUEST_INTERRUPTIBILITY_INFO,
+				GUEST_INTR_STATE_NMI);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info & ~BIT(12));
 	if (info & VECTORING_INFO_DELIVER_CODE_MASK)
 		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE,
@@ -224,6 +235,7 @@ static int (*const vmx_exit_handlers[])(struct vmmu_vcpu *vcpu) = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmmu_x86_handled,
 	[EXIT_REASON_PREEMPTION_TIMER] = vmmu_x86_handled,
 	[EXIT_REASON_INTERRUPT_WINDOW] = vmmu_x86_handle_irq_window,
+	[EXIT_REASON_NMI_WINDOW] = vmmu_x86_handle_nmi_window,
 	[EXIT_REASON_EXCEPTION_NMI] = vmmu_x86_handled,
 	[EXIT_REASON_EPT_VIOLATION] = vmx_handle_ept_violation,
 	[EXIT_REASON_EPT_MISCONFIG] = vmx_handle_ept_misconfig,

@@ -22,6 +22,7 @@
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
+#include <asm/trapnr.h>
 
 #include <vmmu/backend.h>
 #include <vmmu/emul.h>
@@ -615,6 +616,7 @@ static bool vmx_get_event(struct vmmu_vcpu *vcpu, struct vmmu_x86_event *ev)
 		return false;
 	ev->vector = info & INTR_INFO_VECTOR_MASK;
 	ev->irq = (info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR;
+	ev->nmi = (info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR;
 	ev->has_error = info & INTR_INFO_DELIVER_CODE_MASK;
 	ev->error = ev->has_error ?
 		    vmcs_read(VM_ENTRY_EXCEPTION_ERROR_CODE) : 0;
@@ -665,6 +667,53 @@ static void vmx_set_irq_window(struct vmmu_vcpu *vcpu, bool on)
 	else
 		vmcs_clear_bits(CPU_BASED_VM_EXEC_CONTROL,
 				CPU_BASED_INTR_WINDOW_EXITING);
+}
+
+/*
+ * NMIs, with virtual NMIs: the CPU blocks them when it delivers one and
+ * unblocks them at the handler's IRET (GUEST_INTR_STATE_NMI); the
+ * NMI-window exit comes as soon as one can be delivered.
+ */
+static bool vmx_nmi_in_delivery(void)
+{
+	u32 info = vmcs_read(VM_ENTRY_INTR_INFO_FIELD);
+
+	return (info & (INTR_INFO_VALID_MASK | INTR_INFO_INTR_TYPE_MASK)) ==
+	       (INTR_INFO_VALID_MASK | INTR_TYPE_NMI_INTR);
+}
+
+static void vmx_inject_nmi(struct vmmu_vcpu *vcpu)
+{
+	/* The delivery blocks NMIs; an entry that finds them blocked fails. */
+	vmcs_clear_bits(GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE_NMI);
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD,
+		   X86_TRAP_NMI | INTR_TYPE_NMI_INTR | INTR_INFO_VALID_MASK);
+}
+
+/* An NMI about to be delivered blocks NMIs already, as on SVM. */
+static bool vmx_get_nmi_mask(struct vmmu_vcpu *vcpu)
+{
+	return (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE_NMI) ||
+	       vmx_nmi_in_delivery();
+}
+
+static void vmx_set_nmi_mask(struct vmmu_vcpu *vcpu, bool masked)
+{
+	if (masked && !vmx_nmi_in_delivery())
+		vmcs_set_bits(GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE_NMI);
+	else
+		vmcs_clear_bits(GUEST_INTERRUPTIBILITY_INFO,
+				GUEST_INTR_STATE_NMI);
+}
+
+static void vmx_set_nmi_window(struct vmmu_vcpu *vcpu, bool on)
+{
+	if (on)
+		vmcs_set_bits(CPU_BASED_VM_EXEC_CONTROL,
+			      CPU_BASED_NMI_WINDOW_EXITING);
+	else
+		vmcs_clear_bits(CPU_BASED_VM_EXEC_CONTROL,
+				CPU_BASED_NMI_WINDOW_EXITING);
 }
 
 static void vmx_get_emul_ctxt(struct vmmu_vcpu *vcpu,
@@ -841,6 +890,10 @@ struct vmmu_backend_ops vmmu_vmx_ops = {
 	.get_interrupt_shadow = vmx_get_interrupt_shadow,
 	.set_interrupt_shadow = vmx_set_interrupt_shadow,
 	.set_irq_window = vmx_set_irq_window,
+	.inject_nmi = vmx_inject_nmi,
+	.get_nmi_mask = vmx_get_nmi_mask,
+	.set_nmi_mask = vmx_set_nmi_mask,
+	.set_nmi_window = vmx_set_nmi_window,
 	.get_emul_ctxt = vmx_get_emul_ctxt,
 	.get_cr0 = vmx_get_cr0,
 	.get_cr4 = vmx_get_cr4,

@@ -13,9 +13,13 @@
  *              the one KVM_INTERRUPT queued (irq_queued): both are what
  *              KVM calls an injected interrupt without an in-kernel APIC;
  *              and the STI / MOV SS interrupt shadow
- *   nmi, smi   vmmu delivers no NMI and has no SMM: always clear, and a
- *              KVM_SET_VCPU_EVENTS that sets them fails (-EINVAL) rather
- *              than lose them
+ *   nmi        the NMI in the injection fields (or the one waiting to
+ *              go right after an exception: nmi_reinject) is injected;
+ *              pending counts those KVM_NMI raised (at most 2, 1 while
+ *              one is being handled); masked: NMIs are blocked until the
+ *              guest's IRET
+ *   smi        vmmu has no SMM: always clear, and a KVM_SET_VCPU_EVENTS
+ *              that sets it fails (-EINVAL) rather than lose it
  *
  * Sync regs: at the start of KVM_RUN the sets userspace marked dirty in
  * kvm_run.kvm_dirty_regs are loaded from kvm_run.s.regs as KVM_SET_REGS,
@@ -68,7 +72,7 @@ static void x86_events_from_vendor(struct vmmu_vcpu *vcpu,
 	struct vmmu_x86_event ev;
 	bool pending = ops->get_event(vcpu, &ev);
 
-	if (pending && !ev.irq) {
+	if (pending && !ev.irq && !ev.nmi) {
 		events->exception.injected = !x86_exception_is_soft(ev.vector);
 		events->exception.nr = ev.vector;
 		events->exception.has_error_code = ev.has_error;
@@ -85,6 +89,10 @@ static void x86_events_from_vendor(struct vmmu_vcpu *vcpu,
 		events->interrupt.nr = vcpu->x86.irq_vector;
 	}
 	events->interrupt.shadow = ops->get_interrupt_shadow(vcpu);
+	vmmu_x86_process_nmi(vcpu);
+	events->nmi.injected = (pending && ev.nmi) || vcpu->x86.nmi_reinject;
+	events->nmi.pending = vcpu->x86.nmi_pending;
+	events->nmi.masked = ops->get_nmi_mask(vcpu);
 }
 
 /**
@@ -92,8 +100,9 @@ static void x86_events_from_vendor(struct vmmu_vcpu *vcpu,
  * @vcpu: the vCPU, not running (or loaded, at the end of KVM_RUN)
  * @events: filled in
  *
- * No NMI is pending, injected or masked, no SMI pending, no SMM: what KVM
- * reports for a vCPU that has none.  sipi_vector is 0, as in KVM.
+ * NMIs as KVM reports them: the NMIs KVM_NMI raised are counted into
+ * nmi.pending first, as many as a CPU would keep.  No SMI pending, no SMM.
+ * sipi_vector is 0, as in KVM.
  */
 void vmmu_x86_get_vcpu_events(struct vmmu_vcpu *vcpu,
 			      struct kvm_vcpu_events *events)
@@ -124,9 +133,6 @@ static bool x86_events_valid(const struct kvm_vcpu_events *events)
 	/* A software interrupt: its instruction's length is not known. */
 	if (events->interrupt.injected && events->interrupt.soft)
 		return false;
-	if (events->nmi.injected || events->nmi.masked ||
-	    ((flags & KVM_VCPUEVENT_VALID_NMI_PENDING) && events->nmi.pending))
-		return false;
 	return !((flags & KVM_VCPUEVENT_VALID_SMM) &&
 		 (events->smi.smm || events->smi.pending));
 }
@@ -137,16 +143,21 @@ static bool x86_events_valid(const struct kvm_vcpu_events *events)
  * @events: the new events, in kernel memory
  *
  * Replaces every event the vCPU holds: an injected exception goes into the
- * vendor's injection fields for the next entry; an injected interrupt is
- * queued as KVM_INTERRUPT queues it (delivered once the guest accepts
- * interrupts); the interrupt shadow is set if KVM_VCPUEVENT_VALID_SHADOW.
+ * vendor's injection fields for the next entry; an injected NMI too, or
+ * right after the exception if there is one (KVM's order); an injected
+ * interrupt is queued as KVM_INTERRUPT queues it (delivered once the guest
+ * accepts interrupts).  NMIs are blocked or unblocked as nmi.masked says;
+ * nmi.pending replaces the pending NMIs if KVM_VCPUEVENT_VALID_NMI_PENDING
+ * (the next entry keeps at most what a CPU would: 2, or 1 while an NMI is
+ * being handled); the interrupt shadow is set if
+ * KVM_VCPUEVENT_VALID_SHADOW.
  * sipi_vector and smi.latched_init belong to an in-kernel local APIC: as
  * in KVM without one, they are ignored.
  *
  * Return: 0, or -EINVAL with nothing changed: an unknown flag, one whose
  * capability vmmu does not offer (PAYLOAD, TRIPLE_FAULT), an exception
  * vector above 31 or NMI's, or what vmmu cannot hold (a software interrupt,
- * an NMI, SMM).
+ * SMM).
  */
 int vmmu_x86_set_vcpu_events(struct vmmu_vcpu *vcpu,
 			     const struct kvm_vcpu_events *events)
@@ -160,10 +171,20 @@ int vmmu_x86_set_vcpu_events(struct vmmu_vcpu *vcpu,
 	ops->cancel_event(vcpu);
 	x86->mce_pending = false;
 	x86->irq_queued = false;
+	x86->nmi_reinject = false;
 	if (events->exception.injected)
 		ops->inject_exception(vcpu, events->exception.nr,
 				      events->exception.has_error_code,
 				      events->exception.error_code);
+	if (events->nmi.injected && events->exception.injected)
+		x86->nmi_reinject = true;
+	else if (events->nmi.injected)
+		ops->inject_nmi(vcpu);
+	if (events->flags & KVM_VCPUEVENT_VALID_NMI_PENDING) {
+		x86->nmi_pending = 0;
+		x86->nmi_queued = min_t(u8, events->nmi.pending, 2);
+	}
+	ops->set_nmi_mask(vcpu, events->nmi.masked);
 	if (events->interrupt.injected) {
 		x86->irq_vector = events->interrupt.nr;
 		x86->irq_queued = true;

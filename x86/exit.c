@@ -264,6 +264,25 @@ int vmmu_x86_handle_irq_window(struct vmmu_vcpu *vcpu)
 	return 1;
 }
 
+/**
+ * vmmu_x86_handle_nmi_window() - an NMI may be deliverable now
+ * @vcpu: the vCPU
+ *
+ * The vendor's NMI-window exit, or its equivalent (SVM: the single step
+ * after the IRET or the instruction that held NMIs off).  The window goes
+ * off; the next entry delivers the pending NMI if nothing blocks it any
+ * more, or opens the window again.
+ *
+ * Return: 1.
+ */
+int vmmu_x86_handle_nmi_window(struct vmmu_vcpu *vcpu)
+{
+	x86_ops(vcpu)->set_nmi_window(vcpu, false);
+	vcpu->x86.nmi_window = false;
+	atomic64_inc(vmmu_vcpu_stat(vcpu, nmi_window_exits));
+	return 1;
+}
+
 /* Moves RSI or RDI, and RCX with REP, past @n elements. */
 static void x86_string_io_advance(struct vmmu_vcpu *vcpu,
 				  const struct vmmu_emul_string_io *sio,

@@ -107,10 +107,17 @@ void vmmu_x86_vcpu_reset(struct vmmu_vcpu *vcpu)
 	memset(&x86->mmio, 0, sizeof(x86->mmio));
 	memset(&x86->msr_exit, 0, sizeof(x86->msr_exit));
 	x86->irq_queued = false;
+	x86->nmi_queued = 0;
+	x86->nmi_pending = 0;
+	x86->nmi_reinject = false;
 	x86->mce_pending = false;
 	x86->shutdown_pending = false;
-	/* The vendor's reset turned its interrupt-window exit off. */
+	/*
+	 * The vendor's reset turned its interrupt-window and NMI-window exits
+	 * off and unblocked NMIs.
+	 */
 	x86->irq_window = false;
+	x86->nmi_window = false;
 }
 
 /**
@@ -266,10 +273,70 @@ int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector)
 	return 0;
 }
 
+/**
+ * vmmu_x86_nmi() - KVM_NMI: raise an NMI on the vCPU
+ * @vcpu: the vCPU, whose mutex is held
+ *
+ * As on a CPU, NMIs do not queue up: one is delivered at the next entry
+ * where NMIs are not blocked and one more is latched behind it; more are
+ * lost (vmmu_x86_process_nmi()).  Without an in-kernel local APIC the VMM
+ * decides which vCPU takes an NMI (LINT1, an NMI IPI, its monitor's "nmi").
+ *
+ * Return: 0.
+ */
+int vmmu_x86_nmi(struct vmmu_vcpu *vcpu)
+{
+	if (vcpu->x86.nmi_queued < 2)
+		vcpu->x86.nmi_queued++;
+	return 0;
+}
+
+/* Does an NMI wait in the vendor's injection fields? */
+static bool x86_nmi_in_delivery(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_x86_event ev;
+
+	return x86_ops(vcpu)->get_event(vcpu, &ev) && ev.nmi;
+}
+
+/**
+ * vmmu_x86_process_nmi() - count the NMIs KVM_NMI raised into the pending
+ *	ones
+ * @vcpu: the vCPU, loaded or between vmmu_x86_state_get() and _put()
+ *
+ * Two may wait while no NMI is being handled (the first is delivered at
+ * once, the second is latched behind it), one while one is (in delivery,
+ * or its handler has not executed IRET yet): the rest is lost, as on a CPU.
+ */
+void vmmu_x86_process_nmi(struct vmmu_vcpu *vcpu)
+{
+	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
+	unsigned int limit = 2;
+
+	if (x86_ops(vcpu)->get_nmi_mask(vcpu) || x86->nmi_reinject ||
+	    x86_nmi_in_delivery(vcpu))
+		limit = 1;
+	x86->nmi_pending = min_t(unsigned int,
+				 x86->nmi_pending + x86->nmi_queued, limit);
+	x86->nmi_queued = 0;
+}
+
+/* Can an NMI be delivered now (not blocked, no STI/MOV SS shadow)? */
+static bool x86_nmi_allowed(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_backend_ops *ops = x86_ops(vcpu);
+
+	return !ops->get_nmi_mask(vcpu) && !ops->get_interrupt_shadow(vcpu);
+}
+
 /*
- * Before an entry: deliver the queued interrupt if the guest accepts it now
- * and nothing else waits to be injected; exit as soon as it does accept one
- * while an interrupt is queued or userspace asks (request_interrupt_window).
+ * Before an entry: an event whose delivery an exit interrupted waits in
+ * the injection fields and goes first; then, in the order of their
+ * priority, an NMI in delivery that KVM_SET_VCPU_EVENTS gave, a machine
+ * check, a pending NMI if NMIs are not blocked, the queued interrupt if the
+ * guest accepts it; one event per entry.  The NMI window is open while an
+ * NMI waits; the interrupt window while an interrupt is queued or
+ * userspace asks (request_interrupt_window).
  */
 static void x86_inject_events(struct vmmu_vcpu *vcpu)
 {
@@ -277,10 +344,26 @@ static void x86_inject_events(struct vmmu_vcpu *vcpu)
 	struct vmmu_x86_vcpu *x86 = &vcpu->x86;
 	bool window;
 
-	/* An exception goes before interrupts, after an event re-injected. */
+	if (x86->nmi_queued)
+		vmmu_x86_process_nmi(vcpu);
+	if (x86->nmi_reinject && !x86_event_pending(vcpu)) {
+		ops->inject_nmi(vcpu);
+		x86->nmi_reinject = false;
+	}
 	if (x86->mce_pending && !x86_event_pending(vcpu)) {
 		ops->inject_exception(vcpu, X86_TRAP_MC, false, 0);
 		x86->mce_pending = false;
+	}
+	if (x86->nmi_pending && !x86_event_pending(vcpu) &&
+	    x86_nmi_allowed(vcpu)) {
+		ops->inject_nmi(vcpu);
+		x86->nmi_pending--;
+		atomic64_inc(vmmu_vcpu_stat(vcpu, nmi_injections));
+	}
+	window = x86->nmi_pending || x86->nmi_reinject;
+	if (window || x86->nmi_window) {
+		ops->set_nmi_window(vcpu, window);
+		x86->nmi_window = window;
 	}
 	if (x86->irq_queued && !x86_event_pending(vcpu) &&
 	    x86_interrupt_allowed(vcpu)) {

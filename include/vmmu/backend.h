@@ -29,14 +29,16 @@ struct vmmu_vcpu;
 /**
  * struct vmmu_x86_event - the event waiting in the vendor's injection fields
  * @vector: its vector
- * @irq: an external interrupt; else a hardware exception (the only two
- *	kinds vmmu injects)
+ * @irq: an external interrupt
+ * @nmi: an NMI; neither @irq nor @nmi: a hardware exception (the only
+ *	three kinds vmmu injects)
  * @has_error: an exception delivered with an error code
  * @error: that error code
  */
 struct vmmu_x86_event {
 	u8 vector;
 	bool irq;
+	bool nmi;
 	bool has_error;
 	u32 error;
 };
@@ -109,6 +111,17 @@ struct vmmu_x86_event {
  * @set_interrupt_shadow: set it from KVM_X86_SHADOW_INT_* bits
  * @set_irq_window: exit (interrupt-window exit) as soon as the guest
  *	accepts interrupts (@on), or stop doing so
+ * @inject_nmi: deliver an NMI at the next entry (x86/ checks first that
+ *	NMIs are not blocked and that no other event waits in the injection
+ *	fields); NMIs are blocked from then on until the guest's IRET
+ * @get_nmi_mask: are NMIs blocked (an NMI was injected and its handler has
+ *	not executed IRET yet)?
+ * @set_nmi_mask: block NMIs, or unblock them (KVM_SET_VCPU_EVENTS)
+ * @set_nmi_window: @on: exit (NMI-window exit) as soon as an NMI can be
+ *	injected, i.e. after the IRET that ends the blocking, the interrupt
+ *	shadow, or the delivery of the event in the injection fields; the
+ *	exit calls vmmu_x86_handle_nmi_window().  Called before every entry
+ *	while an NMI waits, with @on false once none does.
  * @get_emul_ctxt: the guest state the emulator reads (all but @vm)
  * @get_cr0: CR0 as the guest sees it
  * @get_cr4: CR4 as the guest sees it
@@ -162,6 +175,10 @@ struct vmmu_backend_ops {
 	u32 (*get_interrupt_shadow)(struct vmmu_vcpu *vcpu);
 	void (*set_interrupt_shadow)(struct vmmu_vcpu *vcpu, u32 shadow);
 	void (*set_irq_window)(struct vmmu_vcpu *vcpu, bool on);
+	void (*inject_nmi)(struct vmmu_vcpu *vcpu);
+	bool (*get_nmi_mask)(struct vmmu_vcpu *vcpu);
+	void (*set_nmi_mask)(struct vmmu_vcpu *vcpu, bool masked);
+	void (*set_nmi_window)(struct vmmu_vcpu *vcpu, bool on);
 	void (*get_emul_ctxt)(struct vmmu_vcpu *vcpu,
 			      struct vmmu_emul_ctxt *ctxt);
 	u64 (*get_cr0)(struct vmmu_vcpu *vcpu);

@@ -36,6 +36,12 @@ VMMU_VCPU_STAT(irq_injections, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(irq_window_exits, COUNTER, VMMU_NO_UAPI)
 VMMU_VCPU_STAT(request_irq_exits, COUNTER, VMMU_NO_UAPI)
 /*
+ * NMIs of KVM_NMI delivered to the guest; exits that waited for NMIs to be
+ * deliverable (VMX NMI window; SVM IRET and single-step) (KVM's names).
+ */
+VMMU_VCPU_STAT(nmi_injections, COUNTER, VMMU_NO_UAPI)
+VMMU_VCPU_STAT(nmi_window_exits, COUNTER, VMMU_NO_UAPI)
+/*
  * Entries run again from the state before them because the CPU left a
  * state no CPU can leave (seen only under QEMU's SVM emulation: svm/exit.c).
  */

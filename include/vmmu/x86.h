@@ -167,6 +167,13 @@ struct vmmu_x86_msr_exit {
  * @irq_queued: KVM_INTERRUPT gave @irq_vector, not injected yet
  * @irq_vector: the vector of that interrupt
  * @irq_window: the backend's interrupt-window exit is on
+ * @nmi_queued: KVM_NMI calls since the last entry (at most 2 counted)
+ * @nmi_pending: NMIs to inject (at most 2: one to take now, one latched
+ *	behind it; 1 while one is being handled)
+ * @nmi_reinject: KVM_SET_VCPU_EVENTS gave an NMI in delivery together with
+ *	an exception in delivery: the NMI goes right after the exception,
+ *	whether NMIs are blocked or not
+ * @nmi_window: the backend's NMI-window exit is on
  * @mce_pending: KVM_X86_SET_MCE raised a machine check (#MC), not injected
  *	yet
  * @shutdown_pending: KVM_X86_SET_MCE shut the vCPU down (a machine check
@@ -189,6 +196,10 @@ struct vmmu_x86_vcpu {
 	bool irq_queued;
 	u8 irq_vector;
 	bool irq_window;
+	u8 nmi_queued;
+	u8 nmi_pending;
+	bool nmi_reinject;
+	bool nmi_window;
 	bool mce_pending;
 	bool shutdown_pending;
 	bool entered;
@@ -256,6 +267,8 @@ int vmmu_x86_vcpu_run(struct vmmu_vcpu *vcpu);
 void vmmu_x86_get_regs(struct vmmu_vcpu *vcpu, struct kvm_regs *regs);
 void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu, const struct kvm_regs *regs);
 int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector);
+int vmmu_x86_nmi(struct vmmu_vcpu *vcpu);
+void vmmu_x86_process_nmi(struct vmmu_vcpu *vcpu);
 int vmmu_x86_set_sregs(struct vmmu_vcpu *vcpu, const struct kvm_sregs *sregs);
 void vmmu_x86_state_get(struct vmmu_vcpu *vcpu);
 void vmmu_x86_state_put(struct vmmu_vcpu *vcpu);
@@ -327,6 +340,11 @@ static inline void vmmu_x86_set_regs(struct vmmu_vcpu *vcpu,
 }
 
 static inline int vmmu_x86_interrupt(struct vmmu_vcpu *vcpu, u32 vector)
+{
+	return -EINVAL;
+}
+
+static inline int vmmu_x86_nmi(struct vmmu_vcpu *vcpu)
 {
 	return -EINVAL;
 }
@@ -411,6 +429,7 @@ int vmmu_x86_handle_xsetbv(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_invd(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_shutdown(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_irq_window(struct vmmu_vcpu *vcpu);
+int vmmu_x86_handle_nmi_window(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_io(struct vmmu_vcpu *vcpu, const struct vmmu_x86_io *io);
 int vmmu_x86_complete_string_io(struct vmmu_vcpu *vcpu);
 int vmmu_x86_handle_gpa_fault(struct vmmu_vcpu *vcpu,

@@ -526,6 +526,18 @@ void guest_exit_diag(struct guest *g)
 		     (unsigned long long)regs.rflags);
 }
 
+bool guest_run_to_port(struct guest *g, u16 port)
+{
+	int r = guest_run(g);
+
+	if (!r && g->run->exit_reason == KVM_EXIT_IO &&
+	    g->run->io.port == port)
+		return true;
+	diag("expected an exit to port %#x: KVM_RUN %d, exit %s, port %#x",
+	     port, r, guest_exit_name(g->run->exit_reason), g->run->io.port);
+	return false;
+}
+
 bool tap_guest_exit(struct guest *g, int r, u32 reason, const char *file,
 		    int line, const char *fmt, ...)
 {

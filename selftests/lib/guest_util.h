@@ -226,6 +226,11 @@ void guest_internal_error_str(const struct kvm_run *run, char *buf,
 			      size_t size);
 /* Print the last exit as "# " diagnostics. */
 void guest_exit_diag(struct guest *g);
+/*
+ * KVM_RUN until the guest's next exit: true if it is an OUT or IN to
+ * @port, else false with a diagnostic of what came instead.
+ */
+bool guest_run_to_port(struct guest *g, u16 port);
 
 /*
  * One test: the last KVM_RUN returned @r == 0 and exited with @reason.
