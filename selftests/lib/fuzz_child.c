@@ -440,6 +440,28 @@ static const struct fz_known {
 	{ KVM_SET_MP_STATE, FZ_FD_VCPU, false },
 	{ KVM_ENABLE_CAP, FZ_FD_VCPU, false },
 	{ KVM_SET_SIGNAL_MASK, FZ_FD_VCPU, false },
+	/* What VMMs use, hardware vCPUs only (EINVAL on software ones). */
+	{ KVM_GET_MSR_INDEX_LIST, FZ_FD_SYS, false },
+	{ KVM_GET_MSR_FEATURE_INDEX_LIST, FZ_FD_SYS, false },
+	{ KVM_GET_MSRS, FZ_FD_SYS, false },
+	{ KVM_X86_GET_MCE_CAP_SUPPORTED, FZ_FD_SYS, false },
+	{ KVM_SET_TSS_ADDR, FZ_FD_VM, true },
+	{ KVM_SET_BOOT_CPU_ID, FZ_FD_VM, true },
+	{ KVM_SET_GSI_ROUTING, FZ_FD_VM, false },
+	{ KVM_X86_SET_MSR_FILTER, FZ_FD_VM, false },
+	{ KVM_INTERRUPT, FZ_FD_VCPU, false },
+	{ KVM_NMI, FZ_FD_VCPU, true },
+	{ KVM_GET_FPU, FZ_FD_VCPU, false },
+	{ KVM_SET_FPU, FZ_FD_VCPU, false },
+	{ KVM_GET_MSRS, FZ_FD_VCPU, false },
+	{ KVM_SET_MSRS, FZ_FD_VCPU, false },
+	{ KVM_GET_VCPU_EVENTS, FZ_FD_VCPU, false },
+	{ KVM_SET_VCPU_EVENTS, FZ_FD_VCPU, false },
+	{ KVM_X86_SETUP_MCE, FZ_FD_VCPU, false },
+	{ KVM_X86_SET_MCE, FZ_FD_VCPU, false },
+	{ KVM_HAS_DEVICE_ATTR, FZ_FD_VCPU, false },
+	{ KVM_GET_DEVICE_ATTR, FZ_FD_VCPU, false },
+	{ KVM_SET_DEVICE_ATTR, FZ_FD_VCPU, false },
 };
 
 static int fz_pick_fd(struct fz_rng *r, enum fz_fd_kind kind)
@@ -471,8 +493,58 @@ static void fz_shape(struct fz_thread *t, unsigned long cmd, void *buf)
 	struct kvm_clear_dirty_log *clr = buf;
 	struct kvm_dirty_log *log = buf;
 	struct kvm_signal_mask *sig = buf;
+	struct kvm_msrs *msrs = buf;
+	struct kvm_msr_list *list = buf;
+	struct kvm_msr_filter *filter = buf;
+	struct kvm_vcpu_events *ev = buf;
+	struct kvm_interrupt *irq = buf;
+	struct kvm_device_attr *attr = buf;
+	unsigned int i;
 
 	switch (cmd) {
+	case KVM_GET_MSRS:
+	case KVM_SET_MSRS:
+		/* Entries follow in the scratch buffer: at most 256 fit. */
+		msrs->nmsrs = fz_chance(r, 80) ? fz_below(r, 257) : fz_value(r);
+		msrs->pad = fz_chance(r, 90) ? 0 : fz_value(r);
+		for (i = 0; i < 8 && fz_chance(r, 70); i++)
+			msrs->entries[i].index = fz_chance(r, 50) ?
+				fz_below(r, 0x300) : 0xc0000080 + fz_below(r, 0x110);
+		break;
+	case KVM_GET_MSR_INDEX_LIST:
+	case KVM_GET_MSR_FEATURE_INDEX_LIST:
+		list->nmsrs = fz_chance(r, 80) ? fz_below(r, 300) : fz_value(r);
+		break;
+	case KVM_X86_SET_MSR_FILTER:
+		filter->flags = fz_chance(r, 80) ? fz_below(r, 2) : fz_value(r);
+		for (i = 0; i < KVM_MSR_FILTER_MAX_RANGES; i++) {
+			filter->ranges[i].flags = fz_chance(r, 80) ?
+						  fz_below(r, 4) : fz_value(r);
+			filter->ranges[i].nmsrs = fz_chance(r, 80) ?
+						  fz_below(r, 0x3000) : fz_value(r);
+			filter->ranges[i].bitmap = fz_pointer(t, 0x600);
+		}
+		break;
+	case KVM_SET_VCPU_EVENTS:
+		if (fz_chance(r, 70)) {
+			ev->flags &= KVM_VCPUEVENT_VALID_NMI_PENDING |
+				     KVM_VCPUEVENT_VALID_SHADOW;
+			ev->exception.nr = fz_below(r, 32);
+			ev->interrupt.soft = 0;
+			memset(&ev->smi, 0, sizeof(ev->smi));
+		}
+		break;
+	case KVM_INTERRUPT:
+		irq->irq = fz_chance(r, 90) ? fz_below(r, 256) : fz_value(r);
+		break;
+	case KVM_HAS_DEVICE_ATTR:
+	case KVM_GET_DEVICE_ATTR:
+	case KVM_SET_DEVICE_ATTR:
+		attr->flags = fz_chance(r, 90) ? 0 : fz_value(r);
+		attr->group = fz_below(r, 2);
+		attr->attr = fz_below(r, 2);
+		attr->addr = (unsigned long)fz_pointer(t, 8);
+		break;
 	case KVM_GET_SUPPORTED_CPUID:
 	case KVM_SET_CPUID2:
 	case KVM_GET_CPUID2:
