@@ -18,22 +18,35 @@
 # requests it made and its messages are printed: they name the ioctl or
 # capability QEMU stopped at.
 #
-# Usage: qemu-boot [-t SECONDS] [-s SECONDS] [-a]
+# With -S, the statistics of QEMU's VM in debugfs (vmmu's
+# <debugfs>/vmmu/<pid>-<n>/stats and vcpu<n>/stats, or kvm's
+# <debugfs>/kvm/<pid>-<fd>/<name>, which sum over the vCPUs) are sampled
+# every half second while QEMU runs.  The VM's directory goes when QEMU
+# exits: the last complete sample is printed after the TAP lines, as
+#
+#   # stats: DIR, the last of N samples, S s before QEMU exited
+#   # stat: vm|vcpu<n> NAME VALUE
+#   # peak: vm|vcpu<n> NAME VALUE   (an earlier sample's larger value)
+#
+# Usage: qemu-boot [-t SECONDS] [-s SECONDS] [-a] [-S]
 #   -t   bound of the inner boot (default 300)
 #   -s   bound of the strace run after a failure (default 60)
 #   -a   the strace run also after a boot that passed: what QEMU asks of
 #        kvm_amd, to compare with vmmu (under strace the boot crawls: the
 #        bound ends it)
+#   -S   sample the VM's statistics in debugfs (see above)
 set -u
 
 bound=300
 strace_bound=60
 always=0
-while getopts t:s:a opt; do
+stats=0
+while getopts t:s:aS opt; do
 	case $opt in
 	t) bound=$OPTARG ;;
 	s) strace_bound=$OPTARG ;;
 	a) always=1 ;;
+	S) stats=1 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -53,6 +66,129 @@ run_qemu() {
 
 uptime_secs() {
 	cut -d ' ' -f 1 /proc/uptime
+}
+
+debugfs=/sys/kernel/debug
+
+# The debugfs directory of the VM that QEMU created, vmmu's or kvm's: both
+# name it <pid>-<n> after the process that created it.
+qemu_vm_dir() {
+	for d in "$debugfs"/vmmu/[0-9]*-[0-9]* "$debugfs"/kvm/[0-9]*-[0-9]*; do
+		[ -d "$d" ] || continue
+		p=${d##*/}
+		comm=
+		read -r comm <"/proc/${p%%-*}/comm" 2>/dev/null
+		case $comm in qemu-system*) echo "$d" ;; esac
+	done | tail -n 1
+}
+
+# Every 0.5 s, copy the statistics files of QEMU's VM into
+# $dir/stats.last, "# UPTIME SAMPLES DIR" first: the last sample that read
+# every file (grep fails on a file that went) and no fewer lines than the
+# one before (the vCPUs' directories come after the VM's).  $dir/stats.peak
+# keeps the largest value of each line over the samples.  kvm's
+# mmu_rmaps_stat is left out: it walks every rmap of the VM.
+sample_stats() {
+	vm_dir=
+	lines=0
+	samples=0
+	: >$dir/stats.peak
+	while :; do
+		[ -d "$vm_dir" ] || vm_dir=$(qemu_vm_dir)
+		files=
+		if [ -n "$vm_dir" ]; then
+			for f in "$vm_dir"/* "$vm_dir"/*/stats; do
+				[ -f "$f" ] || continue
+				[ "${f##*/}" = mmu_rmaps_stat ] || files="$files $f"
+			done
+		fi
+		# shellcheck disable=SC2086
+		if [ -n "$files" ] && grep -H . $files >$dir/stats.new 2>/dev/null; then
+			n=$(wc -l <$dir/stats.new)
+			if [ "$n" -ge $lines ]; then
+				lines=$n
+				samples=$((samples + 1))
+				read -r up _ </proc/uptime
+				{
+					echo "# $up $samples $vm_dir"
+					cat $dir/stats.new
+				} >$dir/stats.tmp && mv $dir/stats.tmp $dir/stats.last
+				update_peak
+			fi
+		fi
+		sleep 0.5
+	done
+}
+
+# Fold $dir/stats.new into $dir/stats.peak: each line's largest value.
+update_peak() {
+	awk '{
+		i = match($0, /[0-9]+$/)
+		if (!i)
+			next
+		key = substr($0, 1, i - 1)
+		v = substr($0, i) + 0
+		if (!(key in max)) {
+			keys[++n] = key
+			max[key] = v
+		} else if (v > max[key]) {
+			max[key] = v
+		}
+	}
+	END { for (j = 1; j <= n; j++) print keys[j] max[keys[j]] }' \
+		$dir/stats.peak $dir/stats.new >$dir/stats.ptmp &&
+		mv $dir/stats.ptmp $dir/stats.peak
+}
+
+# The last sample as "# stat: SCOPE NAME VALUE" lines after a header, then
+# "# peak: SCOPE NAME VALUE" for a value that an earlier sample had larger
+# (what is mapped now, say).  vmmu's files hold "NAME VALUE" lines (the
+# VM's in DIR/stats, a vCPU's in DIR/vcpu<n>/stats), kvm's one value each
+# (DIR/NAME).
+print_stats() { # uptime at QEMU's exit
+	if [ ! -s $dir/stats.last ]; then
+		echo "# stats: no sample: QEMU made no VM in $debugfs/vmmu or $debugfs/kvm"
+		return
+	fi
+	awk -v end="$1" '
+	function stat(line,    i, rel, val, scope) {
+		i = index(line, ":")
+		rel = substr(line, length(vm_dir) + 2, i - length(vm_dir) - 2)
+		val = substr(line, i + 1)
+		if (rel == "stats") {
+			scope = "vm"
+		} else if (rel ~ /^[^\/]+\/stats$/) {
+			scope = rel
+			sub(/\/stats$/, "", scope)
+		} else if (rel !~ /\//) {
+			scope = "vm"
+			val = rel " " val
+		} else {
+			return ""
+		}
+		if (val !~ /^[A-Za-z0-9_]+ [0-9]+$/)
+			return ""
+		return scope " " val
+	}
+	FNR == NR && FNR == 1 {
+		vm_dir = $4
+		printf "# stats: %s, the last of %d samples, %.1f s before QEMU exited\n",
+			vm_dir, $3, end - $2
+		next
+	}
+	FNR == NR {
+		s = stat($0)
+		if (s != "") {
+			print "# stat: " s
+			last[s] = 1
+		}
+		next
+	}
+	{
+		s = stat($0)
+		if (s != "" && !(s in last))
+			print "# peak: " s
+	}' $dir/stats.last $dir/stats.peak
 }
 
 # QEMU and strace processes of this step that are still there: run_one
@@ -133,10 +269,20 @@ echo "1..6"
 echo "# /dev/kvm: $(ls -l /dev/kvm 2>&1)"
 echo "# loaded: $(grep -E '^(kvm|kvm_amd|kvm_intel|vmmu) ' /proc/modules 2>/dev/null | cut -d ' ' -f 1 | tr '\n' ' ')"
 
+rm -f $dir/stats.last $dir/stats.peak
+sampler=
+if [ $stats = 1 ]; then
+	sample_stats &
+	sampler=$!
+fi
 t0=$(uptime_secs)
 run_qemu timeout -k 10 "$bound" >$dir/serial.raw 2>$dir/stderr.log
 st=$?
 t1=$(uptime_secs)
+if [ -n "$sampler" ]; then
+	kill $sampler
+	wait $sampler 2>/dev/null
+fi
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 # The inner console ends its lines with CR LF.
 tr -d '\r' <$dir/serial.raw >$dir/serial.log
@@ -192,6 +338,8 @@ elif [ -n "$verdict" ]; then
 else
 	tap fail "inner boot: did not complete, QEMU ended after $secs s"
 fi
+
+[ $stats = 0 ] || print_stats "$t1"
 
 echo "# QEMU's messages (stderr):"
 show "qemu: " $dir/stderr.log

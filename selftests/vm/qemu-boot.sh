@@ -12,12 +12,18 @@
 # failure.
 #
 # Usage: selftests/vm/qemu-boot.sh [--side kvm|vmmu|both] [--kernel FILE]
+#                                   [--rounds N] [--stats]
 #   --side    kvm (default): insmod kvm and kvm_amd, boot, unload; vmmu:
 #             insmod vmmu.ko and mknod /dev/kvm with its device numbers
 #             (kvm is not loaded), boot, unload; both: vmmu, then kvm, in
 #             one boot of the lane
 #   --kernel  the inner guest's kernel (default: the newest
 #             /boot/vmlinuz-6.1.*, the one the lane boots)
+#   --rounds  boot N times per side, the sides taking turns (default 1);
+#             with N > 1 the steps are SIDE:rROUND:qemu-boot (make bench)
+#   --stats   sample the statistics of QEMU's VM in debugfs while it runs
+#             (qemu-boot-guest.sh -S) and print the last sample as "#"
+#             lines after the step's TAP
 #
 # The lane's initramfs gets, besides what kvm-ref.sh puts there (the kvm
 # modules, the plan, kvm-guest.sh): /usr/bin/qemu-system-x86_64 and
@@ -42,7 +48,9 @@
 #                      build/lanes/qemu-boot-qemu-6.1/, results.log holds
 #                      the inner console)
 # VMMU_TEST_TIMEOUT and VMMU_SILENCE default to more than both bounds: a
-# waiting inner QEMU keeps the lane silent until its bound ends it.
+# waiting inner QEMU keeps the lane silent until its bound ends it; with
+# more than one boot in the lane, VMMU_TIMEOUT defaults to room for each
+# of them (at least run-lanes.sh's 1800 s).
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,15 +62,22 @@ die() {
 
 side=kvm
 kernel=
+rounds=1
+stats=
 while [ $# -gt 0 ]; do
 	case $1 in
-	--side | --kernel)
+	--side | --kernel | --rounds)
 		[ $# -ge 2 ] || die "$1 needs an argument (see --help)"
 		case $1 in
 		--side) side=$2 ;;
+		--rounds) rounds=$2 ;;
 		*) kernel=$2 ;;
 		esac
 		shift 2
+		;;
+	--stats)
+		stats=" -S"
+		shift
 		;;
 	-h | --help)
 		sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
@@ -72,6 +87,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$side'" ;; esac
+case $rounds in '' | *[!0-9]* | 0) die "--rounds: a number of boots, 1 or more" ;; esac
 bound=${QEMU_BOOT_TIMEOUT:-300}
 strace_bound=${QEMU_BOOT_STRACE:-60}
 trace=
@@ -148,16 +164,26 @@ awk '!seen[$2]++' "$run/all.list" >"$run/extra.list"
 # --- the plan (kvm-guest.sh) ---
 sides=$side
 [ "$side" = both ] && sides="vmmu kvm"
-for s in $sides; do
-	echo "load $s"
-	echo "tap $s:qemu-boot qemu-boot -t $bound -s $strace_bound$trace"
-	echo "unload $s"
+for r in $(seq "$rounds"); do
+	for s in $sides; do
+		name=$s:qemu-boot
+		[ "$rounds" = 1 ] || name=$s:r$r:qemu-boot
+		echo "load $s"
+		echo "tap $name qemu-boot -t $bound -s $strace_bound$trace$stats"
+		echo "unload $s"
+	done
 done >"$run/plan"
 
 # Room for the inner boot and the strace run after it, in the guest's
-# per-program limit and the lane's silence watchdog.
-export VMMU_TEST_TIMEOUT=${VMMU_TEST_TIMEOUT:-$((bound + strace_bound + 120))}
+# per-program limit and the lane's silence watchdog, and for every boot
+# in the lane's bound.
+per_boot=$((bound + strace_bound + 120))
+export VMMU_TEST_TIMEOUT=${VMMU_TEST_TIMEOUT:-$per_boot}
 export VMMU_SILENCE=${VMMU_SILENCE:-$((bound + strace_bound + 60))}
+boots=$(($(wc -w <<<"$sides") * rounds))
+if [ -z "${VMMU_TIMEOUT:-}" ] && [ $((boots * per_boot + 600)) -gt 1800 ]; then
+	export VMMU_TIMEOUT=$((boots * per_boot + 600))
+fi
 export VMMU_LANE_PREFIX=${VMMU_LANE_PREFIX-qemu-boot-}
 echo "# qemu-boot: inner kernel $kernel, side $side, bound $bound s" >&2
 "$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
