@@ -5,6 +5,9 @@
 #   make               vmmu.ko here, for KDIR (default: running kernel, else 6.1)
 #   make run           boot an emulated machine and run the demo (QEMU, AMD
 #                      SVM); VENDOR=vmx: under Bochs (Intel VMX with EPT)
+#   make run-qemu      boot an emulated machine in which Debian's QEMU boots
+#                      Linux with -accel kvm on vmmu; print its boot time
+#                      and the VM's statistics
 #   make check         every test lane (QEMU, then Bochs), upstream KVM
 #                      selftests included; one TAP line per test, then
 #                      "N passed, N failed"
@@ -34,7 +37,7 @@ KDIR_DEBUG = $(shell scripts/debug-kernel.sh --if-built)
 export CACHE
 
 .PHONY: all modules clean deps deps-base build-all sparse checkpatch selftests \
-	tools check check-quick run lint debug-kernel
+	tools check check-quick run run-qemu lint debug-kernel
 
 all: modules
 
@@ -95,6 +98,13 @@ run:
 	@scripts/deps.sh $(if $(filter vmx,$(VENDOR)),bochs,base)
 	@$(MAKE) -s build-all selftests tools KDIRS=$(KDIR_61) KDIR_DEBUG=
 	@selftests/vm/run-lanes.sh --demo $(if $(filter vmx,$(VENDOR)),--bochs)
+
+# QEMU -accel kvm on vmmu inside the QEMU lane (Documentation/testing.rst,
+# QEMU on vmmu).
+run-qemu:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
+	@selftests/vm/qemu-boot.sh --demo
 
 clean:
 	@[ -z "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(TOP) clean

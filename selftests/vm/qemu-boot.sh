@@ -12,7 +12,7 @@
 # failure.
 #
 # Usage: selftests/vm/qemu-boot.sh [--side kvm|vmmu|both] [--kernel FILE]
-#                                   [--rounds N] [--stats]
+#                                   [--rounds N] [--stats] [--demo]
 #   --side    kvm (default): insmod kvm and kvm_amd, boot, unload; vmmu:
 #             insmod vmmu.ko and mknod /dev/kvm with its device numbers
 #             (kvm is not loaded), boot, unload; both: vmmu, then kvm, in
@@ -24,6 +24,12 @@
 #   --stats   sample the statistics of QEMU's VM in debugfs while it runs
 #             (qemu-boot-guest.sh -S) and print the last sample as "#"
 #             lines after the step's TAP
+#   --demo    make run-qemu: one boot on vmmu (--side vmmu, the default
+#             here, or kvm) with --stats, in lane run-qemu-qemu-6.1; the
+#             lane's progress is shown live and, instead of TAP, the inner
+#             guest's markers, the boot time and the VM's statistics as a
+#             table (selftests/vm/qemu_boot.py report); the TAP goes to
+#             build/qemu-boot/run-qemu.tap.  Exits 0 only if it passed
 #
 # The lane's initramfs gets, besides what kvm-ref.sh puts there (the kvm
 # modules, the plan, kvm-guest.sh): /usr/bin/qemu-system-x86_64 and
@@ -44,7 +50,8 @@
 #   QEMU_BOOT_STRACE   seconds of the strace run after a failure (default 60)
 #   QEMU_BOOT_TRACE=1  the strace run after a boot that passed too: QEMU's
 #                      ioctls on kvm_amd, to set beside vmmu's
-#   VMMU_LANE_PREFIX   lane names (default "qemu-boot-": the logs are in
+#   VMMU_LANE_PREFIX   lane names (default "qemu-boot-", with --demo
+#                      "run-qemu-": the logs are in
 #                      build/lanes/qemu-boot-qemu-6.1/, results.log holds
 #                      the inner console)
 # VMMU_TEST_TIMEOUT and VMMU_SILENCE default to more than both bounds: a
@@ -60,10 +67,11 @@ die() {
 	exit 1
 }
 
-side=kvm
+side=
 kernel=
 rounds=1
 stats=
+demo=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--side | --kernel | --rounds)
@@ -79,6 +87,11 @@ while [ $# -gt 0 ]; do
 		stats=" -S"
 		shift
 		;;
+	--demo)
+		demo=1
+		stats=" -S"
+		shift
+		;;
 	-h | --help)
 		sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
 		exit 0
@@ -86,6 +99,12 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
+if [ $demo = 1 ]; then
+	side=${side:-vmmu}
+	[ "$side" != both ] || die "--demo boots one side: kvm or vmmu"
+	[ "$rounds" = 1 ] || die "--demo boots once"
+fi
+side=${side:-kvm}
 case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$side'" ;; esac
 case $rounds in '' | *[!0-9]* | 0) die "--rounds: a number of boots, 1 or more" ;; esac
 bound=${QEMU_BOOT_TIMEOUT:-300}
@@ -184,6 +203,42 @@ boots=$(($(wc -w <<<"$sides") * rounds))
 if [ -z "${VMMU_TIMEOUT:-}" ] && [ $((boots * per_boot + 600)) -gt 1800 ]; then
 	export VMMU_TIMEOUT=$((boots * per_boot + 600))
 fi
-export VMMU_LANE_PREFIX=${VMMU_LANE_PREFIX-qemu-boot-}
-echo "# qemu-boot: inner kernel $kernel, side $side, bound $bound s" >&2
-"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
+prefix="qemu-boot-"
+[ $demo = 1 ] && prefix="run-qemu-"
+export VMMU_LANE_PREFIX=${VMMU_LANE_PREFIX-$prefix}
+if [ $demo = 0 ]; then
+	echo "# qemu-boot: inner kernel $kernel, side $side, bound $bound s" >&2
+	"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
+	exit
+fi
+
+# --- make run-qemu ---
+lane=${VMMU_LANES:-qemu-6.1}
+[ "$(wc -w <<<"$lane")" = 1 ] || die "--demo boots one lane, not VMMU_LANES='$lane'"
+export VMMU_LANES=$lane
+dir=$top/build/lanes/$VMMU_LANE_PREFIX$lane
+tap=$work/run-qemu.tap
+label=vmmu
+[ "$side" = kvm ] && label="Debian's kvm_amd"
+# The lane's results.log as it grows: what the guest is doing.
+progress() {
+	sed -u -n -e 's/^@@VMMU BOOT \([^ ]*\) \(.*\)/   the lane booted Linux \1 (\2 paging)/p' \
+		-e "s/^@@VMMU BEGIN [a-z]*:qemu-boot\$/   QEMU -accel kvm boots Linux on $label .../p" \
+		-e 's/^\(not \)\{0,1\}ok [0-9]* - /   /p'
+}
+echo "vmmu: booting the lane ($lane, QEMU TCG); inside it, Debian's QEMU" \
+	"boots $(basename "$kernel") with -accel kvm on $label (a minute or two) ..."
+rm -f "$dir/results.log"
+if [ "${V:-0}" = 1 ]; then
+	"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list" | tee "$tap"
+	rc=${PIPESTATUS[0]}
+else
+	"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list" >"$tap" &
+	pid=$!
+	tail -n +1 -s 0.5 -F --pid=$pid "$dir/results.log" 2>/dev/null | progress
+	wait $pid
+	rc=$?
+fi
+python3 "$vm/qemu_boot.py" report --dir "$dir" || rc=1
+echo "vmmu: $(tail -n 1 "$tap") (TAP in ${tap#"$top"/}, logs in ${dir#"$top"/})"
+exit "$rc"
