@@ -22,7 +22,9 @@
 #   make check-qemu-boot  Debian's QEMU -accel kvm boots Linux inside a QEMU
 #                      lane, on Debian's kvm_amd (SIDE=vmmu|both: on vmmu)
 #   make bench         vmmu fault-path benchmark, then kvm_amd vs vmmu
-#                      (demand_paging_test), in one QEMU boot
+#                      (demand_paging_test), in one QEMU boot; then QEMU
+#                      booting Linux on kvm_amd vs vmmu, in another
+#   make bench-qemu    only the latter (BENCH_PARTS=qemu)
 
 TOP := $(CURDIR)
 CACHE ?= $(HOME)/.cache/vmmu
@@ -114,7 +116,7 @@ clean:
 
 # Upstream KVM selftests and the side-by-side benchmark
 # (Documentation/testing.rst); make check runs the selftests too.
-.PHONY: kvm-selftests kvm-ref bench check-qemu-boot
+.PHONY: kvm-selftests kvm-ref bench bench-qemu check-qemu-boot
 
 kvm-selftests:
 	@scripts/kvm-selftests.sh
@@ -136,3 +138,9 @@ bench:
 	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
 	@$(MAKE) -s -C tools/bench
 	@tools/bench/bench.py
+
+# The QEMU boot comparison of make bench alone.
+bench-qemu:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
+	@BENCH_PARTS=qemu tools/bench/bench.py

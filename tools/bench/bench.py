@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Benchmarks of vmmu, and of vmmu next to Debian's kvm_amd (make bench).
 
-One QEMU boot (selftests/vm/kvm-ref.sh --plan):
+Three parts (BENCH_PARTS); fault and tests share one QEMU boot
+(selftests/vm/kvm-ref.sh --plan):
   1. vmmu alone: fault-bench (tools/bench/fault-bench.c: page faults per
      second through the software vCPU), then a quick attempt at the
      side-by-side test (kvm-probe, then a small demand_paging_test);
@@ -17,14 +18,31 @@ Prints fault-bench's table, then per side and vCPU count the median guest
 execution time and demand-paging rate over the rounds, and the ratio
 vmmu/kvm; then the same for each phase of dirty_log_perf_test (populate,
 enable logging, a dirtying pass, get and clear dirty log, disable); for a
-side without results, why.  Timings under TCG are comparable only within
-one boot; they are reported, never asserted.
+side without results, why.
+  3. qemu, a boot of its own (selftests/vm/qemu-boot.sh --side both
+     --rounds QEMU_ROUNDS --stats): Debian's qemu-system-x86_64 -accel kvm
+     (-smp 1, kernel-irqchip=off) boots Linux to its /init and powers off,
+     QEMU_ROUNDS times on vmmu and on kvm_amd, the two taking turns.
+     Prints per side the median wall time from QEMU's start to its exit
+     and the ratio vmmu/kvm, then the exits of the inner boot by counter:
+     every counter of the VM's debugfs statistics whose name says "exit"
+     and that is not 0 on a side (vmmu's <debugfs>/vmmu/<pid>-<n>/stats and
+     vcpu<n>/stats, kvm's <debugfs>/kvm/<pid>-<fd>/), from the last sample
+     the guest took, every 0.5 s, before QEMU exited.
+Timings under TCG are comparable only within one boot; they are reported,
+never asserted.
 
 The rate is computed here as pages / guest execution time: the rate the
 6.1 demand_paging_test prints divides nanoseconds by 1e8 instead of 1e9.
 
 Environment:
+  BENCH_PARTS       the parts to run, of "fault tests qemu" (the default):
+                    fault-bench, the side-by-side selftests, the QEMU
+                    boots (make bench-qemu: BENCH_PARTS=qemu)
   BENCH_ROUNDS      rounds of the side-by-side test (default 3)
+  BENCH_QEMU_ROUNDS boots of Linux in QEMU per side (default 3)
+  QEMU_BOOT_TIMEOUT seconds each of those may take (default 300; see
+                    selftests/vm/qemu-boot.sh)
   BENCH_SIZE        demand_paging_test -b, per vCPU (default 256M)
   BENCH_BACKINGS    demand_paging_test -s values (default "anonymous
                     anonymous_thp anonymous_hugetlb")
@@ -34,8 +52,8 @@ Environment:
   BENCH_FAULT_RUNS  fault-bench -r, runs per variant (default 5)
   BENCH_LANE        lane to boot (default qemu-6.1)
   V=1               show the guest console and every program's output
-Exit status: 0 when fault-bench, every kvm run and every attempted vmmu
-run passed.
+Exit status: 0 when fault-bench, every kvm run, every attempted vmmu run
+and every QEMU boot passed.
 """
 
 import os
@@ -48,8 +66,11 @@ import tempfile
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "selftests", "vm"))
 import collect  # noqa: E402  (the lanes' own parser of results.log)
+import qemu_boot  # noqa: E402  (what the QEMU boot steps reported)
 
 PREFIX = "bench-"
+QEMU_PREFIX = "bench-qemu-boot-"
+PARTS = ("fault", "tests", "qemu")
 TEST = "demand_paging_test"
 FAULT_BENCH = "vmmu:fault-bench"
 ATTEMPT = "-v 1 -b 4M"
@@ -102,18 +123,20 @@ def huge_pages_needed(size, vcpus, fault_size):
     return (most + HUGE - 1) // HUGE + 8
 
 
-def make_plan(rounds, size, vcpus, fault_args, dl_size, backings, fault_size):
+def make_plan(parts, rounds, size, vcpus, fault_args, dl_size, backings, fault_size):
     # fault-bench comes before the quick attempt: a failed "probe" step
     # turns the vmmu side off for the rest of the plan.
     lines = []
     if "anonymous_hugetlb" in backings:
         lines.append("hugepages %d" % huge_pages_needed(size, vcpus, fault_size))
-    lines += ["load vmmu",
-             "run %s fault-bench %s" % (FAULT_BENCH, fault_args),
-             "run vmmu:kvm-probe kvm-probe",
-             step("vmmu", "attempt", ATTEMPT).replace("run ", "probe ", 1),
-             "unload vmmu"]
-    for r in range(1, rounds + 1):
+    lines.append("load vmmu")
+    if "fault" in parts:
+        lines.append("run %s fault-bench %s" % (FAULT_BENCH, fault_args))
+    if "tests" in parts:
+        lines += ["run vmmu:kvm-probe kvm-probe",
+                  step("vmmu", "attempt", ATTEMPT).replace("run ", "probe ", 1)]
+    lines.append("unload vmmu")
+    for r in range(1, rounds + 1 if "tests" in parts else 1):
         for side in ("kvm", "vmmu"):
             lines.append("load " + side)
             for backing in backings:
@@ -308,11 +331,40 @@ def print_side_by_side(times, vcpus, nbytes, vmmu_state, backing):
     print("(time ratio above 1, rate ratio below 1: vmmu is slower than kvm_amd)")
 
 
-def main():
+def run_lane(cmd, env, tap_path):
+    """Run a lane's script, its TAP into TAP_PATH (on the terminal with
+    V=1).  The lane's verdict counts the vmmu failures that are expected
+    today: the results are judged one by one instead."""
+    with open(tap_path, "w") as tap:
+        if os.environ.get("V") == "1":
+            subprocess.call(cmd, env=env)
+        else:
+            subprocess.call(cmd, env=env, stdout=tap)
+
+
+def lane_failures(run, lane_dir, names):
+    """Failed steps NAMES, a plan that did not end, kernel reports."""
+    failures = ["%s: %s" % (p.name, status(p)) for p in run.programs
+                if p.name in names and not passed(p)]
+    if not run.done:
+        failures.append("the guest stopped before the end of the plan")
+    bad, _, where = collect.kernel_problems(
+        run, collect.read_lines(os.path.join(lane_dir, "console.log")))
+    for line in bad[:5]:
+        failures.append("kernel log (%s): %s" % (where, line.strip()))
+    return failures
+
+
+def where_note(tap_path, lane_dir):
+    return "bench: TAP of the boot in %s; guest output in %s" % (
+        os.path.relpath(tap_path, TOP), os.path.relpath(lane_dir, TOP) + "/results.log")
+
+
+def bench_selftests(parts, lane, outdir, failures):
+    """Parts fault and tests: one boot; print their results."""
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     size = os.environ.get("BENCH_SIZE", "256M")
     vcpus = [int(v) for v in os.environ.get("BENCH_VCPUS", "1 2").split()]
-    lane = os.environ.get("BENCH_LANE", "qemu-6.1")
     fault_size = os.environ.get("BENCH_FAULT_SIZE", "64M")
     fault_runs = int(os.environ.get("BENCH_FAULT_RUNS", "5"))
     dl_size = os.environ.get("BENCH_DL_SIZE", "64M")
@@ -326,27 +378,23 @@ def main():
     size_bytes(dl_size)
     fault_args = "-r %d -b %s -v %s" % (fault_runs, fault_size, ",".join(map(str, vcpus)))
 
-    outdir = os.path.join(TOP, "build", "bench")
-    os.makedirs(outdir, exist_ok=True)
-    plan = make_plan(rounds, size, vcpus, fault_args, dl_size, backings, fault_size)
+    plan = make_plan(parts, rounds, size, vcpus, fault_args, dl_size, backings, fault_size)
     with tempfile.NamedTemporaryFile("w", dir=outdir, prefix="plan.", delete=False) as f:
         f.write(plan)
         plan_path = f.name
     tap_path = os.path.join(outdir, "tap.log")
     env = dict(os.environ, VMMU_LANE_PREFIX=PREFIX, VMMU_LANES=lane)
-    print("bench: one boot of lane %s: fault-bench %s; %d round(s) of %s -v {%s} -b %s "
-          "-s {%s} and %s -b %s, kvm_amd then vmmu"
-          % (lane, fault_args, rounds, TEST, ",".join(map(str, vcpus)), size,
-             ",".join(backings), DL_TEST, dl_size), flush=True)
+    what = []
+    if "fault" in parts:
+        what.append("fault-bench %s" % fault_args)
+    if "tests" in parts:
+        what.append("%d round(s) of %s -v {%s} -b %s -s {%s} and %s -b %s, kvm_amd then vmmu"
+                    % (rounds, TEST, ",".join(map(str, vcpus)), size, ",".join(backings),
+                       DL_TEST, dl_size))
+    print("bench: one boot of lane %s: %s" % (lane, "; ".join(what)), flush=True)
     try:
-        with open(tap_path, "w") as tap:
-            cmd = [os.path.join(TOP, "selftests", "vm", "kvm-ref.sh"), "--plan", plan_path]
-            # The lane's verdict counts the vmmu failures that are expected
-            # today: the runs below are judged one by one instead.
-            if os.environ.get("V") == "1":
-                subprocess.call(cmd, env=env)
-            else:
-                subprocess.call(cmd, env=env, stdout=tap)
+        run_lane([os.path.join(TOP, "selftests", "vm", "kvm-ref.sh"), "--plan", plan_path],
+                 env, tap_path)
     finally:
         os.unlink(plan_path)
 
@@ -354,26 +402,26 @@ def main():
     run = collect.Run(collect.read_lines(os.path.join(lane_dir, "results.log")))
     if not run.boot:
         print("bench: the guest never reached /init; see %s" % tap_path)
-        return 1
+        failures.append("lane %s: the guest never reached /init" % (PREFIX + lane))
+        return
     progs = {p.name: p for p in run.programs}
-    times, failures = collect_times(run)
+    times, failed = collect_times(run)
     dl_times, dl_failures = collect_dl_times(run)
-    failures += dl_failures
-    for name in ("load:kvm", "unload:kvm", "unload:vmmu"):
-        for p in run.programs:
-            if p.name == name and not passed(p):
-                failures.append("%s: %s" % (p.name, status(p)))
-    if not run.done:
-        failures.append("the guest stopped before the end of the plan")
-    bad, _, where = collect.kernel_problems(
-        run, collect.read_lines(os.path.join(lane_dir, "console.log")))
-    for line in bad[:5]:
-        failures.append("kernel log (%s): %s" % (where, line.strip()))
+    failures += failed + dl_failures
+    failures += lane_failures(run, lane_dir, ("load:kvm", "unload:kvm", "unload:vmmu"))
 
     print("bench: kernel %s (%s paging), QEMU TCG" % (
         run.boot[0], run.boot[1] if len(run.boot) > 1 else "?"))
-    print_fault_bench(progs, failures)
+    if "fault" in parts:
+        print_fault_bench(progs, failures)
+    if "tests" in parts:
+        print_tests(run, progs, times, dl_times, rounds, size, nbytes, vcpus, backings,
+                    dl_size, failures)
+    print(where_note(tap_path, lane_dir))
 
+
+def print_tests(run, progs, times, dl_times, rounds, size, nbytes, vcpus, backings,
+                dl_size, failures):
     print("\nvmmu next to kvm_amd: %s -b %s per vCPU; medians over %d round(s) (min..max)"
           % (TEST, size, rounds))
     vmmu_ran = any(key[0] == "vmmu" for key in times)
@@ -396,11 +444,108 @@ def main():
         if attempt is not None and passed(attempt):
             failures.append("vmmu passed its quick attempt but has no timed run")
 
+
+def fmt_count(vals):
+    """Median (min..max) of counts."""
+    med, lo, hi = median_range(vals)
+    return "%.0f (%d..%d)" % (med, lo, hi) if lo != hi else "%d" % lo
+
+
+def exit_counters(boot):
+    """The boot's counters whose name says "exit", over the VM's scopes."""
+    return {n: v for n, v in boot.totals().items() if "exit" in n}
+
+
+def print_qemu_exits(done):
+    """Per counter that is not 0 on a side: each side's median, vmmu/kvm."""
+    counts = {}
+    for b in done:
+        for name, value in exit_counters(b).items():
+            counts.setdefault((b.side, name), []).append(value)
+    names = sorted({n for (_, n), v in counts.items() if any(v)},
+                   key=lambda n: (n != "exits", n))
+    ages = [b.before for b in done if b.before is not None]
+    print("\nExits of the inner boot, by counter: the VM's debugfs statistics, the last "
+          "sample before QEMU exited%s; medians (min..max)"
+          % (" (%.1f..%.1f s before)" % (min(ages), max(ages)) if ages else ""))
+    if not names:
+        print("  no counter sampled (see the boots' \"# stats:\" lines)")
+        return
+    print("%-24s %-24s %-24s %s" % ("counter", "kvm_amd", "vmmu", "vmmu/kvm"))
+    for name in names:
+        k, m = counts.get(("kvm", name)), counts.get(("vmmu", name))
+        print("%-24s %-24s %-24s %s" % (
+            name, fmt_count(k) if k else "-", fmt_count(m) if m else "-",
+            ratio(m and statistics.median(m), k and statistics.median(k))))
+    print("(kvm_amd's per-VM files sum over the vCPUs; vmmu's counters are summed "
+          "over its VM and vCPU files; \"-\": the side has no such counter)")
+
+
+def bench_qemu(lane, outdir, failures):
+    """Part qemu: a boot of its own; print its results."""
+    rounds = int(os.environ.get("BENCH_QEMU_ROUNDS", "3"))
+    if rounds < 1:
+        sys.exit("bench: BENCH_QEMU_ROUNDS >= 1, please")
+    tap_path = os.path.join(outdir, "qemu-boot-tap.log")
+    env = dict(os.environ, VMMU_LANE_PREFIX=QEMU_PREFIX, VMMU_LANES=lane)
+    print("\nbench: one boot of lane %s: Debian's QEMU -accel kvm boots Linux %d time(s) "
+          "on vmmu and on kvm_amd, taking turns" % (lane, rounds), flush=True)
+    run_lane([os.path.join(TOP, "selftests", "vm", "qemu-boot.sh"), "--side", "both",
+              "--rounds", str(rounds), "--stats"], env, tap_path)
+
+    lane_dir = os.path.join(TOP, "build", "lanes", QEMU_PREFIX + lane)
+    found, run = qemu_boot.boots(lane_dir)
+    if not run.boot:
+        print("bench: the guest never reached /init; see %s" % tap_path)
+        failures.append("lane %s: the guest never reached /init" % (QEMU_PREFIX + lane))
+        return
+    failures += lane_failures(run, lane_dir, ("load:kvm", "load:vmmu", "unload:kvm",
+                                              "unload:vmmu"))
+    done = [b for b in found if b.passed and b.secs is not None]
+    for b in found:
+        if b not in done:
+            failures.append("%s: %s" % (b.name, b.status()))
+
+    print("bench: kernel %s (%s paging), QEMU TCG" % (
+        run.boot[0], run.boot[1] if len(run.boot) > 1 else "?"))
+    print("\nQEMU boots Linux (qemu-system-x86_64 -accel kvm -smp 1, to the inner /init "
+          "and its power-off): wall time from QEMU's start to its exit; medians over "
+          "%d round(s) (min..max)" % rounds)
+    secs = {}
+    for b in done:
+        secs.setdefault(b.side, []).append(b.secs)
+    for side in ("kvm", "vmmu"):
+        line = fmt_time(secs[side]) if side in secs else "no result"
+        if side in secs and len(secs[side]) < rounds:
+            line += ", %d of %d boots" % (len(secs[side]), rounds)
+        print("%-9s %s" % (qemu_boot.SIDE_NAMES[side].replace("Debian's ", ""), line))
+        for b in found:
+            if b.side == side and b not in done:
+                print("  %s: %s" % (b.name, b.status()))
+    print("%-9s %s (above 1: vmmu is slower)" % (
+        "vmmu/kvm", ratio(secs.get("vmmu") and statistics.median(secs["vmmu"]),
+                          secs.get("kvm") and statistics.median(secs["kvm"]))))
+    print_qemu_exits(done)
+    print(where_note(tap_path, lane_dir))
+
+
+def main():
+    parts = os.environ.get("BENCH_PARTS", " ".join(PARTS)).split()
+    if not parts or any(p not in PARTS for p in parts):
+        sys.exit("bench: BENCH_PARTS: one or more of %s, not %r"
+                 % (" ".join(PARTS), os.environ.get("BENCH_PARTS")))
+    lane = os.environ.get("BENCH_LANE", "qemu-6.1")
+    outdir = os.path.join(TOP, "build", "bench")
+    os.makedirs(outdir, exist_ok=True)
+    failures = []
+    if "fault" in parts or "tests" in parts:
+        bench_selftests(parts, lane, outdir, failures)
+    if "qemu" in parts:
+        bench_qemu(lane, outdir, failures)
+
     print()
     for f in failures:
         print("bench: FAILED " + f)
-    print("bench: TAP of the boot in %s; guest output in %s"
-          % (os.path.relpath(tap_path, TOP), os.path.relpath(lane_dir, TOP) + "/results.log"))
     return 1 if failures else 0
 
 
