@@ -63,6 +63,8 @@ MEANINGS = {
     "irq_injections": "interrupts of KVM_INTERRUPT delivered",
     "irq_window_exits": "interrupt-window exits from the guest",
     "request_irq_exits": "KVM_EXIT_IRQ_WINDOW_OPEN exits to QEMU",
+    "nmi_injections": "NMIs of KVM_NMI delivered",
+    "nmi_window_exits": "exits that waited for an NMI to be deliverable",
     "emulator_replays": "entries replayed (QEMU's SVM emulation)",
     "signal_exits": "KVM_RUN ended by a signal (KVM_EXIT_INTR)",
     "tlb_flush": "TLB flushes the vCPU performed",
