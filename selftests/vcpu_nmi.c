@@ -6,8 +6,10 @@
  * step; VMX: virtual NMIs and NMI-window exiting).
  *
  * A 64-bit guest with an IDT (in a memslot of its own, one page) whose NMI
- * handler notes where the guest was (R12 = R13, a step counter), counts
- * (R14), tracks how deeply NMIs nest (R9, deepest in R10) and, when R15 is
+ * handler notes where the guest was (R12 = R13, a step counter; R11 = the
+ * RIP it interrupted, which must never be the handler's own, not even its
+ * IRET), counts (R14), tracks how deeply NMIs nest (R9, deepest in R10)
+ * and, when R15 is
  * set, stops at a port write of its own before its IRET; its #DB handler
  * counts in R8 (a single step of vmmu's must never reach the guest).  The
  * guest stops at port writes where the test looks and acts:
@@ -16,7 +18,9 @@
  *      one latched behind it, delivered right after the first's IRET), the
  *      third is lost, as on a CPU.
  *   2. Inside the handler: NMIs are blocked (nmi.masked); three KVM_NMI
- *      leave one pending; it is delivered after the IRET, not nested.
+ *      leave one pending; with every translation zapped the handler's IRET
+ *      faults on its stack (a memslot of its own) and runs again; the NMI
+ *      is delivered after the IRET completes, not nested.
  *   3. The MOV SS interrupt shadow (KVM_SET_VCPU_EVENTS, once the last OUT
  *      is complete) holds the NMI off for one instruction.
  *   4. Re-queue: with every translation zapped, the IDT's page is not
@@ -43,8 +47,11 @@
 #define STACK_GPA	0x9000ULL
 #define IDT_GPA		MEM_SIZE	/* slot 1, one page */
 #define IDT_SLOT	1
+/* From step 3 on, a stack in a slot of its own (the guest's mov to ESP). */
+#define STACK2_GPA	(MEM_SIZE + 0x10000)
+#define STACK2_SLOT	2
 #define PORT_IN_NMI	0x9f
-#define NR_TESTS	46
+#define NR_TESTS	47
 #define RFLAGS_TF	0x100
 
 GUEST_CODE(nmi_code, ".code64",
@@ -59,6 +66,7 @@ GUEST_CODE(nmi_code, ".code64",
 	   "	out %al, $0x90\n"
 	   "	mov $2, %r13d\n"
 	   "	out %al, $0x91\n"
+	   "	mov $0x411000, %esp\n"
 	   "	mov $3, %r13d\n"
 	   "	mov $1, %r15d\n"
 	   "	out %al, $0x92\n"
@@ -95,6 +103,7 @@ GUEST_CODE(nmi_code, ".code64",
 	   "	out %al, $0x9b\n"
 	   "	hlt\n"
 	   "nmi_handler:\n"
+	   "	mov (%rsp), %r11\n"
 	   "	inc %r9\n"
 	   "	cmp %r10, %r9\n"
 	   "	cmova %r9, %r10\n"
@@ -112,7 +121,7 @@ GUEST_CODE(nmi_code, ".code64",
 GUEST_LABEL(nmi_handler);
 GUEST_LABEL(db_handler);
 
-static u64 *idt;
+static u64 *idt, *stack2;
 
 static u64 handler(const u8 *label)
 {
@@ -127,6 +136,9 @@ static void setup_tables(struct guest *g)
 	guest_setup_gdt_idt(g, GDT_GPA, idt, IDT_GPA, 3);
 	guest_set_gate(idt, 1, handler(db_handler));
 	guest_set_gate(idt, 2, handler(nmi_handler));
+	stack2 = mmu_map_anon(PAGE_SIZE, NULL);
+	mmu_set_region_or_die(g->vm_fd, STACK2_SLOT, 0, STACK2_GPA, PAGE_SIZE,
+			      stack2);
 }
 
 static int nmi(struct guest *g)
@@ -167,19 +179,27 @@ static bool nmi_state(struct guest *g, int injected, int pending, int masked)
 	return false;
 }
 
-/* R12, R14, R10: where the last NMI came, how many, how deeply nested. */
+/*
+ * R12, R14, R10, R11: where the last NMI came, how many, how deeply nested,
+ * the RIP it interrupted (not in the handlers: no NMI came before an IRET
+ * of the NMI handler had completed).
+ */
 static bool handled(struct guest *g, u64 step, u64 count)
 {
+	u64 from = CODE_GPA + GUEST_OFFSET(nmi_code, nmi_handler);
+	u64 to = CODE_GPA + GUEST_CODE_SIZE(nmi_code);
 	struct kvm_regs regs;
 
 	guest_get_regs(g, &regs);
 	if (regs.r12 == step && regs.r14 == count && regs.r10 == 1 &&
-	    !regs.r8 && !(regs.rflags & RFLAGS_TF))
+	    (regs.r11 < from || regs.r11 >= to) && !regs.r8 &&
+	    !(regs.rflags & RFLAGS_TF))
 		return true;
-	diag("  last NMI at step %llu, %llu taken, nested %llu deep, %llu #DB, RFLAGS %#llx",
+	diag("  last NMI at step %llu, %llu taken, nested %llu deep, interrupted RIP %#llx (handlers %#llx-%#llx), %llu #DB, RFLAGS %#llx",
 	     (unsigned long long)regs.r12, (unsigned long long)regs.r14,
-	     (unsigned long long)regs.r10, (unsigned long long)regs.r8,
-	     (unsigned long long)regs.rflags);
+	     (unsigned long long)regs.r10, (unsigned long long)regs.r11,
+	     (unsigned long long)from, (unsigned long long)to,
+	     (unsigned long long)regs.r8, (unsigned long long)regs.rflags);
 	return false;
 }
 
@@ -204,8 +224,16 @@ static void test_blocked(struct guest *g)
 	ok(nmi_state(g, 0, 0, 1), "inside the handler NMIs are blocked");
 	nmis(g, 3);
 	ok(nmi_state(g, 0, 1, 1), "three KVM_NMI there: 1 pending");
+	/*
+	 * The IRET's frame on the stack is not mapped now: the IRET faults
+	 * (an NPF or EPT violation after it unblocked NMIs, VMX says) and
+	 * runs again; NMIs stay blocked until it completes.
+	 */
+	is_errno(vmmu_ioctl(g->vm_fd, VMMU_ZAP_ALL, 0), 0,
+		 "VMMU_ZAP_ALL: the handler's stack is not mapped any more");
 	ok(guest_run_to_port(g, 0x93), "the handler returns, the guest runs on");
-	ok(handled(g, 3, 4), "the pending NMI came after the IRET, not nested");
+	ok(handled(g, 3, 4),
+	   "the pending NMI came after the IRET (which faulted), not nested");
 	ok(nmi_state(g, 0, 0, 0), "none pending or blocked after that");
 }
 
@@ -331,6 +359,7 @@ int main(void)
 	test_errors(sys_fd);
 	guest_destroy(&g);
 	munmap(idt, PAGE_SIZE);
+	munmap(stack2, PAGE_SIZE);
 	close(sys_fd);
 	return tap_finish();
 }
