@@ -21,6 +21,8 @@
 #   make kvm-ref       run them in QEMU against Debian's kvm_amd (SIDE=vmmu|both)
 #   make check-qemu-boot  Debian's QEMU -accel kvm boots Linux inside a QEMU
 #                      lane, on Debian's kvm_amd (SIDE=vmmu|both: on vmmu)
+#   make check-qemu-smp   the same with -smp 2, on vmmu and kvm_amd
+#                      (SIDE=vmmu|kvm: one of them)
 #   make bench         vmmu fault-path benchmark, then kvm_amd vs vmmu
 #                      (demand_paging_test), in one QEMU boot; then QEMU
 #                      booting Linux on kvm_amd vs vmmu, in another
@@ -116,7 +118,7 @@ clean:
 
 # Upstream KVM selftests and the side-by-side benchmark
 # (Documentation/testing.rst); make check runs the selftests too.
-.PHONY: kvm-selftests kvm-ref bench bench-qemu check-qemu-boot
+.PHONY: kvm-selftests kvm-ref bench bench-qemu check-qemu-boot check-qemu-smp
 
 kvm-selftests:
 	@scripts/kvm-selftests.sh
@@ -132,6 +134,14 @@ check-qemu-boot:
 	@scripts/deps.sh base
 	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
 	@selftests/vm/qemu-boot.sh $(if $(SIDE),--side $(SIDE))
+
+# The same boot with -smp 2 (INIT/SIPI through QEMU's APIC), vmmu beside
+# kvm_amd in one lane boot (SIDE= to run one side); not in make check.
+check-qemu-smp:
+	@scripts/deps.sh base
+	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
+	@QEMU_BOOT_SMP=$${QEMU_BOOT_SMP:-2} QEMU_BOOT_TIMEOUT=$${QEMU_BOOT_TIMEOUT:-600} \
+		selftests/vm/qemu-boot.sh --side $(or $(SIDE),both)
 
 bench:
 	@scripts/deps.sh base

@@ -28,8 +28,10 @@
 #   # stat: vm|vcpu<n> NAME VALUE
 #   # peak: vm|vcpu<n> NAME VALUE   (an earlier sample's larger value)
 #
-# Usage: qemu-boot [-t SECONDS] [-s SECONDS] [-a] [-S]
+# Usage: qemu-boot [-t SECONDS] [-s SECONDS] [-c CPUS] [-a] [-S]
 #   -t   bound of the inner boot (default 300)
+#   -c   the inner guest's vCPUs (-smp, default 1); its /init checks that
+#        all of them came up (INIT and SIPI through QEMU's APIC)
 #   -s   bound of the strace run after a failure (default 60)
 #   -a   the strace run also after a boot that passed: what QEMU asks of
 #        kvm_amd, to compare with vmmu (under strace the boot crawls: the
@@ -41,10 +43,12 @@ bound=300
 strace_bound=60
 always=0
 stats=0
-while getopts t:s:aS opt; do
+cpus=1
+while getopts t:s:c:aS opt; do
 	case $opt in
 	t) bound=$OPTARG ;;
 	s) strace_bound=$OPTARG ;;
+	c) cpus=$OPTARG ;;
 	a) always=1 ;;
 	S) stats=1 ;;
 	*) exit 2 ;;
@@ -59,9 +63,9 @@ mkdir -p $dir
 # The inner boot, with a command (timeout, strace ...) in front of QEMU.
 run_qemu() {
 	"$@" qemu-system-x86_64 -accel kvm -M pc,kernel-irqchip=off -cpu qemu64 \
-		-smp 1 -m 256 -nodefaults -vga none -display none -no-reboot \
+		-smp "$cpus" -m 256 -nodefaults -vga none -display none -no-reboot \
 		-serial stdio -kernel $kernel -initrd $initrd \
-		-append "console=ttyS0 panic=-1" </dev/null
+		-append "console=ttyS0 panic=-1 inner_cpus=$cpus" </dev/null
 }
 
 uptime_secs() {
@@ -266,6 +270,7 @@ tap() { # ok|fail description
 }
 
 echo "1..6"
+echo "# inner guest: -smp $cpus"
 echo "# /dev/kvm: $(ls -l /dev/kvm 2>&1)"
 echo "# loaded: $(grep -E '^(kvm|kvm_amd|kvm_intel|vmmu) ' /proc/modules 2>/dev/null | cut -d ' ' -f 1 | tr '\n' ' ')"
 

@@ -50,6 +50,8 @@
 #   QEMU_BOOT_STRACE   seconds of the strace run after a failure (default 60)
 #   QEMU_BOOT_TRACE=1  the strace run after a boot that passed too: QEMU's
 #                      ioctls on kvm_amd, to set beside vmmu's
+#   QEMU_BOOT_SMP      the inner guest's vCPUs (default 1; make
+#                      check-qemu-smp boots 2 on both sides)
 #   VMMU_LANE_PREFIX   lane names (default "qemu-boot-", with --demo
 #                      "run-qemu-": the logs are in
 #                      build/lanes/qemu-boot-qemu-6.1/, results.log holds
@@ -111,6 +113,8 @@ bound=${QEMU_BOOT_TIMEOUT:-300}
 strace_bound=${QEMU_BOOT_STRACE:-60}
 trace=
 [ "${QEMU_BOOT_TRACE:-0}" = 1 ] && trace=" -a"
+smp=${QEMU_BOOT_SMP:-1}
+case $smp in '' | *[!0-9]* | 0) die "QEMU_BOOT_SMP: a number of vCPUs, please" ;; esac
 case $bound$strace_bound in *[!0-9]*) die "QEMU_BOOT_TIMEOUT, QEMU_BOOT_STRACE: seconds, please" ;; esac
 
 qemu=/usr/bin/qemu-system-x86_64
@@ -188,7 +192,7 @@ for r in $(seq "$rounds"); do
 		name=$s:qemu-boot
 		[ "$rounds" = 1 ] || name=$s:r$r:qemu-boot
 		echo "load $s"
-		echo "tap $name qemu-boot -t $bound -s $strace_bound$trace$stats"
+		echo "tap $name qemu-boot -t $bound -s $strace_bound -c $smp$trace$stats"
 		echo "unload $s"
 	done
 done >"$run/plan"
@@ -207,7 +211,7 @@ prefix="qemu-boot-"
 [ $demo = 1 ] && prefix="run-qemu-"
 export VMMU_LANE_PREFIX=${VMMU_LANE_PREFIX-$prefix}
 if [ $demo = 0 ]; then
-	echo "# qemu-boot: inner kernel $kernel, side $side, bound $bound s" >&2
+	echo "# qemu-boot: inner kernel $kernel, side $side, -smp $smp, bound $bound s" >&2
 	"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
 	exit
 fi
