@@ -195,9 +195,10 @@ static bool handled(struct guest *g, u64 step, u64 count)
 	    (regs.r11 < from || regs.r11 >= to) && !regs.r8 &&
 	    !(regs.rflags & RFLAGS_TF))
 		return true;
-	diag("  last NMI at step %llu, %llu taken, nested %llu deep, interrupted RIP %#llx (handlers %#llx-%#llx), %llu #DB, RFLAGS %#llx",
+	diag("  last NMI at step %llu, %llu taken, %llu deep, from RIP %#llx",
 	     (unsigned long long)regs.r12, (unsigned long long)regs.r14,
-	     (unsigned long long)regs.r10, (unsigned long long)regs.r11,
+	     (unsigned long long)regs.r10, (unsigned long long)regs.r11);
+	diag("  (handlers %#llx-%#llx), %llu #DB, RFLAGS %#llx",
 	     (unsigned long long)from, (unsigned long long)to,
 	     (unsigned long long)regs.r8, (unsigned long long)regs.rflags);
 	return false;

@@ -16,12 +16,14 @@
  * VMEXIT_INVALID on SVM, and leaves the guest state as it was.
  */
 #include <cpuid.h>
+#include <glob.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "guest_util.h"
 
-#define NR_TESTS	22
+#define NR_TESTS	25
 #define MEM_SIZE	(4ULL << 20)
 #define CODE_GPA	0x1000ULL
 #define STACK_GPA	0x9000ULL
@@ -106,23 +108,83 @@ static void shutdown_test(struct guest *g, const u8 *code, size_t size,
 }
 
 /*
+ * The vCPU's emulator_replays (<debugfs>/vmmu/<pid>-<n>/vcpu0/stats: this
+ * process has one VM), or -1 without debugfs.
+ */
+static long long replays(void)
+{
+	char pattern[64], name[48];
+	long long v, n = -1;
+	glob_t gl;
+	FILE *f;
+
+	snprintf(pattern, sizeof(pattern), "/sys/kernel/debug/vmmu/%d-*/vcpu0/stats",
+		 getpid());
+	if (glob(pattern, 0, NULL, &gl))
+		return -1;
+	f = fopen(gl.gl_pathv[0], "r");
+	globfree(&gl);
+	if (!f)
+		return -1;
+	while (fscanf(f, "%47s %lld", name, &v) == 2)
+		if (!strcmp(name, "emulator_replays"))
+			n = v;
+	fclose(f);
+	return n;
+}
+
+/* One test: the last run replayed nothing (skipped without debugfs). */
+static void no_replay(long long before, const char *what)
+{
+	long long after = replays();
+
+	if (before < 0 || after < 0)
+		skip(1, "no <debugfs>/vmmu/.../vcpu0/stats here");
+	else
+		is_int(after - before, 0, "%s: not run again as an emulator fault (%lld replays)",
+		       what, after);
+}
+
+/*
  * RIP in a page the guest's tables do not map (beyond their 1 GiB): #PF on
  * the first fetch, a triple fault.  On SVM this is the shape of the
  * emulator's phantom fault that vmmu runs again (svm/exit.c); a fault the
- * guest's own tables explain must not be taken for one.
+ * guest's own tables explain must not be taken for one.  Then the same
+ * with an IDT whose gates the tables do not map either: the #PF and the
+ * #DF fault on their gates (CR2 is no longer RIP), which is the shape of
+ * the phantom fault in a guest with an IDT.
  */
 static void test_unmapped_rip(struct guest *g)
 {
+	struct kvm_sregs sregs;
 	struct kvm_regs regs;
+	long long before;
 	int r;
 
 	run_long_mode(g, lm_ud2, GUEST_CODE_SIZE(lm_ud2));
 	guest_get_regs(g, &regs);
 	regs.rip = GUEST_PT_MAPPED + CODE_GPA;
 	guest_set_regs(g, &regs);
+	before = replays();
 	r = guest_run(g);
 	ok_guest_exit(g, r, KVM_EXIT_SHUTDOWN,
 		      "RIP where the guest's tables map nothing: triple fault, SHUTDOWN");
+	no_replay(before, "RIP unmapped");
+
+	run_long_mode(g, lm_ud2, GUEST_CODE_SIZE(lm_ud2));
+	guest_get_regs(g, &regs);
+	regs.rip = GUEST_PT_MAPPED + CODE_GPA;
+	guest_set_regs(g, &regs);
+	guest_get_sregs(g, &sregs);
+	sregs.idt.base = GUEST_PT_MAPPED + 0x10000;
+	sregs.idt.limit = 0xfff;
+	if (guest_set_sregs(g, &sregs))
+		bail_out("KVM_SET_SREGS: %s", errno_name(errno));
+	before = replays();
+	r = guest_run(g);
+	ok_guest_exit(g, r, KVM_EXIT_SHUTDOWN,
+		      "RIP and the IDT's gates unmapped: triple fault, SHUTDOWN");
+	no_replay(before, "RIP and gates unmapped");
 }
 
 static void test_reset_state(struct guest *g)

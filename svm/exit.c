@@ -192,19 +192,42 @@ static int svm_handle_host_save(struct vmmu_vcpu *vcpu)
 }
 
 /*
+ * Would the gate of exception @vector be readable through the guest's own
+ * tables, as the CPU reads it to deliver the exception?
+ */
+static bool svm_gate_maps(const struct vmmu_emul_ctxt *ctxt,
+			  const struct vmcb_save_area *b, unsigned int vector)
+{
+	unsigned int size = (b->efer & EFER_LMA) ? 16 : 8;
+	struct vmmu_emul_ctxt sup = *ctxt;
+	struct vmmu_emul_pf pf;
+	u64 gpa;
+
+	/* The CPU reads the IDT with supervisor rights at any CPL. */
+	sup.cpl = 0;
+	if ((vector + 1) * size - 1 > b->idtr.limit)
+		return false;
+	return !vmmu_emul_translate(&sup, b->idtr.base + vector * size, false,
+				    &gpa, &pf);
+}
+
+/*
  * Is this triple fault an emulator's phantom page fault?  QEMU (7.2, TCG)
  * was seen, under host memory churn, to fault the very first instruction
- * fetch after a VMRUN (#PF with CR2 = RIP, and the guest without an IDT: a
- * triple fault) although the guest's page tables mapped RIP, vmmu's nested
- * tables mapped those tables to the right pages, and no invalidation had
- * touched them since they were mapped: as if the guest's walk had run
- * without the nested translation, the mirror of the host-state exits
- * above.  A CPU faults there only if another vCPU clears the guest's PTE
- * during the entry.  So only a SHUTDOWN whose event was that #PF, on the
- * instruction VMRUN entered at (nothing injected at the entry), while the
- * guest's tables (walked in software from the state before the VMRUN) map
- * it now, is run again from that state, at most SVM_HOST_SAVE_REPLAYS
- * times in a row.
+ * fetch after a VMRUN (#PF, CR2 = RIP) although the guest's page tables
+ * mapped RIP, vmmu's nested tables mapped those tables to the right pages,
+ * and no invalidation had touched them since they were mapped: as if the
+ * guest's walk had run without the nested translation, the mirror of the
+ * host-state exits above.  A guest without an IDT shuts down right there;
+ * a guest with one faults again on the gates of #PF and #DF (CR2 is then
+ * the last gate's address) and shuts down too (seen in the QEMU boot lane:
+ * Linux, after a port write).  A CPU faults there only if another vCPU
+ * clears the guest's PTE during the entry.  So only a SHUTDOWN whose event
+ * was a #PF, on the instruction VMRUN entered at (nothing injected at the
+ * entry), while the guest's tables (walked in software from the state
+ * before the VMRUN) map that instruction and, unless CR2 is that RIP (then
+ * the #PF must be a fetch's), the gates of #PF and #DF, is run again from
+ * that state, at most SVM_HOST_SAVE_REPLAYS times in a row.
  */
 static bool svm_phantom_fetch_fault(struct vmmu_vcpu *vcpu)
 {
@@ -219,6 +242,7 @@ static bool svm_phantom_fetch_fault(struct vmmu_vcpu *vcpu)
 		.seg_base[VMMU_EMUL_CS] = b->cs.base,
 		.cs_db = b->cs.attrib & SVM_SELECTOR_DB_MASK,
 		.cs_l = b->cs.attrib & SVM_SELECTOR_L_MASK,
+		.cpl = b->cpl,
 		.cr0 = b->cr0,
 		.cr3 = b->cr3,
 		.cr4 = b->cr4,
@@ -231,7 +255,12 @@ static bool svm_phantom_fetch_fault(struct vmmu_vcpu *vcpu)
 	    (SVM_EXITINTINFO_VALID | SVM_EXITINTINFO_TYPE_EXEPT | X86_TRAP_PF))
 		return false;
 	if ((svm->event_inj_backup & SVM_EVTINJ_VALID) ||
-	    svm->vmcb->save.cr2 != b->rip || svm->vmcb->save.rip != b->rip)
+	    svm->vmcb->save.rip != b->rip)
+		return false;
+	if (svm->vmcb->save.cr2 != b->rip &&
+	    (!(svm->vmcb->control.exit_int_info_err & VMMU_PFERR_FETCH) ||
+	     !svm_gate_maps(&ctxt, b, X86_TRAP_PF) ||
+	     !svm_gate_maps(&ctxt, b, X86_TRAP_DF)))
 		return false;
 	return !vmmu_emul_fetch(&ctxt, bytes, &len);
 }
