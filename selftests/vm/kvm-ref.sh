@@ -47,8 +47,9 @@
 # Programs come from scripts/kvm-selftests.sh (built on first use),
 # build/bench (every tools/bench/*.c, e.g. kvm-probe) and selftests/build
 # (vmmu's own test programs, e.g. svm_busy, which loads vmmu itself while
-# kvm is loaded).  The kvm modules come from /lib/modules/<release> of
-# every installed kernel, and from the debug kernel's tree once it is built.
+# kvm is loaded).  The kvm modules, for a plan that loads kvm, come from
+# /lib/modules/<release> of every installed kernel, and from the debug
+# kernel's tree once it is built.
 #
 # Environment: everything run-lanes.sh reads (V, VMMU_LANES, VMMU_TIMEOUT,
 # VMMU_TEST_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and VMMU_LANE_PREFIX
@@ -265,15 +266,19 @@ add_modules() { # root release
 }
 
 : >"$run/extra.list"
-for v in /boot/vmlinuz-*; do
-	rel=${v#/boot/vmlinuz-}
-	[ -f "/lib/modules/$rel/modules.order" ] && add_modules "/lib/modules/$rel" "$rel"
-done
-dtree=$("$top/scripts/debug-kernel.sh" --if-built 2>/dev/null)
-if [ -n "$dtree" ] && [ -f "$dtree/modules.order" ]; then
-	add_modules "$dtree" "$(cat "$dtree/include/config/kernel.release")"
+# Only for a plan that loads kvm: a vmmu-only plan goes without them (the
+# Bochs lane reads the whole initramfs through its emulated CD-ROM).
+if grep -qE '^load[[:space:]]+kvm([[:space:]]|$)' "$plan"; then
+	for v in /boot/vmlinuz-*; do
+		rel=${v#/boot/vmlinuz-}
+		[ -f "/lib/modules/$rel/modules.order" ] && add_modules "/lib/modules/$rel" "$rel"
+	done
+	dtree=$("$top/scripts/debug-kernel.sh" --if-built 2>/dev/null)
+	if [ -n "$dtree" ] && [ -f "$dtree/modules.order" ]; then
+		add_modules "$dtree" "$(cat "$dtree/include/config/kernel.release")"
+	fi
+	grep -q order- "$run/extra.list" || die "no kvm modules found for any installed kernel"
 fi
-grep -q order- "$run/extra.list" || die "no kvm modules found for any installed kernel"
 
 echo "file /kvm/plan $plan 644" >>"$run/extra.list"
 [ -z "$extra_in" ] || cat "$extra_in" >>"$run/extra.list"

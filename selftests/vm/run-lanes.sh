@@ -26,8 +26,9 @@
 #             live; exit with its status.  With --bochs, under Bochs (an
 #             Intel CPU with VMX and EPT) instead of QEMU
 #   --kvm     kvm mode, for selftests/vm/kvm-ref.sh: lane qemu-6.1 (or the
-#             VMMU_LANES), named with the prefix VMMU_LANE_PREFIX (default
-#             "kvm-"); no program of selftests/build; the initramfs gets
+#             VMMU_LANES, bochs-6.1 among them), named with the prefix
+#             VMMU_LANE_PREFIX (default "kvm-"); no program of
+#             selftests/build; the initramfs gets
 #             /kvm/guest.sh and the entries of VMMU_EXTRA_LIST (a list in
 #             mkinitramfs.py's format: /kvm/plan, /kvm/bin, /kvm/modules),
 #             and /init runs the plan (see kvm-guest.sh)
@@ -211,7 +212,13 @@ if [ $mode = full ] || { [ $mode = kvm ] && [ -n "${VMMU_LANES:-}" ]; }; then
 		fi
 	fi
 fi
-if [ $mode = full ]; then
+# The Bochs lane: in a full run, and in kvm mode when VMMU_LANES names it.
+bochs_wanted=0
+[ $mode = full ] && bochs_wanted=1
+if [ $mode = kvm ]; then
+	case " ${VMMU_LANES:-} " in *" bochs-6.1 "*) bochs_wanted=1 ;; esac
+fi
+if [ $bochs_wanted = 1 ]; then
 	if [ $have_bochs = 1 ]; then
 		lanes+=("bochs-6.1 $k61 quiet 4-level")
 	else
@@ -228,11 +235,19 @@ if [ -n "${VMMU_LANES:-}" ] && [ $mode != demo ]; then
 	[ ${#sel[@]} -gt 0 ] || die "VMMU_LANES='$VMMU_LANES' names no available lane"
 	lanes=("${sel[@]}")
 fi
+# kvm mode names its lanes with a prefix; the name without it says how a
+# lane boots (bochs-* under Bochs).
+lane_prefix=
 if [ $mode = kvm ]; then
+	lane_prefix=${VMMU_LANE_PREFIX-kvm-}
 	for i in "${!lanes[@]}"; do
-		lanes[i]=${VMMU_LANE_PREFIX-kvm-}${lanes[i]}
+		lanes[i]=$lane_prefix${lanes[i]}
 	done
 fi
+bochs_lane() { # lane name
+	case ${1#"$lane_prefix"} in bochs-*) return 0 ;; esac
+	return 1
+}
 
 # --- test programs ---
 progs=()
@@ -356,8 +371,9 @@ initrd_for() { # release common-name -> path of its initramfs
 	ko=$(find_module "$rel")
 	{
 		echo "file /vmmu.ko $ko 644"
-		# The Bochs lane (Intel VMX) carries kvm_intel for vmx_busy.
-		if [ "$name" = common-bochs ]; then
+		# The Bochs lane (Intel VMX) carries kvm_intel for vmx_busy
+		# (kvm mode: kvm-ref.sh adds what its plan loads).
+		if [ "$name" = common-bochs ] && [ $mode != kvm ]; then
 			mkdir -p "$out/kvm-intel-$rel"
 			kvm_intel_list "$rel" "$out/kvm-intel-$rel"
 		fi
@@ -370,7 +386,7 @@ initrd_for() { # release common-name -> path of its initramfs
 # Lanes named bochs-* run under Bochs, with their own archive; qemu-*-1g
 # runs huge_pages alone (or what T names).
 common_for() { # lane name -> common archive name
-	case $1 in
+	case ${1#"$lane_prefix"} in
 	bochs-*) echo common-bochs ;;
 	qemu-*-1g) echo common-1g ;;
 	*) echo common ;;
@@ -475,7 +491,7 @@ boot_lane() { # name release append-extra dir [kernel image]
 	[ "$extra" = - ] || append="$append ${extra//,/ }"
 	[ -z "${VMMU_APPEND:-}" ] || append="$append $VMMU_APPEND"
 	start=$(date +%s)
-	case $1 in
+	case ${1#"$lane_prefix"} in
 	bochs-*)
 		# A 115200 baud console: Bochs times the UART in emulated time.
 		timeout -k 10 $((bochs_timeout + 60)) "$vm/bochs-boot.sh" "$dir" \
@@ -494,7 +510,7 @@ boot_lane() { # name release append-extra dir [kernel image]
 	esac
 	tpid=$!
 	echo $tpid >"$dir/timeout.pid"
-	case $1 in bochs-*) quiet=$bochs_silence ;; esac
+	bochs_lane "$1" && quiet=$bochs_silence
 	watch_silence "$dir" $tpid "$quiet" &
 	wpid=$!
 	wait $tpid
@@ -617,25 +633,25 @@ for ((i = 0; i < n; i++)); do
 	expect=()
 	[ "$4" = - ] || expect=(--expect-paging "$4")
 	limit=$boot_timeout
-	case $1 in bochs-*) limit=$bochs_timeout ;; esac
+	bochs_lane "$1" && limit=$bochs_timeout
 	python3 "$vm/collect.py" lane --lane "$1" --dir "$d" --state "$state" \
 		--qemu-rc "$(cat "$d/qemu.rc")" --timeout "$limit" \
 		${expect[@]+"${expect[@]}"} ${vflag[@]+"${vflag[@]}"}
 	# guest_util's tests say so when vmmu offers no VMX vCPUs.
-	case $1 in
-	bochs-*)
+	if bochs_lane "$1"; then
 		if grep -q 'VMX: ENODEV' "$d/results.log"; then
 			echo "# $1: VMX IS ABSENT: vmmu offers no VMX vCPUs here" \
 				"(VMMU_VCPU_VMX: ENODEV); the tests that run guest code skipped"
 		fi
-		# Wall seconds per program (the guest's clock is emulated).
-		awk '$2 == "INSMOD" { printf "# %s: wall seconds: boot %d", lane, $1 }
+		# Wall seconds per program (the guest's clock is emulated); the
+		# boot ends at the first marker (INSMOD, or in kvm mode the
+		# first step's BEGIN).
+		awk '!head { printf "# %s: wall seconds: boot %d", lane, $1; head = 1 }
 		     $2 == "BEGIN" { t = $1 }
 		     $2 == "END" { printf ", %s %d", $3, $1 - t }
 		     $2 == "DONE" { printf ", end %d", $1 }
 		     END { if (NR) print "" }' lane="$1" "$d/walltimes" 2>/dev/null
-		;;
-	esac
+	fi
 	echo "# $1: $(cat "$d/secs") s (kernel $2; logs in ${d#"$top"/})"
 done
 echo "# lanes took $(($(date +%s) - t0)) s"
