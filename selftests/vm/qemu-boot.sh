@@ -12,7 +12,7 @@
 # failure.
 #
 # Usage: selftests/vm/qemu-boot.sh [--side kvm|vmmu|both] [--kernel FILE]
-#                                   [--rounds N] [--stats] [--demo]
+#                                   [--rounds N] [--stats] [--demo] [--bochs]
 #   --side    kvm (default): insmod kvm and kvm_amd, boot, unload; vmmu:
 #             insmod vmmu.ko and mknod /dev/kvm with its device numbers
 #             (kvm is not loaded), boot, unload; both: vmmu, then kvm, in
@@ -30,6 +30,13 @@
 #             guest's markers, the boot time and the VM's statistics as a
 #             table (selftests/vm/qemu_boot.py report); the TAP goes to
 #             build/qemu-boot/run-qemu.tap.  Exits 0 only if it passed
+#   --bochs   make check-bochs-qemu: in the Bochs lane (VMMU_LANES=bochs-6.1,
+#             an Intel CPU with VMX and EPT: vmmu's VMX vCPU; --side
+#             defaults to vmmu), with the bounds below; the step runs
+#             with -f: the inner kernel's first console line within the
+#             bound is what must pass, the /init markers that the bound
+#             cut short are TODO lines, and the inner console is printed
+#             as it comes
 #
 # The lane's initramfs gets, besides what kvm-ref.sh puts there (the kvm
 # modules, the plan, kvm-guest.sh): /usr/bin/qemu-system-x86_64 and
@@ -46,8 +53,10 @@
 # Environment: everything kvm-ref.sh and run-lanes.sh read (V, VMMU_LANES,
 # VMMU_TIMEOUT, VMMU_APPEND, VMMU_MODULES ...), and
 #   QEMU_BOOT_TIMEOUT  seconds the inner QEMU may run before it is stopped
-#                      and fails (default 300; kvm_amd boots it in ~22 s)
-#   QEMU_BOOT_STRACE   seconds of the strace run after a failure (default 60)
+#                      and fails (default 300; kvm_amd boots it in ~22 s;
+#                      --bochs: 15 s of the lane's clock, see below)
+#   QEMU_BOOT_STRACE   seconds of the strace run after a failure (default 60;
+#                      --bochs: 5)
 #   QEMU_BOOT_TRACE=1  the strace run after a boot that passed too: QEMU's
 #                      ioctls on kvm_amd, to set beside vmmu's
 #   QEMU_BOOT_SMP      the inner guest's vCPUs (default 1; make
@@ -59,7 +68,12 @@
 # VMMU_TEST_TIMEOUT and VMMU_SILENCE default to more than both bounds: a
 # waiting inner QEMU keeps the lane silent until its bound ends it; with
 # more than one boot in the lane, VMMU_TIMEOUT defaults to room for each
-# of them (at least run-lanes.sh's 1800 s).
+# of them (at least run-lanes.sh's 1800 s).  With --bochs the bounds are
+# in the lane's clock, under Bochs 40-60 wall seconds to its second while
+# QEMU runs the inner guest (measured: the lane's whole boot, four wall
+# minutes, ends at an uptime of 10 s); VMMU_BOCHS_TEST_TIMEOUT defaults
+# to more than both, VMMU_BOCHS_TIMEOUT to 2700 wall seconds and
+# VMMU_BOCHS_SILENCE to the same.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -74,6 +88,7 @@ kernel=
 rounds=1
 stats=
 demo=0
+bochs=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--side | --kernel | --rounds)
@@ -87,6 +102,10 @@ while [ $# -gt 0 ]; do
 		;;
 	--stats)
 		stats=" -S"
+		shift
+		;;
+	--bochs)
+		bochs=1
 		shift
 		;;
 	--demo)
@@ -106,11 +125,20 @@ if [ $demo = 1 ]; then
 	[ "$side" != both ] || die "--demo boots one side: kvm or vmmu"
 	[ "$rounds" = 1 ] || die "--demo boots once"
 fi
+[ $bochs = 0 ] || side=${side:-vmmu}
 side=${side:-kvm}
 case $side in kvm | vmmu | both) ;; *) die "--side: kvm, vmmu or both, not '$side'" ;; esac
 case $rounds in '' | *[!0-9]* | 0) die "--rounds: a number of boots, 1 or more" ;; esac
 bound=${QEMU_BOOT_TIMEOUT:-300}
 strace_bound=${QEMU_BOOT_STRACE:-60}
+first=
+if [ $bochs = 1 ]; then
+	[ $demo = 0 ] || die "--demo runs in the QEMU lane, not with --bochs"
+	export VMMU_LANES=bochs-6.1
+	first=" -f"
+	bound=${QEMU_BOOT_TIMEOUT:-15}
+	strace_bound=${QEMU_BOOT_STRACE:-5}
+fi
 trace=
 [ "${QEMU_BOOT_TRACE:-0}" = 1 ] && trace=" -a"
 smp=${QEMU_BOOT_SMP:-1}
@@ -192,7 +220,7 @@ for r in $(seq "$rounds"); do
 		name=$s:qemu-boot
 		[ "$rounds" = 1 ] || name=$s:r$r:qemu-boot
 		echo "load $s"
-		echo "tap $name qemu-boot -t $bound -s $strace_bound -c $smp$trace$stats"
+		echo "tap $name qemu-boot -t $bound -s $strace_bound -c $smp$trace$stats$first"
 		echo "unload $s"
 	done
 done >"$run/plan"
@@ -203,6 +231,17 @@ done >"$run/plan"
 per_boot=$((bound + strace_bound + 120))
 export VMMU_TEST_TIMEOUT=${VMMU_TEST_TIMEOUT:-$per_boot}
 export VMMU_SILENCE=${VMMU_SILENCE:-$((bound + strace_bound + 60))}
+# Under Bochs the guest's bounds are in the lane's clock, of which QEMU
+# running the inner guest makes a second last 40-60 wall seconds, and the
+# lane's wall-time bound is VMMU_BOCHS_TIMEOUT (45 minutes: the lane's boot,
+# the inner bound and a strace run, at half speed).  The silence watchdog
+# would end a running QEMU before its bound (/init's ALIVE lines come
+# every 30 s of that clock): the lane's bound is the watchdog here.
+if [ $bochs = 1 ]; then
+	export VMMU_BOCHS_TEST_TIMEOUT=${VMMU_BOCHS_TEST_TIMEOUT:-$per_boot}
+	export VMMU_BOCHS_TIMEOUT=${VMMU_BOCHS_TIMEOUT:-2700}
+	export VMMU_BOCHS_SILENCE=${VMMU_BOCHS_SILENCE:-$VMMU_BOCHS_TIMEOUT}
+fi
 boots=$(($(wc -w <<<"$sides") * rounds))
 if [ -z "${VMMU_TIMEOUT:-}" ] && [ $((boots * per_boot + 600)) -gt 1800 ]; then
 	export VMMU_TIMEOUT=$((boots * per_boot + 600))
@@ -211,7 +250,9 @@ prefix="qemu-boot-"
 [ $demo = 1 ] && prefix="run-qemu-"
 export VMMU_LANE_PREFIX=${VMMU_LANE_PREFIX-$prefix}
 if [ $demo = 0 ]; then
-	echo "# qemu-boot: inner kernel $kernel, side $side, -smp $smp, bound $bound s" >&2
+	unit=
+	[ $bochs = 0 ] || unit=" of the lane's clock, lane bound $VMMU_BOCHS_TIMEOUT wall s"
+	echo "# qemu-boot: inner kernel $kernel, side $side, -smp $smp, bound $bound s$unit" >&2
 	"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
 	exit
 fi
