@@ -31,6 +31,7 @@
 #include <vmmu/backend.h>
 #include <vmmu/spte.h>
 #include <vmmu/stats.h>
+#include <vmmu/x86.h>
 #include <linux/vmmu.h>
 
 #include "svm.h"
@@ -50,7 +51,6 @@ static struct page *vmmu_svm_iopm;
 static struct page *vmmu_svm_msrpm;
 static struct dentry *vmmu_svm_debugfs;
 /* The dynamic hotplug state while SVM is on, else 0; under dev/'s lock. */
-static int vmmu_svm_cpuhp_state;
 
 static void vmmu_svm_cpu_free(struct vmmu_svm_cpu *sc)
 {
@@ -138,6 +138,13 @@ static void vmmu_svm_emergency_disable(void)
 	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
 }
 
+static struct vmmu_x86_hw vmmu_svm_hw = {
+	.cpuhp_name = "vmmu/svm:online",
+	.cpu_online = vmmu_svm_cpu_online,
+	.cpu_offline = vmmu_svm_cpu_offline,
+	.emergency_disable = vmmu_svm_emergency_disable,
+};
+
 /**
  * vmmu_svm_hardware_enable() - enable SVM on every CPU, now and hotplugged
  *
@@ -148,16 +155,7 @@ static void vmmu_svm_emergency_disable(void)
  */
 int vmmu_svm_hardware_enable(void)
 {
-	int r;
-
-	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "vmmu/svm:online",
-			      vmmu_svm_cpu_online, vmmu_svm_cpu_offline);
-	if (r < 0)
-		return r;
-	vmmu_svm_cpuhp_state = r;
-	/* Only now is the single slot ours to take. */
-	cpu_emergency_register_virt_callback(vmmu_svm_emergency_disable);
-	return 0;
+	return vmmu_x86_hw_enable(&vmmu_svm_hw);
 }
 
 /**
@@ -168,9 +166,7 @@ int vmmu_svm_hardware_enable(void)
  */
 void vmmu_svm_hardware_disable(void)
 {
-	cpu_emergency_unregister_virt_callback(vmmu_svm_emergency_disable);
-	cpuhp_remove_state(vmmu_svm_cpuhp_state);
-	vmmu_svm_cpuhp_state = 0;
+	vmmu_x86_hw_disable(&vmmu_svm_hw);
 }
 
 /* <debugfs>/vmmu/svm: EFER.SVME of every online CPU, as the CPU has it. */
@@ -179,7 +175,7 @@ static int vmmu_svm_state_show(struct seq_file *m, void *unused)
 	unsigned int cpu;
 
 	cpus_read_lock();
-	seq_printf(m, "enabled %d\n", READ_ONCE(vmmu_svm_cpuhp_state) > 0);
+	seq_printf(m, "enabled %d\n", READ_ONCE(vmmu_svm_hw.cpuhp_state) > 0);
 	for_each_online_cpu(cpu) {
 		u64 efer = 0;
 		int svme = -1;

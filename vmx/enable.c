@@ -40,6 +40,7 @@
 #include <vmmu/backend.h>
 #include <vmmu/spte.h>
 #include <vmmu/stats.h>
+#include <vmmu/x86.h>
 #include <linux/vmmu.h>
 
 #include "vmx.h"
@@ -61,7 +62,6 @@ bool vmmu_vmx_rebooting;
 
 static struct dentry *vmmu_vmx_debugfs;
 /* The dynamic hotplug state while VMX is on, else 0; under dev/'s lock. */
-static int vmmu_vmx_cpuhp_state;
 /* VPIDs 1..VMMU_VMX_MAX_VPID; 0 is the host's. */
 #define VMMU_VMX_MAX_VPID	0xffff
 static DEFINE_IDA(vmmu_vmx_vpids);
@@ -236,6 +236,13 @@ static void vmmu_vmx_emergency_disable(void)
 	cr4_clear_bits(X86_CR4_VMXE);
 }
 
+static struct vmmu_x86_hw vmmu_vmx_hw = {
+	.cpuhp_name = "vmmu/vmx:online",
+	.cpu_online = vmmu_vmx_cpu_online,
+	.cpu_offline = vmmu_vmx_cpu_offline,
+	.emergency_disable = vmmu_vmx_emergency_disable,
+};
+
 /*
  * kvm_intel of some kernels (Debian's 6.1) takes the emergency callback's
  * single slot when it loads, not when it turns VMX on: while it is loaded,
@@ -264,20 +271,11 @@ static bool vmmu_vmx_kvm_loaded(void)
  */
 int vmmu_vmx_hardware_enable(void)
 {
-	int r;
-
 	if (vmmu_vmx_kvm_loaded()) {
 		pr_info("vmmu: kvm_intel is loaded: another hypervisor holds VMX's emergency callback; VMX vCPUs are refused\n");
 		return -EBUSY;
 	}
-	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "vmmu/vmx:online",
-			      vmmu_vmx_cpu_online, vmmu_vmx_cpu_offline);
-	if (r < 0)
-		return r;
-	vmmu_vmx_cpuhp_state = r;
-	/* Only now is the single slot ours to take. */
-	cpu_emergency_register_virt_callback(vmmu_vmx_emergency_disable);
-	return 0;
+	return vmmu_x86_hw_enable(&vmmu_vmx_hw);
 }
 
 /**
@@ -288,9 +286,7 @@ int vmmu_vmx_hardware_enable(void)
  */
 void vmmu_vmx_hardware_disable(void)
 {
-	cpu_emergency_unregister_virt_callback(vmmu_vmx_emergency_disable);
-	cpuhp_remove_state(vmmu_vmx_cpuhp_state);
-	vmmu_vmx_cpuhp_state = 0;
+	vmmu_x86_hw_disable(&vmmu_vmx_hw);
 }
 
 /**
@@ -334,7 +330,7 @@ static int vmmu_vmx_state_show(struct seq_file *m, void *unused)
 	unsigned int cpu;
 
 	cpus_read_lock();
-	seq_printf(m, "enabled %d\n", READ_ONCE(vmmu_vmx_cpuhp_state) > 0);
+	seq_printf(m, "enabled %d\n", READ_ONCE(vmmu_vmx_hw.cpuhp_state) > 0);
 	seq_printf(m, "ept_ad %d\nept_5level %d\nvpid %d\n",
 		   vmmu_vmx_caps.ept_ad, vmmu_vmx_caps.ept_5level,
 		   vmmu_vmx_caps.vpid);

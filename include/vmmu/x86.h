@@ -254,7 +254,28 @@ struct vmmu_x86_gpa_fault {
 	bool guest_walk;
 };
 
+/**
+ * struct vmmu_x86_hw - how a vendor turns its virtualization on per CPU
+ * @cpuhp_name: the name of its CPU hotplug state ("vmmu/svm:online")
+ * @cpu_online: enable it on this CPU (a CPU hotplug callback)
+ * @cpu_offline: disable it on this CPU
+ * @emergency_disable: turn it off on this CPU on a crash or an emergency
+ *	reboot, possibly in NMI context
+ * @cpuhp_state: the hotplug state while it is on, else 0 (read locklessly
+ *	by the vendor's debugfs file)
+ */
+struct vmmu_x86_hw {
+	const char *cpuhp_name;
+	int (*cpu_online)(unsigned int cpu);
+	int (*cpu_offline)(unsigned int cpu);
+	void (*emergency_disable)(void);
+	int cpuhp_state;
+};
+
 #if defined(VMMU_SVM) || defined(VMMU_VMX)
+/* x86/enable.c: on every CPU, hotplug, the emergency callback. */
+int vmmu_x86_hw_enable(struct vmmu_x86_hw *hw);
+void vmmu_x86_hw_disable(struct vmmu_x86_hw *hw);
 /* x86/vcpu.c: lifetime, KVM_RUN, registers. */
 int vmmu_x86_vcpu_create(struct vmmu_vcpu *vcpu);
 void vmmu_x86_vcpu_free(struct vmmu_vcpu *vcpu);
