@@ -50,7 +50,6 @@ bool vmmu_svm_rebooting;
 static struct page *vmmu_svm_iopm;
 static struct page *vmmu_svm_msrpm;
 static struct dentry *vmmu_svm_debugfs;
-/* The dynamic hotplug state while SVM is on, else 0; under dev/'s lock. */
 
 static void vmmu_svm_cpu_free(struct vmmu_svm_cpu *sc)
 {

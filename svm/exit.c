@@ -322,8 +322,7 @@ static int svm_handle_iret(struct vmmu_vcpu *vcpu)
 
 	svm->nmi_iret_seen = true;
 	svm->nmi_iret_rip = svm->vmcb->save.rip;
-	svm->vmcb->control.intercepts[INTERCEPT_IRET / 32] &=
-		~BIT(INTERCEPT_IRET % 32);
+	svm_clr_intercept(&svm->vmcb->control, INTERCEPT_IRET);
 	atomic64_inc(vmmu_vcpu_stat(vcpu, nmi_window_exits));
 	return 1;
 }

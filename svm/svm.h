@@ -106,6 +106,18 @@ struct vmmu_svm_vcpu {
 /* What an NMI single step sets in the guest's RFLAGS (svm/vcpu.c). */
 #define SVM_NMI_STEP_FLAGS	(X86_EFLAGS_TF | X86_EFLAGS_RF)
 
+static inline void svm_set_intercept(struct vmcb_control_area *c,
+				     unsigned int bit)
+{
+	c->intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+static inline void svm_clr_intercept(struct vmcb_control_area *c,
+				     unsigned int bit)
+{
+	c->intercepts[bit / 32] &= ~BIT(bit % 32);
+}
+
 static inline struct vmmu_svm_vcpu *to_svm(struct vmmu_vcpu *vcpu)
 {
 	return vcpu->arch;

@@ -39,16 +39,6 @@
 #define SEG_ATTR_S		SVM_SELECTOR_S_MASK
 #define SEG_ATTR_P		SVM_SELECTOR_P_MASK
 
-static void svm_set_intercept(struct vmcb_control_area *c, unsigned int bit)
-{
-	c->intercepts[bit / 32] |= BIT(bit % 32);
-}
-
-static void svm_clr_intercept(struct vmcb_control_area *c, unsigned int bit)
-{
-	c->intercepts[bit / 32] &= ~BIT(bit % 32);
-}
-
 /* What every guest exit vmmu must see, or must not let the guest do. */
 static const u8 vmmu_svm_intercepts[] = {
 	INTERCEPT_INTR,		/* host interrupts, kicks */
@@ -333,7 +323,7 @@ static void svm_set_irq_window(struct vmmu_vcpu *vcpu, bool on)
 		c->int_ctl |= V_IRQ_MASK | 0xf << V_INTR_PRIO_SHIFT;
 		svm_set_intercept(c, INTERCEPT_VINTR);
 	} else {
-		c->intercepts[INTERCEPT_VINTR / 32] &= ~BIT(INTERCEPT_VINTR % 32);
+		svm_clr_intercept(c, INTERCEPT_VINTR);
 	}
 }
 

@@ -61,7 +61,6 @@ struct vmmu_vmx_caps vmmu_vmx_caps;
 bool vmmu_vmx_rebooting;
 
 static struct dentry *vmmu_vmx_debugfs;
-/* The dynamic hotplug state while VMX is on, else 0; under dev/'s lock. */
 /* VPIDs 1..VMMU_VMX_MAX_VPID; 0 is the host's. */
 #define VMMU_VMX_MAX_VPID	0xffff
 static DEFINE_IDA(vmmu_vmx_vpids);
