@@ -94,6 +94,12 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_USER_NMI:
 		/* KVM_NMI (x86/vcpu.c), NMI state in KVM_GET/SET_VCPU_EVENTS. */
 		return vmmu_backend_available();
+	case KVM_CAP_INTERNAL_ERROR_DATA:
+		/*
+		 * Every KVM_EXIT_INTERNAL_ERROR fills internal.ndata and
+		 * data[] (emul/exit.c).  QEMU 10 requires it.
+		 */
+		return vmmu_backend_available();
 	case KVM_CAP_SYNC_REGS:
 		return vmmu_backend_available() ? VMMU_X86_SYNC_REGS : 0;
 	case KVM_CAP_X86_USER_SPACE_MSR:

@@ -26,7 +26,7 @@
 #include "guest_util.h"
 #include "mmu_util.h"
 
-#define NR_TESTS	47
+#define NR_TESTS	48
 #define MEM_SIZE	BIT_ULL(20)
 #define CODE_GPA	0x1000ULL
 
@@ -101,6 +101,8 @@ static void test_config(int sys_fd)
 		 "KVM_GET_VCPU_MMAP_SIZE with an argument: EINVAL");
 	is_int(vmmu_check_extension(sys_fd, KVM_CAP_IMMEDIATE_EXIT), 1,
 	       "KVM_CAP_IMMEDIATE_EXIT is 1");
+	is_int(vmmu_check_extension(sys_fd, KVM_CAP_INTERNAL_ERROR_DATA), 1,
+	       "KVM_CAP_INTERNAL_ERROR_DATA is 1");
 	is_errno(mmu_set_mmu(vm_fd, &cfg), EINVAL,
 		 "VMMU_SET_MMU: %s vCPUs with %s tables: EINVAL", kind,
 		 guest_is_svm() ? "EPT" : "NPT");

@@ -79,7 +79,8 @@ mkdir -p $dir
 
 # The inner boot, with a command (timeout, strace ...) in front of QEMU.
 run_qemu() {
-	"$@" qemu-system-x86_64 -accel kvm -M pc,kernel-irqchip=off -cpu qemu64 \
+	"$@" qemu-system-x86_64 -name inner,debug-threads=on \
+		-accel kvm -M pc,kernel-irqchip=off -cpu qemu64 \
 		-smp "$cpus" -m 256 -nodefaults -vga none -display none -no-reboot \
 		-serial stdio -kernel $kernel -initrd $initrd \
 		-append "console=ttyS0 panic=-1 inner_cpus=$cpus" </dev/null
@@ -323,6 +324,75 @@ show() { # label file [lines]
 	fi | sed "s/^/# $1/"
 }
 
+# One line per thread of QEMU's process $1 to $2: "TID STATE UTIME STIME
+# SYSCALL NAME" (times in clock ticks; SYSCALL as /proc gives it, with
+# commas for spaces, or "running").  QEMU names its threads after what they
+# do ("CPU 1/KVM") with debug-threads=on.
+thread_sample() { # pid file
+	for t in "/proc/$1/task/"*; do
+		# After the name, which may hold spaces: state, ..., utime (12),
+		# stime (13).
+		times=$(awk '{ sub(/.*\) /, ""); print $1, $12, $13 }' "$t/stat" 2>/dev/null)
+		[ -n "$times" ] || continue
+		sys=$(tr ' ' ',' <"$t/syscall" 2>/dev/null)
+		echo "${t##*/} $times ${sys:-?} $(cat "$t/comm" 2>/dev/null)"
+	done >"$2"
+}
+
+# Two samples of QEMU's threads 2 s apart, taken 8 s before the bound
+# ends a boot that is still running: what each thread does while the
+# boot stands still.
+watch_threads() {
+	rm -f $dir/threads.a $dir/threads.b
+	[ "$bound" -gt 12 ] || return 0
+	sleep $((bound - 8))
+	qpid=$(pidof qemu-system-x86_64 | cut -d ' ' -f 1)
+	[ -n "$qpid" ] || return 0
+	thread_sample "$qpid" $dir/threads.a
+	sleep 2
+	thread_sample "$qpid" $dir/threads.b
+}
+
+# What each thread of a QEMU that did not finish did over those 2 s: user
+# and system CPU time, and the system call it waits in (a futex, KVM_RUN,
+# poll).  A vCPU thread that only ran QEMU's own code while the others
+# waited on one futex spins holding that lock, which is QEMU's global lock
+# when the main loop waits on it too (Documentation/testing.rst: the SIPI
+# QEMU 7.2.22 never clears).
+print_threads() {
+	[ -s $dir/threads.a ] && [ -s $dir/threads.b ] || return 0
+	echo "# QEMU's threads over 2 s of the stopped boot:"
+	awk 'NR == FNR { u[$1] = $3; s[$1] = $4; next }
+	{
+		name = $6
+		for (i = 7; i <= NF; i++)
+			name = name " " $i
+		split($5, a, ",")
+		what = "in " $5
+		if ($5 == "running")
+			what = "running"
+		else if (a[1] == 202)
+			what = "waiting on futex " a[2]
+		else if (a[1] == 16 && a[3] == "0xae80")
+			what = "in KVM_RUN"
+		else if (a[1] == 7 || a[1] == 271)
+			what = "polling"
+		du = ($3 - u[$1]) / 100
+		ds = ($4 - s[$1]) / 100
+		printf "#   %s (%s): %s, %.2f s user, %.2f s system\n", name, $1, what, du, ds
+		if (a[1] == 202)
+			waiters[a[2]]++
+		if (name ~ /^CPU [0-9]+\/KVM$/ && du >= 1 && ds < 0.5)
+			spinner = name
+		n++
+	}
+	END {
+		for (f in waiters)
+			if (waiters[f] == n - 1 && spinner != "")
+				printf "# %s spun in QEMU itself, not in KVM_RUN, while every other thread waited on futex %s\n", spinner, f
+	}' $dir/threads.a $dir/threads.b
+}
+
 n=0
 failed=0
 # "missing": a failure that is a TODO when $todo says why (-f: the bound
@@ -355,9 +425,13 @@ if [ $stats = 1 ]; then
 fi
 follow_console &
 follower=$!
+watch_threads &
+watcher=$!
 t0=$(uptime_secs)
 run_qemu timeout -k 10 "$bound" >$dir/serial.raw 2>$dir/stderr.log
 st=$?
+kill $watcher 2>/dev/null
+wait $watcher 2>/dev/null
 t1=$(uptime_secs)
 if [ -n "$sampler" ]; then
 	kill $sampler
@@ -448,6 +522,7 @@ else
 fi
 
 [ $stats = 0 ] || print_stats "$t1"
+[ "$timed_out" = 0 ] || print_threads
 
 echo "# QEMU's messages (stderr):"
 show "qemu: " $dir/stderr.log

@@ -61,6 +61,11 @@
 #                      ioctls on kvm_amd, to set beside vmmu's
 #   QEMU_BOOT_SMP      the inner guest's vCPUs (default 1; make
 #                      check-qemu-smp boots 2 on both sides)
+#   QEMU_BOOT_QEMU     the inner QEMU binary (default Debian's
+#                      /usr/bin/qemu-system-x86_64; e.g. one unpacked
+#                      with dpkg -x): it runs as qemu-system-x86_64 in the
+#                      guest, with the shared libraries ldd finds for it
+#                      and Debian's firmware files
 #   VMMU_LANE_PREFIX   lane names (default "qemu-boot-", with --demo
 #                      "run-qemu-": the logs are in
 #                      build/lanes/qemu-boot-qemu-6.1/, results.log holds
@@ -145,9 +150,9 @@ smp=${QEMU_BOOT_SMP:-1}
 case $smp in '' | *[!0-9]* | 0) die "QEMU_BOOT_SMP: a number of vCPUs, please" ;; esac
 case $bound$strace_bound in *[!0-9]*) die "QEMU_BOOT_TIMEOUT, QEMU_BOOT_STRACE: seconds, please" ;; esac
 
-qemu=/usr/bin/qemu-system-x86_64
+qemu=${QEMU_BOOT_QEMU:-/usr/bin/qemu-system-x86_64}
 strace=/usr/bin/strace
-[ -x $qemu ] || die "$qemu not found; run 'make deps'"
+[ -x "$qemu" ] || die "$qemu not found; run 'make deps'"
 [ -x $strace ] || die "$strace not found; run 'make deps' (package strace)"
 if [ -z "$kernel" ]; then
 	kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-6.1.*' | sort -V | tail -1)
@@ -173,13 +178,13 @@ python3 "$vm/mkinitramfs.py" "$run/inner.cpio.gz" <"$run/inner.list" ||
 # ELF program $1 and the shared libraries ldd lists for it (the dynamic
 # loader too), each at its own path: the loader finds the libraries in
 # its default directories, without ld.so.cache.
-elf_list() { # program
+elf_list() { # program [path in the guest]
 	local libs
 	libs=$(ldd "$1") || die "ldd $1 failed"
 	if grep -q 'not found' <<<"$libs"; then
 		die "$1: a library is missing: $(grep 'not found' <<<"$libs" | tr -s '\t\n' '  ')"
 	fi
-	echo "file $1 $1 755"
+	echo "file ${2:-$1} $1 755"
 	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$libs" |
 		while read -r lib; do
 			echo "file $lib $lib 755"
@@ -200,7 +205,7 @@ firmware() { # name
 }
 
 {
-	elf_list $qemu
+	elf_list "$qemu" /usr/bin/qemu-system-x86_64
 	elf_list $strace
 	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
 		firmware $f
@@ -253,6 +258,7 @@ if [ $demo = 0 ]; then
 	unit=
 	[ $bochs = 0 ] || unit=" of the lane's clock, lane bound $VMMU_BOCHS_TIMEOUT wall s"
 	echo "# qemu-boot: inner kernel $kernel, side $side, -smp $smp, bound $bound s$unit" >&2
+	echo "# qemu-boot: inner QEMU $qemu: $("$qemu" --version | head -n 1)" >&2
 	"$vm/kvm-ref.sh" --plan "$run/plan" --extra "$run/extra.list"
 	exit
 fi
