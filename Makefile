@@ -30,6 +30,11 @@
 #                      (demand_paging_test), in one QEMU boot; then QEMU
 #                      booting Linux on kvm_amd vs vmmu, in another
 #   make bench-qemu    only the latter (BENCH_PARTS=qemu)
+#   make dkms          as root: install vmmu under DKMS (/usr/src/vmmu-VERSION),
+#                      rebuilt for each kernel installed later
+#   make check-dkms    build vmmu with dkms for the 6.1 and 6.12 headers in
+#                      private trees under build/dkms, load those modules in
+#                      the QEMU lanes (not in make check)
 
 TOP := $(CURDIR)
 CACHE ?= $(HOME)/.cache/vmmu
@@ -122,7 +127,7 @@ clean:
 # Upstream KVM selftests and the side-by-side benchmark
 # (Documentation/testing.rst); make check runs the selftests too.
 .PHONY: kvm-selftests kvm-ref bench bench-qemu check-qemu-boot check-qemu-smp \
-	check-bochs-qemu
+	check-bochs-qemu dkms check-dkms
 
 kvm-selftests:
 	@scripts/kvm-selftests.sh
@@ -161,6 +166,16 @@ check-bochs-qemu:
 	@scripts/deps.sh bochs
 	@$(MAKE) -s build-all KDIRS=$(KDIR_61) KDIR_DEBUG=
 	@selftests/vm/qemu-boot.sh --side vmmu --bochs
+
+# DKMS (dkms.conf, scripts/dkms.sh; Documentation/testing.rst, DKMS).
+dkms:
+	@scripts/deps.sh dkms
+	@scripts/dkms.sh install
+
+check-dkms:
+	@scripts/deps.sh dkms
+	@$(MAKE) -s selftests tools
+	@scripts/dkms.sh check
 
 bench:
 	@scripts/deps.sh base

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install the Debian packages vmmu's build and test lanes need.
-# Usage: scripts/deps.sh [base|bochs|full]
+# Usage: scripts/deps.sh [base|bochs|dkms|full]
 #   base:  build against 6.1, the QEMU lane, checkpatch and sparse
 #   bochs: base + the Bochs lane's emulator and ISO tools
+#   dkms:  base + dkms (make dkms, make check-dkms)
 #   full:  bochs + the 6.12 kernel and headers from bookworm-backports
 set -eu
 
@@ -16,8 +17,14 @@ base_pkgs="build-essential bc kmod cpio gzip busybox-static qemu-system-x86
 bochs_pkgs="bochs bochsbios vgabios isolinux syslinux-common genisoimage"
 bp_list=/etc/apt/sources.list.d/vmmu-bookworm-backports.sources
 
+dkms_pkgs="dkms"
+
 pkgs=$base_pkgs
-[ "$want" != base ] && pkgs="$pkgs $bochs_pkgs"
+case $want in
+base) ;;
+dkms) pkgs="$pkgs $dkms_pkgs" ;;
+*) pkgs="$pkgs $bochs_pkgs" ;;
+esac
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
