@@ -23,6 +23,8 @@ struct vmmu_vm;
 struct vmmu_stats;
 
 void vmmu_vm_fill_stats(struct vmmu_vm *vm, struct vmmu_stats *st);
+int vmmu_vm_get_stats_fd(struct vmmu_vm *vm);
+int vmmu_vcpu_get_stats_fd(struct vmmu_vcpu *vcpu);
 void vmmu_vm_debugfs_create(struct vmmu_vm *vm);
 void vmmu_vcpu_debugfs_create(struct vmmu_vcpu *vcpu);
 void vmmu_vm_debugfs_remove(struct vmmu_vm *vm);

@@ -94,6 +94,9 @@ long vmmu_check_extension(struct vmmu_vm *vm, unsigned long cap)
 	case KVM_CAP_USER_NMI:
 		/* KVM_NMI (x86/vcpu.c), NMI state in KVM_GET/SET_VCPU_EVENTS. */
 		return vmmu_backend_available();
+	case KVM_CAP_BINARY_STATS_FD:
+		/* KVM_GET_STATS_FD on VM and vCPU fds (dev/stats.c). */
+		return 1;
 	case KVM_CAP_INTERNAL_ERROR_DATA:
 		/*
 		 * Every KVM_EXIT_INTERNAL_ERROR fills internal.ndata and

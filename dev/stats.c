@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per-VM and per-vCPU statistics: the descriptor tables of include/vmmu/
- * stats.h, VMMU_GET_STATS and <debugfs>/vmmu/<pid>-<id>/{stats,vcpu<n>/stats}.
+ * stats.h, VMMU_GET_STATS, KVM_GET_STATS_FD and
+ * <debugfs>/vmmu/<pid>-<id>/{stats,vcpu<n>/stats}.
  */
+#include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/overflow.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vmmu.h>
 
 #include <vmmu/stats.h>
@@ -221,4 +227,226 @@ void vmmu_vcpu_debugfs_create(struct vmmu_vcpu *vcpu)
 void vmmu_vm_debugfs_remove(struct vmmu_vm *vm)
 {
 	debugfs_remove_recursive(vm->debugfs_dentry);
+}
+
+/*
+ * KVM_GET_STATS_FD: KVM's binary statistics, generated from the same
+ * tables.  The file holds, as KVM lays it out, the header, the id string
+ * (VMMU_STATS_NAME_SIZE bytes), one descriptor per table line (struct
+ * kvm_stats_desc and a name of that size) and the data block: each
+ * line's u64 values, at the descriptor's offset from the block's start.
+ * Everything before the data block is fixed when the fd is made; the data
+ * is read from the counters at each read.
+ */
+
+/**
+ * struct vmmu_stats_file - an fd of KVM_GET_STATS_FD
+ * @vm: the VM, referenced while the fd is open (so its vCPUs live too)
+ * @scope: the VM's table or the vCPUs'
+ * @owner: the VM or the vCPU whose values the data block holds
+ * @data_size: bytes of the data block
+ * @head_size: bytes of @head, which is also the data block's offset
+ * @head: the header, the id and the descriptors
+ */
+struct vmmu_stats_file {
+	struct vmmu_vm *vm;
+	const struct vmmu_stats_scope *scope;
+	const void *owner;
+	size_t data_size;
+	size_t head_size;
+	u8 head[];
+};
+
+/* The size of the id and of each name, KVM's (its KVM_STATS_NAME_SIZE). */
+#define VMMU_STATS_NAME_SIZE	48
+#define VMMU_STATS_DESC_SIZE	(sizeof(struct kvm_stats_desc) + VMMU_STATS_NAME_SIZE)
+
+/* The file's fixed part, for @scope's table; NULL without memory. */
+static struct vmmu_stats_file *
+vmmu_stats_file_alloc(const struct vmmu_stats_scope *scope, const char *id)
+{
+	size_t head_size = sizeof(struct kvm_stats_header) +
+			   VMMU_STATS_NAME_SIZE +
+			   scope->nr * VMMU_STATS_DESC_SIZE;
+	struct kvm_stats_header *hdr;
+	struct vmmu_stats_file *sf;
+	u32 offset = 0;
+	unsigned int i;
+
+	sf = kzalloc(struct_size(sf, head, head_size), GFP_KERNEL_ACCOUNT);
+	if (!sf)
+		return NULL;
+	sf->scope = scope;
+	sf->head_size = head_size;
+	hdr = (struct kvm_stats_header *)sf->head;
+	hdr->name_size = VMMU_STATS_NAME_SIZE;
+	hdr->num_desc = scope->nr;
+	hdr->id_offset = sizeof(*hdr);
+	hdr->desc_offset = hdr->id_offset + VMMU_STATS_NAME_SIZE;
+	hdr->data_offset = head_size;
+	strscpy(sf->head + hdr->id_offset, id, VMMU_STATS_NAME_SIZE);
+	for (i = 0; i < scope->nr; i++) {
+		const struct vmmu_stat_desc *desc = &scope->desc[i];
+		struct kvm_stats_desc *kd;
+
+		kd = (void *)(sf->head + hdr->desc_offset +
+			      i * VMMU_STATS_DESC_SIZE);
+		kd->flags = desc->flags;
+		kd->exponent = desc->exponent;
+		kd->size = desc->size;
+		kd->offset = offset;
+		strscpy(kd->name, desc->name, VMMU_STATS_NAME_SIZE);
+		offset += desc->size * sizeof(u64);
+	}
+	sf->data_size = offset;
+	return sf;
+}
+
+/*
+ * Copy [@pos, @pos + @len) of the data block to @buf, each value read now:
+ * a line's first u64 is its value, any others read 0 (every line has one
+ * today).  Nothing is allocated: a read cannot fail for memory.
+ */
+static int vmmu_stats_copy_data(const struct vmmu_stats_file *sf,
+				char __user *buf, size_t pos, size_t len)
+{
+	const struct vmmu_stats_scope *scope = sf->scope;
+	size_t start = 0, end = pos + len, from, n;
+	unsigned int i, j;
+	u64 v;
+
+	for (i = 0; i < scope->nr && start < end; i++) {
+		for (j = 0; j < scope->desc[i].size; j++, start += sizeof(v)) {
+			if (start + sizeof(v) <= pos || start >= end)
+				continue;
+			v = j ? 0 : vmmu_stat_read(scope, &scope->desc[i],
+						   sf->owner);
+			from = max(start, pos);
+			n = min(start + sizeof(v), end) - from;
+			if (copy_to_user(buf + (from - pos),
+					 (u8 *)&v + (from - start), n))
+				return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+static ssize_t vmmu_stats_read(struct file *file, char __user *buf,
+			       size_t len, loff_t *ppos)
+{
+	const struct vmmu_stats_file *sf = file->private_data;
+	size_t total = sf->head_size + sf->data_size;
+	size_t pos, n, done = 0;
+	int r;
+
+	if (*ppos < 0)
+		return -EINVAL;
+	if (*ppos >= total || !len)
+		return 0;
+	pos = *ppos;
+	len = min(len, total - pos);
+	if (pos < sf->head_size) {
+		n = min(len, sf->head_size - pos);
+		if (copy_to_user(buf, sf->head + pos, n))
+			return -EFAULT;
+		done = n;
+	}
+	if (done < len) {
+		r = vmmu_stats_copy_data(sf, buf + done,
+					 pos + done - sf->head_size,
+					 len - done);
+		if (r && !done)
+			return r;
+		if (!r)
+			done = len;
+	}
+	*ppos = pos + done;
+	return done;
+}
+
+static int vmmu_stats_release(struct inode *inode, struct file *file)
+{
+	struct vmmu_stats_file *sf = file->private_data;
+
+	vmmu_dev_vm_put(sf->vm);
+	kfree(sf);
+	return 0;
+}
+
+static const struct file_operations vmmu_stats_fops = {
+	.owner = THIS_MODULE,
+	.read = vmmu_stats_read,
+	.release = vmmu_stats_release,
+	.llseek = noop_llseek,
+};
+
+/*
+ * A new stats fd for @owner (the VM or one of its vCPUs), which holds a
+ * reference to @vm until it is closed.
+ */
+static int vmmu_stats_fd(struct vmmu_vm *vm,
+			 const struct vmmu_stats_scope *scope,
+			 const void *owner, const char *id)
+{
+	struct vmmu_stats_file *sf;
+	struct file *file;
+	int fd;
+
+	sf = vmmu_stats_file_alloc(scope, id);
+	if (!sf)
+		return -ENOMEM;
+	sf->vm = vm;
+	sf->owner = owner;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		goto err_free;
+	file = anon_inode_getfile("vmmu-stats", &vmmu_stats_fops, sf,
+				  O_RDONLY);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		fd = PTR_ERR(file);
+		goto err_free;
+	}
+	/* As KVM's: pread at any offset. */
+	file->f_mode |= FMODE_PREAD;
+	vmmu_vm_get(vm);
+	fd_install(fd, file);
+	return fd;
+
+err_free:
+	kfree(sf);
+	return fd;
+}
+
+/**
+ * vmmu_vm_get_stats_fd() - KVM_GET_STATS_FD on a VM fd
+ * @vm: the VM, called from the process that created it
+ *
+ * The id is KVM's: "kvm-<pid>".
+ *
+ * Return: the new fd, -ENOMEM, or another negative errno (no fd left).
+ */
+int vmmu_vm_get_stats_fd(struct vmmu_vm *vm)
+{
+	char id[VMMU_STATS_NAME_SIZE];
+
+	snprintf(id, sizeof(id), "kvm-%d", task_tgid_nr(current));
+	return vmmu_stats_fd(vm, &vmmu_vm_stats_scope, vm, id);
+}
+
+/**
+ * vmmu_vcpu_get_stats_fd() - KVM_GET_STATS_FD on a vCPU fd
+ * @vcpu: the vCPU, called from the process that created its VM
+ *
+ * The id is KVM's: "kvm-<pid>/vcpu-<id>".
+ *
+ * Return: as vmmu_vm_get_stats_fd().
+ */
+int vmmu_vcpu_get_stats_fd(struct vmmu_vcpu *vcpu)
+{
+	char id[VMMU_STATS_NAME_SIZE];
+
+	snprintf(id, sizeof(id), "kvm-%d/vcpu-%d", task_tgid_nr(current),
+		 vcpu->vcpu_id);
+	return vmmu_stats_fd(vcpu->vm, &vmmu_vcpu_stats_scope, vcpu, id);
 }

@@ -313,6 +313,9 @@ static long vmmu_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		r = vcpu->vm->backend ?
 		    vmmu_x86_tsc_attr_ioctl(vcpu, ioctl, argp) : -ENXIO;
 		break;
+	case KVM_GET_STATS_FD:
+		r = vmmu_vcpu_get_stats_fd(vcpu);
+		break;
 	case KVM_X86_SETUP_MCE:
 	case KVM_X86_SET_MCE:
 		r = vcpu->vm->backend ? vmmu_x86_mce_ioctl(vcpu, ioctl, argp) :

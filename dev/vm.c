@@ -392,6 +392,8 @@ static long vmmu_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vmmu_vm_get_nr_mmu_pages(vm);
 	case VMMU_TEST_PFNCACHE:
 		return vmmu_pfncache_test_ioctl(vm, argp);
+	case KVM_GET_STATS_FD:
+		return vmmu_vm_get_stats_fd(vm);
 	case VMMU_GET_STATS: {
 		struct vmmu_stats st;
 

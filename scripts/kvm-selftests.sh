@@ -25,7 +25,8 @@ default_progs="demand_paging_test dirty_log_perf_test dirty_log_test kvm_create_
 	x86_64/cpuid_test x86_64/get_msr_index_features x86_64/set_sregs_test
 	x86_64/userspace_io_test x86_64/tsc_msrs_test x86_64/max_vcpuid_cap_test
 	x86_64/set_boot_cpu_id x86_64/platform_info_test x86_64/sync_regs_test
-	x86_64/userspace_msr_exit_test system_counter_offset_test"
+	x86_64/userspace_msr_exit_test system_counter_offset_test
+	kvm_binary_stats_test"
 
 self=$(readlink -f "$0")
 cache=${CACHE:-$HOME/.cache/vmmu}

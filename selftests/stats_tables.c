@@ -16,6 +16,17 @@
  * 2 IN, an MMIO write, an MMIO read and a HLT, then spins until a signal
  * ends KVM_RUN.  The vCPU's file counts exactly those exits, and the VM's
  * values agree again.
+ *
+ * KVM_GET_STATS_FD, on the VM and on each vCPU (KVM_CAP_BINARY_STATS_FD):
+ * KVM's header, with the id "kvm-<pid>" or "kvm-<pid>/vcpu-<id>" right
+ * after it; one descriptor per debugfs line, same names in the same
+ * order, one u64 each at offset 8 * i, of KVM's types, units and bases
+ * (faults and exits cumulative, pages_4k instant); the data block equal
+ * to the debugfs values of the idle VM; every byte the same read one at a
+ * time with pread; nothing past the end; read() going on from where it
+ * stopped; write() refused (EBADF).  The fds hold the VM: with the VM and
+ * vCPU fds closed, the VM's debugfs directory stays and the fds still read,
+ * until they are closed too.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -42,9 +53,13 @@
 #define HW_CODE_GPA	0x1000ULL
 #define HW_MMIO_GPA	0xa0000ULL
 
+/* The id's and every name's size in KVM's binary statistics. */
+#define STATS_NAME_SIZE	48
+
 #define NR_AGREE	(1 + NR_UAPI)
-#define NR_SW		(NR_AGREE + 6 + 3 + 1)
-#define NR_HW		(2 + 6 + NR_AGREE)
+#define NR_BINARY	9
+#define NR_SW		(NR_AGREE + 6 + 3 + 1 + 1 + 2 * NR_BINARY + 1)
+#define NR_HW		(2 + 6 + NR_AGREE + NR_BINARY)
 #define NR_TESTS	(NR_SW + NR_HW)
 
 /* Every value of struct vmmu_stats and the name the VM table gives it. */
@@ -258,6 +273,122 @@ static unsigned long long vcpu_value(const struct stats_file *sf,
 	return stats_file_get(sf, name, &found);
 }
 
+/* KVM_GET_STATS_FD on a VM or vCPU fd, or bail out. */
+static int get_stats_fd(int fd)
+{
+	long r = vmmu_ioctl(fd, KVM_GET_STATS_FD, 0);
+
+	if (r < 0)
+		bail_out("KVM_GET_STATS_FD: %s", errno_name(-r));
+	return r;
+}
+
+/* The kind KVM gives a statistic of that name, where the test knows it. */
+static bool kind_known(const char *name, __u32 *flags)
+{
+	if (!strcmp(name, "faults") || !strcmp(name, "exits"))
+		*flags = KVM_STATS_TYPE_CUMULATIVE;
+	else if (!strcmp(name, "pages_4k"))
+		*flags = KVM_STATS_TYPE_INSTANT;
+	else
+		return false;
+	*flags |= KVM_STATS_UNIT_NONE | KVM_STATS_BASE_POW10;
+	return true;
+}
+
+/*
+ * The binary statistics of @stats_fd against the debugfs file @path of the
+ * same VM or vCPU, which is idle: NR_BINARY tests.
+ */
+static void check_binary(const char *label, int stats_fd, const char *path,
+			 const char *want_id)
+{
+	struct kvm_stats_header h;
+	struct stats_file sf;
+	size_t desc_size, total, i;
+	char id[STATS_NAME_SIZE + 1] = "", *file, *bytes;
+	bool good, known_ok = true;
+	unsigned int known = 0;
+	ssize_t n;
+	u64 *data;
+
+	stats_file_read(path, &sf);
+	n = pread(stats_fd, &h, sizeof(h), 0);
+	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
+	ok(n == sizeof(h) && !h.flags && h.name_size == STATS_NAME_SIZE &&
+	   h.num_desc == sf.nr && h.id_offset == sizeof(h) &&
+	   h.desc_offset == h.id_offset + h.name_size &&
+	   h.data_offset == h.desc_offset + h.num_desc * desc_size,
+	   "%s: header: %u descriptors (debugfs: %u lines), id at %u, descriptors at %u, data at %u",
+	   label, h.num_desc, sf.nr, h.id_offset, h.desc_offset,
+	   h.data_offset);
+	if (n != sizeof(h) || h.num_desc != sf.nr || !sf.nr ||
+	    h.name_size != STATS_NAME_SIZE) {
+		skip(NR_BINARY - 1, "%s: no header to go on", label);
+		return;
+	}
+	total = h.data_offset + h.num_desc * sizeof(u64);
+	file = calloc(1, total + 1);
+	bytes = calloc(1, total + 1);
+	if (!file || !bytes)
+		bail_out("out of memory");
+	n = pread(stats_fd, file, total, 0);
+	memcpy(id, file + h.id_offset, STATS_NAME_SIZE);
+	ok(!strcmp(id, want_id), "%s: id '%s' (want '%s')", label, id,
+	   want_id);
+
+	good = n == (ssize_t)total;
+	for (i = 0; good && i < h.num_desc; i++) {
+		struct kvm_stats_desc *d =
+			(void *)(file + h.desc_offset + i * desc_size);
+		__u32 flags;
+
+		good = !strcmp(d->name, sf.name[i]) && d->size == 1 &&
+		       !d->bucket_size && d->offset == i * sizeof(u64);
+		if (!good)
+			diag("descriptor %zu: '%s' size %u bucket %u offset %u",
+			     i, d->name, d->size, d->bucket_size, d->offset);
+		if (kind_known(d->name, &flags)) {
+			known++;
+			known_ok &= d->flags == flags && !d->exponent;
+		}
+	}
+	ok(good, "%s: descriptors: the debugfs names in order, one u64 each at 8 * i",
+	   label);
+	ok(known && known_ok,
+	   "%s: KVM's type, unit, base and exponent (%u known names)", label,
+	   known);
+
+	data = (u64 *)(file + h.data_offset);
+	good = n == (ssize_t)total;
+	for (i = 0; good && i < h.num_desc; i++) {
+		good = data[i] == sf.value[i];
+		if (!good)
+			diag("%s: binary %llu, debugfs %llu", sf.name[i],
+			     (unsigned long long)data[i], sf.value[i]);
+	}
+	ok(good, "%s: the data block has the debugfs values", label);
+
+	for (i = 0; i < total; i++)
+		if (pread(stats_fd, bytes + i, 1, i) != 1)
+			break;
+	ok(i == total && !memcmp(bytes, file, total),
+	   "%s: the %zu bytes read one at a time with pread are the same",
+	   label, total);
+	ok(pread(stats_fd, bytes, 16, total) == 0 &&
+	   pread(stats_fd, bytes, 16, total - 1) == 1,
+	   "%s: nothing past the end, 1 byte before it", label);
+	ok(read(stats_fd, &h, sizeof(h)) == sizeof(h) &&
+	   read(stats_fd, id, STATS_NAME_SIZE) == STATS_NAME_SIZE &&
+	   !strcmp(id, want_id),
+	   "%s: read() goes on where it stopped: header, then the id", label);
+	errno = 0;
+	ok(write(stats_fd, &h, sizeof(h)) == -1 && errno == EBADF,
+	   "%s: write(): EBADF", label);
+	free(bytes);
+	free(file);
+}
+
 /* Faults, zaps, an invalidation, a zap of every root: every kind moves. */
 static void sw_workload(int vm_fd, int vcpu_fd, u8 *mem)
 {
@@ -281,11 +412,12 @@ static void sw_workload(int vm_fd, int vcpu_fd, u8 *mem)
 
 static void test_software(int sys_fd)
 {
+	char dir[280], path[300], id[STATS_NAME_SIZE];
+	int vcpu_fd, vm_stats, vcpu_stats;
+	struct kvm_stats_header h;
 	struct stats_file vf;
 	struct vmmu_stats st;
 	struct mmu_vm vm;
-	int vcpu_fd;
-	char dir[280];
 	u8 *mem;
 
 	mmu_vm_create(sys_fd, &mmu_cfgs[0], &vm);
@@ -317,8 +449,26 @@ static void test_software(int sys_fd)
 	   vcpu_value(&vf, "tlb_flush") != -1ULL,
 	   "software: tlb_flush >= 2 (first root, root after VMMU_ZAP_ALL)");
 
+	is_int(vmmu_check_extension(sys_fd, KVM_CAP_BINARY_STATS_FD), 1,
+	       "KVM_CAP_BINARY_STATS_FD is 1");
+	vm_stats = get_stats_fd(vm.vm_fd);
+	vcpu_stats = get_stats_fd(vcpu_fd);
+	snprintf(path, sizeof(path), "%s/stats", dir);
+	snprintf(id, sizeof(id), "kvm-%d", getpid());
+	check_binary("software VM stats fd", vm_stats, path, id);
+	snprintf(path, sizeof(path), "%s/vcpu0/stats", dir);
+	snprintf(id, sizeof(id), "kvm-%d/vcpu-0", getpid());
+	check_binary("software vCPU stats fd", vcpu_stats, path, id);
+
 	close(vcpu_fd);
 	mmu_vm_close(&vm);
+	ok(dir[0] && !access(dir, F_OK) &&
+	   pread(vm_stats, &h, sizeof(h), 0) == sizeof(h) &&
+	   pread(vcpu_stats, &h, sizeof(h), 0) == sizeof(h),
+	   "software: with the VM and vCPU fds closed, the stats fds hold the VM: %s stays, both read",
+	   dir);
+	close(vm_stats);
+	close(vcpu_stats);
 	ok(dir[0] && access(dir, F_OK) && errno == ENOENT,
 	   "software: %s is gone with the VM's last fd", dir);
 	munmap(mem, SW_NPAGES * PAGE_SIZE);
@@ -377,12 +527,12 @@ static bool hw_script(struct guest *g)
 static void test_hardware(int sys_fd)
 {
 	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
+	char dir[280], path[300], id[STATS_NAME_SIZE], label[64];
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct stats_file vf;
 	struct vmmu_stats st;
 	struct guest g;
-	char dir[280];
-	int r;
+	int r, stats_fd;
 
 	if (guest_hw_available(sys_fd)) {
 		skip(NR_HW, "no hardware vCPUs here (%s)", guest_hw_why());
@@ -413,6 +563,12 @@ static void test_hardware(int sys_fd)
 	ok(vcpu_value(&vf, "exits") >= 8 && vcpu_value(&vf, "exits") != -1ULL,
 	   "%s: exits >= the 8 the guest made", guest_hw->name);
 	check_agreement(guest_hw->name, g.vm_fd, dir, &st);
+	stats_fd = get_stats_fd(g.vcpu_fd);
+	snprintf(path, sizeof(path), "%s/vcpu0/stats", dir);
+	snprintf(id, sizeof(id), "kvm-%d/vcpu-0", getpid());
+	snprintf(label, sizeof(label), "%s vCPU stats fd", guest_hw->name);
+	check_binary(label, stats_fd, path, id);
+	close(stats_fd);
 	guest_destroy(&g);
 }
 

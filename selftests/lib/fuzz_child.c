@@ -462,6 +462,9 @@ static const struct fz_known {
 	{ KVM_HAS_DEVICE_ATTR, FZ_FD_VCPU, false },
 	{ KVM_GET_DEVICE_ATTR, FZ_FD_VCPU, false },
 	{ KVM_SET_DEVICE_ATTR, FZ_FD_VCPU, false },
+	/* A new fd: fz_op_ioctl() reads some of it and closes it. */
+	{ KVM_GET_STATS_FD, FZ_FD_VM, true },
+	{ KVM_GET_STATS_FD, FZ_FD_VCPU, true },
 };
 
 static int fz_pick_fd(struct fz_rng *r, enum fz_fd_kind kind)
@@ -648,6 +651,7 @@ static void fz_op_ioctl(struct fz_thread *t)
 	const struct fz_known *k = &fz_known[fz_below(r, ARRAY_SIZE(fz_known))];
 	int fd = fz_pick_fd(r, k->kind);
 	unsigned long arg;
+	long res;
 
 	if (k->by_value) {
 		arg = fz_chance(r, 80) ? fz_below(r, 250) : fz_value(r);
@@ -663,7 +667,18 @@ static void fz_op_ioctl(struct fz_thread *t)
 		if (arg == (unsigned long)t->scratch)
 			fz_shape(t, k->cmd, t->scratch);
 	}
-	fz_ioctl_timed(t, fd, k->cmd, arg);
+	res = fz_ioctl_timed(t, fd, k->cmd, arg);
+	if (k->cmd == KVM_GET_STATS_FD && res >= 0) {
+		/* At any offset, of any length, while other threads work. */
+		off_t off = fz_chance(r, 80) ? fz_below(r, 4096) : fz_value(r);
+
+		/* Only a negative offset may fail (EINVAL, the VFS's). */
+		if (pread(res, t->scratch, fz_below(r, FZ_SCRATCH), off) < 0 &&
+		    (errno != EINVAL || off >= 0))
+			fz_count(&fz.st->stats_read_errors);
+		fz_count(&fz.st->stats_fds);
+		close(res);
+	}
 }
 
 /* An ioctl number in the KVMIO or VMMUIO range: any nr, size, direction. */

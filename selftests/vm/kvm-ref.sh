@@ -26,7 +26,7 @@
 #                get_msr_index_features, set_sregs_test, userspace_io_test,
 #                tsc_msrs_test, max_vcpuid_cap_test, set_boot_cpu_id,
 #                platform_info_test, sync_regs_test, userspace_msr_exit_test,
-#                system_counter_offset_test)
+#                system_counter_offset_test; and kvm_binary_stats_test)
 #   --side       kvm (default), vmmu, or both (vmmu first, unloaded before
 #                kvm is loaded: a hang of the reference under the emulator
 #                then costs none of vmmu's results); every side also runs
@@ -121,7 +121,7 @@ if [ ${#tests[@]} = 0 ]; then
 		"x86_64/tsc_msrs_test" "x86_64/max_vcpuid_cap_test"
 		"x86_64/set_boot_cpu_id" "x86_64/platform_info_test"
 		"x86_64/sync_regs_test" "x86_64/userspace_msr_exit_test"
-		"system_counter_offset_test")
+		"system_counter_offset_test" "kvm_binary_stats_test")
 fi
 
 work=$top/build/kvm-ref
