@@ -259,7 +259,13 @@ struct vmmu_stats_file {
 
 /* The size of the id and of each name, KVM's (its KVM_STATS_NAME_SIZE). */
 #define VMMU_STATS_NAME_SIZE	48
-#define VMMU_STATS_DESC_SIZE	(sizeof(struct kvm_stats_desc) + VMMU_STATS_NAME_SIZE)
+/*
+ * A descriptor and its name.  Not sizeof(struct kvm_stats_desc): newer
+ * kernels (6.12) give @name its fixed size inside the kernel (an empty
+ * array outside), which sizeof would then count twice.
+ */
+#define VMMU_STATS_DESC_SIZE						\
+	(offsetof(struct kvm_stats_desc, name) + VMMU_STATS_NAME_SIZE)
 
 /* The file's fixed part, for @scope's table; NULL without memory. */
 static struct vmmu_stats_file *

@@ -397,7 +397,7 @@ static void fz_summary(u64 ns)
 	     (unsigned long long)s->runs,
 	     (unsigned long long)s->runs_entered,
 	     (unsigned long long)s->faults_armed);
-	diag("stats fds read and closed %llu, their preads failed %llu (negative offsets not counted)",
+	diag("stats fds read and closed %llu, preads failed %llu (not counting negative offsets)",
 	     (unsigned long long)s->stats_fds,
 	     (unsigned long long)s->stats_read_errors);
 	for (n = 0, i = 0; i < FZ_EXIT_REASONS; i++)

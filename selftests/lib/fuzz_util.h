@@ -55,8 +55,8 @@ struct fz_stats {
 	u64 faults_armed;
 	u64 timers_started;		/* pfncache test timers */
 	u64 stats_fds;			/* KVM_GET_STATS_FD fds read and closed */
-	u64 stats_read_errors;		/* their preads that failed, but
-					   for EINVAL at a negative offset */
+	/* Their preads that failed, but for EINVAL at a negative offset. */
+	u64 stats_read_errors;
 	/* ioctls of a forked process on inherited fds that did not fail EIO */
 	u64 eio_broken;
 	u64 eio_cmd;
