@@ -9,6 +9,7 @@
 
 #include <vmmu/backend.h>
 #include <vmmu/stats.h>
+#include <vmmu/trace.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -197,4 +198,6 @@ void vmmu_flush_remote_tlbs(struct vmmu_vm *vm)
 	vmmu_make_all_vcpus_request(vm, VMMU_REQ_TLB_FLUSH, true);
 #endif
 	atomic64_inc(vmmu_vm_stat(vm, remote_tlb_flush));
+	trace_vmmu_remote_tlb_flush(atomic64_read(vmmu_vm_stat(vm,
+							       remote_tlb_flush)));
 }

@@ -27,6 +27,7 @@
 #include <vmmu/cpuid.h>
 #include <vmmu/mmu.h>
 #include <vmmu/pfncache.h>
+#include <vmmu/trace.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 #include <vmmu/x86.h>
@@ -387,6 +388,10 @@ int vmmu_vcpu_run(struct vmmu_vcpu *vcpu)
 	else if (r > 0)
 		r = vmmu_vcpu_run_loop(vcpu);
 	vmmu_x86_vcpu_run_end(vcpu);
+	if (!r && trace_vmmu_userspace_exit_enabled())
+		trace_vmmu_userspace_exit(vcpu->vcpu_id,
+					  vcpu->run->exit_reason,
+					  ops->get_rip(vcpu));
 	vmmu_vcpu_put(vcpu);
 	vmmu_sigset_deactivate(vcpu);
 #else

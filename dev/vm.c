@@ -24,6 +24,7 @@
 #include <vmmu/nx_huge.h>
 #include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/trace.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -37,6 +38,17 @@ static ulong invalidate_seq_start;
 module_param(invalidate_seq_start, ulong, 0644);
 MODULE_PARM_DESC(invalidate_seq_start,
 		 "first mmu_invalidate_seq value of new VMs (testing)");
+
+/* The published change, for the vmmu_memslot tracepoint. */
+static void vmmu_trace_memslot(const struct vmmu_memslot_change *chg)
+{
+	const struct vmmu_memslot *slot = chg->new ?: chg->old;
+
+	if (slot)
+		trace_vmmu_memslot(chg->kind, slot->id, slot->base_gfn,
+				   slot->npages, slot->flags,
+				   slot->userspace_addr);
+}
 
 static int vmmu_vm_set_memory_region(struct vmmu_vm *vm,
 				     const struct kvm_userspace_memory_region *mem)
@@ -59,6 +71,7 @@ static int vmmu_vm_set_memory_region(struct vmmu_vm *vm,
 		vmmu_tdp_mmu_invalidate_all_roots(vm);
 	}
 	vmmu_memslot_commit(vm, &chg);
+	vmmu_trace_memslot(&chg);
 	if (chg.kind == VMMU_MR_FLAGS_ONLY)
 		vmmu_dirty_log_slot_changed(vm, chg.old, chg.new);
 	vmmu_memslot_finish(vm, &chg);

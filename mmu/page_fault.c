@@ -23,6 +23,7 @@
 #include <vmmu/memslot.h>
 #include <vmmu/mmu.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/trace.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -423,27 +424,12 @@ static bool vmmu_fast_page_fault(struct vmmu_vcpu *vcpu,
 	return true;
 }
 
-/**
- * vmmu_page_fault() - resolve a fault of a vCPU on a guest-physical address
- * @vcpu: the vCPU, whose mutex is held; its root is loaded
- * @gpa: the faulting address
- * @error_code: VMMU_PFERR_* bits
- *
- * May sleep.
- *
- * Return: VMMU_RET_FIXED (retry the access), VMMU_RET_RETRY (fault again:
- * raced with an invalidation, another fault or a memslot update, or the
- * memslot is being deleted or moved; vm->srcu is not held), VMMU_RET_MMIO
- * (no memory at @gpa for this access: outside every memslot, beyond the
- * VM's gpa_bits, where no memslot can be and the tables cannot map, or a
- * write to a read-only one), -EFAULT (the host mapping is missing,
- * not writable for a write, or has no struct page), -ENOMEM, -EINTR.
- */
-int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
+/* vmmu_page_fault() without its tracepoint; @fault tells what it mapped. */
+static int __vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa,
+			     u32 error_code, struct vmmu_fault *fault)
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	bool write = error_code & VMMU_PFERR_WRITE;
-	struct vmmu_fault fault = { .gfn = gpa >> PAGE_SHIFT };
 	struct vmmu_memslots *set;
 	struct vmmu_memslot *slot;
 	unsigned long mmu_seq;
@@ -470,7 +456,7 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 	idx = srcu_read_lock(&vm->srcu);
 	set = vmmu_memslots(vm);
 	slots_gen = READ_ONCE(set->generation);
-	slot = vmmu_memslots_find(set, fault.gfn);
+	slot = vmmu_memslots_find(set, fault->gfn);
 	if (slot && slot->invalid)
 		/*
 		 * Being deleted or moved: retry, with vm->srcu dropped so that
@@ -479,15 +465,44 @@ int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
 		r = VMMU_RET_RETRY;
 	else if (!slot || (write && (slot->flags & KVM_MEM_READONLY)))
 		r = VMMU_RET_MMIO;
-	else if (vmmu_fast_page_fault(vcpu, slot, fault.gfn, error_code))
+	else if (vmmu_fast_page_fault(vcpu, slot, fault->gfn, error_code))
 		r = VMMU_RET_FIXED;
 	else
-		r = vmmu_fault_map(vcpu, slot, &fault, error_code, mmu_seq,
+		r = vmmu_fault_map(vcpu, slot, fault, error_code, mmu_seq,
 				   slots_gen);
 	srcu_read_unlock(&vm->srcu, idx);
 
 	if (r == VMMU_RET_RETRY)
 		atomic64_inc(vmmu_vm_stat(vm, fault_retries));
+	return r;
+}
+
+/**
+ * vmmu_page_fault() - resolve a fault of a vCPU on a guest-physical address
+ * @vcpu: the vCPU, whose mutex is held; its root is loaded
+ * @gpa: the faulting address
+ * @error_code: VMMU_PFERR_* bits
+ *
+ * May sleep.  The vmmu_page_fault tracepoint reports each fault and what
+ * became of it, with the level of the leaf vmmu_fault_map() installed (0
+ * where none was: the lockless path made a present leaf writable, or the
+ * fault retried, was MMIO or failed).
+ *
+ * Return: VMMU_RET_FIXED (retry the access), VMMU_RET_RETRY (fault again:
+ * raced with an invalidation, another fault or a memslot update, or the
+ * memslot is being deleted or moved; vm->srcu is not held), VMMU_RET_MMIO
+ * (no memory at @gpa for this access: outside every memslot, beyond the
+ * VM's gpa_bits, where no memslot can be and the tables cannot map, or a
+ * write to a read-only one), -EFAULT (the host mapping is missing,
+ * not writable for a write, or has no struct page), -ENOMEM, -EINTR.
+ */
+int vmmu_page_fault(struct vmmu_vcpu *vcpu, gpa_t gpa, u32 error_code)
+{
+	struct vmmu_fault fault = { .gfn = gpa >> PAGE_SHIFT };
+	int r = __vmmu_page_fault(vcpu, gpa, error_code, &fault);
+
+	trace_vmmu_page_fault(vcpu->vcpu_id, gpa, error_code, r,
+			      r == VMMU_RET_FIXED ? fault.goal_level : 0);
 	return r;
 }
 

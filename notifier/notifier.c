@@ -31,6 +31,7 @@
 #include <vmmu/notifier.h>
 #include <vmmu/pfncache.h>
 #include <vmmu/tdp_mmu.h>
+#include <vmmu/trace.h>
 #include <vmmu/vcpu.h>
 #include <vmmu/vm.h>
 
@@ -180,6 +181,9 @@ static int vmmu_mn_invalidate_range_start(struct mmu_notifier *mn,
 		atomic64_inc(vmmu_vm_stat(vm, invalidations));
 		write_lock(&vm->mmu_lock);
 		vmmu_mmu_invalidate_begin(vm, range->start, range->end);
+		trace_vmmu_invalidate_start(range->start, range->end,
+					    vm->mmu_invalidate_seq,
+					    vm->mmu_invalidate_in_progress);
 		vmmu_hva_range_op(vm, range->start, range->end,
 				  mmu_notifier_range_blockable(range) ?
 				  VMMU_HVA_ZAP : VMMU_HVA_ZAP_ATOMIC);
@@ -207,6 +211,9 @@ static void vmmu_mn_invalidate_range_end(struct mmu_notifier *mn,
 	if (vmmu_hva_range_mapped(vm, range->start, range->end)) {
 		write_lock(&vm->mmu_lock);
 		vmmu_mmu_invalidate_end(vm);
+		trace_vmmu_invalidate_end(range->start, range->end,
+					  vm->mmu_invalidate_seq,
+					  vm->mmu_invalidate_in_progress);
 		write_unlock(&vm->mmu_lock);
 	}
 	srcu_read_unlock(&vm->srcu, idx);
