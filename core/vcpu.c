@@ -194,10 +194,11 @@ void vmmu_make_all_vcpus_request(struct vmmu_vm *vm, int req, bool wait)
  */
 void vmmu_flush_remote_tlbs(struct vmmu_vm *vm)
 {
+	u64 n;
+
 #ifndef VMMU_TEST_SKIP_FLUSH
 	vmmu_make_all_vcpus_request(vm, VMMU_REQ_TLB_FLUSH, true);
 #endif
-	atomic64_inc(vmmu_vm_stat(vm, remote_tlb_flush));
-	trace_vmmu_remote_tlb_flush(atomic64_read(vmmu_vm_stat(vm,
-							       remote_tlb_flush)));
+	n = atomic64_inc_return(vmmu_vm_stat(vm, remote_tlb_flush));
+	trace_vmmu_remote_tlb_flush(n);
 }

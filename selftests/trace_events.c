@@ -23,7 +23,8 @@
  * with the RIP that KVM_GET_REGS gives right after that exit.
  *
  * Nothing else in the trace buffer counts: lines are those of this
- * process's pid.  The events are turned off again at the end.
+ * process's pid.  At exit, also after a bail-out, the events are turned
+ * off and fault-around is put back.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -37,12 +38,12 @@
 
 #include "guest_util.h"
 #include "mmu_util.h"
+#include "stress_util.h"
 
 #define NPAGES		8
 #define GPA		0x100000ULL
 #define DROP		2	/* the page MADV_DONTNEED drops */
 #define PF_WRITE	0x2	/* the error code's write bit */
-#define FAULT_AROUND	"/sys/module/vmmu/parameters/fault_around"
 
 #define HW_MEM_SIZE	0x10000ULL
 #define HW_CODE_GPA	0x1000ULL
@@ -52,34 +53,7 @@
 #define NR_TESTS	(NR_SW + NR_HW + 1)
 
 static char tracefs[64];
-static char fault_around_was[32];
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
+static unsigned long fault_around_was;
 
 static void tfs(char *path, size_t size, const char *name)
 {
@@ -91,7 +65,17 @@ static int tfs_write(const char *name, const char *s)
 	char path[128];
 
 	tfs(path, sizeof(path), name);
-	return write_file(path, s);
+	return st_write_file(path, s);
+}
+
+/*
+ * At exit, also after a bail-out: the events off and fault-around as it
+ * was, so that the lane's next programs run as usual.
+ */
+static void put_back(void)
+{
+	tfs_write("events/vmmu/enable", "0");
+	st_param_write("fault_around", fault_around_was);
 }
 
 /* tracefs, mounted if it is not yet. */
@@ -322,8 +306,9 @@ static void test_hardware(int sys_fd)
 
 int main(void)
 {
-	char path[128], buf[16];
-	int sys_fd;
+	char path[128];
+	int sys_fd, on = -1;
+	FILE *f;
 
 	tap_plan(NR_TESTS);
 	if (!find_tracefs()) {
@@ -331,12 +316,17 @@ int main(void)
 		return tap_finish();
 	}
 	tfs(path, sizeof(path), "events/vmmu/enable");
-	ok(!read_file(path, buf, sizeof(buf)) && buf[0] == '0',
-	   "%s: off until turned on", path);
-	if (read_file(FAULT_AROUND, fault_around_was,
-		      sizeof(fault_around_was)) ||
-	    write_file(FAULT_AROUND, "0"))
-		bail_out("%s: cannot turn fault-around off", FAULT_AROUND);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%d", &on) != 1)
+			on = -1;
+		fclose(f);
+	}
+	is_int(on, 0, "%s: off until turned on", path);
+	if (st_param_read("fault_around", &fault_around_was) ||
+	    st_param_write("fault_around", 0))
+		bail_out("cannot turn fault-around off");
+	atexit(put_back);
 	if (tfs_write("events/vmmu/enable", "1") ||
 	    tfs_write("tracing_on", "1"))
 		bail_out("cannot turn the vmmu events on");
@@ -345,8 +335,5 @@ int main(void)
 	test_software(sys_fd);
 	test_hardware(sys_fd);
 	close(sys_fd);
-
-	tfs_write("events/vmmu/enable", "0");
-	write_file(FAULT_AROUND, fault_around_was);
 	return tap_finish();
 }
